@@ -1,0 +1,191 @@
+//! Typed errors and the platform's numeric error codes.
+
+use std::fmt;
+
+/// The platform's error codes, plus pv-host's own package codes (2xxx).
+///
+/// | code | meaning |
+/// |------|---------|
+/// | 1001 | the product id is empty or not supported by the algorithm |
+/// | 1002 | the image could not be loaded, decoded or converted |
+/// | 1003 | a model or asset the algorithm needs is missing |
+/// | 1004 | out of memory |
+/// | 1005 | timeout |
+/// | 1006 | invalid parameters or input (unknown step, wrong param type or range) |
+/// | 1007 | a coordinate is outside the image or a size is not positive |
+/// | 2001 | the package file cannot be read |
+/// | 2002 | the package is not a valid WebAssembly component |
+/// | 2003 | the component does not implement the `procvision:algorithm@1` contract |
+/// | 9999 | anything else: a guest trap, a host failure |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 1001
+    InvalidPid,
+    /// 1002
+    ImageLoadFailed,
+    /// 1003
+    ModelNotFound,
+    /// 1004
+    OutOfMemory,
+    /// 1005
+    Timeout,
+    /// 1006
+    InvalidParams,
+    /// 1007
+    CoordinateInvalid,
+    /// 2001
+    PackageUnreadable,
+    /// 2002
+    PackageMalformed,
+    /// 2003
+    ContractMismatch,
+    /// 9999
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The number operators and the platform see.
+    pub fn number(self) -> u32 {
+        match self {
+            ErrorCode::InvalidPid => 1001,
+            ErrorCode::ImageLoadFailed => 1002,
+            ErrorCode::ModelNotFound => 1003,
+            ErrorCode::OutOfMemory => 1004,
+            ErrorCode::Timeout => 1005,
+            ErrorCode::InvalidParams => 1006,
+            ErrorCode::CoordinateInvalid => 1007,
+            ErrorCode::PackageUnreadable => 2001,
+            ErrorCode::PackageMalformed => 2002,
+            ErrorCode::ContractMismatch => 2003,
+            ErrorCode::Unknown => 9999,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+impl From<crate::types::ErrorCode> for ErrorCode {
+    fn from(code: crate::types::ErrorCode) -> Self {
+        use crate::types::ErrorCode as Wire;
+        match code {
+            Wire::InvalidPid => ErrorCode::InvalidPid,
+            Wire::ImageLoadFailed => ErrorCode::ImageLoadFailed,
+            Wire::ModelNotFound => ErrorCode::ModelNotFound,
+            Wire::OutOfMemory => ErrorCode::OutOfMemory,
+            Wire::Timeout => ErrorCode::Timeout,
+            Wire::InvalidParams => ErrorCode::InvalidParams,
+            Wire::CoordinateInvalid => ErrorCode::CoordinateInvalid,
+            Wire::Unknown => ErrorCode::Unknown,
+        }
+    }
+}
+
+/// What went wrong, by who is at fault; tests and callers match on this, never on
+/// message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The algorithm ran and returned an error of its own.
+    Algorithm,
+    /// The guest trapped (panic, unreachable, out-of-bounds access, stack overflow).
+    Trap,
+    /// The caller's input was refused before the guest was called.
+    InvalidInput,
+    /// The package could not be loaded or does not fit the contract.
+    Package,
+    /// pv-host itself failed (I/O, engine, internal limits).
+    Host,
+}
+
+/// Every error of the library.
+///
+/// Each carries an [`ErrorCode`] (see [`Error::code`]) and belongs to one
+/// [`ErrorKind`] (see [`Error::kind`]). Messages are one line, lowercase, and quote
+/// the values involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The algorithm returned an error.
+    #[error("algorithm error {code}: {message}")]
+    Algorithm {
+        /// Code chosen by the algorithm.
+        code: ErrorCode,
+        /// The algorithm's message.
+        message: String,
+    },
+    /// The guest trapped; the instance is unusable and must be dropped.
+    #[error("algorithm crashed: {message}")]
+    Trap {
+        /// A short description that leaks no host internals.
+        message: String,
+    },
+    /// Input refused by the host before calling the guest.
+    #[error("{message}")]
+    InvalidInput {
+        /// 1001, 1002 or 1006.
+        code: ErrorCode,
+        /// What is wrong with the input.
+        message: String,
+    },
+    /// The package cannot be used.
+    #[error("{message}")]
+    Package {
+        /// A 2xxx code.
+        code: ErrorCode,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The host failed.
+    #[error("host failure: {message}")]
+    Host {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The platform error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Algorithm { code, .. } | Error::InvalidInput { code, .. } | Error::Package { code, .. } => *code,
+            Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
+        }
+    }
+
+    /// Who is at fault.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Algorithm { .. } => ErrorKind::Algorithm,
+            Error::Trap { .. } => ErrorKind::Trap,
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::Package { .. } => ErrorKind::Package,
+            Error::Host { .. } => ErrorKind::Host,
+        }
+    }
+
+    pub(crate) fn input(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::InvalidInput { code, message: message.into() }
+    }
+
+    pub(crate) fn package(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Package { code, message: message.into() }
+    }
+
+    pub(crate) fn host(message: impl Into<String>) -> Self {
+        Error::Host { message: message.into() }
+    }
+}
+
+impl From<crate::types::AlgorithmError> for Error {
+    fn from(err: crate::types::AlgorithmError) -> Self {
+        Error::Algorithm { code: err.code.into(), message: err.message }
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,64 @@
+//! pv-host runs vision-inspection algorithms as sandboxed WebAssembly components.
+//!
+//! An algorithm is a component built against the `procvision:algorithm` WIT world
+//! (see `wit/` and the `pv-guest` SDK). The host compiles it once into a
+//! [`Package`], creates isolated [`Instance`]s from it, and drives them through
+//! the inspection lifecycle: `setup`, `pre-execute`, `execute`, `reset`, step
+//! hooks, `teardown`. The main types:
+//!
+//! - [`Host`] / [`HostBuilder`]: the engine and linker, shared by all packages;
+//! - [`Package`]: a compiled algorithm, cheap to instantiate;
+//! - [`Instance`]: one sandbox; every call returns a [`CallReport`] with the
+//!   output, the guest's logs and diagnostics, and the time taken;
+//! - [`Session`]: the host-owned state of one part across its steps;
+//! - [`Error`] with [`ErrorKind`] and the platform's [`ErrorCode`]s.
+//!
+//! The guest sees no files, no environment, no network: WASI is linked with
+//! nothing preopened and sockets refused; stdout and stderr become log records.
+//!
+//! ```no_run
+//! use pv_host::{Host, Session, image::load_image, params_from_json, types::StepInput};
+//!
+//! # fn demo() -> pv_host::Result<()> {
+//! let host = Host::new()?;
+//! let package = host.load_component_file("part_counter.wasm".as_ref())?;
+//! let mut instance = package.instantiate()?;
+//! instance.setup().into_result()?;
+//!
+//! let step = instance.step(1)?.clone();
+//! let params = serde_json::json!({ "expected_count": 24 });
+//! let input = StepInput {
+//!     step_index: 1,
+//!     pid: "A01".into(),
+//!     step_desc: String::new(),
+//!     params: params_from_json(&step, params.as_object().unwrap())?,
+//!     image: load_image("coins.png".as_ref(), None)?,
+//!     guide_image: None,
+//!     guide_info: Vec::new(),
+//! };
+//! let mut session = Session::new("part-0001");
+//! let report = instance.execute(&mut session, &input);
+//! println!("{:?}", report.result?.verdict);
+//! # Ok(()) }
+//! ```
+
+pub mod annotate;
+mod bindings;
+mod engine;
+mod error;
+mod guest_log;
+pub mod image;
+mod instance;
+mod package;
+mod params;
+mod session;
+mod state;
+
+pub use crate::bindings::types;
+pub use crate::engine::{Host, HostBuilder};
+pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
+pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};
+pub use crate::instance::{CallReport, Instance};
+pub use crate::package::Package;
+pub use crate::params::{check_value, params_from_json};
+pub use crate::session::Session;

@@ -1,0 +1,192 @@
+//! The data of one guest store: WASI context, the current call's staged session,
+//! logs and diagnostics, and the package's assets; and the host side of the
+//! `session`, `log`, `diagnostics` and `assets` imports.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use serde_json::Value;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::procvision::algorithm::{assets, diagnostics, log, session, types};
+use crate::guest_log::{LogRecord, LogSink, LogSource};
+use crate::session::Session;
+
+/// Assets a package ships, by name.
+pub(crate) type Assets = Arc<BTreeMap<String, Arc<[u8]>>>;
+
+/// Largest asset one `assets.read` call hands to the guest.
+pub(crate) const MAX_ASSET_READ_BYTES: usize = 256 * 1024 * 1024;
+
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) logs: LogSink,
+    /// The staged copy of the caller's session during a call.
+    pub(crate) session: Session,
+    pub(crate) diagnostics: BTreeMap<String, Value>,
+    assets: Assets,
+}
+
+impl HostState {
+    pub(crate) fn new(assets: Assets, log_cap: usize) -> Self {
+        let logs = LogSink::new(log_cap);
+        let mut wasi = WasiCtx::builder();
+        // No arguments, no environment, no preopened directories, empty stdin: the
+        // builder's defaults. Network access is refused explicitly, so a change of
+        // defaults upstream cannot open it.
+        wasi.stdout(GuestStdio { sink: logs.clone(), source: LogSource::Stdout })
+            .stderr(GuestStdio { sink: logs.clone(), source: LogSource::Stderr })
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            logs,
+            session: Session::default(),
+            diagnostics: BTreeMap::new(),
+            assets,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl session::Host for HostState {
+    fn id(&mut self) -> String {
+        self.session.id().to_owned()
+    }
+
+    fn context(&mut self) -> String {
+        self.session.context().to_string()
+    }
+
+    fn get(&mut self, key: String) -> Option<String> {
+        self.session.get(&key).map(Value::to_string)
+    }
+
+    fn set(&mut self, key: String, value: String) -> Result<(), String> {
+        let value: Value = serde_json::from_str(&value).map_err(|err| format!("value of `{key}` is not JSON: {err}"))?;
+        self.session.set(key, value);
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) -> bool {
+        self.session.remove(&key)
+    }
+
+    fn exists(&mut self, key: String) -> bool {
+        self.session.get(&key).is_some()
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String, fields: Vec<log::Field>) {
+        let fields = fields.into_iter().map(|f| (f.key, f.value)).collect();
+        self.logs.record(LogRecord { level, message, fields, source: LogSource::Log });
+    }
+}
+
+impl diagnostics::Host for HostState {
+    fn publish(&mut self, key: String, value: String) {
+        // Diagnostics are for people: keep a value that is not JSON as a string
+        // rather than losing it.
+        let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
+        self.diagnostics.insert(key, value);
+    }
+}
+
+impl assets::Host for HostState {
+    fn names(&mut self) -> Vec<String> {
+        self.assets.keys().cloned().collect()
+    }
+
+    fn read(&mut self, name: String) -> Result<Vec<u8>, assets::AssetError> {
+        let asset = self.assets.get(&name).ok_or(assets::AssetError::NotFound)?;
+        if asset.len() > MAX_ASSET_READ_BYTES {
+            return Err(assets::AssetError::TooLarge);
+        }
+        Ok(asset.to_vec())
+    }
+}
+
+/// The guest's stdout or stderr: every byte goes to the call's log sink, which
+/// splits lines and enforces the quota. Writes never fail and never block, so a
+/// guest that prints a lot loses log lines, not its result.
+struct GuestStdio {
+    sink: LogSink,
+    source: LogSource,
+}
+
+impl IsTerminal for GuestStdio {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestStdio {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(GuestStdioStream { sink: self.sink.clone(), source: self.source })
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(GuestStdioStream { sink: self.sink.clone(), source: self.source })
+    }
+}
+
+struct GuestStdioStream {
+    sink: LogSink,
+    source: LogSource,
+}
+
+/// How much the guest may write in one `write` call; the sink bounds the total.
+const STDIO_WRITE_BUDGET: usize = 64 * 1024;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for GuestStdioStream {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for GuestStdioStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.sink.write_stdio(self.source, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(STDIO_WRITE_BUDGET)
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestStdioStream {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.sink.write_stdio(self.source, buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
