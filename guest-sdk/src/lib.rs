@@ -86,9 +86,14 @@ pub mod __private {
 /// ```ignore
 /// pv_guest::export_algorithm!(MyAlgorithm);
 /// ```
+///
+/// The exports exist on WebAssembly targets only: built natively (for unit tests
+/// of the image processing, or benchmarks) the crate has no component exports,
+/// whose names a native linker would refuse anyway.
 #[macro_export]
 macro_rules! export_algorithm {
     ($algorithm:ty) => {
+        #[cfg(target_family = "wasm")]
         const _: () = {
             type __PvGuestExport = $crate::__private::Export<$algorithm>;
             $crate::__private::__export_inspection_algorithm!(
