@@ -1,0 +1,392 @@
+//! `pv-host run`: run one step of an algorithm on an image and print the verdict.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{Map, Value, json};
+
+use pv_host::annotate::{Mark, annotate};
+use pv_host::image::{format_name, load_image};
+use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
+use pv_host::{CallReport, Error, ErrorCode, Host, Instance, LogRecord, Session, params_from_json};
+
+use crate::exit;
+
+/// Run pre-execute then execute for one step on an image, and print the verdict.
+///
+/// Until signed packages exist, PACKAGE is a bare component built for
+/// wasm32-wasip2.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The algorithm: a component (.wasm) built for wasm32-wasip2.
+    package: PathBuf,
+
+    /// Product id of the part (must be one the algorithm supports).
+    #[arg(long)]
+    pid: String,
+
+    /// The frame to inspect (PNG or JPEG).
+    #[arg(long)]
+    image: PathBuf,
+
+    /// A reference frame of a good part (PNG or JPEG).
+    #[arg(long)]
+    guide_image: Option<PathBuf>,
+
+    /// Step parameters as a JSON object, or @FILE to read them from a file.
+    #[arg(long, value_name = "JSON|@FILE")]
+    params: Option<String>,
+
+    /// Step index (steps start at 1).
+    #[arg(long, default_value_t = 1)]
+    step: u32,
+
+    /// Pixel format handed to the algorithm; `auto` follows the file (gray or colour).
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pixel_format: FormatArg,
+
+    /// Print one JSON object shaped like the platform's result instead of a summary.
+    #[arg(long)]
+    json: bool,
+
+    /// Write a PNG of the image with the result's rectangles drawn and labelled.
+    #[arg(long, value_name = "OUT.png")]
+    annotate: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Gray8,
+    Rgb8,
+    Bgr8,
+    Rgba8,
+}
+
+impl FormatArg {
+    fn format(self) -> Option<PixelFormat> {
+        match self {
+            FormatArg::Auto => None,
+            FormatArg::Gray8 => Some(PixelFormat::Gray8),
+            FormatArg::Rgb8 => Some(PixelFormat::Rgb8),
+            FormatArg::Bgr8 => Some(PixelFormat::Bgr8),
+            FormatArg::Rgba8 => Some(PixelFormat::Rgba8),
+        }
+    }
+}
+
+/// What a run produced, for printing.
+struct RunOutcome {
+    name: String,
+    version: String,
+    input: StepInput,
+    pre: CallReport<PreExecuteOutput>,
+    exec: Option<CallReport<ExecuteOutput>>,
+}
+
+/// Run the command; the exit code says OK, NG or which kind of failure.
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let outcome = match execute(&args) {
+        Ok(outcome) => outcome,
+        Err(err) if args.json => {
+            print_json(&error_json(&err, None));
+            return Ok(exit::code_for(&err));
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some(path) = &args.annotate {
+        write_annotation(path, &outcome)?;
+    }
+    if args.json {
+        print_json(&result_json(&outcome));
+    } else {
+        print_summary(&args, &outcome);
+    }
+    let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
+    Ok(match (failure, outcome.exec.as_ref().and_then(|e| e.result.as_ref().ok())) {
+        (Some(err), _) => exit::code_for(&anyhow::Error::new(clone_error(err))),
+        (None, Some(out)) if out.verdict == Verdict::Ng => ExitCode::from(exit::NG),
+        _ => ExitCode::from(exit::OK),
+    })
+}
+
+fn execute(args: &RunArgs) -> Result<RunOutcome> {
+    let params = parse_params(args.params.as_deref())?;
+    let host = Host::new()?;
+    let package = host.load_component_file(&args.package)?;
+    let mut instance = package.instantiate()?;
+    instance.check_pid(&args.pid)?;
+    let step = instance.step(args.step)?.clone();
+    let params = params_from_json(&step, &params)?;
+    let image = load_image(&args.image, args.pixel_format.format())?;
+    let guide_image = args.guide_image.as_deref().map(|p| load_image(p, args.pixel_format.format())).transpose()?;
+    let input = StepInput {
+        step_index: args.step,
+        pid: args.pid.clone(),
+        step_desc: step.description.clone(),
+        params,
+        image,
+        guide_image,
+        guide_info: Vec::new(),
+    };
+
+    instance.setup().into_result().context("setup failed")?;
+    let mut session = Session::new("pv-host-run");
+    let (pre, exec) = run_step(&mut instance, &mut session, &input);
+    let (name, version) = (instance.info().name.clone(), instance.info().version.clone());
+    if !instance.is_poisoned()
+        && let Err(err) = instance.teardown().result
+    {
+        tracing::warn!(%err, "teardown failed");
+    }
+    Ok(RunOutcome { name, version, input, pre, exec })
+}
+
+/// on-step-start, pre-execute, execute (when pre-execute succeeded), on-step-finish.
+fn run_step(
+    instance: &mut Instance,
+    session: &mut Session,
+    input: &StepInput,
+) -> (CallReport<PreExecuteOutput>, Option<CallReport<ExecuteOutput>>) {
+    let (step, pid) = (input.step_index, input.pid.as_str());
+    if let Err(err) = instance.on_step_start(session, step, pid).result {
+        tracing::warn!(%err, "on-step-start failed");
+    }
+    let pre = instance.pre_execute(session, input);
+    let exec = pre.result.is_ok().then(|| instance.execute(session, input));
+    let outcome = match exec.as_ref().map(|e| e.result.as_ref()) {
+        Some(Ok(out)) if out.verdict == Verdict::Ng => StepOutcome::Ng,
+        Some(Ok(_)) => StepOutcome::Ok,
+        _ => StepOutcome::Error,
+    };
+    if !instance.is_poisoned()
+        && let Err(err) = instance.on_step_finish(session, step, pid, outcome).result
+    {
+        tracing::warn!(%err, "on-step-finish failed");
+    }
+    (pre, exec)
+}
+
+fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
+    let Some(arg) = arg else { return Ok(Map::new()) };
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|err| {
+            Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("cannot read params file {path}: {err}") }
+        })?,
+        None => arg.to_owned(),
+    };
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Error::InvalidInput {
+            code: ErrorCode::InvalidParams,
+            message: format!("params must be a JSON object, got {other}"),
+        }
+        .into()),
+        Err(err) => {
+            Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("params are not JSON: {err}") }
+                .into())
+        }
+    }
+}
+
+/// Library errors are not `Clone`; rebuild one with the same kind and code for
+/// the exit-code mapping.
+fn clone_error(err: &Error) -> Error {
+    match err {
+        Error::Algorithm { code, message } => Error::Algorithm { code: *code, message: message.clone() },
+        Error::Trap { message } => Error::Trap { message: message.clone() },
+        Error::InvalidInput { code, message } => Error::InvalidInput { code: *code, message: message.clone() },
+        Error::Package { code, message } => Error::Package { code: *code, message: message.clone() },
+        other => Error::Host { message: other.to_string() },
+    }
+}
+
+fn write_annotation(path: &Path, outcome: &RunOutcome) -> Result<()> {
+    let mut marks: Vec<(Mark, &Rect)> = Vec::new();
+    if let Ok(pre) = &outcome.pre.result {
+        marks.extend(pre.calibration_rects.iter().map(|r| (Mark::Calibration, r)));
+    }
+    if let Some(Ok(exec)) = outcome.exec.as_ref().map(|e| &e.result) {
+        marks.extend(exec.position_rects.iter().map(|r| (Mark::Position, r)));
+        marks.extend(exec.defect_rects.iter().map(|r| (Mark::Defect, r)));
+    }
+    let canvas = annotate(&outcome.input.image, &marks)?;
+    canvas.save(path).with_context(|| format!("cannot write the annotated image {}", path.display()))?;
+    Ok(())
+}
+
+// ---- JSON output -------------------------------------------------------------
+
+fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+}
+
+fn rect_json(rect: &Rect) -> Value {
+    json!({ "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height, "label": rect.label, "score": rect.score })
+}
+
+fn debug_json(debug: &Option<String>) -> Value {
+    debug.as_deref().map(|text| serde_json::from_str(text).unwrap_or(Value::String(text.to_owned()))).unwrap_or(Value::Null)
+}
+
+fn logs_json<T>(report: &CallReport<T>, phase: &str) -> Vec<Value> {
+    report
+        .logs
+        .iter()
+        .map(|r| json!({ "phase": phase, "level": level_name(r.level), "message": r.message, "fields": r.fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<String, Value>>() }))
+        .collect()
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn error_json(err: &anyhow::Error, data: Option<Value>) -> Value {
+    let code = exit::library_error(err).map(|e| e.code()).unwrap_or(ErrorCode::Unknown);
+    let message = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    json!({ "status": "ERROR", "message": message, "error_code": code.number().to_string(), "data": data })
+}
+
+fn result_json(outcome: &RunOutcome) -> Value {
+    let mut logs = logs_json(&outcome.pre, "pre-execute");
+    let mut timings = Map::new();
+    timings.insert("pre_execute".into(), json!(ms(outcome.pre.elapsed)));
+    let mut data = Map::new();
+    data.insert("step_index".into(), json!(outcome.input.step_index));
+    if let Ok(pre) = &outcome.pre.result {
+        data.insert("pre_message".into(), json!(pre.message));
+        data.insert("calibration_rects".into(), pre.calibration_rects.iter().map(rect_json).collect());
+    }
+    let mut diagnostics = outcome.pre.diagnostics.clone();
+    if let Some(exec) = &outcome.exec {
+        logs.extend(logs_json(exec, "execute"));
+        timings.insert("execute".into(), json!(ms(exec.elapsed)));
+        diagnostics.extend(exec.diagnostics.clone());
+        if let Ok(out) = &exec.result {
+            data.insert("result_status".into(), json!(verdict_name(out.verdict)));
+            data.insert("ng_reason".into(), json!(out.ng_reason));
+            data.insert("defect_rects".into(), out.defect_rects.iter().map(rect_json).collect());
+            data.insert("position_rects".into(), out.position_rects.iter().map(rect_json).collect());
+            data.insert("debug".into(), debug_json(&out.debug));
+        }
+    }
+    let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
+    let mut value = match failure {
+        Some(err) => error_json(&anyhow::Error::new(clone_error(err)), Some(Value::Object(data))),
+        None => {
+            let message = outcome.exec.as_ref().and_then(|e| e.result.as_ref().ok()).and_then(|o| o.ng_reason.clone());
+            json!({ "status": "OK", "message": message.unwrap_or_default(), "error_code": null, "data": data })
+        }
+    };
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "algorithm".into(),
+            json!({ "name": outcome.name, "version": outcome.version }),
+        );
+        map.insert("timings_ms".into(), Value::Object(timings));
+        map.insert("logs".into(), Value::Array(logs));
+        map.insert("diagnostics".into(), json!(diagnostics));
+    }
+    value
+}
+
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "OK",
+        Verdict::Ng => "NG",
+    }
+}
+
+fn level_name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Trace => "trace",
+        LogLevel::Debug => "debug",
+        LogLevel::Info => "info",
+        LogLevel::Warn => "warn",
+        LogLevel::Error => "error",
+    }
+}
+
+// ---- human summary -----------------------------------------------------------
+
+fn print_summary(args: &RunArgs, outcome: &RunOutcome) {
+    let meta = &outcome.input.image.meta;
+    println!(
+        "{} {} | pid {} | step {} | {} ({}x{} {})",
+        outcome.name,
+        outcome.version,
+        outcome.input.pid,
+        outcome.input.step_index,
+        args.image.display(),
+        meta.width,
+        meta.height,
+        format_name(meta.format)
+    );
+    match &outcome.pre.result {
+        Ok(pre) => println!("pre-execute  ok     {:>8.1} ms  {}", ms(outcome.pre.elapsed), pre.message),
+        Err(err) => println!("pre-execute  ERROR  {:>8.1} ms  [{}] {err}", ms(outcome.pre.elapsed), err.code()),
+    }
+    if let Some(exec) = &outcome.exec {
+        match &exec.result {
+            Ok(out) => println!(
+                "execute      {:<6} {:>8.1} ms  {}",
+                verdict_name(out.verdict),
+                ms(exec.elapsed),
+                out.ng_reason.as_deref().unwrap_or("")
+            ),
+            Err(err) => println!("execute      ERROR  {:>8.1} ms  [{}] {err}", ms(exec.elapsed), err.code()),
+        }
+    }
+    let mut rows: Vec<(&str, &Rect)> = Vec::new();
+    if let Ok(pre) = &outcome.pre.result {
+        rows.extend(pre.calibration_rects.iter().map(|r| ("calibration", r)));
+    }
+    if let Some(Ok(out)) = outcome.exec.as_ref().map(|e| &e.result) {
+        rows.extend(out.defect_rects.iter().map(|r| ("defect", r)));
+        rows.extend(out.position_rects.iter().map(|r| ("position", r)));
+    }
+    if !rows.is_empty() {
+        println!("\n  #  kind         {:>5} {:>5} {:>5} {:>5}  score  label", "x", "y", "w", "h");
+        for (i, (kind, r)) in rows.iter().enumerate() {
+            let score = r.score.map(|s| format!("{s:.2}")).unwrap_or_else(|| "-".into());
+            println!(
+                "{:>3}  {kind:<12} {:>5} {:>5} {:>5} {:>5}  {score:>5}  {}",
+                i + 1,
+                r.x,
+                r.y,
+                r.width,
+                r.height,
+                r.label.as_deref().unwrap_or("")
+            );
+        }
+    }
+    let logs: Vec<(&str, &LogRecord)> = outcome
+        .pre
+        .logs
+        .iter()
+        .map(|r| ("pre-execute", r))
+        .chain(outcome.exec.iter().flat_map(|e| e.logs.iter().map(|r| ("execute", r))))
+        .collect();
+    if !logs.is_empty() {
+        println!("\nguest log");
+        for (phase, r) in logs {
+            let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("  {phase:<11} {:<5} {} {}", level_name(r.level), r.message, fields.join(" "));
+        }
+    }
+    if let Some(path) = &args.annotate {
+        println!("\nannotated image written to {}", path.display());
+    }
+    let verdict = match (&outcome.pre.result, outcome.exec.as_ref().map(|e| &e.result)) {
+        (Err(err), _) | (_, Some(Err(err))) => format!("ERROR {}", err.code()),
+        (_, Some(Ok(out))) => match &out.ng_reason {
+            Some(reason) if out.verdict == Verdict::Ng => format!("NG ({reason})"),
+            _ => verdict_name(out.verdict).to_owned(),
+        },
+        _ => "ERROR".to_owned(),
+    };
+    println!("\nverdict: {verdict}");
+}

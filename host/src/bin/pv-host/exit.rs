@@ -1,0 +1,61 @@
+//! Exit codes of the `pv-host` binary and how errors map to them.
+
+use std::process::ExitCode;
+
+use pv_host::ErrorKind;
+
+/// The run finished and the verdict is OK (or the command succeeded).
+pub const OK: u8 = 0;
+/// The run finished and the verdict is NG.
+pub const NG: u8 = 1;
+/// The command line is wrong (clap's own code).
+#[allow(dead_code)]
+pub const USAGE: u8 = 2;
+/// The host refused the input: image, product id, step or params (1001, 1002, 1006).
+pub const INVALID_INPUT: u8 = 3;
+/// The algorithm returned an error of its own.
+pub const ALGORITHM_ERROR: u8 = 4;
+/// The algorithm crashed (trapped) or hit a limit.
+pub const ALGORITHM_CRASH: u8 = 5;
+/// The package cannot be read, is not a component, or does not fit the contract (2xxx).
+pub const PACKAGE: u8 = 6;
+/// pv-host itself failed (I/O, engine).
+pub const HOST: u8 = 7;
+
+/// The table printed under `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success; for `run`, the verdict is OK
+  1  `run`: the verdict is NG
+  2  the command line is wrong
+  3  the input was refused (image 1002, product id 1001, step or params 1006)
+  4  the algorithm returned an error
+  5  the algorithm crashed or hit a limit
+  6  the package cannot be used (2xxx)
+  7  pv-host failed (I/O, engine)";
+
+/// The library error inside an error chain, if any.
+pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
+    err.chain().find_map(|cause| cause.downcast_ref::<pv_host::Error>())
+}
+
+/// The exit code for an error.
+pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    let code = match library_error(err).map(pv_host::Error::kind) {
+        Some(ErrorKind::InvalidInput) => INVALID_INPUT,
+        Some(ErrorKind::Algorithm) => ALGORITHM_ERROR,
+        Some(ErrorKind::Trap) => ALGORITHM_CRASH,
+        Some(ErrorKind::Package) => PACKAGE,
+        _ => HOST,
+    };
+    ExitCode::from(code)
+}
+
+/// One line: the platform code when there is one, then the cause chain.
+pub fn describe(err: &anyhow::Error) -> String {
+    let chain = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    match library_error(err) {
+        Some(lib) => format!("[{}] {chain}", lib.code()),
+        None => chain,
+    }
+}

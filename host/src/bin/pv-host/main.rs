@@ -1,0 +1,50 @@
+//! `pv-host`: run, inspect and test sandboxed vision-inspection algorithms.
+//!
+//! Each subcommand lives in its own file under `commands/`. Errors print as one
+//! line with their cause chain and map to the exit codes documented in
+//! [`exit`], never to a panic or a backtrace.
+
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run vision-inspection algorithms in a WebAssembly sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "pv-host", version, about, after_help = exit::EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Host log verbosity: error, warn, info, debug or trace (or a tracing filter).
+    #[arg(long, global = true, default_value = "warn", env = "PV_HOST_LOG")]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Run(commands::run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", exit::describe(&err));
+            exit::code_for(&err)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).init();
+}
