@@ -1,0 +1,99 @@
+//! One test per example algorithm, through the library API. Adding an example
+//! without a test of the same name here fails to compile (see the bottom).
+
+use pv_host::types::{PixelFormat, StepInput, Verdict};
+use pv_host::{ErrorCode, ErrorKind, Host, Instance, LogSource, Session, image::from_dynamic, params_from_json};
+use pv_test_artifacts::fixtures::{self, ScratchPolarity};
+
+fn instance(path: &str) -> Instance {
+    let host = Host::new().expect("host");
+    let package = host.load_component_file(path.as_ref()).expect("example loads");
+    let mut instance = package.instantiate().expect("example instantiates");
+    instance.setup().into_result().expect("setup");
+    instance
+}
+
+fn input(instance: &Instance, pid: &str, image: image::DynamicImage, params: serde_json::Value) -> StepInput {
+    let step = instance.step(1).expect("step 1");
+    StepInput {
+        step_index: 1,
+        pid: pid.into(),
+        step_desc: String::new(),
+        params: params_from_json(step, params.as_object().expect("object")).expect("valid params"),
+        image: from_dynamic(image, None),
+        guide_image: None,
+        guide_info: Vec::new(),
+    }
+}
+
+#[test]
+fn part_counter() {
+    let mut pc = instance(pv_test_artifacts::PART_COUNTER);
+    assert_eq!(pc.info().name, "part-counter");
+    assert!(pc.info().supported_pids.iter().any(|p| p == "A01"));
+    let mut session = Session::new("s1");
+
+    let coins = image::DynamicImage::ImageLuma8(fixtures::load_gray("coins.png"));
+    let good = input(&pc, "A01", coins.clone(), serde_json::json!({ "expected_count": 24 }));
+    let pre = pc.pre_execute(&mut session, &good).into_result().expect("lighting is fine");
+    assert_eq!(pre.calibration_rects.len(), 1);
+    let report = pc.execute(&mut session, &good);
+    assert_eq!(report.diagnostics.get("part_count"), Some(&serde_json::json!(24)));
+    assert!(report.logs.iter().any(|r| r.source == LogSource::Log && r.message.contains("found 24 of 24")));
+    let out = report.into_result().expect("execute");
+    assert_eq!(out.verdict, Verdict::Ok);
+    assert_eq!(out.position_rects.len(), 24);
+
+    // The same photo delivered as colour gives the same count.
+    let rgb = input(&pc, "A01", image::DynamicImage::ImageRgb8(coins.to_rgb8()), serde_json::json!({}));
+    assert_eq!(rgb.image.meta.format, PixelFormat::Rgb8);
+    assert_eq!(pc.execute(&mut session, &rgb).into_result().expect("rgb").verdict, Verdict::Ok);
+
+    let (missing, painted) = fixtures::coins_with_missing_coin();
+    let ng = input(&pc, "A01", image::DynamicImage::ImageLuma8(missing), serde_json::json!({ "expected_count": 24 }));
+    let out = pc.execute(&mut session, &ng).into_result().expect("execute");
+    assert_eq!(out.verdict, Verdict::Ng);
+    assert!(out.ng_reason.as_deref().is_some_and(|r| r.contains("found 23 of 24")), "{:?}", out.ng_reason);
+    let rect = |r: &pv_host::types::Rect| (r.x as u32, r.y as u32, r.width, r.height);
+    assert!(out.defect_rects.iter().any(|r| fixtures::overlaps(rect(r), painted)), "{:?}", out.defect_rects);
+
+    // Host-side validation refuses before the guest runs.
+    let mut bad_pid = good.clone();
+    bad_pid.pid = "Z99".into();
+    let err = pc.execute(&mut session, &bad_pid).into_result().expect_err("unsupported pid");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::InvalidInput, ErrorCode::InvalidPid));
+    let mut bad_image = good.clone();
+    bad_image.image.pixels.truncate(100);
+    let err = pc.execute(&mut session, &bad_image).into_result().expect_err("inconsistent image");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::InvalidInput, ErrorCode::InvalidParams));
+    assert!(!pc.is_poisoned());
+    pc.teardown().into_result().expect("teardown");
+}
+
+#[test]
+fn scratch_detector() {
+    let mut sd = instance(pv_test_artifacts::SCRATCH_DETECTOR);
+    assert_eq!(sd.info().name, "scratch-detector");
+    let mut session = Session::new("s1");
+    let brick = image::DynamicImage::ImageLuma8(fixtures::load_gray("brick.png"));
+    let clean = input(&sd, "B01", brick, serde_json::json!({}));
+    assert_eq!(sd.execute(&mut session, &clean).into_result().expect("execute").verdict, Verdict::Ok);
+
+    for polarity in [ScratchPolarity::Dark, ScratchPolarity::Bright] {
+        let (scratched, line) = fixtures::brick_with_scratch(polarity);
+        let ng = input(&sd, "B01", image::DynamicImage::ImageLuma8(scratched), serde_json::json!({}));
+        let out = sd.execute(&mut session, &ng).into_result().expect("execute");
+        assert_eq!(out.verdict, Verdict::Ng, "{polarity:?}");
+        let rect = |r: &pv_host::types::Rect| (r.x as u32, r.y as u32, r.width, r.height);
+        assert!(out.defect_rects.iter().any(|r| fixtures::overlaps(rect(r), line)), "{polarity:?}: {:?}", out.defect_rects);
+        assert!(out.defect_rects.iter().all(|r| r.score.is_some_and(|s| (0.0..=1.0).contains(&s))));
+    }
+}
+
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[allow(unused_imports)]
+        use self::$name as _;
+    };
+}
+pv_test_artifacts::foreach_example!(assert_test_exists);
