@@ -1,0 +1,51 @@
+//! Shared set-up for the criterion benchmarks in `benches/`.
+//!
+//! Each benchmark compares variants side by side on the real sample photographs
+//! (see `examples/images/`) and the example algorithms built by
+//! `pv-test-artifacts`. Run them all with `cargo bench -p pv-benches`.
+
+use image::DynamicImage;
+use pv_host::types::StepInput;
+use pv_host::{Host, Instance, Session, image::from_dynamic, params_from_json};
+
+/// An instance of the example algorithm at `path`, set up and ready to execute.
+///
+/// # Panics
+///
+/// When the example does not load or set up: a benchmark cannot go on without it.
+pub fn ready_instance(host: &Host, path: &str) -> Instance {
+    let package = host.load_component_file(path.as_ref()).expect("the example loads");
+    let mut instance = package.instantiate().expect("the example instantiates");
+    instance.setup().into_result().expect("the example sets up");
+    instance
+}
+
+/// A step-1 input for `instance` with the given PID, image and JSON params.
+///
+/// # Panics
+///
+/// When the params do not fit the step's schema.
+pub fn step_input(instance: &Instance, pid: &str, image: DynamicImage, params: serde_json::Value) -> StepInput {
+    let step = instance.step(1).expect("the example has a step 1");
+    let params = params.as_object().cloned().unwrap_or_default();
+    StepInput {
+        step_index: 1,
+        pid: pid.into(),
+        step_desc: String::new(),
+        params: params_from_json(step, &params).expect("the params fit the schema"),
+        image: from_dynamic(image, None),
+        guide_image: None,
+        guide_info: Vec::new(),
+    }
+}
+
+/// Run `execute` once and check it succeeded, so a benchmark never times an error path.
+///
+/// # Panics
+///
+/// When the call fails.
+pub fn execute_ok(instance: &mut Instance, session: &mut Session, input: &StepInput) {
+    if let Err(err) = instance.execute(session, input).result {
+        panic!("execute failed during the benchmark: {err}");
+    }
+}
