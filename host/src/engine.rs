@@ -1,49 +1,112 @@
-//! The [`Host`]: one wasmtime engine and linker shared by every package it loads.
+//! The [`Host`]: one wasmtime engine, its linker and its epoch ticker, shared by
+//! every package it loads.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::bindings::InspectionAlgorithm;
 use crate::error::{Error, ErrorCode, Result};
-use crate::guest_log::DEFAULT_LOG_BYTES_PER_CALL;
+use crate::limits::Limits;
 use crate::package::Package;
+use crate::policy::ImportPolicy;
 use crate::state::{Assets, HostState};
 
+/// Default period of the epoch ticker: deadlines are enforced to within about two
+/// ticks, and ticking costs nothing measurable at this rate.
+pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+
 /// Builder for a [`Host`]; every setting has a documented default.
+///
+/// ```
+/// use std::time::Duration;
+/// use pv_host::{Host, Limits, Phase};
+///
+/// # fn demo() -> pv_host::Result<()> {
+/// let host = Host::builder()
+///     .limits(Limits::default().with_deadline(Phase::Execute, Duration::from_secs(5)))
+///     .build()?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct HostBuilder {
-    log_bytes_per_call: usize,
+    limits: Limits,
+    import_policy: ImportPolicy,
+    epoch_tick: Duration,
 }
 
 impl Default for HostBuilder {
     fn default() -> Self {
-        HostBuilder { log_bytes_per_call: DEFAULT_LOG_BYTES_PER_CALL }
+        HostBuilder { limits: Limits::default(), import_policy: ImportPolicy::default(), epoch_tick: DEFAULT_EPOCH_TICK }
     }
 }
 
 impl HostBuilder {
-    /// Cap on the guest log bytes of one call (messages, fields and printed lines);
-    /// the rest is dropped with a marker record. Default:
-    /// [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB).
-    pub fn log_bytes_per_call(mut self, bytes: usize) -> Self {
-        self.log_bytes_per_call = bytes;
+    /// The host's limits policy: what every instance gets unless its package asks
+    /// for less. Default: [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
-    /// Create the engine and the linker with WASI and the host imports.
+    /// Which interfaces a component may import; checked on load, before
+    /// compilation. Default: [`ImportPolicy::default`].
+    pub fn import_policy(mut self, policy: ImportPolicy) -> Self {
+        self.import_policy = policy;
+        self
+    }
+
+    /// Period of the epoch ticker thread that enforces deadlines. Shorter is more
+    /// precise and costs more wake-ups. Default: [`DEFAULT_EPOCH_TICK`] (10 ms).
+    pub fn epoch_tick(mut self, period: Duration) -> Self {
+        self.epoch_tick = period.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Create the engine, the linker with WASI and the host imports, and (when
+    /// deadlines are on) the epoch ticker thread.
     pub fn build(self) -> Result<Host> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.consume_fuel(self.limits.fuel_per_call().is_some());
+        config.epoch_interruption(self.limits.has_deadlines());
+        config.max_wasm_stack(self.limits.wasm_stack_bytes());
         let engine = Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|err| Error::host(format!("cannot link WASI: {err:#}")))?;
         InspectionAlgorithm::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|err| Error::host(format!("cannot link the host imports: {err:#}")))?;
-        Ok(Host { inner: Arc::new(HostInner { engine, linker, settings: self }) })
+        let ticker = match self.limits.has_deadlines() {
+            true => Some(EpochTicker::start(engine.clone(), self.epoch_tick)?),
+            false => None,
+        };
+        Ok(Host { inner: Arc::new(HostInner { engine, linker, settings: self, _ticker: ticker }) })
+    }
+}
+
+/// The thread that advances the engine's epoch once per tick. It stops when the
+/// host is dropped (the channel's sender goes with it).
+struct EpochTicker {
+    _stop: Sender<()>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, period: Duration) -> Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("pv-host-epoch".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|err| Error::host(format!("cannot start the epoch ticker thread: {err}")))?;
+        Ok(EpochTicker { _stop: stop })
     }
 }
 
@@ -67,6 +130,7 @@ struct HostInner {
     engine: Engine,
     linker: Linker<HostState>,
     settings: HostBuilder,
+    _ticker: Option<EpochTicker>,
 }
 
 impl Host {
@@ -80,9 +144,25 @@ impl Host {
         HostBuilder::default().build()
     }
 
+    /// The limits policy of this host.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.settings.limits
+    }
+
+    /// The import policy of this host.
+    pub fn import_policy(&self) -> &ImportPolicy {
+        &self.inner.settings.import_policy
+    }
+
+    /// The epoch ticker's period.
+    pub fn epoch_tick(&self) -> Duration {
+        self.inner.settings.epoch_tick
+    }
+
     /// Read and compile a bare component file (an unpackaged `.wasm` built for
     /// `wasm32-wasip2`). Error 2001 when the file cannot be read, 2002 when it is
-    /// not a valid component, 2003 when it does not fit the contract.
+    /// not a valid component, 2004 when it imports what the policy refuses, 2003
+    /// when it does not fit the contract.
     pub fn load_component_file(&self, path: &Path) -> Result<Package> {
         let bytes = std::fs::read(path).map_err(|err| {
             Error::package(ErrorCode::PackageUnreadable, format!("cannot read package {}: {err}", path.display()))
@@ -105,6 +185,9 @@ impl Host {
                 "{origin} is a core WebAssembly module, not a component: build the algorithm for wasm32-wasip2"
             )));
         }
+        // The policy reads the imports from the bytes: a refused component is never
+        // handed to the compiler.
+        self.import_policy().check(bytes, origin)?;
         let component = Component::from_binary(&self.inner.engine, bytes)
             .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
         Package::new(self.clone(), component, origin, assets)
@@ -116,9 +199,5 @@ impl Host {
 
     pub(crate) fn linker(&self) -> &Linker<HostState> {
         &self.inner.linker
-    }
-
-    pub(crate) fn log_bytes_per_call(&self) -> usize {
-        self.inner.settings.log_bytes_per_call
     }
 }

@@ -16,6 +16,7 @@ use std::fmt;
 /// | 2001 | the package file cannot be read |
 /// | 2002 | the package is not a valid WebAssembly component |
 /// | 2003 | the component does not implement the `procvision:algorithm@1` contract |
+/// | 2004 | the component imports an interface the host's import policy refuses (the network, for one) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -40,6 +41,8 @@ pub enum ErrorCode {
     PackageMalformed,
     /// 2003
     ContractMismatch,
+    /// 2004
+    ImportRefused,
     /// 9999
     Unknown,
 }
@@ -58,6 +61,7 @@ impl ErrorCode {
             ErrorCode::PackageUnreadable => 2001,
             ErrorCode::PackageMalformed => 2002,
             ErrorCode::ContractMismatch => 2003,
+            ErrorCode::ImportRefused => 2004,
             ErrorCode::Unknown => 9999,
         }
     }
@@ -92,8 +96,14 @@ impl From<crate::types::ErrorCode> for ErrorCode {
 pub enum ErrorKind {
     /// The algorithm ran and returned an error of its own.
     Algorithm,
-    /// The guest trapped (panic, unreachable, out-of-bounds access, stack overflow).
+    /// The guest trapped (panic, unreachable, out-of-bounds access, stack overflow)
+    /// or broke the calling convention (a bad pointer, invalid UTF-8).
     Trap,
+    /// The guest hit a resource limit: fuel, a deadline, the memory or table cap,
+    /// the output size cap.
+    Limit,
+    /// The package asks for something the host's policy refuses.
+    Policy,
     /// The caller's input was refused before the guest was called.
     InvalidInput,
     /// The package could not be loaded or does not fit the contract.
@@ -107,7 +117,7 @@ pub enum ErrorKind {
 /// Each carries an [`ErrorCode`] (see [`Error::code`]) and belongs to one
 /// [`ErrorKind`] (see [`Error::kind`]). Messages are one line, lowercase, and quote
 /// the values involved.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The algorithm returned an error.
@@ -122,6 +132,22 @@ pub enum Error {
     #[error("algorithm crashed: {message}")]
     Trap {
         /// A short description that leaks no host internals.
+        message: String,
+    },
+    /// The guest hit a resource limit; the instance is unusable and must be dropped.
+    #[error("algorithm stopped: {message}")]
+    Limit {
+        /// 1004 (memory, tables), 1005 (fuel, deadline) or 9999 (output size).
+        code: ErrorCode,
+        /// Which limit, and its value.
+        message: String,
+    },
+    /// The component imports interfaces the host's import policy refuses.
+    #[error("{message}")]
+    ImportsRefused {
+        /// The refused imports, as the component names them.
+        imports: Vec<String>,
+        /// What is refused and what is allowed.
         message: String,
     },
     /// Input refused by the host before calling the guest.
@@ -152,7 +178,11 @@ impl Error {
     /// The platform error code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Algorithm { code, .. } | Error::InvalidInput { code, .. } | Error::Package { code, .. } => *code,
+            Error::Algorithm { code, .. }
+            | Error::Limit { code, .. }
+            | Error::InvalidInput { code, .. }
+            | Error::Package { code, .. } => *code,
+            Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
             Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
         }
     }
@@ -162,6 +192,8 @@ impl Error {
         match self {
             Error::Algorithm { .. } => ErrorKind::Algorithm,
             Error::Trap { .. } => ErrorKind::Trap,
+            Error::Limit { .. } => ErrorKind::Limit,
+            Error::ImportsRefused { .. } => ErrorKind::Policy,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::Package { .. } => ErrorKind::Package,
             Error::Host { .. } => ErrorKind::Host,

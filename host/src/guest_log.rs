@@ -80,11 +80,16 @@ impl LogSink {
                 LogSource::Stderr => &mut b.partial_stderr,
                 _ => &mut b.partial_stdout,
             };
-            // Bound the unterminated line too, or a guest printing without newlines
-            // would grow it without limit.
-            let room = b.cap.saturating_sub(partial.len());
+            // Bound the unterminated line by what is left of the quota, or a guest
+            // printing without newlines would grow it without limit; once the quota
+            // is spent, bytes are only counted (a guest printing gigabytes costs the
+            // host a counter, not a scan).
+            let room = b.cap.saturating_sub(b.bytes).saturating_sub(partial.len());
             if bytes.len() > room {
                 b.dropped_bytes += bytes.len() - room;
+            }
+            if room == 0 {
+                return;
             }
             partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
             let mut lines = Vec::new();

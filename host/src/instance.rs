@@ -4,19 +4,36 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmtime::{Engine, Store};
+use wasmtime::Store;
 
-use crate::bindings::{InspectionAlgorithm, InspectionAlgorithmPre};
+use crate::bindings::InspectionAlgorithm;
+use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::error::{Error, ErrorCode, Result};
 use crate::guest_log::LogRecord;
 use crate::image::check_image;
+use crate::limits::{Limits, Phase, Refusal};
+use crate::package::Package;
 use crate::params::check_value;
 use crate::session::Session;
-use crate::state::{Assets, HostState};
-use crate::types::{AlgorithmInfo, ExecuteOutput, Param, PreExecuteOutput, StepInput, StepOutcome, StepSpec};
+use crate::state::HostState;
+use crate::types::{AlgorithmError, AlgorithmInfo, ExecuteOutput, Param, PreExecuteOutput, StepInput, StepOutcome, StepSpec};
+
+/// What one call consumed. Kept on failure too: a call stopped by a limit shows
+/// how far it got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceUsage {
+    /// Wall-clock time of the call, input copy and output lift included.
+    pub wall_time: Duration,
+    /// Fuel the call burnt (about one unit per wasm instruction); `None` when the
+    /// host meters no fuel.
+    pub fuel_consumed: Option<u64>,
+    /// Highest total linear memory of the instance during the call, in bytes.
+    pub peak_memory_bytes: u64,
+}
 
 /// The result of one call into the guest, with what the guest logged and published
-/// during it. Logs and diagnostics are kept on failure too: they often say why.
+/// and what it consumed. Logs and diagnostics are kept on failure too: they often
+/// say why.
 #[derive(Debug)]
 #[must_use]
 pub struct CallReport<T> {
@@ -26,8 +43,8 @@ pub struct CallReport<T> {
     pub logs: Vec<LogRecord>,
     /// What the guest published through `diagnostics`.
     pub diagnostics: BTreeMap<String, Value>,
-    /// Wall-clock time of the call.
-    pub elapsed: Duration,
+    /// Time, fuel and memory of the call.
+    pub usage: ResourceUsage,
 }
 
 impl<T> CallReport<T> {
@@ -37,42 +54,40 @@ impl<T> CallReport<T> {
     }
 
     fn refused(err: Error) -> Self {
-        CallReport { result: Err(err), logs: Vec::new(), diagnostics: BTreeMap::new(), elapsed: Duration::ZERO }
+        CallReport { result: Err(err), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() }
     }
 }
 
 /// An algorithm instance in a store of its own: its own linear memory, tables and
-/// WASI context. Created by [`Package::instantiate`](crate::Package::instantiate).
+/// WASI context, under the package's [`Limits`]. Created by
+/// [`Package::instantiate`].
 ///
 /// Calls validate their input on the host side first (PID, step, image, params) and
-/// refuse bad input without calling the guest. When the guest traps, the instance
-/// is poisoned: every later call fails, and the caller should make a new one.
+/// refuse bad input without calling the guest. When the guest traps or hits a
+/// limit, its store is dropped (wasmtime poisons it) and the call returns the
+/// classified error; the next call starts a fresh store and re-runs `setup` first
+/// if it had been run, so one bad frame does not take the station down.
 pub struct Instance {
-    store: Store<HostState>,
-    bindings: InspectionAlgorithm,
+    package: Package,
+    live: Option<Live>,
     info: AlgorithmInfo,
-    poisoned: bool,
+    setup_requested: bool,
+    restarts: u32,
 }
 
+/// The parts of an instance that a trap destroys.
+struct Live {
+    store: Store<HostState>,
+    bindings: InspectionAlgorithm,
+}
+
+/// A call into the guest: the generated export and the store to run it in.
+type GuestCall<'a, T> = dyn FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, AlgorithmError>> + 'a;
+
 impl Instance {
-    pub(crate) fn new(
-        engine: &Engine,
-        pre: &InspectionAlgorithmPre<HostState>,
-        assets: Assets,
-        log_cap: usize,
-    ) -> Result<Instance> {
-        let mut store = Store::new(engine, HostState::new(assets, log_cap));
-        let bindings = pre
-            .instantiate(&mut store)
-            .map_err(|err| classify_trap(err, "instantiation"))
-            .map_err(|err| Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {err}")))?;
-        let info = bindings
-            .procvision_algorithm_algorithm()
-            .call_get_info(&mut store)
-            .map_err(|err| classify_trap(err, "get-info"))?;
-        // get-info may log; those records belong to no call.
-        let _ = store.data().logs.take();
-        Ok(Instance { store, bindings, info, poisoned: false })
+    pub(crate) fn new(package: Package) -> Result<Instance> {
+        let (live, info) = start(&package)?;
+        Ok(Instance { package, live: Some(live), info, setup_requested: false, restarts: 0 })
     }
 
     /// What the algorithm says about itself (from `get-info`, asked once at instantiation).
@@ -80,9 +95,20 @@ impl Instance {
         &self.info
     }
 
-    /// Whether a trap has made this instance unusable.
+    /// The limits the instance runs under.
+    pub fn limits(&self) -> &Limits {
+        self.package.limits()
+    }
+
+    /// Whether the last call trapped or hit a limit, so that the next call will
+    /// start from a fresh store.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
+        self.live.is_none()
+    }
+
+    /// How many times a fresh store replaced a poisoned one.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
     }
 
     /// The schema of step `index`; error 1006 when the algorithm has no such step.
@@ -110,29 +136,37 @@ impl Instance {
         Ok(())
     }
 
-    /// Run `setup`.
+    /// Run `setup`. A fresh store that replaces a poisoned one runs it again.
     pub fn setup(&mut self) -> CallReport<()> {
-        self.call(None, "setup", |alg, store| alg.call_setup(store))
+        self.setup_requested = true;
+        self.call(None, Phase::Setup, "setup", Box::new(|alg, store| alg.call_setup(store)))
     }
 
     /// Run `pre-execute` for one step of the session's part.
     pub fn pre_execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<PreExecuteOutput> {
-        self.call_step(session, input, "pre-execute", |alg, store, input| alg.call_pre_execute(store, input))
+        self.call_step(session, input, Phase::PreExecute, "pre-execute", |alg, store, input| {
+            alg.call_pre_execute(store, input)
+        })
     }
 
     /// Run `execute` for one step of the session's part.
     pub fn execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<ExecuteOutput> {
-        self.call_step(session, input, "execute", |alg, store, input| alg.call_execute(store, input))
+        self.call_step(session, input, Phase::Execute, "execute", |alg, store, input| alg.call_execute(store, input))
     }
 
     /// Run `reset` for the session.
     pub fn reset(&mut self, session: &mut Session) -> CallReport<()> {
-        self.call(Some(session), "reset", |alg, store| alg.call_reset(store))
+        self.call(Some(session), Phase::Hook, "reset", Box::new(|alg, store| alg.call_reset(store)))
     }
 
     /// Run `on-step-start`.
     pub fn on_step_start(&mut self, session: &mut Session, step_index: u32, pid: &str) -> CallReport<()> {
-        self.call(Some(session), "on-step-start", |alg, store| alg.call_on_step_start(store, step_index, pid))
+        self.call(
+            Some(session),
+            Phase::Hook,
+            "on-step-start",
+            Box::new(move |alg, store| alg.call_on_step_start(store, step_index, pid)),
+        )
     }
 
     /// Run `on-step-finish`.
@@ -143,14 +177,21 @@ impl Instance {
         pid: &str,
         outcome: StepOutcome,
     ) -> CallReport<()> {
-        self.call(Some(session), "on-step-finish", |alg, store| {
-            alg.call_on_step_finish(store, step_index, pid, outcome)
-        })
+        self.call(
+            Some(session),
+            Phase::Hook,
+            "on-step-finish",
+            Box::new(move |alg, store| alg.call_on_step_finish(store, step_index, pid, outcome)),
+        )
     }
 
-    /// Run `teardown` and drop the instance.
+    /// Run `teardown` and drop the instance. A poisoned instance has nothing to
+    /// tear down.
     pub fn teardown(mut self) -> CallReport<()> {
-        self.call(None, "teardown", |alg, store| alg.call_teardown(store).map(Ok))
+        if self.live.is_none() {
+            return CallReport { result: Ok(()), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() };
+        }
+        self.call(None, Phase::Hook, "teardown", Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
     }
 
     /// Host-side validation of a step input; see [`Instance`].
@@ -168,12 +209,9 @@ impl Instance {
         &mut self,
         session: &mut Session,
         input: &StepInput,
-        phase: &'static str,
-        f: impl FnOnce(
-            &crate::bindings::exports::procvision::algorithm::algorithm::Guest,
-            &mut Store<HostState>,
-            &StepInput,
-        ) -> wasmtime::Result<Result<T, crate::types::AlgorithmError>>,
+        phase: Phase,
+        name: &'static str,
+        f: impl FnOnce(&Guest, &mut Store<HostState>, &StepInput) -> wasmtime::Result<Result<T, AlgorithmError>>,
     ) -> CallReport<T> {
         if let Err(err) = self.check_input(input) {
             return CallReport::refused(err);
@@ -182,33 +220,74 @@ impl Instance {
         match missing_defaults {
             Ok(Some(params)) => {
                 let input = StepInput { params, ..input.clone() };
-                self.call(Some(session), phase, |alg, store| f(alg, store, &input))
+                self.call(Some(session), phase, name, Box::new(|alg, store| f(alg, store, &input)))
             }
-            _ => self.call(Some(session), phase, |alg, store| f(alg, store, input)),
+            _ => self.call(Some(session), phase, name, Box::new(|alg, store| f(alg, store, input))),
         }
+    }
+
+    /// Replace a poisoned store with a fresh one, set up again if it had been.
+    fn restart(&mut self) -> Result<()> {
+        let (live, info) = start(&self.package)?;
+        if info != self.info {
+            tracing::warn!(package = self.package.origin(), "the restarted instance describes itself differently");
+        }
+        self.live = Some(live);
+        self.restarts += 1;
+        tracing::info!(package = self.package.origin(), restarts = self.restarts, "restarted a poisoned instance");
+        if self.setup_requested {
+            let report = self.run(None, Phase::Setup, "setup", Box::new(|alg, store| alg.call_setup(store)));
+            report.result.map_err(|err| match err {
+                Error::Algorithm { code, message } => {
+                    Error::Algorithm { code, message: format!("setup of the restarted instance failed: {message}") }
+                }
+                other => other,
+            })?;
+        }
+        Ok(())
     }
 
     fn call<T>(
         &mut self,
         session: Option<&mut Session>,
-        phase: &'static str,
-        f: impl FnOnce(
-            &crate::bindings::exports::procvision::algorithm::algorithm::Guest,
-            &mut Store<HostState>,
-        ) -> wasmtime::Result<Result<T, crate::types::AlgorithmError>>,
+        phase: Phase,
+        name: &'static str,
+        f: Box<GuestCall<'_, T>>,
     ) -> CallReport<T> {
-        if self.poisoned {
-            return CallReport::refused(Error::host(
-                "this instance trapped in an earlier call and cannot be used; create a new one",
-            ));
+        if self.live.is_none()
+            && let Err(err) = self.restart()
+        {
+            return CallReport::refused(err);
         }
-        let state = self.store.data_mut();
+        self.run(session, phase, name, f)
+    }
+
+    fn run<T>(
+        &mut self,
+        session: Option<&mut Session>,
+        phase: Phase,
+        name: &'static str,
+        f: Box<GuestCall<'_, T>>,
+    ) -> CallReport<T> {
+        let limits = self.package.limits().clone();
+        let tick = self.package.epoch_tick();
+        let Some(live) = self.live.as_mut() else {
+            return CallReport::refused(Error::host("the instance has no store"));
+        };
+        let state = live.store.data_mut();
         state.session = session.as_deref().cloned().unwrap_or_default();
         state.diagnostics.clear();
+        state.guard.start_call();
+        if let Err(err) = arm(&mut live.store, &limits, phase, tick) {
+            return CallReport::refused(err);
+        }
         let started = Instant::now();
-        let outcome = f(self.bindings.procvision_algorithm_algorithm(), &mut self.store);
-        let elapsed = started.elapsed();
-        let state = self.store.data_mut();
+        let outcome = f(live.bindings.procvision_algorithm_algorithm(), &mut live.store);
+        let wall_time = started.elapsed();
+        let fuel_consumed = limits.fuel_per_call().map(|fuel| fuel.saturating_sub(live.store.get_fuel().unwrap_or(0)));
+        let state = live.store.data_mut();
+        let usage = ResourceUsage { wall_time, fuel_consumed, peak_memory_bytes: state.guard.memory_peak };
+        let refused = state.guard.refused;
         let logs = state.logs.take();
         let diagnostics = std::mem::take(&mut state.diagnostics);
         let result = match outcome {
@@ -222,13 +301,74 @@ impl Instance {
             }
             Ok(Err(algorithm_error)) => Err(Error::from(algorithm_error)),
             Err(err) => {
-                self.poisoned = true;
-                Err(classify_trap(err, phase))
+                // wasmtime poisons a store after a trap: drop it now, the next call
+                // starts a fresh one.
+                self.live = None;
+                Err(classify_failure(&err, name, phase, refused, &limits, self.package.origin()))
             }
         };
-        tracing::debug!(phase, elapsed_ms = elapsed.as_secs_f64() * 1e3, ok = result.is_ok(), "guest call");
-        CallReport { result, logs, diagnostics, elapsed }
+        tracing::debug!(
+            phase = name,
+            wall_ms = wall_time.as_secs_f64() * 1e3,
+            fuel = fuel_consumed,
+            peak_memory = usage.peak_memory_bytes,
+            ok = result.is_ok(),
+            "guest call"
+        );
+        CallReport { result, logs, diagnostics, usage }
     }
+}
+
+/// A fresh store for `package`: instantiate (start functions run under the hook
+/// deadline) and ask for `get-info`.
+fn start(package: &Package) -> Result<(Live, AlgorithmInfo)> {
+    let limits = package.limits();
+    let mut store = Store::new(package.engine(), HostState::new(package.assets(), limits));
+    store.limiter(|state| &mut state.guard);
+    store.set_hostcall_fuel(limits.output_bytes_per_call());
+    arm(&mut store, limits, Phase::Hook, package.epoch_tick())?;
+    let bindings = match package.pre().instantiate(&mut store) {
+        Ok(bindings) => bindings,
+        Err(err) => {
+            let refused = store.data().guard.refused;
+            let classified = classify_failure(&err, "instantiation", Phase::Hook, refused, limits, package.origin());
+            return Err(match classified {
+                Error::Trap { message } => {
+                    Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}"))
+                }
+                other => other,
+            });
+        }
+    };
+    arm(&mut store, limits, Phase::Hook, package.epoch_tick())?;
+    let info = bindings.procvision_algorithm_algorithm().call_get_info(&mut store).map_err(|err| {
+        let refused = store.data().guard.refused;
+        classify_failure(&err, "get-info", Phase::Hook, refused, limits, package.origin())
+    })?;
+    // get-info may log; those records belong to no call.
+    let _ = store.data().logs.take();
+    Ok((Live { store, bindings }, info))
+}
+
+/// Refill the fuel and set the deadline for one call in `phase`. The epoch
+/// deadline counts ticks from now; one tick more than the deadline's length makes
+/// sure the guest gets at least the whole deadline, and at most one tick more.
+fn arm(store: &mut Store<HostState>, limits: &Limits, phase: Phase, tick: Duration) -> Result<()> {
+    if let Some(fuel) = limits.fuel_per_call() {
+        store.set_fuel(fuel).map_err(|err| Error::host(format!("cannot set fuel: {err}")))?;
+    }
+    if let Some(deadline) = limits.deadline(phase) {
+        store.set_epoch_deadline(deadline_ticks(deadline, tick));
+        store.epoch_deadline_trap();
+    }
+    Ok(())
+}
+
+/// Ticks of `tick` that cover `deadline`, plus one for the partial tick in progress.
+pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
+    let tick_nanos = tick.as_nanos().max(1);
+    let whole = deadline.as_nanos().div_ceil(tick_nanos);
+    u64::try_from(whole).unwrap_or(u64::MAX - 1).saturating_add(1)
 }
 
 /// Check typed params against the step's schema: declared names, kinds and rules,
@@ -262,14 +402,94 @@ fn with_defaults(step: &StepSpec, params: &[Param]) -> Option<Vec<Param>> {
     Some(params.iter().cloned().chain(missing).collect())
 }
 
-/// Turn a wasmtime error from a guest call into a library error. The full chain
-/// goes to the host log; the message returned names the kind of failure only.
-fn classify_trap(err: wasmtime::Error, phase: &str) -> Error {
-    tracing::warn!(phase, error = format!("{err:?}"), "guest call failed");
-    match err.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => Error::Trap { message: format!("{} during {phase}", describe_trap(*trap)) },
-        None => Error::Trap { message: format!("the guest failed during {phase}") },
+/// The text of wasmtime's (private) error for a transfer over the hostcall fuel,
+/// that is over [`Limits::output_bytes_per_call`]. Pinned by the hostile-guest
+/// tests, which fail if an upgrade rewords it.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// Turn a wasmtime error from a guest call into a library error: a limit the guest
+/// hit (fuel, deadline, memory, output size) or a crash. The full chain goes to the
+/// host log; the message returned names the failure and the limit only, nothing of
+/// the host's internals.
+fn classify_failure(
+    err: &wasmtime::Error,
+    name: &str,
+    phase: Phase,
+    refused: Option<Refusal>,
+    limits: &Limits,
+    origin: &str,
+) -> Error {
+    tracing::warn!(package = origin, phase = name, error = format!("{err:?}"), "guest call failed");
+    let limit = |code, message: String| Error::Limit { code, message: format!("{message} during {name}") };
+    let trap = err.downcast_ref::<wasmtime::Trap>().copied();
+    match trap {
+        Some(wasmtime::Trap::OutOfFuel) => {
+            let fuel = limits.fuel_per_call().unwrap_or_default();
+            return limit(ErrorCode::Timeout, format!("fuel exhausted ({fuel} units)"));
+        }
+        Some(wasmtime::Trap::Interrupt) => {
+            let deadline = limits.deadline(phase).unwrap_or_default();
+            return limit(ErrorCode::Timeout, format!("deadline of {} exceeded", human_duration(deadline)));
+        }
+        _ => {}
     }
+    // A refused growth followed by a failure is the guest running out of the
+    // memory it was granted, whatever way it then died (most abort).
+    match refused {
+        Some(Refusal::Memory { wanted_total }) => {
+            return limit(
+                ErrorCode::OutOfMemory,
+                format!(
+                    "memory cap of {} reached (it asked for {})",
+                    human_bytes(limits.memory_bytes()),
+                    human_bytes(wanted_total)
+                ),
+            );
+        }
+        Some(Refusal::Table { wanted_total }) => {
+            return limit(
+                ErrorCode::OutOfMemory,
+                format!("table cap of {} elements reached (it asked for {wanted_total})", limits.table_elements()),
+            );
+        }
+        None => {}
+    }
+    if err.chain().any(|cause| cause.to_string().contains(HOSTCALL_FUEL_EXHAUSTED)) {
+        return limit(
+            ErrorCode::Unknown,
+            format!("output over the cap of {} per transfer", human_bytes(limits.output_bytes_per_call() as u64)),
+        );
+    }
+    let message = match (trap, err.downcast_ref::<wasmtime_wasi::I32Exit>()) {
+        (Some(trap), _) => describe_trap(trap).to_owned(),
+        (None, Some(exit)) => format!("the algorithm called exit({})", exit.0),
+        // Lifting and lowering failures: pointers or lengths outside the guest's
+        // memory, strings that are not UTF-8, bad discriminants.
+        (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)"
+            .to_owned(),
+    };
+    Error::Trap { message: format!("{message} during {name}") }
+}
+
+/// `1.5 s`, `250 ms`.
+fn human_duration(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        format!("{} s", duration.as_secs_f64())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+/// `256 MiB`, `1.5 KiB`, `17 bytes`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            let value = bytes as f64 / size as f64;
+            return if value.fract() == 0.0 { format!("{value:.0} {unit}") } else { format!("{value:.1} {unit}") };
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 fn describe_trap(trap: wasmtime::Trap) -> &'static str {

@@ -49,16 +49,23 @@ mod error;
 mod guest_log;
 pub mod image;
 mod instance;
+mod limits;
 mod package;
 mod params;
+mod policy;
 mod session;
 mod state;
 
 pub use crate::bindings::types;
-pub use crate::engine::{Host, HostBuilder};
+pub use crate::engine::{DEFAULT_EPOCH_TICK, Host, HostBuilder};
 pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
 pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};
-pub use crate::instance::{CallReport, Instance};
+pub use crate::instance::{CallReport, Instance, ResourceUsage};
+pub use crate::limits::{
+    DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL, DEFAULT_TABLE_ELEMENTS,
+    DEFAULT_WASM_STACK_BYTES, Limits, Phase,
+};
+pub use crate::policy::ImportPolicy;
 pub use crate::package::Package;
 pub use crate::params::{check_value, params_from_json};
 pub use crate::session::Session;

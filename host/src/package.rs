@@ -1,26 +1,30 @@
 //! A compiled algorithm, ready to be instantiated.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::bindings::InspectionAlgorithmPre;
 use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
 use crate::instance::Instance;
-use crate::state::Assets;
+use crate::limits::Limits;
+use crate::state::{Assets, HostState};
 
-/// A compiled, linked algorithm. Instantiating it is cheap (the imports are
-/// resolved once, here); each [`Instance`] is an isolated sandbox of its own.
-/// Cheap to clone.
+/// A compiled, linked algorithm with the limits its instances run under.
+/// Instantiating it is cheap (the imports are resolved once, here); each
+/// [`Instance`] is an isolated sandbox of its own. Cheap to clone.
 #[derive(Clone)]
 pub struct Package {
-    inner: Arc<PackageInner>,
+    compiled: Arc<Compiled>,
+    limits: Limits,
 }
 
-struct PackageInner {
+struct Compiled {
     host: Host,
-    pre: InspectionAlgorithmPre<crate::state::HostState>,
+    pre: InspectionAlgorithmPre<HostState>,
     origin: String,
     assets: Assets,
 }
@@ -35,22 +39,52 @@ impl Package {
         };
         let instance_pre = host.linker().instantiate_pre(&component).map_err(contract)?;
         let pre = InspectionAlgorithmPre::new(instance_pre).map_err(contract)?;
-        Ok(Package { inner: Arc::new(PackageInner { host, pre, origin: origin.to_owned(), assets }) })
+        let limits = host.limits().clone();
+        Ok(Package { compiled: Arc::new(Compiled { host, pre, origin: origin.to_owned(), assets }), limits })
     }
 
     /// Where the package came from (its path), for messages.
     pub fn origin(&self) -> &str {
-        &self.inner.origin
+        &self.compiled.origin
     }
 
     /// Names of the assets shipped in the package.
     pub fn asset_names(&self) -> impl Iterator<Item = &str> {
-        self.inner.assets.keys().map(String::as_str)
+        self.compiled.assets.keys().map(String::as_str)
+    }
+
+    /// The limits its instances run under: the host's policy unless
+    /// [`request_limits`](Self::request_limits) asked for less.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The same package with the limits `requested` (for example by its
+    /// manifest), capped by the host's policy: a package can ask for less than
+    /// the policy, never for more. See [`Limits::capped_by`].
+    pub fn request_limits(&self, requested: &Limits) -> Package {
+        Package { compiled: Arc::clone(&self.compiled), limits: requested.capped_by(self.compiled.host.limits()) }
     }
 
     /// Create a fresh instance in a store of its own and ask it for its
     /// [`info`](Instance::info). `setup` is not called yet.
     pub fn instantiate(&self) -> Result<Instance> {
-        Instance::new(self.inner.host.engine(), &self.inner.pre, self.inner.assets.clone(), self.inner.host.log_bytes_per_call())
+        Instance::new(self.clone())
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        self.compiled.host.engine()
+    }
+
+    pub(crate) fn pre(&self) -> &InspectionAlgorithmPre<HostState> {
+        &self.compiled.pre
+    }
+
+    pub(crate) fn assets(&self) -> Assets {
+        Arc::clone(&self.compiled.assets)
+    }
+
+    pub(crate) fn epoch_tick(&self) -> Duration {
+        self.compiled.host.epoch_tick()
     }
 }

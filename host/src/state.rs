@@ -16,6 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::procvision::algorithm::{assets, diagnostics, log, session, types};
 use crate::guest_log::{LogRecord, LogSink, LogSource};
+use crate::limits::{Limits, StoreGuard};
 use crate::session::Session;
 
 /// Assets a package ships, by name.
@@ -32,11 +33,13 @@ pub(crate) struct HostState {
     pub(crate) session: Session,
     pub(crate) diagnostics: BTreeMap<String, Value>,
     assets: Assets,
+    /// The memory and table caps, and what they saw during the current call.
+    pub(crate) guard: StoreGuard,
 }
 
 impl HostState {
-    pub(crate) fn new(assets: Assets, log_cap: usize) -> Self {
-        let logs = LogSink::new(log_cap);
+    pub(crate) fn new(assets: Assets, limits: &Limits) -> Self {
+        let logs = LogSink::new(limits.log_bytes_per_call());
         let mut wasi = WasiCtx::builder();
         // No arguments, no environment, no preopened directories, empty stdin: the
         // builder's defaults. Network access is refused explicitly, so a change of
@@ -54,6 +57,7 @@ impl HostState {
             session: Session::default(),
             diagnostics: BTreeMap::new(),
             assets,
+            guard: StoreGuard::new(limits),
         }
     }
 }

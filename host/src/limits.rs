@@ -1,0 +1,443 @@
+//! Resource limits: what one guest call may consume, and the store limiter that
+//! enforces the memory and table caps.
+//!
+//! A [`Limits`] value is the host's policy ([`HostBuilder::limits`]); a package may
+//! ask for its own ([`Package::request_limits`]) and is granted at most the policy
+//! ([`Limits::capped_by`]). Every default below is also listed in the README.
+//!
+//! | limit | default | enforced by |
+//! |-------|---------|-------------|
+//! | fuel per call | [`DEFAULT_FUEL_PER_CALL`] (50 × 10⁹ units ≈ instructions) | wasmtime fuel, reset before each call |
+//! | setup deadline | 60 s | epoch interruption |
+//! | pre-execute deadline | 10 s | epoch interruption |
+//! | execute deadline | 30 s | epoch interruption |
+//! | hook deadline (instantiation, `get-info`, `reset`, step hooks, `teardown`) | 5 s | epoch interruption |
+//! | linear memory, all memories of the store together | [`DEFAULT_MEMORY_BYTES`] (256 MiB) | the store limiter |
+//! | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (10 000) | the store limiter |
+//! | core instances / memories / tables | 32 / 4 / 16 | the store limiter |
+//! | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
+//! | guest log bytes per call | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
+//! | output bytes per call | [`DEFAULT_OUTPUT_BYTES_PER_CALL`] (16 MiB) | wasmtime's hostcall fuel |
+//!
+//! [`HostBuilder::limits`]: crate::HostBuilder::limits
+//! [`Package::request_limits`]: crate::Package::request_limits
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::guest_log::DEFAULT_LOG_BYTES_PER_CALL;
+
+/// Default fuel per call: about 50 billion wasm instructions, more than any
+/// inspection needs within the 30 s execute deadline on current hardware, so the
+/// wall-clock deadline is normally the one that bites; fuel makes the bound
+/// independent of the machine's speed.
+pub const DEFAULT_FUEL_PER_CALL: u64 = 50_000_000_000;
+
+/// Default cap on the guest's linear memory, summed over all its memories: 256 MiB,
+/// room for a dozen copies of a 1920x1200 RGB frame.
+pub const DEFAULT_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Default cap on table elements, summed over all tables. A Rust algorithm needs a
+/// few hundred (one per function called through a pointer).
+pub const DEFAULT_TABLE_ELEMENTS: u64 = 10_000;
+
+/// Default cap on the native stack used by wasm frames: wasmtime's own default.
+/// It must stay below the stack of the thread that calls into the guest.
+pub const DEFAULT_WASM_STACK_BYTES: usize = 512 * 1024;
+
+/// Default cap on the bytes the host lifts from the guest in one call (the output
+/// of an export, or the arguments of one import call): 16 MiB.
+pub const DEFAULT_OUTPUT_BYTES_PER_CALL: usize = 16 * 1024 * 1024;
+
+/// A lifecycle phase with a deadline of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// `setup`. Default deadline 60 s.
+    Setup,
+    /// `pre-execute`. Default deadline 10 s.
+    PreExecute,
+    /// `execute`. Default deadline 30 s.
+    Execute,
+    /// Everything else: instantiation (start functions), `get-info`, `reset`,
+    /// `on-step-start`, `on-step-finish`, `teardown`. Default deadline 5 s.
+    Hook,
+}
+
+impl Phase {
+    /// Every phase, in lifecycle order.
+    pub const ALL: [Phase; 4] = [Phase::Setup, Phase::PreExecute, Phase::Execute, Phase::Hook];
+
+    fn index(self) -> usize {
+        match self {
+            Phase::Setup => 0,
+            Phase::PreExecute => 1,
+            Phase::Execute => 2,
+            Phase::Hook => 3,
+        }
+    }
+
+    /// The platform's default deadline for the phase.
+    pub fn default_deadline(self) -> Duration {
+        match self {
+            Phase::Setup => Duration::from_secs(60),
+            Phase::PreExecute => Duration::from_secs(10),
+            Phase::Execute => Duration::from_secs(30),
+            Phase::Hook => Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Setup => "setup",
+            Phase::PreExecute => "pre-execute",
+            Phase::Execute => "execute",
+            Phase::Hook => "hook",
+        })
+    }
+}
+
+/// What a guest may consume. Build with [`Limits::default`] and the `with_*`
+/// methods; each method documents its default (see also the [module
+/// table](self)).
+///
+/// ```
+/// use std::time::Duration;
+/// use pv_host::{Limits, Phase};
+///
+/// let limits = Limits::default()
+///     .with_memory_bytes(64 << 20)
+///     .with_deadline(Phase::Execute, Duration::from_secs(2));
+/// assert_eq!(limits.deadline(Phase::Execute), Some(Duration::from_secs(2)));
+/// assert_eq!(limits.deadline(Phase::Setup), Some(Duration::from_secs(60)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    fuel_per_call: Option<u64>,
+    deadlines: Option<[Duration; 4]>,
+    memory_bytes: u64,
+    table_elements: u64,
+    instances: usize,
+    memories: usize,
+    tables: usize,
+    wasm_stack_bytes: usize,
+    log_bytes_per_call: usize,
+    output_bytes_per_call: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel_per_call: Some(DEFAULT_FUEL_PER_CALL),
+            deadlines: Some(Phase::ALL.map(Phase::default_deadline)),
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            table_elements: DEFAULT_TABLE_ELEMENTS,
+            instances: 32,
+            memories: 4,
+            tables: 16,
+            wasm_stack_bytes: DEFAULT_WASM_STACK_BYTES,
+            log_bytes_per_call: DEFAULT_LOG_BYTES_PER_CALL,
+            output_bytes_per_call: DEFAULT_OUTPUT_BYTES_PER_CALL,
+        }
+    }
+}
+
+impl Limits {
+    /// Fuel per call (about one unit per wasm instruction); `None` turns fuel
+    /// metering off for the whole host (a little faster, but a guest is then bounded
+    /// by its deadline only). Exhaustion is error 1005. Default:
+    /// [`DEFAULT_FUEL_PER_CALL`].
+    pub fn with_fuel_per_call(mut self, fuel: Option<u64>) -> Self {
+        self.fuel_per_call = fuel;
+        self
+    }
+
+    /// Wall-clock deadline of `phase`, enforced with epoch interruption; going past
+    /// it is error 1005. Default: [`Phase::default_deadline`]. Has no effect after
+    /// [`without_deadlines`](Self::without_deadlines).
+    pub fn with_deadline(mut self, phase: Phase, deadline: Duration) -> Self {
+        if let Some(deadlines) = &mut self.deadlines {
+            deadlines[phase.index()] = deadline;
+        }
+        self
+    }
+
+    /// The same deadline for every phase.
+    pub fn with_all_deadlines(mut self, deadline: Duration) -> Self {
+        if let Some(deadlines) = &mut self.deadlines {
+            *deadlines = [deadline; 4];
+        }
+        self
+    }
+
+    /// Turn wall-clock deadlines off for the whole host: no epoch ticker thread and
+    /// no epoch checks in compiled code. For benchmarks and trusted code only: a
+    /// guest that loops then runs until its fuel is gone, or forever without fuel.
+    pub fn without_deadlines(mut self) -> Self {
+        self.deadlines = None;
+        self
+    }
+
+    /// Cap on the guest's linear memory, summed over all memories of its store
+    /// (wasmtime's own limits apply per memory; this one is the total). A
+    /// `memory.grow` past it fails, as on a machine out of memory; a guest that
+    /// then traps gets error 1004. Default: [`DEFAULT_MEMORY_BYTES`] (256 MiB).
+    pub fn with_memory_bytes(mut self, bytes: u64) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// Cap on table elements, summed over all tables. Default:
+    /// [`DEFAULT_TABLE_ELEMENTS`] (10 000).
+    pub fn with_table_elements(mut self, elements: u64) -> Self {
+        self.table_elements = elements;
+        self
+    }
+
+    /// Caps on the number of core instances, memories and tables a component may
+    /// create. Defaults: 32, 4 and 16 (a Rust algorithm uses a handful of each).
+    pub fn with_counts(mut self, instances: usize, memories: usize, tables: usize) -> Self {
+        self.instances = instances;
+        self.memories = memories;
+        self.tables = tables;
+        self
+    }
+
+    /// Native stack available to wasm frames; deeper recursion traps (error 9999).
+    /// Must stay below the stack of the threads that call guests. Engine-wide: a
+    /// package cannot change it. Default: [`DEFAULT_WASM_STACK_BYTES`] (512 KiB).
+    pub fn with_wasm_stack_bytes(mut self, bytes: usize) -> Self {
+        self.wasm_stack_bytes = bytes;
+        self
+    }
+
+    /// Cap on the guest's log bytes per call (messages, fields and printed lines);
+    /// the rest is dropped and a marker record says how much. Default:
+    /// [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB).
+    pub fn with_log_bytes_per_call(mut self, bytes: usize) -> Self {
+        self.log_bytes_per_call = bytes;
+        self
+    }
+
+    /// Cap on the bytes the host lifts out of the guest in one transfer: the output
+    /// of a call, or the arguments of one import call (a log message, a session
+    /// value). Going past it fails the call with error 9999 and poisons the
+    /// instance. Default: [`DEFAULT_OUTPUT_BYTES_PER_CALL`] (16 MiB).
+    pub fn with_output_bytes_per_call(mut self, bytes: usize) -> Self {
+        self.output_bytes_per_call = bytes;
+        self
+    }
+
+    /// Fuel per call, `None` when metering is off.
+    pub fn fuel_per_call(&self) -> Option<u64> {
+        self.fuel_per_call
+    }
+
+    /// Deadline of `phase`, `None` when deadlines are off.
+    pub fn deadline(&self, phase: Phase) -> Option<Duration> {
+        self.deadlines.map(|d| d[phase.index()])
+    }
+
+    /// Whether wall-clock deadlines are on.
+    pub fn has_deadlines(&self) -> bool {
+        self.deadlines.is_some()
+    }
+
+    /// Linear memory cap in bytes, all memories together.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    /// Table element cap, all tables together.
+    pub fn table_elements(&self) -> u64 {
+        self.table_elements
+    }
+
+    /// Wasm stack cap in bytes.
+    pub fn wasm_stack_bytes(&self) -> usize {
+        self.wasm_stack_bytes
+    }
+
+    /// Log byte quota per call.
+    pub fn log_bytes_per_call(&self) -> usize {
+        self.log_bytes_per_call
+    }
+
+    /// Output byte cap per transfer.
+    pub fn output_bytes_per_call(&self) -> usize {
+        self.output_bytes_per_call
+    }
+
+    /// What a package asking for `self` is granted under the host's `policy`: the
+    /// smaller of the two for every limit. Switches that are engine-wide (fuel
+    /// metering and deadlines on or off, the wasm stack) follow the policy.
+    ///
+    /// ```
+    /// use pv_host::Limits;
+    ///
+    /// let policy = Limits::default();
+    /// let greedy = Limits::default().with_memory_bytes(u64::MAX).with_fuel_per_call(None);
+    /// let granted = greedy.capped_by(&policy);
+    /// assert_eq!(granted.memory_bytes(), policy.memory_bytes());
+    /// assert_eq!(granted.fuel_per_call(), policy.fuel_per_call());
+    /// ```
+    pub fn capped_by(&self, policy: &Limits) -> Limits {
+        let fuel_per_call = policy.fuel_per_call.map(|cap| self.fuel_per_call.map_or(cap, |asked| asked.min(cap)));
+        let deadlines = policy.deadlines.map(|caps| match self.deadlines {
+            Some(asked) => std::array::from_fn(|i| asked[i].min(caps[i])),
+            None => caps,
+        });
+        Limits {
+            fuel_per_call,
+            deadlines,
+            memory_bytes: self.memory_bytes.min(policy.memory_bytes),
+            table_elements: self.table_elements.min(policy.table_elements),
+            instances: self.instances.min(policy.instances),
+            memories: self.memories.min(policy.memories),
+            tables: self.tables.min(policy.tables),
+            wasm_stack_bytes: policy.wasm_stack_bytes,
+            log_bytes_per_call: self.log_bytes_per_call.min(policy.log_bytes_per_call),
+            output_bytes_per_call: self.output_bytes_per_call.min(policy.output_bytes_per_call),
+        }
+    }
+}
+
+/// The store's resource limiter: caps the total linear memory and table elements
+/// of the store (not each memory separately, as wasmtime's `StoreLimits` does) and
+/// remembers what it refused and the peak it saw, for the call report.
+#[derive(Debug)]
+pub(crate) struct StoreGuard {
+    memory_cap: u64,
+    table_cap: u64,
+    instances: usize,
+    memories: usize,
+    tables: usize,
+    memory_total: u64,
+    table_total: u64,
+    /// Highest `memory_total` since the last [`start_call`](Self::start_call).
+    pub(crate) memory_peak: u64,
+    /// A request refused since the last `start_call`: what was asked for.
+    pub(crate) refused: Option<Refusal>,
+}
+
+/// A growth the limiter refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Linear memory: the total the guest would have reached.
+    Memory { wanted_total: u64 },
+    /// Table elements: the total the guest would have reached.
+    Table { wanted_total: u64 },
+}
+
+impl StoreGuard {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        StoreGuard {
+            memory_cap: limits.memory_bytes,
+            table_cap: limits.table_elements,
+            instances: limits.instances,
+            memories: limits.memories,
+            tables: limits.tables,
+            memory_total: 0,
+            table_total: 0,
+            memory_peak: 0,
+            refused: None,
+        }
+    }
+
+    /// Forget the previous call's peak and refusal.
+    pub(crate) fn start_call(&mut self) {
+        self.memory_peak = self.memory_total;
+        self.refused = None;
+    }
+}
+
+impl wasmtime::ResourceLimiter for StoreGuard {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Called for every memory at creation (current = 0) and on every grow, so
+        // the running sum of the deltas is the store's total.
+        let delta = desired.saturating_sub(current) as u64;
+        let wanted_total = self.memory_total.saturating_add(delta);
+        if wanted_total > self.memory_cap {
+            self.refused = Some(Refusal::Memory { wanted_total });
+            return Ok(false);
+        }
+        self.memory_total = wanted_total;
+        self.memory_peak = self.memory_peak.max(wanted_total);
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // The growth was counted but did not happen (the memory's own maximum):
+        // nothing to undo that matters for a cap, the total only over-counts.
+        Ok(())
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let delta = desired.saturating_sub(current) as u64;
+        let wanted_total = self.table_total.saturating_add(delta);
+        if wanted_total > self.table_cap {
+            self.refused = Some(Refusal::Table { wanted_total });
+            return Ok(false);
+        }
+        self.table_total = wanted_total;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.memories
+    }
+
+    fn tables(&self) -> usize {
+        self.tables
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::ResourceLimiter;
+
+    use super::*;
+
+    #[test]
+    fn the_memory_cap_is_on_the_sum_of_all_memories() {
+        let mut guard = StoreGuard::new(&Limits::default().with_memory_bytes(4 << 16));
+        assert!(guard.memory_growing(0, 2 << 16, None).expect("no error"));
+        assert!(guard.memory_growing(0, 2 << 16, None).expect("no error"), "a second memory fits exactly");
+        assert!(!guard.memory_growing(2 << 16, 3 << 16, None).expect("no error"), "one page more is refused");
+        assert_eq!(guard.refused, Some(Refusal::Memory { wanted_total: 5 << 16 }));
+        assert_eq!(guard.memory_peak, 4 << 16);
+        guard.start_call();
+        assert_eq!(guard.refused, None);
+        assert_eq!(guard.memory_peak, 4 << 16, "the peak of a call starts at the current total");
+    }
+
+    #[test]
+    fn the_table_cap_is_on_the_sum_of_all_tables() {
+        let mut guard = StoreGuard::new(&Limits::default().with_table_elements(100));
+        assert!(guard.table_growing(0, 60, None).expect("no error"));
+        assert!(!guard.table_growing(0, 41, None).expect("no error"));
+        assert_eq!(guard.refused, Some(Refusal::Table { wanted_total: 101 }));
+    }
+
+    #[test]
+    fn a_request_is_granted_at_most_the_policy() {
+        let policy = Limits::default().with_deadline(Phase::Execute, Duration::from_secs(5));
+        let asked = Limits::default()
+            .with_deadline(Phase::Execute, Duration::from_secs(50))
+            .with_deadline(Phase::Setup, Duration::from_secs(1))
+            .with_memory_bytes(1 << 20);
+        let granted = asked.capped_by(&policy);
+        assert_eq!(granted.deadline(Phase::Execute), Some(Duration::from_secs(5)));
+        assert_eq!(granted.deadline(Phase::Setup), Some(Duration::from_secs(1)));
+        assert_eq!(granted.memory_bytes(), 1 << 20);
+        let no_deadlines = Limits::default().without_deadlines().capped_by(&policy);
+        assert_eq!(no_deadlines.deadline(Phase::Execute), Some(Duration::from_secs(5)), "cannot opt out");
+        let unmetered_policy = Limits::default().with_fuel_per_call(None);
+        assert_eq!(Limits::default().capped_by(&unmetered_policy).fuel_per_call(), None);
+    }
+}

@@ -1,0 +1,178 @@
+//! The import policy: which interfaces a component may import, checked on its
+//! bytes before anything is compiled or instantiated.
+//!
+//! A component names every interface it needs from the host in its top-level
+//! imports (for example `wasi:sockets/tcp@0.2.6`). The linker could satisfy some
+//! that the host never wants to grant (WASI sockets are linked, merely denied at
+//! run time), so the policy refuses them up front: a package that asks for the
+//! network is refused at load, with every offending import named.
+
+use crate::error::{Error, Result};
+
+/// The interfaces a component may import. Rules are written `namespace:package/*`
+/// (a whole package) or `namespace:package/interface`; versions are not part of
+/// the rule (the linker checks them).
+///
+/// The default allows what a Rust algorithm built for `wasm32-wasip2` needs and
+/// nothing else:
+///
+/// | rule | why |
+/// |------|-----|
+/// | `procvision:algorithm/*` | the host imports: session, log, diagnostics, assets |
+/// | `wasi:io/*` | streams and polling, for stdio |
+/// | `wasi:clocks/*` | time (the guest sees the real clock) |
+/// | `wasi:random/*` | `HashMap` seeds and the like |
+/// | `wasi:cli/*` | environment (empty), exit, stdio (captured into the log), terminals (none) |
+/// | `wasi:filesystem/*` | the standard library links it; nothing is preopened, so no file can be opened |
+///
+/// Everything else is refused, `wasi:sockets/*` and `wasi:http/*` among them.
+///
+/// ```
+/// use pv_host::ImportPolicy;
+///
+/// let policy = ImportPolicy::default();
+/// assert!(policy.allows("wasi:io/streams@0.2.6"));
+/// assert!(!policy.allows("wasi:sockets/tcp@0.2.6"));
+/// assert!(ImportPolicy::default().allow("wasi:sockets/*").allows("wasi:sockets/tcp@0.2.6"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportPolicy {
+    rules: Vec<String>,
+}
+
+/// The rules of [`ImportPolicy::default`].
+const DEFAULT_RULES: [&str; 6] = [
+    "procvision:algorithm/*",
+    "wasi:io/*",
+    "wasi:clocks/*",
+    "wasi:random/*",
+    "wasi:cli/*",
+    "wasi:filesystem/*",
+];
+
+impl Default for ImportPolicy {
+    fn default() -> Self {
+        ImportPolicy { rules: DEFAULT_RULES.iter().map(|r| (*r).to_owned()).collect() }
+    }
+}
+
+impl ImportPolicy {
+    /// A policy that allows nothing; add rules with [`allow`](Self::allow).
+    pub fn deny_all() -> Self {
+        ImportPolicy { rules: Vec::new() }
+    }
+
+    /// Also allow imports matching `rule` (`ns:pkg/*` or `ns:pkg/interface`).
+    /// Note the linker must still provide the interface for instantiation to work.
+    pub fn allow(mut self, rule: impl Into<String>) -> Self {
+        self.rules.push(rule.into());
+        self
+    }
+
+    /// The rules, in the order they were added.
+    pub fn rules(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(String::as_str)
+    }
+
+    /// Whether the import named `name` (as written in the component, version
+    /// included) is allowed.
+    pub fn allows(&self, name: &str) -> bool {
+        let unversioned = name.split_once('@').map_or(name, |(before, _)| before);
+        let Some((package, _interface)) = unversioned.split_once('/') else {
+            // A bare function or instance name: not an interface the host offers.
+            return false;
+        };
+        self.rules.iter().any(|rule| match rule.strip_suffix("/*") {
+            Some(rule_package) => rule_package == package,
+            None => rule == unversioned,
+        })
+    }
+
+    /// Check the top-level imports of a component's bytes; on refusal, error 2004
+    /// naming each import that is not allowed.
+    pub(crate) fn check(&self, bytes: &[u8], origin: &str) -> Result<()> {
+        let imports = component_imports(bytes)
+            .map_err(|err| Error::package(crate::ErrorCode::PackageMalformed, format!("{origin} is not a valid component: {err}")))?;
+        let refused: Vec<String> = imports.into_iter().filter(|name| !self.allows(name)).collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(Error::ImportsRefused {
+            message: format!(
+                "{origin} imports what the host does not grant: {} (allowed: {})",
+                refused.join(", "),
+                self.rules.join(", ")
+            ),
+            imports: refused,
+        })
+    }
+}
+
+/// Names of the top-level imports of a component. Nested modules and components
+/// have imports of their own, satisfied inside the component, so only depth 1
+/// counts.
+fn component_imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    let mut names = Vec::new();
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload? {
+            wasmparser::Payload::Version { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(section) if depth == 1 => {
+                for import in section {
+                    // An import may be a plain label that `implements` an
+                    // interface: the interface is what the policy judges.
+                    let name = import?.name;
+                    names.push(name.implements.unwrap_or(name.name).to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_match_whole_packages_or_single_interfaces() {
+        let policy = ImportPolicy::deny_all().allow("wasi:io/*").allow("wasi:cli/stdout");
+        assert!(policy.allows("wasi:io/streams@0.2.6"));
+        assert!(policy.allows("wasi:io/error"));
+        assert!(policy.allows("wasi:cli/stdout@0.2.0"));
+        assert!(!policy.allows("wasi:cli/environment@0.2.0"));
+        assert!(!policy.allows("wasi:iox/streams@0.2.6"), "a package name is matched whole");
+        assert!(!policy.allows("wasi:io"), "an import must name an interface");
+        assert!(!policy.allows("do-something"));
+    }
+
+    #[test]
+    fn the_default_refuses_the_network() {
+        let policy = ImportPolicy::default();
+        for refused in ["wasi:sockets/tcp@0.2.6", "wasi:sockets/ip-name-lookup@0.2.6", "wasi:http/outgoing-handler@0.2.6"] {
+            assert!(!policy.allows(refused), "{refused}");
+        }
+        for allowed in ["procvision:algorithm/log@1.0.0", "wasi:filesystem/preopens@0.2.6", "wasi:random/random@0.2.6"] {
+            assert!(policy.allows(allowed), "{allowed}");
+        }
+    }
+
+    #[test]
+    fn the_check_lists_every_refused_import() {
+        let component = wat::parse_str(
+            r#"(component
+                (import "wasi:sockets/tcp@0.2.6" (instance))
+                (import "wasi:io/streams@0.2.6" (instance))
+                (import "wasi:http/types@0.2.6" (instance))
+                (component (import "wasi:sockets/udp@0.2.6" (instance)))
+            )"#,
+        )
+        .expect("valid WAT");
+        let err = ImportPolicy::default().check(&component, "test.wasm").expect_err("refused");
+        let Error::ImportsRefused { imports, .. } = &err else { panic!("wrong error: {err:?}") };
+        assert_eq!(imports, &["wasi:sockets/tcp@0.2.6", "wasi:http/types@0.2.6"], "the nested import is not the component's");
+        assert_eq!(err.code().number(), 2004);
+    }
+}
