@@ -17,7 +17,8 @@ pub const INVALID_INPUT: u8 = 3;
 pub const ALGORITHM_ERROR: u8 = 4;
 /// The algorithm crashed (trapped) or hit a limit.
 pub const ALGORITHM_CRASH: u8 = 5;
-/// The package cannot be read, is not a component, or does not fit the contract (2xxx).
+/// The package cannot be read, is not a component, does not fit the contract, or
+/// imports what the policy refuses (2xxx).
 pub const PACKAGE: u8 = 6;
 /// pv-host itself failed (I/O, engine).
 pub const HOST: u8 = 7;
@@ -31,7 +32,7 @@ Exit codes:
   3  the input was refused (image 1002, product id 1001, step or params 1006)
   4  the algorithm returned an error
   5  the algorithm crashed or hit a limit
-  6  the package cannot be used (2xxx)
+  6  the package cannot be used or is refused by policy (2xxx)
   7  pv-host failed (I/O, engine)";
 
 /// The library error inside an error chain, if any.
@@ -44,8 +45,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     let code = match library_error(err).map(pv_host::Error::kind) {
         Some(ErrorKind::InvalidInput) => INVALID_INPUT,
         Some(ErrorKind::Algorithm) => ALGORITHM_ERROR,
-        Some(ErrorKind::Trap) => ALGORITHM_CRASH,
-        Some(ErrorKind::Package) => PACKAGE,
+        Some(ErrorKind::Trap | ErrorKind::Limit) => ALGORITHM_CRASH,
+        Some(ErrorKind::Package | ErrorKind::Policy) => PACKAGE,
         _ => HOST,
     };
     ExitCode::from(code)

@@ -18,8 +18,11 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Host log verbosity: error, warn, info, debug or trace (or a tracing filter).
-    #[arg(long, global = true, default_value = "warn", env = "PV_HOST_LOG")]
+    /// Host log on stderr: a level (error, warn, info, debug, trace) or a tracing
+    /// filter. The default shows host warnings, such as the full detail of a guest
+    /// crash, but not the guest's own log lines (target `guest`), which the
+    /// summary prints already.
+    #[arg(long, global = true, default_value = "warn,guest=off", env = "PV_HOST_LOG")]
     log: String,
 }
 

@@ -11,7 +11,9 @@ use serde_json::{Map, Value, json};
 use pv_host::annotate::{Mark, annotate};
 use pv_host::image::{format_name, load_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
-use pv_host::{CallReport, Error, ErrorCode, Host, Instance, LogRecord, Session, params_from_json};
+use pv_host::{
+    CallReport, Error, ErrorCode, Host, Instance, Limits, LogRecord, ResourceUsage, Session, params_from_json,
+};
 
 use crate::exit;
 
@@ -55,6 +57,49 @@ pub struct RunArgs {
     /// Write a PNG of the image with the result's rectangles drawn and labelled.
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
+
+    /// Fuel per call, about one unit per wasm instruction [default: 50000000000].
+    #[arg(long, value_name = "UNITS", conflicts_with = "no_fuel")]
+    fuel: Option<u64>,
+
+    /// Turn fuel metering off (calls are then bounded by their deadline only).
+    #[arg(long)]
+    no_fuel: bool,
+
+    /// Deadline of every call, in milliseconds [default: setup 60000, pre-execute
+    /// 10000, execute 30000, hooks 5000].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: Option<u64>,
+
+    /// Cap on the algorithm's linear memory, in MiB [default: 256].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    memory_mb: Option<u64>,
+
+    /// Cap on the guest log bytes kept per call [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    log_bytes: Option<usize>,
+}
+
+impl RunArgs {
+    /// The limits the flags ask for, on top of the defaults.
+    fn limits(&self) -> Limits {
+        let mut limits = Limits::default();
+        if self.no_fuel {
+            limits = limits.with_fuel_per_call(None);
+        } else if let Some(fuel) = self.fuel {
+            limits = limits.with_fuel_per_call(Some(fuel));
+        }
+        if let Some(ms) = self.timeout_ms {
+            limits = limits.with_all_deadlines(Duration::from_millis(ms));
+        }
+        if let Some(mib) = self.memory_mb {
+            limits = limits.with_memory_bytes(mib << 20);
+        }
+        if let Some(bytes) = self.log_bytes {
+            limits = limits.with_log_bytes_per_call(bytes);
+        }
+        limits
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +128,7 @@ struct RunOutcome {
     name: String,
     version: String,
     input: StepInput,
+    setup: ResourceUsage,
     pre: CallReport<PreExecuteOutput>,
     exec: Option<CallReport<ExecuteOutput>>,
 }
@@ -107,7 +153,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
     Ok(match (failure, outcome.exec.as_ref().and_then(|e| e.result.as_ref().ok())) {
-        (Some(err), _) => exit::code_for(&anyhow::Error::new(clone_error(err))),
+        (Some(err), _) => exit::code_for(&anyhow::Error::new(err.clone())),
         (None, Some(out)) if out.verdict == Verdict::Ng => ExitCode::from(exit::NG),
         _ => ExitCode::from(exit::OK),
     })
@@ -115,7 +161,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
 fn execute(args: &RunArgs) -> Result<RunOutcome> {
     let params = parse_params(args.params.as_deref())?;
-    let host = Host::new()?;
+    let host = Host::builder().limits(args.limits()).build()?;
     let package = host.load_component_file(&args.package)?;
     let mut instance = package.instantiate()?;
     instance.check_pid(&args.pid)?;
@@ -133,7 +179,9 @@ fn execute(args: &RunArgs) -> Result<RunOutcome> {
         guide_info: Vec::new(),
     };
 
-    instance.setup().into_result().context("setup failed")?;
+    let setup = instance.setup();
+    setup.result.context("setup failed")?;
+    let setup = setup.usage;
     let mut session = Session::new("pv-host-run");
     let (pre, exec) = run_step(&mut instance, &mut session, &input);
     let (name, version) = (instance.info().name.clone(), instance.info().version.clone());
@@ -142,7 +190,7 @@ fn execute(args: &RunArgs) -> Result<RunOutcome> {
     {
         tracing::warn!(%err, "teardown failed");
     }
-    Ok(RunOutcome { name, version, input, pre, exec })
+    Ok(RunOutcome { name, version, input, setup, pre, exec })
 }
 
 /// on-step-start, pre-execute, execute (when pre-execute succeeded), on-step-finish.
@@ -192,18 +240,6 @@ fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
     }
 }
 
-/// Library errors are not `Clone`; rebuild one with the same kind and code for
-/// the exit-code mapping.
-fn clone_error(err: &Error) -> Error {
-    match err {
-        Error::Algorithm { code, message } => Error::Algorithm { code: *code, message: message.clone() },
-        Error::Trap { message } => Error::Trap { message: message.clone() },
-        Error::InvalidInput { code, message } => Error::InvalidInput { code: *code, message: message.clone() },
-        Error::Package { code, message } => Error::Package { code: *code, message: message.clone() },
-        other => Error::Host { message: other.to_string() },
-    }
-}
-
 fn write_annotation(path: &Path, outcome: &RunOutcome) -> Result<()> {
     let mut marks: Vec<(Mark, &Rect)> = Vec::new();
     if let Ok(pre) = &outcome.pre.result {
@@ -244,6 +280,14 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+fn usage_json(usage: &ResourceUsage) -> Value {
+    json!({
+        "wall_ms": ms(usage.wall_time),
+        "fuel_consumed": usage.fuel_consumed,
+        "peak_memory_bytes": usage.peak_memory_bytes,
+    })
+}
+
 fn error_json(err: &anyhow::Error, data: Option<Value>) -> Value {
     let code = exit::library_error(err).map(|e| e.code()).unwrap_or(ErrorCode::Unknown);
     let message = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
@@ -253,7 +297,11 @@ fn error_json(err: &anyhow::Error, data: Option<Value>) -> Value {
 fn result_json(outcome: &RunOutcome) -> Value {
     let mut logs = logs_json(&outcome.pre, "pre-execute");
     let mut timings = Map::new();
-    timings.insert("pre_execute".into(), json!(ms(outcome.pre.elapsed)));
+    let mut resources = Map::new();
+    timings.insert("setup".into(), json!(ms(outcome.setup.wall_time)));
+    timings.insert("pre_execute".into(), json!(ms(outcome.pre.usage.wall_time)));
+    resources.insert("setup".into(), usage_json(&outcome.setup));
+    resources.insert("pre_execute".into(), usage_json(&outcome.pre.usage));
     let mut data = Map::new();
     data.insert("step_index".into(), json!(outcome.input.step_index));
     if let Ok(pre) = &outcome.pre.result {
@@ -263,7 +311,8 @@ fn result_json(outcome: &RunOutcome) -> Value {
     let mut diagnostics = outcome.pre.diagnostics.clone();
     if let Some(exec) = &outcome.exec {
         logs.extend(logs_json(exec, "execute"));
-        timings.insert("execute".into(), json!(ms(exec.elapsed)));
+        timings.insert("execute".into(), json!(ms(exec.usage.wall_time)));
+        resources.insert("execute".into(), usage_json(&exec.usage));
         diagnostics.extend(exec.diagnostics.clone());
         if let Ok(out) = &exec.result {
             data.insert("result_status".into(), json!(verdict_name(out.verdict)));
@@ -275,7 +324,7 @@ fn result_json(outcome: &RunOutcome) -> Value {
     }
     let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
     let mut value = match failure {
-        Some(err) => error_json(&anyhow::Error::new(clone_error(err)), Some(Value::Object(data))),
+        Some(err) => error_json(&anyhow::Error::new(err.clone()), Some(Value::Object(data))),
         None => {
             let message = outcome.exec.as_ref().and_then(|e| e.result.as_ref().ok()).and_then(|o| o.ng_reason.clone());
             json!({ "status": "OK", "message": message.unwrap_or_default(), "error_code": null, "data": data })
@@ -287,6 +336,7 @@ fn result_json(outcome: &RunOutcome) -> Value {
             json!({ "name": outcome.name, "version": outcome.version }),
         );
         map.insert("timings_ms".into(), Value::Object(timings));
+        map.insert("resources".into(), Value::Object(resources));
         map.insert("logs".into(), Value::Array(logs));
         map.insert("diagnostics".into(), json!(diagnostics));
     }
@@ -312,6 +362,19 @@ fn level_name(level: LogLevel) -> &'static str {
 
 // ---- human summary -----------------------------------------------------------
 
+/// `   5.3 ms    41.2 Mfuel   2.1 MiB`: wall time, fuel and peak memory of a call.
+fn usage_line(usage: &ResourceUsage) -> String {
+    let fuel = match usage.fuel_consumed {
+        Some(fuel) => format!("{:>7.1} Mfuel", fuel as f64 / 1e6),
+        None => format!("{:>13}", "fuel off"),
+    };
+    format!(
+        "{:>8.1} ms {fuel} {:>7.1} MiB",
+        ms(usage.wall_time),
+        usage.peak_memory_bytes as f64 / (1024.0 * 1024.0)
+    )
+}
+
 fn print_summary(args: &RunArgs, outcome: &RunOutcome) {
     let meta = &outcome.input.image.meta;
     println!(
@@ -325,19 +388,20 @@ fn print_summary(args: &RunArgs, outcome: &RunOutcome) {
         meta.height,
         format_name(meta.format)
     );
+    println!("setup        ok     {}", usage_line(&outcome.setup));
     match &outcome.pre.result {
-        Ok(pre) => println!("pre-execute  ok     {:>8.1} ms  {}", ms(outcome.pre.elapsed), pre.message),
-        Err(err) => println!("pre-execute  ERROR  {:>8.1} ms  [{}] {err}", ms(outcome.pre.elapsed), err.code()),
+        Ok(pre) => println!("pre-execute  ok     {}  {}", usage_line(&outcome.pre.usage), pre.message),
+        Err(err) => println!("pre-execute  ERROR  {}  [{}] {err}", usage_line(&outcome.pre.usage), err.code()),
     }
     if let Some(exec) = &outcome.exec {
         match &exec.result {
             Ok(out) => println!(
-                "execute      {:<6} {:>8.1} ms  {}",
+                "execute      {:<6} {}  {}",
                 verdict_name(out.verdict),
-                ms(exec.elapsed),
+                usage_line(&exec.usage),
                 out.ng_reason.as_deref().unwrap_or("")
             ),
-            Err(err) => println!("execute      ERROR  {:>8.1} ms  [{}] {err}", ms(exec.elapsed), err.code()),
+            Err(err) => println!("execute      ERROR  {}  [{}] {err}", usage_line(&exec.usage), err.code()),
         }
     }
     let mut rows: Vec<(&str, &Rect)> = Vec::new();
