@@ -2,7 +2,8 @@
 //!
 //! The build script compiles every example in `examples/` for `wasm32-wasip2` and
 //! this crate exposes the resulting paths as constants ([`PART_COUNTER`],
-//! [`SCRATCH_DETECTOR`], [`ALL`]). [`fixtures`] loads the sample photographs and
+//! [`SCRATCH_DETECTOR`], [`ALL`] for the real algorithms; [`HOSTILE`] and
+//! [`HOSTILE_NETWORK`] for the sandbox tests). [`fixtures`] loads the sample photographs and
 //! makes deterministic variants of them (a coin painted over, a scratch drawn).
 //!
 //! A test suite that must cover every example asks the compiler to check it:

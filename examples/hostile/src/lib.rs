@@ -1,0 +1,229 @@
+//! A hostile algorithm for the sandbox tests: every product id picks one way to
+//! misbehave, and `GOOD` behaves, so a test can check that the host still serves
+//! after each attack.
+//!
+//! | PID | what `execute` does | what the host must do |
+//! |-----|---------------------|-----------------------|
+//! | `GOOD` | returns OK | serve it |
+//! | `LOOP` | spins forever | stop it: fuel or deadline, 1005 |
+//! | `MEMORY` | allocates until the allocator fails | refuse the growth, 1004 |
+//! | `MEMORY_POLITE` | reserves until refused, then returns error 1004 itself | keep the instance |
+//! | `RECURSION` | recurses without end on the wasm stack | stack overflow, 9999 |
+//! | `DEEP_STACK` | recurses with big frames on the in-memory stack | a trap, 9999 |
+//! | `RECTS` | returns a million defect rectangles | refuse the output, 9999 |
+//! | `STRING` | returns a 100 MiB reason | refuse the output, 9999 |
+//! | `LOG_SPAM` | logs 2 GiB, prints 64 MiB on stdout and stderr | keep 64 KiB, mark the rest, return OK |
+//! | `SNOOP` | reads /etc/passwd, the environment, the arguments, `/` | find nothing: OK |
+//! | `PANIC` | panics | 9999 |
+//! | `BAD_UTF8` | returns a reason that is not UTF-8 | refuse the output, 9999 |
+//! | `BAD_POINTER` | returns a reason pointing outside its memory | refuse the output, 9999 |
+//!
+//! An image of exactly [`SNARE_BYTES`] pixel bytes (a 1234x53 gray image) makes the
+//! allocator spin while the host copies the image in: a hang before `execute` even
+//! starts, which the deadline must catch too (1005).
+//!
+//! Built for wasm32 only; natively the crate is empty.
+
+#![cfg(target_family = "wasm")]
+// Breaking the calling convention and the allocator needs unsafe code: that is
+// the point of this guest.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::io::Write;
+
+use pv_guest::{Algorithm, AlgorithmInfo, Error, ExecuteOutput, Rect, Result, Step, StepInput};
+
+/// Size of the allocation that makes the allocator spin: the pixels of a 1234x53
+/// gray image, a size no other allocation of this guest has.
+pub const SNARE_BYTES: usize = 65_402;
+
+/// The system allocator, except that it never returns from an allocation of
+/// [`SNARE_BYTES`].
+struct SnaredAllocator;
+
+// SAFETY: every allocation but the snared one is forwarded unchanged to the system
+// allocator; the snared one never returns.
+unsafe impl GlobalAlloc for SnaredAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() == SNARE_BYTES {
+            spin();
+        }
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size == SNARE_BYTES {
+            spin();
+        }
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: SnaredAllocator = SnaredAllocator;
+
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Recursion whose frames live on the wasm stack (values in locals only).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if depth == 0 { 0 } else { black_box(recurse(black_box(depth - 1))) + 1 }
+}
+
+/// Recursion whose frames live in linear memory (the address of a local escapes).
+#[inline(never)]
+fn recurse_in_memory(depth: u64) -> u64 {
+    let mut frame = [depth; 512];
+    black_box(&mut frame);
+    if depth == 0 { 0 } else { recurse_in_memory(depth - 1).wrapping_add(frame[7]) }
+}
+
+/// A `String` that claims `len` bytes at `addr`, which the guest never allocated.
+fn forged_string(bytes: Vec<u8>) -> String {
+    // SAFETY: none. The string is only moved into the output, whose bytes the host
+    // checks; the guest itself never reads them.
+    unsafe { String::from_utf8_unchecked(bytes) }
+}
+
+fn pointer_outside_memory() -> String {
+    let addr = 0xFFFF_0000usize as *mut u8;
+    // SAFETY: none, on purpose: the host must refuse to read it.
+    unsafe { String::from_raw_parts(addr, 1 << 20, 1 << 20) }
+}
+
+/// Everything the sandbox should hide, and what was found of it.
+fn snoop() -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(text) = std::fs::read_to_string("/etc/passwd") {
+        found.push(format!("/etc/passwd ({} bytes)", text.len()));
+    }
+    if let Ok(entries) = std::fs::read_dir("/") {
+        found.push(format!("/ ({} entries)", entries.count()));
+    }
+    if let Ok(entries) = std::fs::read_dir(".") {
+        found.push(format!(". ({} entries)", entries.count()));
+    }
+    let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    if !vars.is_empty() {
+        found.push(format!("environment: {}", vars.join(", ")));
+    }
+    if std::env::args().len() > 0 {
+        found.push(format!("arguments: {:?}", std::env::args().collect::<Vec<_>>()));
+    }
+    found
+}
+
+fn log_spam() {
+    // 2 GiB through the log import, in messages of 1.25 MiB (each under the host's
+    // transfer cap, so every one is lifted and must be dropped by the quota).
+    let message = "spam ".repeat(1 << 18);
+    for _ in 0..1600 {
+        pv_guest::info!("{message}");
+    }
+    // 64 MiB on each of stdout and stderr, in 4 KiB lines: WASI moves at most 4 KiB
+    // per call, so this is 32 768 host calls.
+    let line = format!("{}\n", "x".repeat(4095)).into_bytes();
+    for _ in 0..(1 << 14) {
+        // A full log is not a reason to fail: the host drops what is over quota.
+        let _ = std::io::stdout().write_all(&line);
+        let _ = std::io::stderr().write_all(&line);
+    }
+}
+
+/// The exported algorithm.
+pub struct Hostile;
+
+impl Algorithm for Hostile {
+    fn info() -> AlgorithmInfo {
+        AlgorithmInfo::new("hostile", env!("CARGO_PKG_VERSION"))
+            .description("Misbehaves on purpose, one way per product id (sandbox tests)")
+            .pids([
+                "GOOD",
+                "LOOP",
+                "MEMORY",
+                "MEMORY_POLITE",
+                "RECURSION",
+                "DEEP_STACK",
+                "RECTS",
+                "STRING",
+                "LOG_SPAM",
+                "SNOOP",
+                "PANIC",
+                "BAD_UTF8",
+                "BAD_POINTER",
+            ])
+            .step(Step::new(1, "misbehave"))
+    }
+
+    fn setup() -> Result<Self> {
+        Ok(Hostile)
+    }
+
+    fn execute(&mut self, input: &StepInput) -> Result<ExecuteOutput> {
+        match input.pid.as_str() {
+            "GOOD" => Ok(ExecuteOutput::ok()),
+            "LOOP" => spin(),
+            "MEMORY" => {
+                let mut hoard = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 16 << 20]);
+                    black_box(&hoard);
+                }
+            }
+            "MEMORY_POLITE" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    let mut chunk = Vec::new();
+                    if chunk.try_reserve_exact(16 << 20).is_err() {
+                        let held: usize = hoard.iter().map(Vec::capacity).sum();
+                        return Err(Error::new(
+                            pv_guest::ErrorCode::OutOfMemory,
+                            format!("gave up after {} MiB", held >> 20),
+                        ));
+                    }
+                    chunk.resize(16 << 20, 1);
+                    hoard.push(chunk);
+                }
+            }
+            "RECURSION" => Ok(ExecuteOutput::ng(format!("depth {}", recurse(u64::MAX)))),
+            "DEEP_STACK" => Ok(ExecuteOutput::ng(format!("depth {}", recurse_in_memory(u64::MAX)))),
+            "RECTS" => Ok(ExecuteOutput::ng("a million defects")
+                .defects((0..1_000_000).map(|i| Rect::new(i % 1000, i / 1000, 1, 1)))),
+            "STRING" => Ok(ExecuteOutput::ng("x".repeat(100 << 20)).defect(Rect::new(0, 0, 1, 1))),
+            "LOG_SPAM" => {
+                log_spam();
+                Ok(ExecuteOutput::ok())
+            }
+            "SNOOP" => {
+                let found = snoop();
+                if found.is_empty() {
+                    Ok(ExecuteOutput::ok())
+                } else {
+                    Ok(ExecuteOutput::ng(format!("found: {}", found.join("; "))).defect(Rect::new(0, 0, 1, 1)))
+                }
+            }
+            "PANIC" => panic!("the hostile algorithm panics on purpose"),
+            "BAD_UTF8" => {
+                Ok(ExecuteOutput::ng(forged_string(vec![0xC3, 0x28, 0xFF, 0xFE])).defect(Rect::new(0, 0, 1, 1)))
+            }
+            "BAD_POINTER" => Ok(ExecuteOutput::ng(pointer_outside_memory()).defect(Rect::new(0, 0, 1, 1))),
+            other => Err(Error::invalid_pid(format!("no misbehaviour for {other}"))),
+        }
+    }
+}
+
+pv_guest::export_algorithm!(Hostile);
