@@ -19,9 +19,14 @@ fn save_png(dir: &Path, name: &str, image: &image::GrayImage) -> PathBuf {
 }
 
 fn run_json(package: &str, pid: &str, image: &Path, params: &str) -> (i32, Value) {
+    run_json_with(package, pid, image, params, &[])
+}
+
+fn run_json_with(package: &str, pid: &str, image: &Path, params: &str, flags: &[&str]) -> (i32, Value) {
     let output = pv_host()
         .args(["run", package, "--pid", pid, "--params", params, "--json", "--image"])
         .arg(image)
+        .args(flags)
         .output()
         .expect("run pv-host");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -104,6 +109,52 @@ fn json_output_has_the_platform_fields() {
     assert_eq!(data["debug"]["found"], 24);
     assert!(json["timings_ms"]["execute"].as_f64().is_some());
     assert_eq!(json["diagnostics"]["part_count"], 24);
+    for phase in ["setup", "pre_execute", "execute"] {
+        let usage = &json["resources"][phase];
+        assert!(usage["wall_ms"].as_f64().is_some(), "{phase}: {json}");
+        assert!(usage["peak_memory_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{phase}: {json}");
+        assert!(usage["fuel_consumed"].as_u64().is_some(), "{phase}: {json}");
+    }
+}
+
+#[test]
+fn a_hostile_package_gets_its_classified_error_and_exit_code() {
+    let coins = fixtures::image_path("coins.png");
+    let coins = coins.to_str().expect("UTF-8 path");
+    // (PID, extra flags, platform code): each exits 5, "crashed or hit a limit".
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("LOOP", &["--timeout-ms", "200"], "1005"),
+        ("LOOP", &["--fuel", "1000000"], "1005"),
+        ("MEMORY", &["--memory-mb", "32"], "1004"),
+        ("PANIC", &[], "9999"),
+    ];
+    for (pid, flags, code) in cases {
+        let output = pv_host()
+            .args(["run", pv_test_artifacts::HOSTILE, "--pid", pid, "--image", coins])
+            .args(flags)
+            .output()
+            .expect("run pv-host");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(5), "{pid} {flags:?}: {stdout}");
+        assert!(stdout.contains(&format!("verdict: ERROR {code}")), "{pid} {flags:?}: {stdout}");
+
+        let (exit, json) = run_json_with(pv_test_artifacts::HOSTILE, pid, coins.as_ref(), "{}", flags);
+        assert_eq!(exit, 5);
+        assert_eq!(json["error_code"], code, "{json}");
+        assert!(json["resources"]["execute"]["wall_ms"].as_f64().is_some(), "{json}");
+    }
+}
+
+#[test]
+fn a_package_that_wants_the_network_is_refused_before_it_runs() {
+    let output = pv_host()
+        .args(["run", pv_test_artifacts::HOSTILE_NETWORK, "--pid", "A01", "--image"])
+        .arg(fixtures::image_path("coins.png"))
+        .output()
+        .expect("run pv-host");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("[2004]") && stderr.contains("wasi:sockets/tcp@"), "{stderr}");
 }
 
 #[test]
