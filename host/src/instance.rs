@@ -276,7 +276,7 @@ impl Instance {
         };
         let state = live.store.data_mut();
         state.session = session.as_deref().cloned().unwrap_or_default();
-        state.diagnostics.clear();
+        state.diagnostics.take();
         state.guard.start_call();
         if let Err(err) = arm(&mut live.store, &limits, phase, tick) {
             return CallReport::refused(err);
@@ -289,7 +289,7 @@ impl Instance {
         let usage = ResourceUsage { wall_time, fuel_consumed, peak_memory_bytes: state.guard.memory_peak };
         let refused = state.guard.refused;
         let logs = state.logs.take();
-        let diagnostics = std::mem::take(&mut state.diagnostics);
+        let diagnostics = state.diagnostics.take();
         let result = match outcome {
             Ok(Ok(output)) => {
                 // Writes of a successful call are committed; any other outcome

@@ -62,10 +62,12 @@ pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
 pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
 pub use crate::limits::{
-    DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL, DEFAULT_TABLE_ELEMENTS,
+    DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL,
+    DEFAULT_SESSION_BYTES, DEFAULT_TABLE_ELEMENTS,
     DEFAULT_WASM_STACK_BYTES, Limits, Phase,
 };
 pub use crate::policy::ImportPolicy;
 pub use crate::package::Package;
 pub use crate::params::{check_value, params_from_json};
 pub use crate::session::Session;
+pub use crate::state::DIAGNOSTICS_DROPPED_KEY;

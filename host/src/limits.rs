@@ -18,6 +18,8 @@
 //! | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
 //! | guest log bytes per call | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
 //! | output bytes per call | [`DEFAULT_OUTPUT_BYTES_PER_CALL`] (16 MiB) | wasmtime's hostcall fuel |
+//! | diagnostics bytes per call | [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB) | the `diagnostics` import, with a marker entry |
+//! | session store bytes | [`DEFAULT_SESSION_BYTES`] (100 KiB) | the `session` import: `set` fails past it |
 //!
 //! [`HostBuilder::limits`]: crate::HostBuilder::limits
 //! [`Package::request_limits`]: crate::Package::request_limits
@@ -48,6 +50,15 @@ pub const DEFAULT_WASM_STACK_BYTES: usize = 512 * 1024;
 /// Default cap on the bytes the host lifts from the guest in one call (the output
 /// of an export, or the arguments of one import call): 16 MiB.
 pub const DEFAULT_OUTPUT_BYTES_PER_CALL: usize = 16 * 1024 * 1024;
+
+/// Default cap on what the guest publishes through `diagnostics` in one call
+/// (keys and JSON text): 1 MiB. Entries past it are dropped and one marker entry
+/// says how many.
+pub const DEFAULT_DIAGNOSTICS_BYTES_PER_CALL: usize = 1024 * 1024;
+
+/// Default cap on a session's key-value store (keys and JSON text together):
+/// 100 KiB, plenty for counters and small measurements carried between steps.
+pub const DEFAULT_SESSION_BYTES: usize = 100 * 1024;
 
 /// A lifecycle phase with a deadline of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,6 +135,8 @@ pub struct Limits {
     wasm_stack_bytes: usize,
     log_bytes_per_call: usize,
     output_bytes_per_call: usize,
+    diagnostics_bytes_per_call: usize,
+    session_bytes: usize,
 }
 
 impl Default for Limits {
@@ -139,6 +152,8 @@ impl Default for Limits {
             wasm_stack_bytes: DEFAULT_WASM_STACK_BYTES,
             log_bytes_per_call: DEFAULT_LOG_BYTES_PER_CALL,
             output_bytes_per_call: DEFAULT_OUTPUT_BYTES_PER_CALL,
+            diagnostics_bytes_per_call: DEFAULT_DIAGNOSTICS_BYTES_PER_CALL,
+            session_bytes: DEFAULT_SESSION_BYTES,
         }
     }
 }
@@ -229,6 +244,22 @@ impl Limits {
         self
     }
 
+    /// Cap on the diagnostics one call may publish (keys and JSON text); later
+    /// entries are dropped and a `pv-host.dropped` entry counts them. Default:
+    /// [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB).
+    pub fn with_diagnostics_bytes_per_call(mut self, bytes: usize) -> Self {
+        self.diagnostics_bytes_per_call = bytes;
+        self
+    }
+
+    /// Cap on the size of a session's key-value store (keys and JSON text); a guest
+    /// `set` that would go past it fails with an error the guest sees, and the
+    /// session keeps its old value. Default: [`DEFAULT_SESSION_BYTES`] (100 KiB).
+    pub fn with_session_bytes(mut self, bytes: usize) -> Self {
+        self.session_bytes = bytes;
+        self
+    }
+
     /// Fuel per call, `None` when metering is off.
     pub fn fuel_per_call(&self) -> Option<u64> {
         self.fuel_per_call
@@ -269,6 +300,16 @@ impl Limits {
         self.output_bytes_per_call
     }
 
+    /// Diagnostics byte cap per call.
+    pub fn diagnostics_bytes_per_call(&self) -> usize {
+        self.diagnostics_bytes_per_call
+    }
+
+    /// Session store byte cap.
+    pub fn session_bytes(&self) -> usize {
+        self.session_bytes
+    }
+
     /// What a package asking for `self` is granted under the host's `policy`: the
     /// smaller of the two for every limit. Switches that are engine-wide (fuel
     /// metering and deadlines on or off, the wasm stack) follow the policy.
@@ -299,6 +340,8 @@ impl Limits {
             wasm_stack_bytes: policy.wasm_stack_bytes,
             log_bytes_per_call: self.log_bytes_per_call.min(policy.log_bytes_per_call),
             output_bytes_per_call: self.output_bytes_per_call.min(policy.output_bytes_per_call),
+            diagnostics_bytes_per_call: self.diagnostics_bytes_per_call.min(policy.diagnostics_bytes_per_call),
+            session_bytes: self.session_bytes.min(policy.session_bytes),
         }
     }
 }

@@ -31,7 +31,9 @@ pub(crate) struct HostState {
     pub(crate) logs: LogSink,
     /// The staged copy of the caller's session during a call.
     pub(crate) session: Session,
-    pub(crate) diagnostics: BTreeMap<String, Value>,
+    pub(crate) diagnostics: Diagnostics,
+    /// Cap on the session store; a guest `set` past it fails.
+    session_bytes: usize,
     assets: Assets,
     /// The memory and table caps, and what they saw during the current call.
     pub(crate) guard: StoreGuard,
@@ -55,7 +57,8 @@ impl HostState {
             table: ResourceTable::new(),
             logs,
             session: Session::default(),
-            diagnostics: BTreeMap::new(),
+            diagnostics: Diagnostics::new(limits.diagnostics_bytes_per_call()),
+            session_bytes: limits.session_bytes(),
             assets,
             guard: StoreGuard::new(limits),
         }
@@ -85,8 +88,10 @@ impl session::Host for HostState {
 
     fn set(&mut self, key: String, value: String) -> Result<(), String> {
         let value: Value = serde_json::from_str(&value).map_err(|err| format!("value of `{key}` is not JSON: {err}"))?;
-        self.session.set(key, value);
-        Ok(())
+        let cap = self.session_bytes;
+        self.session.set_within(key, value, cap).map_err(|wanted| {
+            format!("session full: this value would bring the store to {wanted} bytes, over its cap of {cap} bytes")
+        })
     }
 
     fn delete(&mut self, key: String) -> bool {
@@ -110,7 +115,57 @@ impl diagnostics::Host for HostState {
         // Diagnostics are for people: keep a value that is not JSON as a string
         // rather than losing it.
         let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
-        self.diagnostics.insert(key, value);
+        self.diagnostics.publish(key, value);
+    }
+}
+
+/// Diagnostics key under which the host reports entries it dropped over the
+/// per-call quota ([`Limits::with_diagnostics_bytes_per_call`]).
+pub const DIAGNOSTICS_DROPPED_KEY: &str = "pv-host.dropped";
+
+/// What the guest published in the current call, within a byte quota: the host
+/// keeps diagnostics in its own memory, so a guest must not be able to grow them
+/// without bound.
+pub(crate) struct Diagnostics {
+    entries: BTreeMap<String, Value>,
+    /// Bytes counted against the quota so far in this call (every accepted
+    /// publish counts, replaced or not: the quota bounds the host's work too).
+    bytes: usize,
+    quota: usize,
+    dropped: usize,
+}
+
+impl Diagnostics {
+    fn new(quota: usize) -> Self {
+        Diagnostics { entries: BTreeMap::new(), bytes: 0, quota, dropped: 0 }
+    }
+
+    fn publish(&mut self, key: String, value: Value) {
+        let size = key.len() + value.to_string().len();
+        if self.bytes.saturating_add(size) > self.quota {
+            self.dropped += 1;
+            return;
+        }
+        self.bytes += size;
+        self.entries.insert(key, value);
+    }
+
+    /// The call's diagnostics, with a marker entry when some were dropped; the
+    /// quota starts again for the next call.
+    pub(crate) fn take(&mut self) -> BTreeMap<String, Value> {
+        let mut entries = std::mem::take(&mut self.entries);
+        if self.dropped > 0 {
+            entries.insert(
+                DIAGNOSTICS_DROPPED_KEY.to_owned(),
+                Value::String(format!(
+                    "{} entries dropped over the {}-byte diagnostics quota of this call",
+                    self.dropped, self.quota
+                )),
+            );
+        }
+        self.bytes = 0;
+        self.dropped = 0;
+        entries
     }
 }
 

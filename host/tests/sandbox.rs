@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
 use pv_host::{
-    CallReport, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, Limits, LogSource, Package, Phase, Session,
+    CallReport, DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, Limits, LogSource, Package, Phase, Session,
 };
 
 /// A short deadline for the tests that hit it, so the suite stays quick.
@@ -279,6 +279,43 @@ fn log_spam_is_cut_at_the_quota_with_a_marker() {
         let marker = report.logs.last().expect("a marker record");
         assert_eq!(marker.source, LogSource::Host, "the last record says what was dropped");
         assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
+    });
+}
+
+#[test]
+fn diagnostics_spam_is_cut_at_the_quota_with_a_marker() {
+    watched(|| {
+        let quota = 256 * 1024;
+        let host = host(Limits::default().with_diagnostics_bytes_per_call(quota));
+        let mut guest = rust_hostile(&host);
+        let report = execute(&mut guest, "DIAG_SPAM");
+        let kept: usize = report
+            .diagnostics
+            .iter()
+            .filter(|(key, _)| key.as_str() != DIAGNOSTICS_DROPPED_KEY)
+            .map(|(key, value)| key.len() + value.to_string().len())
+            .sum();
+        assert!(kept <= quota, "kept {kept} bytes");
+        assert!(report.diagnostics.contains_key(DIAGNOSTICS_DROPPED_KEY), "the drop is reported");
+        assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
+        still_serves(&mut guest, "GOOD");
+    });
+}
+
+#[test]
+fn a_session_bomb_is_refused_at_the_cap_and_the_session_stays_whole() {
+    watched(|| {
+        let cap = 20 * 1024;
+        let host = host(Limits::default().with_session_bytes(cap));
+        let mut guest = rust_hostile(&host);
+        let mut session = Session::new("bomb");
+        let out = guest.execute(&mut session, &input("SESSION_BOMB")).into_result().expect("a refused set is not a trap");
+        let debug: serde_json::Value = serde_json::from_str(out.debug.as_deref().expect("debug")).expect("JSON");
+        let stored = debug["stored"].as_u64().expect("a count") as usize;
+        assert!(stored > 0, "values under the cap are stored");
+        assert_eq!(session.values().len(), stored, "every accepted value was committed, no refused one");
+        assert!(session.stored_bytes() <= cap, "{} bytes stored", session.stored_bytes());
+        still_serves(&mut guest, "GOOD");
     });
 }
 

@@ -13,6 +13,8 @@
 //! | `RECTS` | returns a million defect rectangles | refuse the output, 9999 |
 //! | `STRING` | returns a 100 MiB reason | refuse the output, 9999 |
 //! | `LOG_SPAM` | logs 2 GiB, prints 64 MiB on stdout and stderr | keep 64 KiB, mark the rest, return OK |
+//! | `DIAG_SPAM` | publishes 100 000 diagnostics of 1 KiB each | keep 1 MiB, mark the rest, return OK |
+//! | `SESSION_BOMB` | stores 1 KiB session values until `set` fails, reports how many fit in its debug | refuse past 100 KiB, keep the session |
 //! | `SNOOP` | reads /etc/passwd, the environment, the arguments, `/` | find nothing: OK |
 //! | `PANIC` | panics | 9999 |
 //! | `BAD_UTF8` | returns a reason that is not UTF-8 | refuse the output, 9999 |
@@ -161,6 +163,8 @@ impl Algorithm for Hostile {
                 "RECTS",
                 "STRING",
                 "LOG_SPAM",
+                "DIAG_SPAM",
+                "SESSION_BOMB",
                 "SNOOP",
                 "PANIC",
                 "BAD_UTF8",
@@ -207,6 +211,26 @@ impl Algorithm for Hostile {
             "LOG_SPAM" => {
                 log_spam();
                 Ok(ExecuteOutput::ok())
+            }
+            "DIAG_SPAM" => {
+                let value = "d".repeat(1024);
+                for i in 0..100_000 {
+                    pv_guest::diagnostics::publish(&format!("spam-{i}"), &value);
+                }
+                Ok(ExecuteOutput::ok())
+            }
+            "SESSION_BOMB" => {
+                // Grow the session until the host refuses; the refusal is an error
+                // the guest sees, not a trap.
+                let value = "s".repeat(1024);
+                let mut stored = 0;
+                while pv_guest::session::set(&format!("bomb-{stored}"), &value).is_ok() {
+                    stored += 1;
+                    if stored > 1_000_000 {
+                        return Err(Error::new(pv_guest::ErrorCode::Unknown, "the session never filled up"));
+                    }
+                }
+                Ok(ExecuteOutput::ok().debug(serde_json::json!({ "stored": stored })))
             }
             "SNOOP" => {
                 let found = snoop();
