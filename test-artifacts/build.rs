@@ -89,6 +89,8 @@ fn main() {
 
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
     println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    // Guest rustflags (SIMD) live there.
+    println!("cargo:rerun-if-changed={}", workspace.join(".cargo/config.toml").display());
     println!("cargo:rerun-if-changed=build.rs");
 }
 
