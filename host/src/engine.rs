@@ -9,12 +9,15 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
+use crate::admission::{Provenance, read_package_file};
 use crate::bindings::InspectionAlgorithm;
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
 use crate::package::Package;
+use crate::package_file::Manifest;
 use crate::policy::ImportPolicy;
 use crate::state::{Assets, HostState};
+use crate::trust::Signer;
 
 /// Default period of the epoch ticker: deadlines are enforced to within about two
 /// ticks, and ticking costs nothing measurable at this rate.
@@ -163,19 +166,27 @@ impl Host {
     /// `wasm32-wasip2`). Error 2001 when the file cannot be read, 2002 when it is
     /// not a valid component, 2004 when it imports what the policy refuses, 2003
     /// when it does not fit the contract.
+    ///
+    /// No signature is checked: for trusted code and tests. Packages from
+    /// vendors go through [`load_package_file`](Self::load_package_file).
     pub fn load_component_file(&self, path: &Path) -> Result<Package> {
-        let bytes = std::fs::read(path).map_err(|err| {
-            Error::package(ErrorCode::PackageUnreadable, format!("cannot read package {}: {err}", path.display()))
-        })?;
+        let bytes = read_package_file(path)?;
         self.load_component(&bytes, &path.display().to_string())
     }
 
     /// Compile a bare component from bytes; `origin` names it in messages.
     pub fn load_component(&self, bytes: &[u8], origin: &str) -> Result<Package> {
-        self.compile(bytes, origin, Assets::default())
+        self.compile(bytes, origin, Assets::default(), None, Vec::new())
     }
 
-    pub(crate) fn compile(&self, bytes: &[u8], origin: &str, assets: Assets) -> Result<Package> {
+    pub(crate) fn compile(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        assets: Assets,
+        manifest: Option<Manifest>,
+        signers: Vec<Signer>,
+    ) -> Result<Package> {
         let malformed = |message: String| Error::package(ErrorCode::PackageMalformed, message);
         if !bytes.starts_with(b"\0asm") {
             return Err(malformed(format!("{origin} is not a WebAssembly file")));
@@ -190,7 +201,7 @@ impl Host {
         self.import_policy().check(bytes, origin)?;
         let component = Component::from_binary(&self.inner.engine, bytes)
             .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
-        Package::new(self.clone(), component, origin, assets)
+        Package::new(self.clone(), component, origin, assets, Provenance { manifest, signers })
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -14,9 +14,19 @@ use std::fmt;
 /// | 1006 | invalid parameters or input (unknown step, wrong param type or range) |
 /// | 1007 | a coordinate is outside the image or a size is not positive |
 /// | 2001 | the package file cannot be read |
-/// | 2002 | the package is not a valid WebAssembly component |
+/// | 2002 | the package is malformed: not a valid component, or its sections are not laid out as a package |
 /// | 2003 | the component does not implement the `procvision:algorithm@1` contract |
 /// | 2004 | the component imports an interface the host's import policy refuses (the network, for one) |
+/// | 2005 | the manifest is invalid (schema, unknown field, bad version or name) |
+/// | 2006 | the package is not signed |
+/// | 2007 | a signature does not verify: the package was changed after signing |
+/// | 2008 | the package is signed only by keys the trust store does not know |
+/// | 2009 | the package is signed by a revoked key |
+/// | 2010 | fewer distinct trusted signers than the trust policy requires |
+/// | 2011 | the manifest and the component's `get-info` disagree (name, version, PIDs) |
+/// | 2012 | the package is older than a version already admitted (rollback) |
+/// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
+/// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -43,6 +53,26 @@ pub enum ErrorCode {
     ContractMismatch,
     /// 2004
     ImportRefused,
+    /// 2005
+    InvalidManifest,
+    /// 2006
+    Unsigned,
+    /// 2007
+    BadSignature,
+    /// 2008
+    UnknownSigner,
+    /// 2009
+    RevokedSigner,
+    /// 2010
+    TooFewSigners,
+    /// 2011
+    ManifestMismatch,
+    /// 2012
+    Downgrade,
+    /// 2013
+    AssetMismatch,
+    /// 2014
+    TrustStoreInvalid,
     /// 9999
     Unknown,
 }
@@ -62,6 +92,16 @@ impl ErrorCode {
             ErrorCode::PackageMalformed => 2002,
             ErrorCode::ContractMismatch => 2003,
             ErrorCode::ImportRefused => 2004,
+            ErrorCode::InvalidManifest => 2005,
+            ErrorCode::Unsigned => 2006,
+            ErrorCode::BadSignature => 2007,
+            ErrorCode::UnknownSigner => 2008,
+            ErrorCode::RevokedSigner => 2009,
+            ErrorCode::TooFewSigners => 2010,
+            ErrorCode::ManifestMismatch => 2011,
+            ErrorCode::Downgrade => 2012,
+            ErrorCode::AssetMismatch => 2013,
+            ErrorCode::TrustStoreInvalid => 2014,
             ErrorCode::Unknown => 9999,
         }
     }
@@ -108,6 +148,9 @@ pub enum ErrorKind {
     InvalidInput,
     /// The package could not be loaded or does not fit the contract.
     Package,
+    /// The package is not trusted: unsigned, a bad signature, unknown or revoked
+    /// signers, too few signers, a rollback; or the trust store itself is unusable.
+    Trust,
     /// pv-host itself failed (I/O, engine, internal limits).
     Host,
 }
@@ -166,6 +209,14 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+    /// The package is not trusted.
+    #[error("{message}")]
+    Untrusted {
+        /// 2006 to 2010, 2012 or 2014.
+        code: ErrorCode,
+        /// Why, and what to do about it.
+        message: String,
+    },
     /// The host failed.
     #[error("host failure: {message}")]
     Host {
@@ -181,7 +232,8 @@ impl Error {
             Error::Algorithm { code, .. }
             | Error::Limit { code, .. }
             | Error::InvalidInput { code, .. }
-            | Error::Package { code, .. } => *code,
+            | Error::Package { code, .. }
+            | Error::Untrusted { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
             Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
         }
@@ -196,6 +248,7 @@ impl Error {
             Error::ImportsRefused { .. } => ErrorKind::Policy,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::Package { .. } => ErrorKind::Package,
+            Error::Untrusted { .. } => ErrorKind::Trust,
             Error::Host { .. } => ErrorKind::Host,
         }
     }
@@ -206,6 +259,10 @@ impl Error {
 
     pub(crate) fn package(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::Package { code, message: message.into() }
+    }
+
+    pub(crate) fn untrusted(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Untrusted { code, message: message.into() }
     }
 
     pub(crate) fn host(message: impl Into<String>) -> Self {

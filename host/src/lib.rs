@@ -42,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admission;
 pub mod annotate;
 mod bindings;
 mod engine;
@@ -51,11 +52,14 @@ pub mod image;
 mod instance;
 mod limits;
 mod package;
+mod package_file;
 mod params;
 mod policy;
 mod session;
 mod state;
+mod trust;
 
+pub use crate::admission::{Admission, MAX_PACKAGE_BYTES, Verified, read_package_file};
 pub use crate::bindings::types;
 pub use crate::engine::{DEFAULT_EPOCH_TICK, Host, HostBuilder};
 pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
@@ -68,6 +72,11 @@ pub use crate::limits::{
 };
 pub use crate::policy::ImportPolicy;
 pub use crate::package::Package;
+pub use crate::package_file::{
+    ASSET_SECTION_PREFIX, AssetEntry, KeyId, MANIFEST_SECTION, Manifest, PackageFile, PublicKey, RequestedLimits,
+    SIGNATURE_SECTION, SUPPORTED_WIT, SecretKey, SectionInfo, SignatureSection, add_signature, pack,
+};
 pub use crate::params::{check_value, params_from_json};
 pub use crate::session::Session;
 pub use crate::state::DIAGNOSTICS_DROPPED_KEY;
+pub use crate::trust::{Signer, TRUST_DIR_ENV, TrustStore, Verification};

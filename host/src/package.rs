@@ -6,12 +6,15 @@ use std::time::Duration;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use crate::admission::Provenance;
 use crate::bindings::InspectionAlgorithmPre;
 use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
 use crate::instance::Instance;
 use crate::limits::Limits;
+use crate::package_file::Manifest;
 use crate::state::{Assets, HostState};
+use crate::trust::Signer;
 
 /// A compiled, linked algorithm with the limits its instances run under.
 /// Instantiating it is cheap (the imports are resolved once, here); each
@@ -22,15 +25,33 @@ pub struct Package {
     limits: Limits,
 }
 
+impl std::fmt::Debug for Package {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Package")
+            .field("origin", &self.compiled.origin)
+            .field("manifest", &self.compiled.provenance.manifest)
+            .field("signers", &self.compiled.provenance.signers)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Compiled {
     host: Host,
     pre: InspectionAlgorithmPre<HostState>,
     origin: String,
     assets: Assets,
+    provenance: Provenance,
 }
 
 impl Package {
-    pub(crate) fn new(host: Host, component: Component, origin: &str, assets: Assets) -> Result<Package> {
+    pub(crate) fn new(
+        host: Host,
+        component: Component,
+        origin: &str,
+        assets: Assets,
+        provenance: Provenance,
+    ) -> Result<Package> {
         let contract = |err: wasmtime::Error| {
             Error::package(
                 ErrorCode::ContractMismatch,
@@ -40,12 +61,25 @@ impl Package {
         let instance_pre = host.linker().instantiate_pre(&component).map_err(contract)?;
         let pre = InspectionAlgorithmPre::new(instance_pre).map_err(contract)?;
         let limits = host.limits().clone();
-        Ok(Package { compiled: Arc::new(Compiled { host, pre, origin: origin.to_owned(), assets }), limits })
+        Ok(Package { compiled: Arc::new(Compiled { host, pre, origin: origin.to_owned(), assets, provenance }), limits })
     }
 
     /// Where the package came from (its path), for messages.
     pub fn origin(&self) -> &str {
         &self.compiled.origin
+    }
+
+    /// The manifest of a package admitted with
+    /// [`Host::load_package_file`](crate::Host::load_package_file); `None` for a
+    /// bare component.
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.compiled.provenance.manifest.as_ref()
+    }
+
+    /// The trusted keys whose signatures were verified on admission; empty for
+    /// a package admitted unsigned.
+    pub fn signers(&self) -> &[Signer] {
+        &self.compiled.provenance.signers
     }
 
     /// Names of the assets shipped in the package.

@@ -15,6 +15,7 @@
 //! | `LOG_SPAM` | logs 2 GiB, prints 64 MiB on stdout and stderr | keep 64 KiB, mark the rest, return OK |
 //! | `DIAG_SPAM` | publishes 100 000 diagnostics of 1 KiB each | keep 1 MiB, mark the rest, return OK |
 //! | `SESSION_BOMB` | stores 1 KiB session values until `set` fails, reports how many fit in its debug | refuse past 100 KiB, keep the session |
+//! | `ASSET` | reads its asset `probe.txt` and returns NG with its text as the reason | serve the signed bytes |
 //! | `SNOOP` | reads /etc/passwd, the environment, the arguments, `/` | find nothing: OK |
 //! | `PANIC` | panics | 9999 |
 //! | `BAD_UTF8` | returns a reason that is not UTF-8 | refuse the output, 9999 |
@@ -165,6 +166,7 @@ impl Algorithm for Hostile {
                 "LOG_SPAM",
                 "DIAG_SPAM",
                 "SESSION_BOMB",
+                "ASSET",
                 "SNOOP",
                 "PANIC",
                 "BAD_UTF8",
@@ -231,6 +233,10 @@ impl Algorithm for Hostile {
                     }
                 }
                 Ok(ExecuteOutput::ok().debug(serde_json::json!({ "stored": stored })))
+            }
+            "ASSET" => {
+                let text = pv_guest::assets::read("probe.txt")?;
+                Ok(ExecuteOutput::ng(String::from_utf8_lossy(&text).into_owned()).defect(Rect::new(0, 0, 1, 1)))
             }
             "SNOOP" => {
                 let found = snoop();

@@ -1,0 +1,381 @@
+//! The trust store: which keys may sign the packages a line runs, which are
+//! revoked, how many must sign, and the highest version admitted per package.
+//!
+//! On disk it is a directory:
+//!
+//! ```text
+//! <trust>/NAME.pub                 a trusted public key (see `pv-host keygen`)
+//! <trust>/revoked                  revoked key ids, one per line, `#` comments
+//! <trust>/admitted-versions.json   highest version admitted per package name
+//! ```
+//!
+//! The directory is the `--trust` flag of the CLI, else the `PV_HOST_TRUST`
+//! environment variable, else `$XDG_CONFIG_HOME/pv-host/trust` (by default
+//! `~/.config/pv-host/trust`): see [`TrustStore::default_dir`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::package_file::{KeyId, Manifest, PackageFile, PublicKey};
+
+/// Environment variable naming the trust store directory.
+pub const TRUST_DIR_ENV: &str = "PV_HOST_TRUST";
+/// File of revoked key ids in the trust store directory.
+const REVOKED_FILE: &str = "revoked";
+/// File of admitted versions in the trust store directory.
+const ADMITTED_FILE: &str = "admitted-versions.json";
+
+/// A trusted signer of a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// The key's name in the trust store (its file name without `.pub`).
+    pub name: String,
+    /// The key's id.
+    pub key_id: KeyId,
+}
+
+/// What the signatures of a package amount to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verification {
+    /// Distinct trusted keys whose signatures verify.
+    pub trusted: Vec<Signer>,
+    /// Keys that signed but are not in the trust store (their signatures cannot
+    /// be checked).
+    pub unknown: Vec<KeyId>,
+    /// How many distinct trusted signers the policy requires.
+    pub required: usize,
+}
+
+impl Verification {
+    /// Whether enough trusted keys signed.
+    pub fn is_sufficient(&self) -> bool {
+        self.trusted.len() >= self.required
+    }
+
+    /// An error unless enough trusted keys signed: 2006 unsigned, 2008 only
+    /// unknown signers, 2010 too few.
+    pub fn require(&self, origin: &str) -> Result<()> {
+        if self.is_sufficient() {
+            return Ok(());
+        }
+        if self.trusted.is_empty() && self.unknown.is_empty() {
+            return Err(Error::untrusted(
+                ErrorCode::Unsigned,
+                format!(
+                    "{origin} is not signed: sign it with `pv-host sign {origin} --key KEY.key` (or, for development only, run with --allow-unsigned)"
+                ),
+            ));
+        }
+        let unknown = self.unknown.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        if self.trusted.is_empty() {
+            return Err(Error::untrusted(
+                ErrorCode::UnknownSigner,
+                format!(
+                    "{origin} is signed only by keys the trust store does not know ({unknown}): if you trust the signer, add its public key with `pv-host trust add KEY.pub`"
+                ),
+            ));
+        }
+        let names = self.trusted.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
+        Err(Error::untrusted(
+            ErrorCode::TooFewSigners,
+            format!(
+                "{origin} has {} trusted signer(s) ({names}) but the trust policy requires {}: have it countersigned with `pv-host sign`",
+                self.trusted.len(),
+                self.required
+            ),
+        ))
+    }
+}
+
+/// Trusted keys, revoked key ids, the number of signers required, and the
+/// rollback record. See the [module docs](self) for the directory layout.
+#[derive(Debug)]
+pub struct TrustStore {
+    dir: Option<PathBuf>,
+    keys: BTreeMap<KeyId, (String, PublicKey)>,
+    revoked: BTreeSet<KeyId>,
+    required_signers: usize,
+    admitted: Mutex<BTreeMap<String, semver::Version>>,
+}
+
+fn store_error(message: String) -> Error {
+    Error::untrusted(ErrorCode::TrustStoreInvalid, message)
+}
+
+impl TrustStore {
+    /// An empty store kept in memory only (for embedding and tests): nothing is
+    /// trusted until [`add_key`](Self::add_key), and admitted versions are
+    /// forgotten with it.
+    pub fn in_memory() -> Self {
+        TrustStore {
+            dir: None,
+            keys: BTreeMap::new(),
+            revoked: BTreeSet::new(),
+            required_signers: 1,
+            admitted: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The directory used when none is given: `$PV_HOST_TRUST`, else
+    /// `$XDG_CONFIG_HOME/pv-host/trust`, else `$HOME/.config/pv-host/trust`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        var(TRUST_DIR_ENV)
+            .or_else(|| var("XDG_CONFIG_HOME").map(|config| config.join("pv-host").join("trust")))
+            .or_else(|| var("HOME").map(|home| home.join(".config").join("pv-host").join("trust")))
+    }
+
+    /// Open the store in `dir` (error 2014 when it does not exist or holds a
+    /// malformed or weak key).
+    pub fn open(dir: &Path) -> Result<Self> {
+        let entries = std::fs::read_dir(dir).map_err(|err| {
+            store_error(format!(
+                "cannot open the trust store {}: {err}; create it by adding a key with `pv-host trust add KEY.pub --trust {}`",
+                dir.display(),
+                dir.display()
+            ))
+        })?;
+        let mut store = TrustStore { dir: Some(dir.to_owned()), ..TrustStore::in_memory() };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "pub"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let key = PublicKey::read(&path)?;
+            store.insert(name, key).map_err(|err| store_error(format!("{}: {err}", path.display())))?;
+        }
+        match std::fs::read_to_string(dir.join(REVOKED_FILE)) {
+            Ok(text) => {
+                for line in text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()) {
+                    store.revoked.insert(line.parse()?);
+                }
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(store_error(format!("cannot read {}: {err}", dir.join(REVOKED_FILE).display()))),
+        }
+        match std::fs::read(dir.join(ADMITTED_FILE)) {
+            Ok(json) => {
+                let admitted = serde_json::from_slice(&json).map_err(|err| {
+                    store_error(format!("{} is not a version record: {err}", dir.join(ADMITTED_FILE).display()))
+                })?;
+                store.admitted = Mutex::new(admitted);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(store_error(format!("cannot read {}: {err}", dir.join(ADMITTED_FILE).display()))),
+        }
+        Ok(store)
+    }
+
+    /// Create the directory `dir` if needed and open the store in it.
+    pub fn open_or_create(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| store_error(format!("cannot create the trust store {}: {err}", dir.display())))?;
+        TrustStore::open(dir)
+    }
+
+    /// How many distinct trusted keys must sign a package. Default: 1.
+    pub fn with_required_signers(mut self, signers: usize) -> Self {
+        self.required_signers = signers.max(1);
+        self
+    }
+
+    /// The directory, for a store opened from one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The trusted keys: name, key.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &PublicKey)> {
+        self.keys.values().map(|(name, key)| (name.as_str(), key))
+    }
+
+    /// The revoked key ids.
+    pub fn revoked(&self) -> impl Iterator<Item = &KeyId> {
+        self.revoked.iter()
+    }
+
+    fn insert(&mut self, name: String, key: PublicKey) -> std::result::Result<KeyId, String> {
+        if key.is_weak() {
+            return Err(format!("key `{name}` is a weak (small-order) ed25519 key: anyone could forge its signatures"));
+        }
+        let id = key.id();
+        if let Some((other, _)) = self.keys.get(&id) {
+            return Err(format!("key `{name}` is the same key as `{other}` ({id})"));
+        }
+        self.keys.insert(id, (name, key));
+        Ok(id)
+    }
+
+    /// Trust `key` under `name` (written as `NAME.pub` for a store on disk).
+    /// Weak (small-order) keys, revoked keys and names that are not plain file
+    /// names are refused (2014).
+    pub fn add_key(&mut self, name: &str, key: PublicKey) -> Result<KeyId> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) || name.starts_with('.') {
+            return Err(store_error(format!("key name `{name}` must be letters, digits, `-`, `_` or `.`")));
+        }
+        if self.revoked.contains(&key.id()) {
+            return Err(store_error(format!("key {} is revoked: it cannot be trusted again", key.id())));
+        }
+        if self.keys.values().any(|(existing, _)| existing == name) {
+            return Err(store_error(format!("the trust store has a key named `{name}` already")));
+        }
+        let id = self.insert(name.to_owned(), key).map_err(store_error)?;
+        if let Some(dir) = &self.dir {
+            let path = dir.join(format!("{name}.pub"));
+            write_new(&path, key.to_file_text().as_bytes())?;
+        }
+        Ok(id)
+    }
+
+    /// Revoke a key id: packages it signed are refused from now on (2009).
+    pub fn revoke(&mut self, id: KeyId) -> Result<()> {
+        self.revoked.insert(id);
+        if let Some(dir) = &self.dir {
+            let mut text = String::from("# revoked key ids, one per line\n");
+            for id in &self.revoked {
+                text.push_str(&format!("{id}\n"));
+            }
+            write_replacing(&dir.join(REVOKED_FILE), text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Check every signature of `file` (verify first, nothing else runs before).
+    /// Refuses a signature by a revoked key (2009) and a signature by a known key
+    /// that does not verify (2007); reports who signed. Whether that is enough is
+    /// [`Verification::require`].
+    pub fn verify(&self, file: &PackageFile<'_>, origin: &str) -> Result<Verification> {
+        let mut verification = Verification { required: self.required_signers, ..Verification::default() };
+        for signature in file.signatures() {
+            let id = signature.key_id;
+            if self.revoked.contains(&id) {
+                return Err(Error::untrusted(
+                    ErrorCode::RevokedSigner,
+                    format!("{origin} is signed by revoked key {id}: obtain a package signed with a current key"),
+                ));
+            }
+            match self.keys.get(&id) {
+                Some((name, key)) => {
+                    if !key.verifies(&file.bytes()[..signature.signed_len], &signature.signature) {
+                        return Err(Error::untrusted(
+                            ErrorCode::BadSignature,
+                            format!(
+                                "the signature of {origin} by key `{name}` ({id}) does not verify: the package was changed after it was signed; obtain an intact copy"
+                            ),
+                        ));
+                    }
+                    if !verification.trusted.iter().any(|s| s.key_id == id) {
+                        verification.trusted.push(Signer { name: name.clone(), key_id: id });
+                    }
+                }
+                None => {
+                    if !verification.unknown.contains(&id) {
+                        verification.unknown.push(id);
+                    }
+                }
+            }
+        }
+        Ok(verification)
+    }
+
+    /// The highest version of package `name` admitted so far.
+    pub fn admitted_version(&self, name: &str) -> Option<semver::Version> {
+        self.admitted.lock().ok()?.get(name).cloned()
+    }
+
+    /// Refuse a version older than one admitted before (2012), unless
+    /// `allow_downgrade`.
+    pub fn check_rollback(&self, manifest: &Manifest, allow_downgrade: bool) -> Result<()> {
+        match self.admitted_version(&manifest.name) {
+            Some(highest) if manifest.version < highest && !allow_downgrade => Err(Error::untrusted(
+                ErrorCode::Downgrade,
+                format!(
+                    "{} {} is older than version {highest} admitted before: refusing a rollback (pass --allow-downgrade if it is intended)",
+                    manifest.name, manifest.version
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Record that `manifest`'s version was admitted (kept if higher than the
+    /// record; written to disk for a store opened from a directory).
+    pub fn record_admitted(&self, manifest: &Manifest) -> Result<()> {
+        let mut admitted = self.admitted.lock().map_err(|_| Error::host("the version record lock is poisoned"))?;
+        if admitted.get(&manifest.name).is_some_and(|highest| *highest >= manifest.version) {
+            return Ok(());
+        }
+        admitted.insert(manifest.name.clone(), manifest.version.clone());
+        if let Some(dir) = &self.dir {
+            let json = serde_json::to_vec_pretty(&*admitted).map_err(|err| Error::host(err.to_string()))?;
+            write_replacing(&dir.join(ADMITTED_FILE), &json)?;
+        }
+        Ok(())
+    }
+}
+
+/// Create `path`, never overwriting.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
+}
+
+/// Replace `path` atomically: a reader sees the old file or the new one, never
+/// half of one.
+fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package_file::SecretKey;
+
+    #[test]
+    fn weak_keys_are_refused() {
+        // The identity point: small order, and a valid encoding.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = PublicKey::from_bytes(&identity).expect("a curve point");
+        assert!(weak.is_weak());
+        let err = TrustStore::in_memory().add_key("weak", weak).expect_err("refused");
+        assert_eq!(err.code(), ErrorCode::TrustStoreInvalid);
+    }
+
+    #[test]
+    fn a_store_on_disk_keeps_keys_revocations_and_versions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = SecretKey::from_seed(&[3; 32]).public();
+        let mut store = TrustStore::open_or_create(dir.path()).expect("created");
+        store.add_key("vendor", key).expect("added");
+        assert!(store.add_key("vendor", SecretKey::from_seed(&[4; 32]).public()).is_err(), "names are unique");
+        let manifest = Manifest::from_json(
+            br#"{"name":"a","version":"2.0.0","pids":["P"],"wit":"procvision:algorithm@1.0.0","publisher":"x"}"#,
+        )
+        .expect("manifest");
+        store.record_admitted(&manifest).expect("recorded");
+        store.revoke(SecretKey::from_seed(&[5; 32]).public().id()).expect("revoked");
+
+        let reopened = TrustStore::open(dir.path()).expect("reopened");
+        assert_eq!(reopened.keys().map(|(name, k)| (name.to_owned(), *k)).collect::<Vec<_>>(), [("vendor".to_owned(), key)]);
+        assert_eq!(reopened.revoked().count(), 1);
+        assert_eq!(reopened.admitted_version("a"), Some(semver::Version::new(2, 0, 0)));
+        let mut older = manifest.clone();
+        older.version = semver::Version::new(1, 9, 0);
+        assert_eq!(reopened.check_rollback(&older, false).expect_err("rollback").code(), ErrorCode::Downgrade);
+        reopened.check_rollback(&older, true).expect("allowed when asked");
+    }
+}

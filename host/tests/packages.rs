@@ -1,0 +1,326 @@
+//! Signed packages: what is admitted, and every way a package can be refused,
+//! each with its code. Refusals are checked by kind and code, never by message.
+
+// The allocation probe below implements `GlobalAlloc`, which is unsafe by nature.
+#![allow(unsafe_code)]
+
+#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
+mod wat_guest;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use pv_host::types::Verdict;
+use pv_host::{
+    Admission, ErrorKind, Host, Manifest, PackageFile, RequestedLimits, SUPPORTED_WIT, SecretKey,
+    Session, TrustStore, add_signature, pack,
+};
+use wasm_encoder::{CustomSection, Section};
+
+// ---- fixtures ---------------------------------------------------------------
+
+fn key(seed: u8) -> SecretKey {
+    SecretKey::from_seed(&[seed; 32])
+}
+
+fn vendor() -> SecretKey {
+    key(1)
+}
+
+fn site_qa() -> SecretKey {
+    key(2)
+}
+
+fn trust_of(keys: &[(&str, &SecretKey)]) -> TrustStore {
+    let mut trust = TrustStore::in_memory();
+    for (name, key) in keys {
+        trust.add_key(name, key.public()).expect("a strong key is trusted");
+    }
+    trust
+}
+
+fn manifest(name: &str, version: &str, pids: &[&str]) -> Manifest {
+    Manifest {
+        name: name.into(),
+        version: version.parse().expect("semver"),
+        description: "test package".into(),
+        pids: pids.iter().map(|p| p.to_string()).collect(),
+        wit: SUPPORTED_WIT.into(),
+        publisher: "pv-host tests".into(),
+        limits: RequestedLimits::default(),
+        assets: Vec::new(),
+    }
+}
+
+fn wat_manifest() -> Manifest {
+    manifest("wat-hostile", "1.0.0", &wat_guest::PIDS)
+}
+
+/// The smallest real algorithm: the WAT guest, with one asset, signed by the
+/// vendor.
+fn small_package() -> Vec<u8> {
+    let component = wat_guest::component(wat_guest::Setup::Ok);
+    pack(&component, &wat_manifest(), &[("probe.txt".into(), b"probe".to_vec())], Some(&vendor())).expect("packs")
+}
+
+fn hostile_manifest() -> Manifest {
+    let pids = [
+        "GOOD", "LOOP", "MEMORY", "MEMORY_POLITE", "RECURSION", "DEEP_STACK", "RECTS", "STRING", "LOG_SPAM",
+        "DIAG_SPAM", "SESSION_BOMB", "ASSET", "SNOOP", "PANIC", "BAD_UTF8", "BAD_POINTER",
+    ];
+    manifest("hostile", "1.0.0", &pids)
+}
+
+fn refusal(result: pv_host::Result<impl std::fmt::Debug>) -> (ErrorKind, u32) {
+    let err = result.expect_err("the package must be refused");
+    (err.kind(), err.code().number())
+}
+
+fn custom(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    CustomSection { name: Cow::Borrowed(name), data: Cow::Borrowed(data) }.append_to(&mut bytes);
+    bytes
+}
+
+// ---- admitted ---------------------------------------------------------------
+
+#[test]
+fn a_signed_package_is_admitted_and_its_guest_reads_its_asset() {
+    let component = std::fs::read(pv_test_artifacts::HOSTILE).expect("hostile guest");
+    let mut wanted = hostile_manifest();
+    wanted.limits = RequestedLimits { memory_mb: Some(64), ..Default::default() };
+    let bytes = pack(&component, &wanted, &[("probe.txt".into(), b"signed asset text".to_vec())], Some(&vendor()))
+        .expect("packs");
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let package = Host::new().expect("host").load_package(&bytes, "hostile.pkg", &Admission::new(&trust)).expect("admitted");
+
+    assert_eq!(package.signers().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["vendor"]);
+    assert_eq!(package.manifest().expect("a manifest").name, "hostile");
+    assert_eq!(package.limits().memory_bytes(), 64 << 20, "the manifest asked for less than the policy");
+
+    let mut instance = package.instantiate().expect("instantiates");
+    instance.setup().into_result().expect("setup");
+    let input = pv_host::types::StepInput {
+        step_index: 1,
+        pid: "ASSET".into(),
+        step_desc: String::new(),
+        params: Vec::new(),
+        image: pv_host::types::Image {
+            meta: pv_host::types::ImageMeta {
+                width: 2,
+                height: 2,
+                format: pv_host::types::PixelFormat::Gray8,
+                timestamp_ms: 0,
+                camera_id: String::new(),
+            },
+            pixels: vec![0; 4],
+        },
+        guide_image: None,
+        guide_info: Vec::new(),
+    };
+    let out = instance.execute(&mut Session::new("s"), &input).into_result().expect("runs");
+    assert_eq!((out.verdict, out.ng_reason.as_deref()), (Verdict::Ng, Some("signed asset text")));
+}
+
+#[test]
+fn a_package_countersigned_by_site_qa_meets_a_two_signer_policy() {
+    let once = small_package();
+    let twice = add_signature(&once, &site_qa()).expect("countersigned");
+    let trust = trust_of(&[("vendor", &vendor()), ("qa", &site_qa())]).with_required_signers(2);
+    assert_eq!(refusal(Admission::new(&trust).verify(&once, "once")), (ErrorKind::Trust, 2010));
+    let verified = Admission::new(&trust).verify(&twice, "twice").expect("two trusted signers");
+    assert_eq!(verified.signers.len(), 2);
+    Host::new().expect("host").load_package(&twice, "twice", &Admission::new(&trust)).expect("admitted");
+    // The same key twice is one signer, and `sign` refuses to do it.
+    assert_eq!(refusal(add_signature(&twice, &vendor())), (ErrorKind::Package, 2002));
+}
+
+#[test]
+fn an_unsigned_package_runs_only_when_allowed() {
+    let unsigned = pack(&wat_guest::component(wat_guest::Setup::Ok), &wat_manifest(), &[], None).expect("packs");
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let host = Host::new().expect("host");
+    assert_eq!(refusal(host.load_package(&unsigned, "unsigned", &Admission::new(&trust))), (ErrorKind::Trust, 2006));
+    let package = host.load_package(&unsigned, "unsigned", &Admission::unsigned_allowed(Some(&trust))).expect("allowed");
+    assert!(package.signers().is_empty());
+    // A bare component too.
+    let bare = wat_guest::component(wat_guest::Setup::Ok);
+    assert_eq!(refusal(host.load_package(&bare, "bare", &Admission::new(&trust))), (ErrorKind::Trust, 2006));
+    host.load_package(&bare, "bare", &Admission::unsigned_allowed(None)).expect("allowed");
+}
+
+// ---- refused: every byte is covered -----------------------------------------
+
+#[test]
+fn every_single_bit_flip_is_refused() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let admission = Admission::new(&trust);
+    admission.verify(&bytes, "intact").expect("the intact package verifies");
+    let mut flipped = bytes.clone();
+    for bit in 0..bytes.len() * 8 {
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        assert!(admission.verify(&flipped, "flipped").is_err(), "flipping bit {bit} of {} went unnoticed", bytes.len() * 8);
+        flipped[bit / 8] ^= 1 << (bit % 8);
+    }
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let admission = Admission::new(&trust);
+    for len in 0..bytes.len() {
+        assert!(admission.verify(&bytes[..len], "truncated").is_err(), "truncating to {len} bytes went unnoticed");
+    }
+}
+
+#[test]
+fn sections_after_the_signature_and_moved_or_duplicated_signatures_are_refused() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let verify = |bytes: &[u8]| refusal(Admission::new(&trust).verify(bytes, "tampered"));
+    let file = PackageFile::parse(&bytes).expect("parses");
+    let signature_at = file.signatures()[0].signed_len;
+    let signature = bytes[signature_at..].to_vec();
+
+    let appended = [bytes.clone(), custom("notes", b"appended")].concat();
+    assert_eq!(verify(&appended), (ErrorKind::Package, 2002), "a section after the signature");
+    let appended_asset = [bytes.clone(), custom("procvision:asset/extra", b"x")].concat();
+    assert_eq!(verify(&appended_asset), (ErrorKind::Package, 2002), "an asset after the signature");
+    let garbage = [bytes.clone(), vec![0]].concat();
+    assert_eq!(verify(&garbage), (ErrorKind::Package, 2002), "a stray byte after the signature");
+
+    let duplicated = [bytes.clone(), signature.clone()].concat();
+    assert_eq!(verify(&duplicated), (ErrorKind::Trust, 2007), "the signature twice");
+
+    // Moved before the asset: the asset then follows a signature.
+    let asset_at = file.sections().iter().find(|s| s.name == "custom procvision:asset/probe.txt").expect("asset").offset;
+    let moved = [&bytes[..asset_at], &signature[..], &bytes[asset_at..signature_at]].concat();
+    assert_eq!(verify(&moved), (ErrorKind::Package, 2002), "the signature moved before an asset");
+    // Moved before the manifest.
+    let manifest_at = file.component().len();
+    let moved = [&bytes[..manifest_at], &signature[..], &bytes[manifest_at..signature_at]].concat();
+    assert_eq!(verify(&moved), (ErrorKind::Package, 2002), "the signature moved before the manifest");
+
+    // The preamble says core module instead of component.
+    let mut module = bytes.clone();
+    module[4..8].copy_from_slice(&[1, 0, 0, 0]);
+    assert_eq!(verify(&module), (ErrorKind::Package, 2002), "a core module preamble");
+}
+
+#[test]
+fn a_tampered_asset_is_refused() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    // The manifest and the section name mention `probe` too; the asset's bytes
+    // come last, just before the signature.
+    let at = bytes.windows(5).rposition(|w| w == b"probe").expect("the asset bytes");
+    let mut tampered = bytes.clone();
+    tampered[at] = b'P';
+    assert_eq!(refusal(Admission::new(&trust).verify(&tampered, "tampered")), (ErrorKind::Trust, 2007));
+
+    // Re-signed by the vendor, an asset that does not match the manifest is still
+    // refused: the manifest lists its size and digest.
+    let component = wat_guest::component(wat_guest::Setup::Ok);
+    let mut listed = wat_manifest();
+    listed.assets =
+        vec![pv_host::AssetEntry { name: "probe.txt".into(), size: 5, sha256: "0".repeat(64) }];
+    let forged = [component, custom("procvision:manifest", &listed.to_json()), custom("procvision:asset/probe.txt", b"probe")]
+        .concat();
+    let forged = add_signature(&forged, &vendor()).expect("signed");
+    assert_eq!(refusal(Admission::new(&trust).verify(&forged, "forged")), (ErrorKind::Package, 2013));
+}
+
+// ---- refused: who signed ----------------------------------------------------
+
+#[test]
+fn untrusted_and_revoked_signers_are_refused() {
+    let bytes = small_package();
+    let stranger = trust_of(&[("someone-else", &key(9))]);
+    assert_eq!(refusal(Admission::new(&stranger).verify(&bytes, "pkg")), (ErrorKind::Trust, 2008));
+
+    let mut revoked = trust_of(&[("vendor", &vendor())]);
+    revoked.revoke(vendor().public().id()).expect("revoked");
+    assert_eq!(refusal(Admission::new(&revoked).verify(&bytes, "pkg")), (ErrorKind::Trust, 2009));
+    // A revoked key cannot be trusted again.
+    let mut store = TrustStore::in_memory();
+    store.revoke(vendor().public().id()).expect("revoked");
+    assert_eq!(refusal(store.add_key("vendor", vendor().public())), (ErrorKind::Trust, 2014));
+}
+
+#[test]
+fn an_older_version_after_a_newer_one_is_refused_unless_allowed() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let host = Host::new().expect("host");
+    host.load_package(&bytes, "pkg", &Admission::new(&trust)).expect("admitted");
+    assert_eq!(trust.admitted_version("wat-hostile"), Some(semver::Version::new(1, 0, 0)));
+
+    let newer = manifest("wat-hostile", "1.1.0", &wat_guest::PIDS);
+    trust.record_admitted(&newer).expect("recorded");
+    assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Trust, 2012));
+    host.load_package(&bytes, "pkg", &Admission::new(&trust).allow_downgrade(true)).expect("a downgrade when asked");
+    assert_eq!(trust.admitted_version("wat-hostile"), Some(semver::Version::new(1, 1, 0)), "the record never goes down");
+}
+
+#[test]
+fn a_manifest_that_disagrees_with_get_info_is_refused() {
+    let component = wat_guest::component(wat_guest::Setup::Ok);
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let host = Host::new().expect("host");
+    for wrong in [
+        manifest("another-name", "1.0.0", &wat_guest::PIDS),
+        manifest("wat-hostile", "1.0.1", &wat_guest::PIDS),
+        manifest("wat-hostile", "1.0.0", &["GOOD"]),
+    ] {
+        let bytes = pack(&component, &wrong, &[], Some(&vendor())).expect("packs");
+        assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Package, 2011));
+        assert_eq!(trust.admitted_version(&wrong.name), None, "a refused package is not recorded");
+    }
+}
+
+// ---- refused: hostile headers -----------------------------------------------
+
+thread_local! {
+    /// The largest single allocation this thread made since the last reset.
+    static LARGEST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The system allocator, noting each thread's largest allocation.
+struct AllocationProbe;
+
+// SAFETY: forwards every call unchanged to the system allocator; the thread-local
+// bookkeeping allocates nothing.
+unsafe impl GlobalAlloc for AllocationProbe {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = LARGEST_ALLOCATION.try_with(|largest| largest.set(largest.get().max(layout.size())));
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static PROBE: AllocationProbe = AllocationProbe;
+
+#[test]
+fn a_section_claiming_gigabytes_is_refused_without_allocating_it() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    // A custom section header that claims 4 GiB - 16 bytes, after the package and
+    // in place of its manifest.
+    let huge_header = [0u8, 0xF0, 0xFF, 0xFF, 0xFF, 0x0F, 4, b'h', b'u', b'g', b'e'];
+    let component_len = PackageFile::parse(&bytes).expect("parses").component().len();
+    for tampered in [[bytes.clone(), huge_header.to_vec()].concat(), [&bytes[..component_len], &huge_header[..]].concat()] {
+        LARGEST_ALLOCATION.with(|largest| largest.set(0));
+        assert_eq!(refusal(Admission::new(&trust).verify(&tampered, "huge")), (ErrorKind::Package, 2002));
+        let largest = LARGEST_ALLOCATION.with(Cell::get);
+        assert!(largest < 1 << 20, "refusing it allocated {largest} bytes at once");
+    }
+}
