@@ -99,6 +99,17 @@ impl Host {
 
     /// Admit a package from bytes; `origin` names it in messages.
     pub fn load_package(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Package> {
+        self.admit(bytes, origin, admission, true)
+    }
+
+    /// Every check of [`load_package`](Self::load_package), compilation and
+    /// the `get-info` comparison included, without recording the version as
+    /// admitted: for `pv-host verify` and QA.
+    pub fn check_package(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Package> {
+        self.admit(bytes, origin, admission, false)
+    }
+
+    fn admit(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
         let file = PackageFile::parse(bytes)?;
         let verified = admission.check(&file, origin)?;
         let Some(manifest) = verified.manifest else {
@@ -111,7 +122,7 @@ impl Host {
             .compile(file.component(), origin, assets, Some(manifest.clone()), verified.signers.clone())?
             .request_limits(&manifest.limits.to_limits());
         check_info(&package, &manifest, origin)?;
-        if let (Some(trust), true) = (admission.trust, verified.trusted) {
+        if let (Some(trust), true, true) = (admission.trust, verified.trusted, record) {
             trust.record_admitted(&manifest)?;
         }
         Ok(package)

@@ -79,4 +79,4 @@ pub use crate::package_file::{
 pub use crate::params::{check_value, params_from_json};
 pub use crate::session::Session;
 pub use crate::state::DIAGNOSTICS_DROPPED_KEY;
-pub use crate::trust::{Signer, TRUST_DIR_ENV, TrustStore, Verification};
+pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};

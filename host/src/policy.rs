@@ -111,8 +111,13 @@ impl ImportPolicy {
 /// Names of the top-level imports of a component. Nested modules and components
 /// have imports of their own, satisfied inside the component, so only depth 1
 /// counts.
-fn component_imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
-    let mut names = Vec::new();
+pub(crate) fn component_imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+    Ok(component_interfaces(bytes)?.0)
+}
+
+/// Names of the top-level imports and exports of a component.
+pub(crate) fn component_interfaces(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), wasmparser::BinaryReaderError> {
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
     let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload? {
@@ -123,13 +128,18 @@ fn component_imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryRead
                     // An import may be a plain label that `implements` an
                     // interface: the interface is what the policy judges.
                     let name = import?.name;
-                    names.push(name.implements.unwrap_or(name.name).to_owned());
+                    imports.push(name.implements.unwrap_or(name.name).to_owned());
+                }
+            }
+            wasmparser::Payload::ComponentExportSection(section) if depth == 1 => {
+                for export in section {
+                    exports.push(export?.name.name.to_owned());
                 }
             }
             _ => {}
         }
     }
-    Ok(names)
+    Ok((imports, exports))
 }
 
 #[cfg(test)]

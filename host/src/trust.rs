@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::package_file::{KeyId, Manifest, PackageFile, PublicKey};
+use crate::package_file::{KeyId, Manifest, PackageFile, PublicKey, SignatureSection};
 
 /// Environment variable naming the trust store directory.
 pub const TRUST_DIR_ENV: &str = "PV_HOST_TRUST";
@@ -34,6 +34,25 @@ pub struct Signer {
     pub name: String,
     /// The key's id.
     pub key_id: KeyId,
+}
+
+/// What a trust store makes of one signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureStatus {
+    /// By a trusted key, and it verifies.
+    Trusted {
+        /// The key's name in the store.
+        name: String,
+    },
+    /// By a trusted key, and it does not verify: the package was changed.
+    Invalid {
+        /// The key's name in the store.
+        name: String,
+    },
+    /// By a revoked key.
+    Revoked,
+    /// By a key the store does not know.
+    Unknown,
 }
 
 /// What the signatures of a package amount to.
@@ -252,27 +271,27 @@ impl TrustStore {
         let mut verification = Verification { required: self.required_signers, ..Verification::default() };
         for signature in file.signatures() {
             let id = signature.key_id;
-            if self.revoked.contains(&id) {
-                return Err(Error::untrusted(
-                    ErrorCode::RevokedSigner,
-                    format!("{origin} is signed by revoked key {id}: obtain a package signed with a current key"),
-                ));
-            }
-            match self.keys.get(&id) {
-                Some((name, key)) => {
-                    if !key.verifies(&file.bytes()[..signature.signed_len], &signature.signature) {
-                        return Err(Error::untrusted(
-                            ErrorCode::BadSignature,
-                            format!(
-                                "the signature of {origin} by key `{name}` ({id}) does not verify: the package was changed after it was signed; obtain an intact copy"
-                            ),
-                        ));
-                    }
+            match self.signature_status(file, signature) {
+                SignatureStatus::Revoked => {
+                    return Err(Error::untrusted(
+                        ErrorCode::RevokedSigner,
+                        format!("{origin} is signed by revoked key {id}: obtain a package signed with a current key"),
+                    ));
+                }
+                SignatureStatus::Invalid { name } => {
+                    return Err(Error::untrusted(
+                        ErrorCode::BadSignature,
+                        format!(
+                            "the signature of {origin} by key `{name}` ({id}) does not verify: the package was changed after it was signed; obtain an intact copy"
+                        ),
+                    ));
+                }
+                SignatureStatus::Trusted { name } => {
                     if !verification.trusted.iter().any(|s| s.key_id == id) {
-                        verification.trusted.push(Signer { name: name.clone(), key_id: id });
+                        verification.trusted.push(Signer { name, key_id: id });
                     }
                 }
-                None => {
+                SignatureStatus::Unknown => {
                     if !verification.unknown.contains(&id) {
                         verification.unknown.push(id);
                     }
@@ -280,6 +299,20 @@ impl TrustStore {
             }
         }
         Ok(verification)
+    }
+
+    /// What this store makes of one signature of `file`.
+    pub fn signature_status(&self, file: &PackageFile<'_>, signature: &SignatureSection) -> SignatureStatus {
+        if self.revoked.contains(&signature.key_id) {
+            return SignatureStatus::Revoked;
+        }
+        match self.keys.get(&signature.key_id) {
+            Some((name, key)) if key.verifies(&file.bytes()[..signature.signed_len], &signature.signature) => {
+                SignatureStatus::Trusted { name: name.clone() }
+            }
+            Some((name, _)) => SignatureStatus::Invalid { name: name.clone() },
+            None => SignatureStatus::Unknown,
+        }
     }
 
     /// The highest version of package `name` admitted so far.

@@ -1,5 +1,7 @@
 //! End-to-end tests of `pv-host run` on the real sample photographs.
 
+mod station;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -9,6 +11,8 @@ use serde_json::Value;
 fn pv_host() -> Command {
     let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
     cmd.env_remove("PV_HOST_LOG");
+    // Every run trusts the test station's key, and nothing else.
+    cmd.env("PV_HOST_TRUST", &station::station().trust);
     cmd
 }
 
@@ -42,7 +46,7 @@ fn rect_of(value: &Value) -> (u32, u32, u32, u32) {
 #[test]
 fn coins_with_all_24_parts_is_ok() {
     let output = pv_host()
-        .args(["run", pv_test_artifacts::PART_COUNTER, "--pid", "A01", "--params", r#"{"expected_count": 24}"#])
+        .args(["run", station::part_counter(), "--pid", "A01", "--params", r#"{"expected_count": 24}"#])
         .arg("--image")
         .arg(fixtures::image_path("coins.png"))
         .output()
@@ -58,7 +62,7 @@ fn coins_with_a_coin_painted_over_is_ng_and_names_23() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (image, painted) = fixtures::coins_with_missing_coin();
     let path = save_png(dir.path(), "coins-missing.png", &image);
-    let (code, json) = run_json(pv_test_artifacts::PART_COUNTER, "A01", &path, r#"{"expected_count": 24}"#);
+    let (code, json) = run_json(station::part_counter(), "A01", &path, r#"{"expected_count": 24}"#);
     assert_eq!(code, 1, "{json}");
     assert_eq!(json["status"], "OK");
     assert_eq!(json["data"]["result_status"], "NG");
@@ -74,14 +78,14 @@ fn coins_with_a_coin_painted_over_is_ng_and_names_23() {
 #[test]
 fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
     let (code, json) =
-        run_json(pv_test_artifacts::SCRATCH_DETECTOR, "B01", &fixtures::image_path("brick.png"), "{}");
+        run_json(station::scratch_detector(), "B01", &fixtures::image_path("brick.png"), "{}");
     assert_eq!((code, &json["data"]["result_status"]), (0, &Value::from("OK")), "{json}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     for polarity in [ScratchPolarity::Dark, ScratchPolarity::Bright] {
         let (image, scratch) = fixtures::brick_with_scratch(polarity);
         let path = save_png(dir.path(), "brick-scratch.png", &image);
-        let (code, json) = run_json(pv_test_artifacts::SCRATCH_DETECTOR, "B01", &path, "{}");
+        let (code, json) = run_json(station::scratch_detector(), "B01", &path, "{}");
         assert_eq!(code, 1, "{polarity:?}: {json}");
         assert_eq!(json["data"]["result_status"], "NG");
         let defects = json["data"]["defect_rects"].as_array().expect("defect rects");
@@ -95,7 +99,7 @@ fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
 #[test]
 fn json_output_has_the_platform_fields() {
     let (code, json) =
-        run_json(pv_test_artifacts::PART_COUNTER, "A01", &fixtures::image_path("coins.png"), r#"{"expected_count": 24}"#);
+        run_json(station::part_counter(), "A01", &fixtures::image_path("coins.png"), r#"{"expected_count": 24}"#);
     assert_eq!(code, 0, "{json}");
     for field in ["status", "message", "error_code"] {
         assert!(json.get(field).is_some(), "missing {field}: {json}");
@@ -122,11 +126,12 @@ fn a_hostile_package_gets_its_classified_error_and_exit_code() {
     let coins = fixtures::image_path("coins.png");
     let coins = coins.to_str().expect("UTF-8 path");
     // (PID, extra flags, platform code): each exits 5, "crashed or hit a limit".
+    // The hostile guest is a bare component: it runs as a developer's would.
     let cases: [(&str, &[&str], &str); 4] = [
-        ("LOOP", &["--timeout-ms", "200"], "1005"),
-        ("LOOP", &["--fuel", "1000000"], "1005"),
-        ("MEMORY", &["--memory-mb", "32"], "1004"),
-        ("PANIC", &[], "9999"),
+        ("LOOP", &["--allow-unsigned", "--timeout-ms", "200"], "1005"),
+        ("LOOP", &["--allow-unsigned", "--fuel", "1000000"], "1005"),
+        ("MEMORY", &["--allow-unsigned", "--memory-mb", "32"], "1004"),
+        ("PANIC", &["--allow-unsigned"], "9999"),
     ];
     for (pid, flags, code) in cases {
         let output = pv_host()
@@ -148,7 +153,7 @@ fn a_hostile_package_gets_its_classified_error_and_exit_code() {
 #[test]
 fn a_package_that_wants_the_network_is_refused_before_it_runs() {
     let output = pv_host()
-        .args(["run", pv_test_artifacts::HOSTILE_NETWORK, "--pid", "A01", "--image"])
+        .args(["run", pv_test_artifacts::HOSTILE_NETWORK, "--allow-unsigned", "--pid", "A01", "--image"])
         .arg(fixtures::image_path("coins.png"))
         .output()
         .expect("run pv-host");
@@ -159,7 +164,7 @@ fn a_package_that_wants_the_network_is_refused_before_it_runs() {
 
 #[test]
 fn colour_jpeg_input_is_decoded_and_converted() {
-    let (code, json) = run_json(pv_test_artifacts::SCRATCH_DETECTOR, "B01", &fixtures::image_path("rocket.jpg"), "{}");
+    let (code, json) = run_json(station::scratch_detector(), "B01", &fixtures::image_path("rocket.jpg"), "{}");
     assert!(code == 0 || code == 1, "{json}");
     assert_eq!(json["status"], "OK");
 }
@@ -171,7 +176,7 @@ fn annotate_writes_a_png_of_the_frame() {
     let input = save_png(dir.path(), "in.png", &image);
     let out = dir.path().join("annotated.png");
     pv_host()
-        .args(["run", pv_test_artifacts::PART_COUNTER, "--pid", "A01", "--image"])
+        .args(["run", station::part_counter(), "--pid", "A01", "--image"])
         .arg(&input)
         .arg("--annotate")
         .arg(&out)
@@ -199,7 +204,7 @@ fn bad_inputs_get_one_line_errors_and_documented_exit_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let coins = fixtures::image_path("coins.png");
     let coins = coins.to_str().expect("utf-8 path");
-    let pc = pv_test_artifacts::PART_COUNTER;
+    let pc = station::part_counter();
 
     let missing = dir.path().join("missing.wasm");
     assert_refused(&["run", missing.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2001");
@@ -228,7 +233,7 @@ fn bad_inputs_get_one_line_errors_and_documented_exit_codes() {
 #[test]
 fn json_mode_reports_errors_as_json() {
     let coins = fixtures::image_path("coins.png");
-    let (code, json) = run_json(pv_test_artifacts::PART_COUNTER, "Z99", &coins, "{}");
+    let (code, json) = run_json(station::part_counter(), "Z99", &coins, "{}");
     assert_eq!(code, 3);
     assert_eq!(json["status"], "ERROR");
     assert_eq!(json["error_code"], "1001");
@@ -239,7 +244,7 @@ fn lighting_out_of_range_is_a_readable_algorithm_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dark = image::GrayImage::from_pixel(120, 90, image::Luma([5]));
     let path = save_png(dir.path(), "dark.png", &dark);
-    let (code, json) = run_json(pv_test_artifacts::PART_COUNTER, "A01", &path, "{}");
+    let (code, json) = run_json(station::part_counter(), "A01", &path, "{}");
     assert_eq!(code, 4, "{json}");
     assert_eq!(json["error_code"], "1002");
     let message = json["message"].as_str().expect("message");

@@ -326,8 +326,7 @@ fn the_network_guest_is_refused_at_load_2004() {
     let err = Host::new()
         .expect("host")
         .load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref())
-        .err()
-        .expect("refused at load");
+        .expect_err("refused at load");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::ImportRefused));
     let Error::ImportsRefused { imports, .. } = &err else { panic!("{err:?}") };
     assert!(imports.iter().any(|name| name.starts_with("wasi:sockets/tcp@")), "{imports:?}");

@@ -168,6 +168,13 @@ impl<'a> PackageFile<'a> {
         &self.sections
     }
 
+    /// The component's top-level imports and exports (interface names), as
+    /// `(imports, exports)`; error 2002 when the component cannot be read.
+    pub fn interfaces(&self) -> Result<(Vec<String>, Vec<String>)> {
+        crate::policy::component_interfaces(self.component())
+            .map_err(|err| malformed(format!("the component cannot be read: {err}")))
+    }
+
     /// SHA-256 of the whole file, in hex.
     pub fn sha256(&self) -> String {
         hex::encode(Sha256::digest(self.bytes))

@@ -22,6 +22,9 @@ pub const ALGORITHM_CRASH: u8 = 5;
 pub const PACKAGE: u8 = 6;
 /// pv-host itself failed (I/O, engine).
 pub const HOST: u8 = 7;
+/// The package is not trusted: unsigned, a bad signature, unknown or revoked
+/// signers, too few signers, a rollback, or an unusable trust store.
+pub const UNTRUSTED: u8 = 8;
 
 /// The table printed under `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -33,7 +36,9 @@ Exit codes:
   4  the algorithm returned an error
   5  the algorithm crashed or hit a limit
   6  the package cannot be used or is refused by policy (2xxx)
-  7  pv-host failed (I/O, engine)";
+  7  pv-host failed (I/O, engine)
+  8  the package is not trusted (2006-2010, 2012, 2014: unsigned, bad
+     signature, unknown or revoked key, too few signers, rollback, trust store)";
 
 /// The library error inside an error chain, if any.
 pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
@@ -47,6 +52,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         Some(ErrorKind::Algorithm) => ALGORITHM_ERROR,
         Some(ErrorKind::Trap | ErrorKind::Limit) => ALGORITHM_CRASH,
         Some(ErrorKind::Package | ErrorKind::Policy) => PACKAGE,
+        Some(ErrorKind::Trust) => UNTRUSTED,
         _ => HOST,
     };
     ExitCode::from(code)

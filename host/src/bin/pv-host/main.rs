@@ -29,6 +29,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(commands::run::RunArgs),
+    Keygen(commands::keygen::KeygenArgs),
+    Pack(commands::pack::PackArgs),
+    Sign(commands::sign::SignArgs),
+    Verify(commands::verify::VerifyArgs),
+    Inspect(commands::inspect::InspectArgs),
+    Trust(commands::trust::TrustCommand),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +42,12 @@ fn main() -> ExitCode {
     init_tracing(&cli.log);
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Keygen(args) => commands::keygen::run(args),
+        Command::Pack(args) => commands::pack::run(args),
+        Command::Sign(args) => commands::sign::run(args),
+        Command::Verify(args) => commands::verify::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Trust(command) => commands::trust::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,53 @@
-//! One module per subcommand.
+//! One module per subcommand, and the trust store options they share.
 
+pub mod inspect;
+pub mod keygen;
+pub mod pack;
 pub mod run;
+pub mod sign;
+pub mod trust;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use pv_host::TrustStore;
+
+/// Where the trust store is and what it requires.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Trust store directory [default: $PV_HOST_TRUST, else
+    /// $XDG_CONFIG_HOME/pv-host/trust, else ~/.config/pv-host/trust].
+    #[arg(long, value_name = "DIR")]
+    pub trust: Option<PathBuf>,
+
+    /// How many distinct trusted keys must have signed the package.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub required_signers: u16,
+}
+
+impl TrustArgs {
+    /// The trust store directory: the flag, else the default location.
+    pub fn dir(&self) -> Result<PathBuf> {
+        self.trust.clone().or_else(TrustStore::default_dir).context(
+            "no trust store: pass --trust DIR or set PV_HOST_TRUST (neither HOME nor XDG_CONFIG_HOME is set)",
+        )
+    }
+
+    /// Open the trust store.
+    pub fn open(&self) -> Result<TrustStore> {
+        let dir = self.dir()?;
+        Ok(TrustStore::open(&dir)?.with_required_signers(usize::from(self.required_signers)))
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file and a rename, so a reader (or
+/// a crash) never sees half a package.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+}

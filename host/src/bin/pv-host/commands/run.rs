@@ -12,19 +12,34 @@ use pv_host::annotate::{Mark, annotate};
 use pv_host::image::{format_name, load_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
 use pv_host::{
-    CallReport, Error, ErrorCode, Host, Instance, Limits, LogRecord, ResourceUsage, Session, params_from_json,
+    Admission, CallReport, Error, ErrorCode, Host, Instance, Limits, LogRecord, Package, ResourceUsage, Session,
+    params_from_json,
 };
 
+use super::TrustArgs;
 use crate::exit;
 
 /// Run pre-execute then execute for one step on an image, and print the verdict.
 ///
-/// Until signed packages exist, PACKAGE is a bare component built for
-/// wasm32-wasip2.
+/// The package must be signed by a key of the trust store (see `pv-host pack`,
+/// `pv-host trust`); it is verified before anything is compiled.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The algorithm: a component (.wasm) built for wasm32-wasip2.
+    /// The algorithm: a signed package (.wasm).
     package: PathBuf,
+
+    #[command(flatten)]
+    trust: TrustArgs,
+
+    /// Development only: run a package that is unsigned, or not signed by enough
+    /// trusted keys, or a bare component. Logged as a loud warning. A signature
+    /// that does not verify, or one by a revoked key, is still refused.
+    #[arg(long)]
+    allow_unsigned: bool,
+
+    /// Run a version older than one admitted before on this station.
+    #[arg(long)]
+    allow_downgrade: bool,
 
     /// Product id of the part (must be one the algorithm supports).
     #[arg(long)]
@@ -162,7 +177,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 fn execute(args: &RunArgs) -> Result<RunOutcome> {
     let params = parse_params(args.params.as_deref())?;
     let host = Host::builder().limits(args.limits()).build()?;
-    let package = host.load_component_file(&args.package)?;
+    let package = load_package(args, &host)?;
     let mut instance = package.instantiate()?;
     instance.check_pid(&args.pid)?;
     let step = instance.step(args.step)?.clone();
@@ -191,6 +206,22 @@ fn execute(args: &RunArgs) -> Result<RunOutcome> {
         tracing::warn!(%err, "teardown failed");
     }
     Ok(RunOutcome { name, version, input, setup, pre, exec })
+}
+
+/// Admit the package: against the trust store, or, with --allow-unsigned,
+/// against whatever trust store there is.
+fn load_package(args: &RunArgs, host: &Host) -> Result<Package> {
+    let trust = match args.trust.open() {
+        Ok(trust) => Some(trust),
+        Err(_) if args.allow_unsigned => None,
+        Err(err) => return Err(err),
+    };
+    let admission = match (&trust, args.allow_unsigned) {
+        (Some(trust), false) => Admission::new(trust),
+        (trust, _) => Admission::unsigned_allowed(trust.as_ref()),
+    }
+    .allow_downgrade(args.allow_downgrade);
+    Ok(host.load_package_file(&args.package, &admission)?)
 }
 
 /// on-step-start, pre-execute, execute (when pre-execute succeeded), on-step-finish.

@@ -1,0 +1,58 @@
+//! A test station: the example algorithms packed and signed with a test key,
+//! and a trust store that trusts it, made once per test process.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use pv_host::{Manifest, SecretKey, TrustStore, pack};
+
+pub struct Station {
+    /// Kept alive for the whole test process.
+    _dir: tempfile::TempDir,
+    pub trust: PathBuf,
+    pub part_counter: PathBuf,
+    pub scratch_detector: PathBuf,
+}
+
+/// The key the station's packages are signed with.
+pub fn vendor_key() -> SecretKey {
+    SecretKey::from_seed(&[42; 32])
+}
+
+fn example_manifest(example: &str) -> Manifest {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(example).join("manifest.json");
+    Manifest::from_json(&std::fs::read(&path).expect("the example's manifest")).expect("a valid manifest")
+}
+
+fn pack_example(dir: &Path, component: &str, example: &str) -> PathBuf {
+    let component = std::fs::read(component).expect("the example is built");
+    let bytes = pack(&component, &example_manifest(example), &[], Some(&vendor_key())).expect("packs");
+    let path = dir.join(format!("{example}.pkg.wasm"));
+    std::fs::write(&path, bytes).expect("write package");
+    path
+}
+
+pub fn station() -> &'static Station {
+    static STATION: OnceLock<Station> = OnceLock::new();
+    STATION.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trust = dir.path().join("trust");
+        TrustStore::open_or_create(&trust).expect("trust store").add_key("vendor", vendor_key().public()).expect("trusted");
+        Station {
+            part_counter: pack_example(dir.path(), pv_test_artifacts::PART_COUNTER, "part-counter"),
+            scratch_detector: pack_example(dir.path(), pv_test_artifacts::SCRATCH_DETECTOR, "scratch-detector"),
+            trust,
+            _dir: dir,
+        }
+    })
+}
+
+/// The station's signed part counter, as a command-line argument.
+pub fn part_counter() -> &'static str {
+    station().part_counter.to_str().expect("utf-8 path")
+}
+
+/// The station's signed scratch detector, as a command-line argument.
+pub fn scratch_detector() -> &'static str {
+    station().scratch_detector.to_str().expect("utf-8 path")
+}
