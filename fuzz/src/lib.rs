@@ -1,0 +1,52 @@
+//! What each fuzz target checks, as plain functions: the libFuzzer targets in
+//! `fuzz_targets/` call them, and so does the bounded smoke run that CI does with
+//! `cargo test` (`host/tests/fuzz_smoke.rs`), which needs no nightly toolchain.
+//!
+//! Every function panics when the property it checks is broken, and only then.
+
+use pv_host::image::{check_image, decode_image};
+use pv_host::{Admission, ErrorCode, PackageFile, SecretKey, TrustStore};
+
+/// Untrusted frames: any bytes given to the image decoder give an image whose
+/// meta fits its pixels, or a 1002 error; never a panic or an unbounded
+/// allocation.
+pub fn image_bytes(data: &[u8]) {
+    match decode_image(data, None) {
+        Ok(image) => check_image(&image).expect("a decoded image is consistent"),
+        Err(err) => assert_eq!(err.code(), ErrorCode::ImageLoadFailed, "{err}"),
+    }
+}
+
+/// The key the package seeds are signed with; the trust store of
+/// [`package_bytes`] trusts it and nothing else.
+pub fn seed_key() -> SecretKey {
+    SecretKey::from_seed(&[7; 32])
+}
+
+/// Untrusted package files: parsing and verifying any bytes either admits them
+/// (then the trusted key signed them and nothing follows the last signature) or
+/// refuses them with a package or trust code; never a panic, a hang or an
+/// allocation of what a header claims.
+pub fn package_bytes(data: &[u8]) {
+    let mut trust = TrustStore::in_memory();
+    trust.add_key("seed", seed_key().public()).expect("a strong key");
+    match Admission::new(&trust).verify(data, "fuzzed") {
+        Ok(verified) => {
+            let file = PackageFile::parse(data).expect("an admitted file parses");
+            let signatures = file.signatures();
+            assert!(signatures.iter().any(|s| s.key_id == seed_key().public().id()), "signed by the trusted key");
+            let last = signatures.last().expect("an admitted file is signed");
+            assert!(verified.trusted && verified.manifest.is_some());
+            // Nothing follows the last signature: 1 id byte, 1 size byte, name
+            // length byte, the name, 73 content bytes.
+            assert_eq!(last.signed_len + 3 + pv_host::SIGNATURE_SECTION.len() + 73, data.len());
+        }
+        Err(err) => {
+            let code = err.code().number();
+            assert!(
+                code == 2002 || (2005..=2013).contains(&code),
+                "a refusal has a package or trust code, not {code}: {err}"
+            );
+        }
+    }
+}
