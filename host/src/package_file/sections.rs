@@ -69,7 +69,10 @@ struct RawSection<'a> {
 }
 
 fn malformed(message: impl std::fmt::Display) -> Error {
-    Error::package(ErrorCode::PackageMalformed, format!("malformed package: {message}"))
+    Error::package(
+        ErrorCode::PackageMalformed,
+        format!("malformed package: {message} (obtain an intact copy, or make it again with `pv-host pack`)"),
+    )
 }
 
 impl<'a> PackageFile<'a> {
