@@ -18,6 +18,7 @@ use crate::package_file::Manifest;
 use crate::policy::ImportPolicy;
 use crate::state::{Assets, HostState};
 use crate::trust::Signer;
+use crate::validate::OutputRules;
 
 /// Default period of the epoch ticker: deadlines are enforced to within about two
 /// ticks, and ticking costs nothing measurable at this rate.
@@ -40,11 +41,17 @@ pub struct HostBuilder {
     limits: Limits,
     import_policy: ImportPolicy,
     epoch_tick: Duration,
+    output_rules: OutputRules,
 }
 
 impl Default for HostBuilder {
     fn default() -> Self {
-        HostBuilder { limits: Limits::default(), import_policy: ImportPolicy::default(), epoch_tick: DEFAULT_EPOCH_TICK }
+        HostBuilder {
+            limits: Limits::default(),
+            import_policy: ImportPolicy::default(),
+            epoch_tick: DEFAULT_EPOCH_TICK,
+            output_rules: OutputRules::default(),
+        }
     }
 }
 
@@ -53,6 +60,13 @@ impl HostBuilder {
     /// for less. Default: [`Limits::default`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The rules every `pre-execute` and `execute` output is checked against.
+    /// Default: [`OutputRules::default`].
+    pub fn output_rules(mut self, rules: OutputRules) -> Self {
+        self.output_rules = rules;
         self
     }
 
@@ -150,6 +164,11 @@ impl Host {
     /// The limits policy of this host.
     pub fn limits(&self) -> &Limits {
         &self.inner.settings.limits
+    }
+
+    /// The output rules of this host.
+    pub fn output_rules(&self) -> &OutputRules {
+        &self.inner.settings.output_rules
     }
 
     /// The import policy of this host.

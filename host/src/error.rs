@@ -146,6 +146,9 @@ pub enum ErrorKind {
     Policy,
     /// The caller's input was refused before the guest was called.
     InvalidInput,
+    /// The algorithm returned an output the host refuses (a rect outside the
+    /// image, NG without a reason, over a size cap...).
+    InvalidOutput,
     /// The package could not be loaded or does not fit the contract.
     Package,
     /// The package is not trusted: unsigned, a bad signature, unknown or revoked
@@ -201,6 +204,17 @@ pub enum Error {
         /// What is wrong with the input.
         message: String,
     },
+    /// The algorithm's output broke a rule of the host's [`OutputRules`]; the
+    /// session is left as it was before the call.
+    ///
+    /// [`OutputRules`]: crate::OutputRules
+    #[error("invalid output: {message}")]
+    InvalidOutput {
+        /// 1007 for coordinates, 9999 otherwise.
+        code: ErrorCode,
+        /// Which rule, and the value that broke it.
+        message: String,
+    },
     /// The package cannot be used.
     #[error("{message}")]
     Package {
@@ -232,6 +246,7 @@ impl Error {
             Error::Algorithm { code, .. }
             | Error::Limit { code, .. }
             | Error::InvalidInput { code, .. }
+            | Error::InvalidOutput { code, .. }
             | Error::Package { code, .. }
             | Error::Untrusted { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
@@ -247,6 +262,7 @@ impl Error {
             Error::Limit { .. } => ErrorKind::Limit,
             Error::ImportsRefused { .. } => ErrorKind::Policy,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
             Error::Package { .. } => ErrorKind::Package,
             Error::Untrusted { .. } => ErrorKind::Trust,
             Error::Host { .. } => ErrorKind::Host,

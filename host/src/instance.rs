@@ -142,16 +142,23 @@ impl Instance {
         self.call(None, Phase::Setup, "setup", Box::new(|alg, store| alg.call_setup(store)))
     }
 
-    /// Run `pre-execute` for one step of the session's part.
+    /// Run `pre-execute` for one step of the session's part. The output is
+    /// checked against the host's [`OutputRules`](crate::OutputRules).
     pub fn pre_execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<PreExecuteOutput> {
-        self.call_step(session, input, Phase::PreExecute, "pre-execute", |alg, store, input| {
+        let (rules, before) = (self.package.output_rules().clone(), session.clone());
+        let report = self.call_step(session, input, Phase::PreExecute, "pre-execute", |alg, store, input| {
             alg.call_pre_execute(store, input)
-        })
+        });
+        checked(report, session, before, |out| rules.check_pre_execute(out, &input.image.meta))
     }
 
-    /// Run `execute` for one step of the session's part.
+    /// Run `execute` for one step of the session's part. The output is checked
+    /// against the host's [`OutputRules`](crate::OutputRules).
     pub fn execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<ExecuteOutput> {
-        self.call_step(session, input, Phase::Execute, "execute", |alg, store, input| alg.call_execute(store, input))
+        let (rules, before) = (self.package.output_rules().clone(), session.clone());
+        let report =
+            self.call_step(session, input, Phase::Execute, "execute", |alg, store, input| alg.call_execute(store, input));
+        checked(report, session, before, |out| rules.check_execute(out, &input.image.meta))
     }
 
     /// Run `reset` for the session.
@@ -510,4 +517,21 @@ fn describe_trap(trap: wasmtime::Trap) -> &'static str {
         Trap::CannotEnterComponent => "re-entered the component",
         _ => "trap",
     }
+}
+
+/// A successful call whose output breaks an output rule becomes that error, and
+/// the session goes back to `before`: an invalid output commits nothing.
+fn checked<T>(
+    mut report: CallReport<T>,
+    session: &mut Session,
+    before: Session,
+    check: impl FnOnce(&T) -> Result<()>,
+) -> CallReport<T> {
+    if let Ok(output) = &report.result
+        && let Err(err) = check(output)
+    {
+        *session = before;
+        report.result = Err(err);
+    }
+    report
 }

@@ -58,6 +58,7 @@ mod policy;
 mod session;
 mod state;
 mod trust;
+mod validate;
 
 pub use crate::admission::{Admission, MAX_PACKAGE_BYTES, Verified, read_package_file};
 pub use crate::bindings::types;
@@ -78,5 +79,8 @@ pub use crate::package_file::{
 };
 pub use crate::params::{check_value, params_from_json};
 pub use crate::session::Session;
+pub use crate::validate::{
+    DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules,
+};
 pub use crate::state::DIAGNOSTICS_DROPPED_KEY;
 pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};

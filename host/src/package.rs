@@ -118,6 +118,10 @@ impl Package {
         Arc::clone(&self.compiled.assets)
     }
 
+    pub(crate) fn output_rules(&self) -> &crate::validate::OutputRules {
+        self.compiled.host.output_rules()
+    }
+
     pub(crate) fn epoch_tick(&self) -> Duration {
         self.compiled.host.epoch_tick()
     }

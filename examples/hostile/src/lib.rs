@@ -16,6 +16,9 @@
 //! | `DIAG_SPAM` | publishes 100 000 diagnostics of 1 KiB each | keep 1 MiB, mark the rest, return OK |
 //! | `SESSION_BOMB` | stores 1 KiB session values until `set` fails, reports how many fit in its debug | refuse past 100 KiB, keep the session |
 //! | `ASSET` | reads its asset `probe.txt` and returns NG with its text as the reason | serve the signed bytes |
+//! | `COUNT` | returns OK with the number of `execute` calls this instance received in its debug | (lets tests see the guest was not called) |
+//! | `OUTSIDE_RECT` | stores `touched` in the session, returns NG with a rect outside the image | refuse the output, 1007; the session unchanged |
+//! | `NG_WITHOUT_DEFECT` | returns NG with a reason and no defect rect | refuse the output, 9999 |
 //! | `SNOOP` | reads /etc/passwd, the environment, the arguments, `/` | find nothing: OK |
 //! | `PANIC` | panics | 9999 |
 //! | `BAD_UTF8` | returns a reason that is not UTF-8 | refuse the output, 9999 |
@@ -148,7 +151,10 @@ fn log_spam() {
 }
 
 /// The exported algorithm.
-pub struct Hostile;
+pub struct Hostile {
+    /// `execute` calls received by this instance.
+    calls: u64,
+}
 
 impl Algorithm for Hostile {
     fn info() -> AlgorithmInfo {
@@ -167,6 +173,9 @@ impl Algorithm for Hostile {
                 "DIAG_SPAM",
                 "SESSION_BOMB",
                 "ASSET",
+                "COUNT",
+                "OUTSIDE_RECT",
+                "NG_WITHOUT_DEFECT",
                 "SNOOP",
                 "PANIC",
                 "BAD_UTF8",
@@ -176,11 +185,19 @@ impl Algorithm for Hostile {
     }
 
     fn setup() -> Result<Self> {
-        Ok(Hostile)
+        Ok(Hostile { calls: 0 })
     }
 
     fn execute(&mut self, input: &StepInput) -> Result<ExecuteOutput> {
+        self.calls += 1;
         match input.pid.as_str() {
+            "COUNT" => Ok(ExecuteOutput::ok().debug(serde_json::json!({ "calls": self.calls }))),
+            "OUTSIDE_RECT" => {
+                pv_guest::session::set("touched", &true)?;
+                let width = input.image.width() as i32;
+                Ok(ExecuteOutput::ng("a defect beyond the right edge").defect(Rect::new(width, 0, 10, 10)))
+            }
+            "NG_WITHOUT_DEFECT" => Ok(ExecuteOutput::ng("no rect")),
             "GOOD" => Ok(ExecuteOutput::ok()),
             "LOOP" => spin(),
             "MEMORY" => {

@@ -27,6 +27,13 @@ const DEFAULT_MIN_PART_AREA: i64 = 300;
 /// Default largest part area in pixels.
 const DEFAULT_MAX_PART_AREA: i64 = 6000;
 
+/// Most defect rectangles reported: the host's default cap. The reason still
+/// counts every problem.
+const MAX_DEFECTS: usize = 20;
+
+/// Most position rectangles reported: the host's default cap.
+const MAX_POSITIONS: usize = 1000;
+
 /// The exported algorithm.
 pub struct PartCounter;
 
@@ -115,7 +122,7 @@ impl Algorithm for PartCounter {
         pv_guest::diagnostics::publish("part_count", &found);
         pv_guest::info!("found {found} of {expected} parts"; "implausible" => implausible.len());
 
-        let positions = parts.iter().map(|b| rect_of_blob(b).labelled("part"));
+        let positions = parts.iter().take(MAX_POSITIONS).map(|b| rect_of_blob(b).labelled("part"));
         let debug = serde_json::json!({
             "found": found,
             "expected": expected,
@@ -140,6 +147,7 @@ impl Algorithm for PartCounter {
                 defects.push(Rect::new(0, 0, input.image.width(), input.image.height()).labelled("no parts"));
             }
         }
+        defects.truncate(MAX_DEFECTS);
         let mut reason = format!("found {found} of {expected} parts");
         if !implausible.is_empty() {
             reason.push_str(&format!(" and {} blob(s) of implausible size", implausible.len()));

@@ -13,7 +13,7 @@ pub const NG: u8 = 1;
 pub const USAGE: u8 = 2;
 /// The host refused the input: image, product id, step or params (1001, 1002, 1006).
 pub const INVALID_INPUT: u8 = 3;
-/// The algorithm returned an error of its own.
+/// The algorithm returned an error of its own, or an output the host refuses.
 pub const ALGORITHM_ERROR: u8 = 4;
 /// The algorithm crashed (trapped) or hit a limit.
 pub const ALGORITHM_CRASH: u8 = 5;
@@ -33,7 +33,7 @@ Exit codes:
   1  `run`: the verdict is NG
   2  the command line is wrong
   3  the input was refused (image 1002, product id 1001, step or params 1006)
-  4  the algorithm returned an error
+  4  the algorithm returned an error, or an output the host refuses (1007)
   5  the algorithm crashed or hit a limit
   6  the package cannot be used or is refused by policy (2xxx)
   7  pv-host failed (I/O, engine)
@@ -49,7 +49,7 @@ pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     let code = match library_error(err).map(pv_host::Error::kind) {
         Some(ErrorKind::InvalidInput) => INVALID_INPUT,
-        Some(ErrorKind::Algorithm) => ALGORITHM_ERROR,
+        Some(ErrorKind::Algorithm | ErrorKind::InvalidOutput) => ALGORITHM_ERROR,
         Some(ErrorKind::Trap | ErrorKind::Limit) => ALGORITHM_CRASH,
         Some(ErrorKind::Package | ErrorKind::Policy) => PACKAGE,
         Some(ErrorKind::Trust) => UNTRUSTED,
