@@ -27,6 +27,7 @@ use std::fmt;
 /// | 2012 | the package is older than a version already admitted (rollback) |
 /// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
 /// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
+/// | 3001 | busy: the runner's queue is full; try again later (backpressure) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -73,6 +74,8 @@ pub enum ErrorCode {
     AssetMismatch,
     /// 2014
     TrustStoreInvalid,
+    /// 3001
+    Busy,
     /// 9999
     Unknown,
 }
@@ -102,6 +105,7 @@ impl ErrorCode {
             ErrorCode::Downgrade => 2012,
             ErrorCode::AssetMismatch => 2013,
             ErrorCode::TrustStoreInvalid => 2014,
+            ErrorCode::Busy => 3001,
             ErrorCode::Unknown => 9999,
         }
     }
@@ -154,6 +158,8 @@ pub enum ErrorKind {
     /// The package is not trusted: unsigned, a bad signature, unknown or revoked
     /// signers, too few signers, a rollback; or the trust store itself is unusable.
     Trust,
+    /// The runner is at capacity: every instance is busy and the queue is full.
+    Busy,
     /// pv-host itself failed (I/O, engine, internal limits).
     Host,
 }
@@ -231,6 +237,12 @@ pub enum Error {
         /// Why, and what to do about it.
         message: String,
     },
+    /// The runner's instances are all busy and its queue is full.
+    #[error("busy: {message}")]
+    Busy {
+        /// The runner's capacity.
+        message: String,
+    },
     /// The host failed.
     #[error("host failure: {message}")]
     Host {
@@ -250,6 +262,7 @@ impl Error {
             | Error::Package { code, .. }
             | Error::Untrusted { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
+            Error::Busy { .. } => ErrorCode::Busy,
             Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
         }
     }
@@ -265,6 +278,7 @@ impl Error {
             Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
             Error::Package { .. } => ErrorKind::Package,
             Error::Untrusted { .. } => ErrorKind::Trust,
+            Error::Busy { .. } => ErrorKind::Busy,
             Error::Host { .. } => ErrorKind::Host,
         }
     }

@@ -53,7 +53,7 @@ impl<T> CallReport<T> {
         self.result
     }
 
-    fn refused(err: Error) -> Self {
+    pub(crate) fn refused(err: Error) -> Self {
         CallReport { result: Err(err), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() }
     }
 }

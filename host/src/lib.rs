@@ -55,6 +55,7 @@ mod package;
 mod package_file;
 mod params;
 mod policy;
+mod runner;
 mod session;
 mod state;
 mod trust;
@@ -78,6 +79,7 @@ pub use crate::package_file::{
     SIGNATURE_SECTION, SUPPORTED_WIT, SecretKey, SectionInfo, SignatureSection, add_signature, pack,
 };
 pub use crate::params::{check_value, params_from_json};
+pub use crate::runner::{DEFAULT_QUEUE, Isolation, LATENCY_BUCKETS_MS, Metrics, Runner, RunnerConfig};
 pub use crate::session::Session;
 pub use crate::validate::{
     DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules,

@@ -67,7 +67,7 @@ fn small_package() -> Vec<u8> {
 fn hostile_manifest() -> Manifest {
     let pids = [
         "GOOD", "LOOP", "MEMORY", "MEMORY_POLITE", "RECURSION", "DEEP_STACK", "RECTS", "STRING", "LOG_SPAM",
-        "DIAG_SPAM", "SESSION_BOMB", "ASSET", "COUNT", "OUTSIDE_RECT", "NG_WITHOUT_DEFECT", "SNOOP", "PANIC", "BAD_UTF8",
+        "DIAG_SPAM", "SESSION_BOMB", "ASSET", "COUNT", "FLOW", "OUTSIDE_RECT", "NG_WITHOUT_DEFECT", "SNOOP", "PANIC", "BAD_UTF8",
         "BAD_POINTER",
     ];
     manifest("hostile", "1.0.0", &pids)

@@ -19,6 +19,7 @@
 //! | `COUNT` | returns OK with the number of `execute` calls this instance received in its debug | (lets tests see the guest was not called) |
 //! | `OUTSIDE_RECT` | stores `touched` in the session, returns NG with a rect outside the image | refuse the output, 1007; the session unchanged |
 //! | `NG_WITHOUT_DEFECT` | returns NG with a reason and no defect rect | refuse the output, 9999 |
+//! | `FLOW` | step 1 stores `trail` = [1]; step 2 appends 2 and returns what it read in its debug; step 3 appends 3, then panics | commit steps 1 and 2, roll back step 3 |
 //! | `SNOOP` | reads /etc/passwd, the environment, the arguments, `/` | find nothing: OK |
 //! | `PANIC` | panics | 9999 |
 //! | `BAD_UTF8` | returns a reason that is not UTF-8 | refuse the output, 9999 |
@@ -174,6 +175,7 @@ impl Algorithm for Hostile {
                 "SESSION_BOMB",
                 "ASSET",
                 "COUNT",
+                "FLOW",
                 "OUTSIDE_RECT",
                 "NG_WITHOUT_DEFECT",
                 "SNOOP",
@@ -182,6 +184,8 @@ impl Algorithm for Hostile {
                 "BAD_POINTER",
             ])
             .step(Step::new(1, "misbehave"))
+            .step(Step::new(2, "flow: read step 1"))
+            .step(Step::new(3, "flow: crash after writing"))
     }
 
     fn setup() -> Result<Self> {
@@ -198,6 +202,16 @@ impl Algorithm for Hostile {
                 Ok(ExecuteOutput::ng("a defect beyond the right edge").defect(Rect::new(width, 0, 10, 10)))
             }
             "NG_WITHOUT_DEFECT" => Ok(ExecuteOutput::ng("no rect")),
+            "FLOW" => {
+                let mut trail: Vec<u32> = pv_guest::session::get("trail")?.unwrap_or_default();
+                let read = trail.clone();
+                trail.push(input.step_index);
+                pv_guest::session::set("trail", &trail)?;
+                if input.step_index == 3 {
+                    panic!("step 3 crashes after writing to the session");
+                }
+                Ok(ExecuteOutput::ok().debug(serde_json::json!({ "read": read })))
+            }
             "GOOD" => Ok(ExecuteOutput::ok()),
             "LOOP" => spin(),
             "MEMORY" => {

@@ -1,0 +1,453 @@
+//! The [`Runner`]: how a platform runs one package. It owns the sessions, a pool
+//! of set-up instances and the package's metrics, and offers an async API (on
+//! tokio) with bounded concurrency and a bounded queue, plus a blocking API.
+//!
+//! ```no_run
+//! use pv_host::{Admission, Host, Runner, RunnerConfig, TrustStore};
+//! # async fn demo(input: pv_host::types::StepInput) -> pv_host::Result<()> {
+//! let trust = TrustStore::open("/etc/pv-host/trust".as_ref())?;
+//! let package = Host::new()?.load_package_file("part-counter.pkg.wasm".as_ref(), &Admission::new(&trust))?;
+//! let runner = Runner::new(package, RunnerConfig::default().with_instances(4));
+//! runner.begin_session("part-0001", serde_json::json!({ "operator": "ana" }))?;
+//! let pre = runner.pre_execute("part-0001", input.clone()).await.into_result()?;
+//! let verdict = runner.execute("part-0001", input).await.into_result()?.verdict;
+//! runner.end_session("part-0001");
+//! # Ok(()) }
+//! ```
+//!
+//! Every call: the input is checked first (a refused input never reaches the
+//! guest), then `on-step-start`, the phase, `on-step-finish`, on one instance
+//! taken from the pool. Instances are interchangeable because sessions live in
+//! the host; one that trapped is dropped and a fresh one set up in its place.
+//! Calls on one session run one after the other.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::bindings::procvision::algorithm::types::{
+    ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict,
+};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
+use crate::instance::{CallReport, Instance};
+use crate::package::Package;
+use crate::session::Session;
+
+/// Default length of the queue of calls waiting for an instance.
+pub const DEFAULT_QUEUE: usize = 64;
+
+/// Upper bounds of the latency histogram buckets, in milliseconds; the last
+/// bucket counts everything slower.
+pub const LATENCY_BUCKETS_MS: [u64; 12] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 30000];
+
+/// Whether instances serve many sessions or one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Isolation {
+    /// Instances go back to the pool after each call and serve any session
+    /// (the default: sessions live in the host, so nothing leaks through them
+    /// unless the algorithm keeps state of its own).
+    #[default]
+    Reuse,
+    /// Each session gets a fresh instance of its own, torn down when the session
+    /// ends: nothing an algorithm keeps in memory can reach another part.
+    PerSession,
+}
+
+/// How a [`Runner`] is sized; every setting documents its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerConfig {
+    instances: usize,
+    queue: usize,
+    isolation: Isolation,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            queue: DEFAULT_QUEUE,
+            isolation: Isolation::default(),
+        }
+    }
+}
+
+impl RunnerConfig {
+    /// Calls running at once, each on its own instance. Default: the number of
+    /// CPUs.
+    pub fn with_instances(mut self, instances: usize) -> Self {
+        self.instances = instances.max(1);
+        self
+    }
+
+    /// Calls that may wait for an instance; one more gets error 3001 (busy) at
+    /// once. Default: [`DEFAULT_QUEUE`] (64).
+    pub fn with_queue(mut self, queue: usize) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Instance reuse. Default: [`Isolation::Reuse`].
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+}
+
+/// What a runner has done, for dashboards and the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Calls made (refused ones included).
+    pub calls: u64,
+    /// Failed calls by error code.
+    pub errors_by_code: BTreeMap<u32, u64>,
+    /// Calls per latency bucket: `latency_ms_buckets[i]` counts calls that took
+    /// at most [`LATENCY_BUCKETS_MS`]`[i]` ms; the extra last entry counts the rest.
+    pub latency_ms_buckets: Vec<u64>,
+    /// Fuel consumed by all phases.
+    pub fuel_consumed: u64,
+    /// Calls that trapped or hit a limit.
+    pub traps: u64,
+    /// Instances dropped after a trap and replaced.
+    pub instance_recycles: u64,
+    /// Calls refused with 3001 because the queue was full.
+    pub busy: u64,
+}
+
+impl Metrics {
+    fn record<T>(&mut self, report: &CallReport<T>, wall_time: Duration) {
+        self.calls += 1;
+        if self.latency_ms_buckets.is_empty() {
+            self.latency_ms_buckets = vec![0; LATENCY_BUCKETS_MS.len() + 1];
+        }
+        let ms = wall_time.as_millis();
+        let bucket = LATENCY_BUCKETS_MS.iter().position(|&bound| ms <= u128::from(bound)).unwrap_or(LATENCY_BUCKETS_MS.len());
+        self.latency_ms_buckets[bucket] += 1;
+        self.fuel_consumed += report.usage.fuel_consumed.unwrap_or(0);
+        if let Err(err) = &report.result {
+            *self.errors_by_code.entry(err.code().number()).or_default() += 1;
+            if matches!(err.kind(), ErrorKind::Trap | ErrorKind::Limit) {
+                self.traps += 1;
+            }
+        }
+    }
+}
+
+/// A session and, under [`Isolation::PerSession`], its instance.
+struct SessionSlot {
+    session: Session,
+    instance: Option<Instance>,
+}
+
+struct Inner {
+    package: Package,
+    config: RunnerConfig,
+    idle: Mutex<Vec<Instance>>,
+    running: Arc<Semaphore>,
+    queued: AtomicUsize,
+    sessions: Mutex<HashMap<String, Arc<Mutex<SessionSlot>>>>,
+    metrics: Mutex<Metrics>,
+}
+
+/// Runs one package for a platform: sessions, an instance pool, bounded
+/// concurrency and queue, metrics. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("package", &self.inner.package).field("config", &self.inner.config).finish()
+    }
+}
+
+/// Lock a mutex; a panic elsewhere never makes the runner unusable (the data
+/// behind these locks is always left consistent).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Gives a queue place back when the waiting call ends or is dropped.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Runner {
+    /// A runner for `package`. Instances are created and set up on first use.
+    pub fn new(package: Package, config: RunnerConfig) -> Runner {
+        let running = Arc::new(Semaphore::new(config.instances));
+        Runner {
+            inner: Arc::new(Inner {
+                package,
+                config,
+                idle: Mutex::new(Vec::new()),
+                running,
+                queued: AtomicUsize::new(0),
+                sessions: Mutex::new(HashMap::new()),
+                metrics: Mutex::new(Metrics::default()),
+            }),
+        }
+    }
+
+    /// The package it runs.
+    pub fn package(&self) -> &Package {
+        &self.inner.package
+    }
+
+    /// Start a session with a read-only `context` (a JSON object: product code,
+    /// operator, trace id...). Error 1006 when a session with this id is open.
+    pub fn begin_session(&self, id: &str, context: Value) -> Result<()> {
+        let mut sessions = lock(&self.inner.sessions);
+        if sessions.contains_key(id) {
+            return Err(Error::input(ErrorCode::InvalidParams, format!("session {id:?} is open already")));
+        }
+        let slot = SessionSlot { session: Session::new(id).with_context(context), instance: None };
+        sessions.insert(id.to_owned(), Arc::new(Mutex::new(slot)));
+        Ok(())
+    }
+
+    /// End a session: its state is dropped (and, under
+    /// [`Isolation::PerSession`], its instance torn down). Whether it was open.
+    pub fn end_session(&self, id: &str) -> bool {
+        let Some(slot) = lock(&self.inner.sessions).remove(id) else { return false };
+        if let Some(instance) = lock(&slot).instance.take()
+            && let Err(err) = instance.teardown().result
+        {
+            tracing::warn!(session = id, %err, "teardown failed");
+        }
+        true
+    }
+
+    /// A copy of a session's current state.
+    pub fn session(&self, id: &str) -> Option<Session> {
+        let slot = lock(&self.inner.sessions).get(id).cloned()?;
+        let session = lock(&slot).session.clone();
+        Some(session)
+    }
+
+    /// Calls running now and calls waiting for an instance.
+    pub fn in_flight(&self) -> (usize, usize) {
+        let running = self.inner.config.instances - self.inner.running.available_permits();
+        (running, self.inner.queued.load(Ordering::SeqCst))
+    }
+
+    /// The metrics so far.
+    pub fn metrics(&self) -> Metrics {
+        lock(&self.inner.metrics).clone()
+    }
+
+    /// Run `pre-execute` for a step of the session, between the step hooks.
+    pub async fn pre_execute(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
+        self.call(session_id, "pre-execute", move |instance, session| {
+            with_hooks(instance, session, &input, |instance, session| instance.pre_execute(session, &input), |_| {
+                StepOutcome::Ok
+            })
+        })
+        .await
+    }
+
+    /// Run `execute` for a step of the session, between the step hooks.
+    pub async fn execute(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
+        self.call(session_id, "execute", move |instance, session| {
+            with_hooks(instance, session, &input, |instance, session| instance.execute(session, &input), |out| {
+                if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
+            })
+        })
+        .await
+    }
+
+    /// Run `reset` for the session.
+    pub async fn reset(&self, session_id: &str) -> CallReport<()> {
+        self.call(session_id, "reset", |instance, session| instance.reset(session)).await
+    }
+
+    /// The blocking form of [`pre_execute`](Self::pre_execute), for embedders
+    /// without an async runtime. Must not be called from inside one.
+    pub fn pre_execute_blocking(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
+        block_on(self.pre_execute(session_id, input))
+    }
+
+    /// The blocking form of [`execute`](Self::execute).
+    pub fn execute_blocking(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
+        block_on(self.execute(session_id, input))
+    }
+
+    /// The blocking form of [`reset`](Self::reset).
+    pub fn reset_blocking(&self, session_id: &str) -> CallReport<()> {
+        block_on(self.reset(session_id))
+    }
+
+    /// Tear down the idle instances (sessions still open keep theirs until they
+    /// end). Calls after this set up new instances.
+    pub fn shutdown(&self) {
+        let idle = std::mem::take(&mut *lock(&self.inner.idle));
+        for instance in idle {
+            if let Err(err) = instance.teardown().result {
+                tracing::warn!(%err, "teardown failed");
+            }
+        }
+    }
+
+    async fn call<T, F>(&self, session_id: &str, phase: &'static str, op: F) -> CallReport<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static,
+    {
+        let inner = &self.inner;
+        let Some(slot) = lock(&inner.sessions).get(session_id).cloned() else {
+            return CallReport::refused(Error::input(
+                ErrorCode::InvalidParams,
+                format!("no session {session_id:?}: begin it first"),
+            ));
+        };
+        let permit = match Arc::clone(&inner.running).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if inner.queued.fetch_add(1, Ordering::SeqCst) >= inner.config.queue {
+                    inner.queued.fetch_sub(1, Ordering::SeqCst);
+                    let mut metrics = lock(&inner.metrics);
+                    metrics.calls += 1;
+                    metrics.busy += 1;
+                    *metrics.errors_by_code.entry(ErrorCode::Busy.number()).or_default() += 1;
+                    return CallReport::refused(Error::Busy {
+                        message: format!(
+                            "{} calls running and {} waiting, the most this runner takes",
+                            inner.config.instances, inner.config.queue
+                        ),
+                    });
+                }
+                let _place = QueuePlace(&inner.queued);
+                match Arc::clone(&inner.running).acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return CallReport::refused(Error::host("the runner is closed")),
+                }
+            }
+        };
+        let span = tracing::info_span!(
+            "call",
+            package = inner.package.manifest().map_or(inner.package.origin(), |m| m.name.as_str()),
+            version = inner.package.manifest().map(|m| m.version.to_string()),
+            session = session_id,
+            phase,
+        );
+        let runner = Arc::clone(&self.inner);
+        // The guest runs on a blocking thread with the permit: if the caller drops
+        // this future, the call still finishes, commits or not, and gives its
+        // instance and its permit back.
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _span = span.enter();
+            runner.run(&slot, op)
+        });
+        match task.await {
+            Ok(report) => report,
+            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
+        }
+    }
+}
+
+impl Inner {
+    fn run<T>(
+        &self,
+        slot: &Mutex<SessionSlot>,
+        op: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
+    ) -> CallReport<T> {
+        let started = Instant::now();
+        let mut slot = lock(slot);
+        let slot = &mut *slot;
+        let instance = match self.config.isolation {
+            Isolation::Reuse => self.take_instance(),
+            Isolation::PerSession => match slot.instance.take() {
+                Some(instance) => Ok(instance),
+                None => self.new_instance(),
+            },
+        };
+        let mut instance = match instance {
+            Ok(instance) => instance,
+            Err(err) => {
+                let report = CallReport::refused(err);
+                lock(&self.metrics).record(&report, started.elapsed());
+                return report;
+            }
+        };
+        let report = op(&mut instance, &mut slot.session);
+        let mut metrics = lock(&self.metrics);
+        metrics.record(&report, started.elapsed());
+        if instance.is_poisoned() {
+            // Replaced, not repaired: the next call gets a fresh instance.
+            metrics.instance_recycles += 1;
+            drop(metrics);
+            tracing::info!("dropped an instance after a trap; a fresh one takes its place");
+            return report;
+        }
+        drop(metrics);
+        match self.config.isolation {
+            Isolation::Reuse => lock(&self.idle).push(instance),
+            Isolation::PerSession => slot.instance = Some(instance),
+        }
+        report
+    }
+
+    fn take_instance(&self) -> Result<Instance> {
+        let idle = lock(&self.idle).pop();
+        match idle {
+            Some(instance) => Ok(instance),
+            None => self.new_instance(),
+        }
+    }
+
+    fn new_instance(&self) -> Result<Instance> {
+        let mut instance = self.package.instantiate()?;
+        instance.setup().into_result()?;
+        Ok(instance)
+    }
+}
+
+/// Check the input (a refused input never reaches the guest), then
+/// `on-step-start`, the phase and `on-step-finish`. A failing hook is logged;
+/// the phase's result stands. When the phase fails, the session goes back to
+/// what it was before the hooks: the whole call commits or nothing does.
+fn with_hooks<T>(
+    instance: &mut Instance,
+    session: &mut Session,
+    input: &StepInput,
+    phase: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
+    outcome_of: impl FnOnce(&T) -> StepOutcome,
+) -> CallReport<T> {
+    if let Err(err) = instance.check_input(input) {
+        return CallReport::refused(err);
+    }
+    let (step, pid) = (input.step_index, input.pid.as_str());
+    let before = session.clone();
+    if let Err(err) = instance.on_step_start(session, step, pid).result {
+        tracing::warn!(%err, "on-step-start failed");
+    }
+    let report = phase(instance, session);
+    let outcome = report.result.as_ref().map_or(StepOutcome::Error, outcome_of);
+    if !instance.is_poisoned()
+        && let Err(err) = instance.on_step_finish(session, step, pid, outcome).result
+    {
+        tracing::warn!(%err, "on-step-finish failed");
+    }
+    if report.result.is_err() {
+        *session = before;
+    }
+    report
+}
+
+/// Run a future to completion on a small runtime of its own.
+fn block_on<T>(future: impl std::future::Future<Output = CallReport<T>>) -> CallReport<T> {
+    match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => CallReport::refused(Error::host(format!("cannot start a runtime: {err}"))),
+    }
+}
