@@ -110,6 +110,21 @@ impl Host {
     }
 
     fn admit(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
+        let admitted = self.admit_checked(bytes, origin, admission, record);
+        match &admitted {
+            Ok(package) => {
+                let signers: Vec<String> = package.signers().iter().map(|s| format!("{} ({})", s.name, s.key_id)).collect();
+                let (name, version) =
+                    package.manifest().map_or((String::new(), String::new()), |m| (m.name.clone(), m.version.to_string()));
+                let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+                crate::audit::package_admitted(origin, &name, &version, &signers, &sha256);
+            }
+            Err(err) => crate::audit::package_refused(origin, err),
+        }
+        admitted
+    }
+
+    fn admit_checked(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
         let file = PackageFile::parse(bytes)?;
         let verified = admission.check(&file, origin)?;
         let Some(manifest) = verified.manifest else {

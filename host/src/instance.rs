@@ -311,7 +311,9 @@ impl Instance {
                 // wasmtime poisons a store after a trap: drop it now, the next call
                 // starts a fresh one.
                 self.live = None;
-                Err(classify_failure(&err, name, phase, refused, &limits, self.package.origin()))
+                let err = classify_failure(&err, name, phase, refused, &limits, self.package.origin());
+                crate::audit::guest_failure(self.package.origin(), name, &err);
+                Err(err)
             }
         };
         tracing::debug!(

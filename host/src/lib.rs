@@ -44,6 +44,7 @@
 
 mod admission;
 pub mod annotate;
+pub mod audit;
 mod bindings;
 mod engine;
 mod error;

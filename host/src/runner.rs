@@ -119,7 +119,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn record<T>(&mut self, report: &CallReport<T>, wall_time: Duration) {
+    /// Count one call, timed by its report (for embedders that drive
+    /// [`Instance`]s themselves; a [`Runner`] counts its own calls).
+    pub fn record<T>(&mut self, report: &CallReport<T>) {
+        self.record_timed(report, report.usage.wall_time);
+    }
+
+    fn record_timed<T>(&mut self, report: &CallReport<T>, wall_time: Duration) {
         self.calls += 1;
         if self.latency_ms_buckets.is_empty() {
             self.latency_ms_buckets = vec![0; LATENCY_BUCKETS_MS.len() + 1];
@@ -375,13 +381,13 @@ impl Inner {
             Ok(instance) => instance,
             Err(err) => {
                 let report = CallReport::refused(err);
-                lock(&self.metrics).record(&report, started.elapsed());
+                lock(&self.metrics).record_timed(&report, started.elapsed());
                 return report;
             }
         };
         let report = op(&mut instance, &mut slot.session);
         let mut metrics = lock(&self.metrics);
-        metrics.record(&report, started.elapsed());
+        metrics.record_timed(&report, started.elapsed());
         if instance.is_poisoned() {
             // Replaced, not repaired: the next call gets a fresh instance.
             metrics.instance_recycles += 1;

@@ -22,8 +22,25 @@ struct Cli {
     /// filter. The default shows host warnings, such as the full detail of a guest
     /// crash, but not the guest's own log lines (target `guest`), which the
     /// summary prints already.
-    #[arg(long, global = true, default_value = "warn,guest=off", env = "PV_HOST_LOG")]
+    #[arg(long, global = true, default_value = "warn,guest=off,audit=off", env = "PV_HOST_LOG")]
     log: String,
+
+    /// Format of the host log on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    /// Append the audit trail (packages admitted and refused, guest traps, limit
+    /// hits) to FILE as JSON lines, whatever --log says.
+    #[arg(long, global = true, value_name = "FILE")]
+    audit_log: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per record.
+    Text,
+    /// One JSON object per record.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,7 +56,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    if let Err(err) = init_tracing(&cli.log, cli.log_format, cli.audit_log.as_deref()) {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(exit::HOST);
+    }
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
@@ -58,8 +78,38 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(filter: &str) {
+fn init_tracing(filter: &str, format: LogFormat, audit_log: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).init();
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true);
+    let stderr = match format {
+        LogFormat::Text => stderr.boxed(),
+        LogFormat::Json => stderr.json().boxed(),
+    }
+    .with_filter(filter);
+    let audit = match audit_log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the audit log {}", path.display()))?;
+            let only_audit = tracing_subscriber::filter::Targets::new().with_target("audit", tracing::Level::INFO);
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_current_span(false)
+                    .with_filter(only_audit),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry().with(stderr).with(audit).init();
+    Ok(())
 }

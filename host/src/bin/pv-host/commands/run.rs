@@ -12,8 +12,8 @@ use pv_host::annotate::{Mark, annotate};
 use pv_host::image::{format_name, load_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
 use pv_host::{
-    Admission, CallReport, Error, ErrorCode, Host, Instance, Limits, LogRecord, Package, ResourceUsage, Session,
-    params_from_json,
+    Admission, CallReport, Error, ErrorCode, Host, Instance, Limits, LogRecord, Metrics, Package, ResourceUsage,
+    Session, params_from_json,
 };
 
 use super::TrustArgs;
@@ -58,8 +58,19 @@ pub struct RunArgs {
     params: Option<String>,
 
     /// Step index (steps start at 1).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["steps", "flow"])]
     step: u32,
+
+    /// Several steps of one part, in order, sharing one session, e.g. `1,2,3`;
+    /// each uses --pid, --image and --params. The run stops at the first error.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', conflicts_with = "flow")]
+    steps: Vec<u32>,
+
+    /// A flow file: a JSON array of steps sharing one session, each
+    /// `{"step": N}` with optional `"pid"`, `"image"` and `"params"` that
+    /// override --pid, --image and --params for that step.
+    #[arg(long, value_name = "FLOW.json")]
+    flow: Option<PathBuf>,
 
     /// Pixel format handed to the algorithm; `auto` follows the file (gray or colour).
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
@@ -68,6 +79,11 @@ pub struct RunArgs {
     /// Print one JSON object shaped like the platform's result instead of a summary.
     #[arg(long)]
     json: bool,
+
+    /// Also print the run's metrics: calls, errors by code, latency histogram,
+    /// fuel, traps, instance restarts.
+    #[arg(long)]
+    metrics: bool,
 
     /// Write a PNG of the image with the result's rectangles drawn and labelled.
     #[arg(long, value_name = "OUT.png")]
@@ -138,74 +154,180 @@ impl FormatArg {
     }
 }
 
-/// What a run produced, for printing.
+/// One step of a run, as planned from the flags or the flow file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepPlan {
+    step: u32,
+    pid: Option<String>,
+    image: Option<PathBuf>,
+    params: Option<Value>,
+}
+
+/// What one step of a run produced, for printing.
 struct RunOutcome {
     name: String,
     version: String,
+    image_path: PathBuf,
     input: StepInput,
-    setup: ResourceUsage,
+    /// `setup`, for the first step only.
+    setup: Option<ResourceUsage>,
+    /// Restarts of the instance so far.
+    restarts: u32,
     pre: CallReport<PreExecuteOutput>,
     exec: Option<CallReport<ExecuteOutput>>,
 }
 
 /// Run the command; the exit code says OK, NG or which kind of failure.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let outcome = match execute(&args) {
-        Ok(outcome) => outcome,
+    let outcomes = match execute(&args) {
+        Ok(outcomes) => outcomes,
         Err(err) if args.json => {
             print_json(&error_json(&err, None));
             return Ok(exit::code_for(&err));
         }
         Err(err) => return Err(err),
     };
-    if let Some(path) = &args.annotate {
-        write_annotation(path, &outcome)?;
+    if let (Some(path), Some(last)) = (&args.annotate, outcomes.last()) {
+        write_annotation(path, last)?;
     }
+    let metrics = args.metrics.then(|| metrics_of(&outcomes));
     if args.json {
-        print_json(&result_json(&outcome));
+        let mut value = match outcomes.as_slice() {
+            [one] => result_json(one),
+            several => json!({ "steps": several.iter().map(result_json).collect::<Vec<_>>() }),
+        };
+        if let (Some(metrics), Value::Object(object)) = (&metrics, &mut value) {
+            object.insert("metrics".into(), serde_json::to_value(metrics)?);
+        }
+        print_json(&value);
     } else {
-        print_summary(&args, &outcome);
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            print_summary(outcome);
+        }
+        if let (Some(path), Some(last)) = (&args.annotate, outcomes.last()) {
+            println!("\nannotated image (step {}) written to {}", last.input.step_index, path.display());
+        }
+        if let Some(metrics) = &metrics {
+            println!("\nmetrics {}", serde_json::to_string(metrics)?);
+        }
     }
-    let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
-    Ok(match (failure, outcome.exec.as_ref().and_then(|e| e.result.as_ref().ok())) {
-        (Some(err), _) => exit::code_for(&anyhow::Error::new(err.clone())),
-        (None, Some(out)) if out.verdict == Verdict::Ng => ExitCode::from(exit::NG),
-        _ => ExitCode::from(exit::OK),
+    let failure = outcomes.iter().find_map(|o| {
+        o.pre.result.as_ref().err().or(o.exec.as_ref().and_then(|e| e.result.as_ref().err()))
+    });
+    let any_ng = outcomes
+        .iter()
+        .any(|o| o.exec.as_ref().and_then(|e| e.result.as_ref().ok()).is_some_and(|out| out.verdict == Verdict::Ng));
+    Ok(match failure {
+        Some(err) => exit::code_for(&anyhow::Error::new(err.clone())),
+        None if any_ng => ExitCode::from(exit::NG),
+        None => ExitCode::from(exit::OK),
     })
 }
 
-fn execute(args: &RunArgs) -> Result<RunOutcome> {
-    let params = parse_params(args.params.as_deref())?;
+/// The guest calls of the run, counted as a runner counts them.
+fn metrics_of(outcomes: &[RunOutcome]) -> Metrics {
+    let mut metrics = Metrics::default();
+    for outcome in outcomes {
+        metrics.record(&outcome.pre);
+        if let Some(exec) = &outcome.exec {
+            metrics.record(exec);
+        }
+    }
+    metrics.instance_recycles = outcomes.last().map_or(0, |o| u64::from(o.restarts));
+    metrics
+}
+
+/// The steps to run: the flow file, else --steps, else --step.
+fn plan(args: &RunArgs) -> Result<Vec<StepPlan>> {
+    let single = |step| StepPlan { step, pid: None, image: None, params: None };
+    if let Some(path) = &args.flow {
+        let text = std::fs::read(path).with_context(|| format!("cannot read the flow file {}", path.display()))?;
+        let steps: Vec<StepPlan> = serde_json::from_slice(&text).map_err(|err| Error::InvalidInput {
+            code: ErrorCode::InvalidParams,
+            message: format!("the flow file {} is not a JSON array of steps: {err}", path.display()),
+        })?;
+        if steps.is_empty() {
+            return Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: "the flow has no steps".into() }.into());
+        }
+        return Ok(steps);
+    }
+    if !args.steps.is_empty() {
+        return Ok(args.steps.iter().copied().map(single).collect());
+    }
+    Ok(vec![single(args.step)])
+}
+
+fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
+    let plan = plan(args)?;
+    let default_params = parse_params(args.params.as_deref())?;
     let host = Host::builder().limits(args.limits()).build()?;
     let package = load_package(args, &host)?;
     let mut instance = package.instantiate()?;
-    instance.check_pid(&args.pid)?;
-    let step = instance.step(args.step)?.clone();
-    let params = params_from_json(&step, &params)?;
-    let image = load_image(&args.image, args.pixel_format.format())?;
-    let guide_image = args.guide_image.as_deref().map(|p| load_image(p, args.pixel_format.format())).transpose()?;
-    let input = StepInput {
-        step_index: args.step,
-        pid: args.pid.clone(),
-        step_desc: step.description.clone(),
-        params,
-        image,
-        guide_image,
-        guide_info: Vec::new(),
-    };
+    let mut inputs = Vec::new();
+    for step_plan in &plan {
+        let pid = step_plan.pid.clone().unwrap_or_else(|| args.pid.clone());
+        instance.check_pid(&pid)?;
+        let step = instance.step(step_plan.step)?.clone();
+        let params = match &step_plan.params {
+            Some(Value::Object(map)) => map.clone(),
+            Some(other) => {
+                return Err(Error::InvalidInput {
+                    code: ErrorCode::InvalidParams,
+                    message: format!("the params of step {} must be a JSON object, got {other}", step_plan.step),
+                }
+                .into());
+            }
+            None => default_params.clone(),
+        };
+        let params = params_from_json(&step, &params)?;
+        let image_path = step_plan.image.clone().unwrap_or_else(|| args.image.clone());
+        let image = load_image(&image_path, args.pixel_format.format())?;
+        let guide_image = args.guide_image.as_deref().map(|p| load_image(p, args.pixel_format.format())).transpose()?;
+        let input = StepInput {
+            step_index: step_plan.step,
+            pid,
+            step_desc: step.description.clone(),
+            params,
+            image,
+            guide_image,
+            guide_info: Vec::new(),
+        };
+        inputs.push((image_path, input));
+    }
 
     let setup = instance.setup();
     setup.result.context("setup failed")?;
-    let setup = setup.usage;
+    let mut setup = Some(setup.usage);
     let mut session = Session::new("pv-host-run");
-    let (pre, exec) = run_step(&mut instance, &mut session, &input);
     let (name, version) = (instance.info().name.clone(), instance.info().version.clone());
+    let mut outcomes = Vec::new();
+    for (image_path, input) in inputs {
+        let (pre, exec) = run_step(&mut instance, &mut session, &input);
+        let failed = pre.result.is_err() || exec.as_ref().is_some_and(|e| e.result.is_err());
+        outcomes.push(RunOutcome {
+            name: name.clone(),
+            version: version.clone(),
+            image_path,
+            input,
+            setup: setup.take(),
+            restarts: instance.restarts(),
+            pre,
+            exec,
+        });
+        if failed {
+            break;
+        }
+    }
     if !instance.is_poisoned()
         && let Err(err) = instance.teardown().result
     {
         tracing::warn!(%err, "teardown failed");
     }
-    Ok(RunOutcome { name, version, input, setup, pre, exec })
+    Ok(outcomes)
 }
 
 /// Admit the package: against the trust store, or, with --allow-unsigned,
@@ -329,9 +451,11 @@ fn result_json(outcome: &RunOutcome) -> Value {
     let mut logs = logs_json(&outcome.pre, "pre-execute");
     let mut timings = Map::new();
     let mut resources = Map::new();
-    timings.insert("setup".into(), json!(ms(outcome.setup.wall_time)));
+    if let Some(setup) = &outcome.setup {
+        timings.insert("setup".into(), json!(ms(setup.wall_time)));
+        resources.insert("setup".into(), usage_json(setup));
+    }
     timings.insert("pre_execute".into(), json!(ms(outcome.pre.usage.wall_time)));
-    resources.insert("setup".into(), usage_json(&outcome.setup));
     resources.insert("pre_execute".into(), usage_json(&outcome.pre.usage));
     let mut data = Map::new();
     data.insert("step_index".into(), json!(outcome.input.step_index));
@@ -406,7 +530,7 @@ fn usage_line(usage: &ResourceUsage) -> String {
     )
 }
 
-fn print_summary(args: &RunArgs, outcome: &RunOutcome) {
+fn print_summary(outcome: &RunOutcome) {
     let meta = &outcome.input.image.meta;
     println!(
         "{} {} | pid {} | step {} | {} ({}x{} {})",
@@ -414,12 +538,14 @@ fn print_summary(args: &RunArgs, outcome: &RunOutcome) {
         outcome.version,
         outcome.input.pid,
         outcome.input.step_index,
-        args.image.display(),
+        outcome.image_path.display(),
         meta.width,
         meta.height,
         format_name(meta.format)
     );
-    println!("setup        ok     {}", usage_line(&outcome.setup));
+    if let Some(setup) = &outcome.setup {
+        println!("setup        ok     {}", usage_line(setup));
+    }
     match &outcome.pre.result {
         Ok(pre) => println!("pre-execute  ok     {}  {}", usage_line(&outcome.pre.usage), pre.message),
         Err(err) => println!("pre-execute  ERROR  {}  [{}] {err}", usage_line(&outcome.pre.usage), err.code()),
@@ -471,9 +597,6 @@ fn print_summary(args: &RunArgs, outcome: &RunOutcome) {
             let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
             println!("  {phase:<11} {:<5} {} {}", level_name(r.level), r.message, fields.join(" "));
         }
-    }
-    if let Some(path) = &args.annotate {
-        println!("\nannotated image written to {}", path.display());
     }
     let verdict = match (&outcome.pre.result, outcome.exec.as_ref().map(|e| &e.result)) {
         (Err(err), _) | (_, Some(Err(err))) => format!("ERROR {}", err.code()),
