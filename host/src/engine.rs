@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::admission::{Provenance, read_package_file};
 use crate::bindings::InspectionAlgorithm;
@@ -42,6 +42,7 @@ pub struct HostBuilder {
     import_policy: ImportPolicy,
     epoch_tick: Duration,
     output_rules: OutputRules,
+    pooled_instances: Option<u32>,
 }
 
 impl Default for HostBuilder {
@@ -51,6 +52,7 @@ impl Default for HostBuilder {
             import_policy: ImportPolicy::default(),
             epoch_tick: DEFAULT_EPOCH_TICK,
             output_rules: OutputRules::default(),
+            pooled_instances: None,
         }
     }
 }
@@ -84,6 +86,18 @@ impl HostBuilder {
         self
     }
 
+    /// Use wasmtime's pooling allocator, with room for `instances` live
+    /// instances at once across every package of the host: their memories and
+    /// tables are reserved up front and recycled, which makes instantiation
+    /// cheap. Each slot is sized by the [`limits`](Self::limits) (memory cap,
+    /// counts, table elements), so set those first. Instantiating past
+    /// `instances` fails (error 9999). Default: off (on-demand allocation),
+    /// because the reservation is made whether or not the slots are used.
+    pub fn pooled_instances(mut self, instances: Option<u32>) -> Self {
+        self.pooled_instances = instances;
+        self
+    }
+
     /// Create the engine, the linker with WASI and the host imports, and (when
     /// deadlines are on) the epoch ticker thread.
     pub fn build(self) -> Result<Host> {
@@ -92,6 +106,9 @@ impl HostBuilder {
         config.consume_fuel(self.limits.fuel_per_call().is_some());
         config.epoch_interruption(self.limits.has_deadlines());
         config.max_wasm_stack(self.limits.wasm_stack_bytes());
+        if let Some(instances) = self.pooled_instances {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
+        }
         let engine = Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -103,6 +120,25 @@ impl HostBuilder {
             false => None,
         };
         Ok(Host { inner: Arc::new(HostInner { engine, linker, settings: self, _ticker: ticker }) })
+    }
+}
+
+impl HostBuilder {
+    /// Pool slots sized by the limits: every instance the limits allow fits.
+    fn pooling_config(&self, instances: u32) -> PoolingAllocationConfig {
+        let (core_instances, memories, tables) = self.limits.counts();
+        let per = |count: usize| u32::try_from(count).unwrap_or(u32::MAX);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(instances)
+            .max_core_instances_per_component(per(core_instances))
+            .max_memories_per_component(per(memories))
+            .max_tables_per_component(per(tables))
+            .total_core_instances(instances.saturating_mul(per(core_instances)))
+            .total_memories(instances.saturating_mul(per(memories)))
+            .total_tables(instances.saturating_mul(per(tables)))
+            .max_memory_size(usize::try_from(self.limits.memory_bytes()).unwrap_or(usize::MAX))
+            .table_elements(usize::try_from(self.limits.table_elements()).unwrap_or(usize::MAX));
+        pool
     }
 }
 

@@ -285,6 +285,11 @@ impl Limits {
         self.table_elements
     }
 
+    /// Caps on core instances, memories and tables, in that order.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.instances, self.memories, self.tables)
+    }
+
     /// Wasm stack cap in bytes.
     pub fn wasm_stack_bytes(&self) -> usize {
         self.wasm_stack_bytes

@@ -253,7 +253,8 @@ impl Runner {
 
     /// Run `pre-execute` for a step of the session, between the step hooks.
     pub async fn pre_execute(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
-        self.call(session_id, "pre-execute", move |instance, session| {
+        let step = (input.step_index, input.pid.clone());
+        self.call(session_id, "pre-execute", Some(step), move |instance, session| {
             with_hooks(instance, session, &input, |instance, session| instance.pre_execute(session, &input), |_| {
                 StepOutcome::Ok
             })
@@ -263,7 +264,8 @@ impl Runner {
 
     /// Run `execute` for a step of the session, between the step hooks.
     pub async fn execute(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
-        self.call(session_id, "execute", move |instance, session| {
+        let step = (input.step_index, input.pid.clone());
+        self.call(session_id, "execute", Some(step), move |instance, session| {
             with_hooks(instance, session, &input, |instance, session| instance.execute(session, &input), |out| {
                 if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
             })
@@ -273,7 +275,7 @@ impl Runner {
 
     /// Run `reset` for the session.
     pub async fn reset(&self, session_id: &str) -> CallReport<()> {
-        self.call(session_id, "reset", |instance, session| instance.reset(session)).await
+        self.call(session_id, "reset", None, |instance, session| instance.reset(session)).await
     }
 
     /// The blocking form of [`pre_execute`](Self::pre_execute), for embedders
@@ -293,7 +295,8 @@ impl Runner {
     }
 
     /// Tear down the idle instances (sessions still open keep theirs until they
-    /// end). Calls after this set up new instances.
+    /// end). Calls after this set up new instances. Dropping the last clone of
+    /// the runner does the same.
     pub fn shutdown(&self) {
         let idle = std::mem::take(&mut *lock(&self.inner.idle));
         for instance in idle {
@@ -303,7 +306,7 @@ impl Runner {
         }
     }
 
-    async fn call<T, F>(&self, session_id: &str, phase: &'static str, op: F) -> CallReport<T>
+    async fn call<T, F>(&self, session_id: &str, phase: &'static str, step: Option<(u32, String)>, op: F) -> CallReport<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static,
@@ -344,6 +347,8 @@ impl Runner {
             version = inner.package.manifest().map(|m| m.version.to_string()),
             session = session_id,
             phase,
+            step = step.as_ref().map(|(index, _)| *index),
+            pid = step.as_ref().map(|(_, pid)| pid.as_str()),
         );
         let runner = Arc::clone(&self.inner);
         // The guest runs on a blocking thread with the permit: if the caller drops
@@ -357,6 +362,22 @@ impl Runner {
         match task.await {
             Ok(report) => report,
             Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// The last clone of the runner is gone: tear down every instance, idle or
+    /// held by a session still open.
+    fn drop(&mut self) {
+        let mut instances = std::mem::take(&mut *lock(&self.idle));
+        for slot in lock(&self.sessions).values() {
+            instances.extend(lock(slot).instance.take());
+        }
+        for instance in instances {
+            if let Err(err) = instance.teardown().result {
+                tracing::warn!(%err, "teardown failed");
+            }
         }
     }
 }

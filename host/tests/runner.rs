@@ -156,3 +156,18 @@ fn per_session_isolation_gives_each_session_its_own_instance() {
     assert_eq!((calls("x"), calls("x"), calls("y")), (1, 2, 1), "y's instance saw none of x's calls");
     assert!(runner.end_session("x"));
 }
+
+#[test]
+fn a_pooled_host_serves_recycles_and_caps_memory() {
+    let limits = Limits::default().with_memory_bytes(64 << 20);
+    let host = Host::builder().limits(limits).pooled_instances(Some(4)).build().expect("a pooled host");
+    let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
+    let runner = Runner::new(package, RunnerConfig::default().with_instances(2));
+    runner.begin_session("p", json!({})).expect("begins");
+    let err = runner.execute_blocking("p", input("MEMORY", 1)).result.expect_err("the bomb is refused");
+    assert_eq!((err.kind(), err.code().number()), (ErrorKind::Limit, 1004));
+    for _ in 0..6 {
+        runner.execute_blocking("p", input("GOOD", 1)).into_result().expect("served from the pool");
+    }
+    assert_eq!(runner.metrics().instance_recycles, 1);
+}
