@@ -197,7 +197,7 @@ impl Admission<'_> {
 }
 
 /// The manifest must describe the component it ships with (2011).
-fn check_info(package: &Package, manifest: &Manifest, origin: &str) -> Result<()> {
+pub(crate) fn check_info(package: &Package, manifest: &Manifest, origin: &str) -> Result<()> {
     let instance = package.instantiate()?;
     let info = instance.info();
     let disagree = |what: &str, manifest_says: String, component_says: String| {

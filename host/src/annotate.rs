@@ -16,6 +16,8 @@ pub enum Mark {
     Position,
     /// A calibration region from pre-execute (blue).
     Calibration,
+    /// Where a golden case expects a defect (yellow).
+    Expected,
 }
 
 impl Mark {
@@ -24,6 +26,7 @@ impl Mark {
             Mark::Defect => Rgb([230, 40, 40]),
             Mark::Position => Rgb([40, 200, 70]),
             Mark::Calibration => Rgb([60, 120, 255]),
+            Mark::Expected => Rgb([250, 210, 0]),
         }
     }
 }

@@ -59,6 +59,7 @@ mod policy;
 mod runner;
 mod session;
 mod state;
+pub mod testing;
 mod trust;
 mod validate;
 

@@ -6,7 +6,7 @@ use pv_host::ErrorKind;
 
 /// The run finished and the verdict is OK (or the command succeeded).
 pub const OK: u8 = 0;
-/// The run finished and the verdict is NG.
+/// The run finished and the verdict is NG; for `test`, a check failed.
 pub const NG: u8 = 1;
 /// The command line is wrong (clap's own code).
 #[allow(dead_code)]
@@ -30,7 +30,7 @@ pub const UNTRUSTED: u8 = 8;
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success; for `run`, the verdict is OK
-  1  `run`: the verdict is NG
+  1  `run`: the verdict is NG; `test`: a check failed
   2  the command line is wrong
   3  the input was refused (image 1002, product id 1001, step or params 1006)
   4  the algorithm returned an error, or an output the host refuses (1007)

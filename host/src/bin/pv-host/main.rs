@@ -51,6 +51,7 @@ enum Command {
     Sign(commands::sign::SignArgs),
     Verify(commands::verify::VerifyArgs),
     Inspect(commands::inspect::InspectArgs),
+    Test(commands::test::TestArgs),
     Trust(commands::trust::TrustCommand),
 }
 
@@ -67,6 +68,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Test(args) => commands::test::run(args),
         Command::Trust(command) => commands::trust::run(command),
     };
     match result {

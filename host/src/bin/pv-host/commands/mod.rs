@@ -5,6 +5,7 @@ pub mod keygen;
 pub mod pack;
 pub mod run;
 pub mod sign;
+pub mod test;
 pub mod trust;
 pub mod verify;
 

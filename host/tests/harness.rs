@@ -1,0 +1,157 @@
+//! `pv-host test` and `pv_host::testing`: the good examples pass every check,
+//! each hostile behaviour fails exactly the checks it should, wrong golden cases
+//! are reported with the IoU found, and the reports are well-formed.
+
+mod station;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use pv_host::testing::{Harness, Status, TestReport};
+use pv_host::{Admission, Host, Limits, TrustStore};
+use pv_test_artifacts::fixtures;
+
+fn cases(example: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(example).join("cases.toml")
+}
+
+/// Deadline for runs of the hostile guest, which loops on purpose.
+const HOSTILE_DEADLINE: Duration = Duration::from_millis(300);
+
+fn harness_run(package: &Path, trust: &TrustStore, pid: Option<&str>, configure: impl FnOnce(Harness<'_>) -> Harness<'_>) -> TestReport {
+    let limits = match pid {
+        Some(_) => Limits::default().with_all_deadlines(HOSTILE_DEADLINE),
+        None => Limits::default(),
+    };
+    let host = Host::builder().limits(limits).build().expect("host");
+    let harness = Harness::new(host, package, Admission::new(trust)).expect("a readable package");
+    configure(harness.with_pid(pid.map(str::to_owned))).run(&mut |_| {})
+}
+
+fn failures(report: &TestReport) -> BTreeSet<String> {
+    report.checks.iter().filter(|c| c.status == Status::Fail).map(|c| c.name.clone()).collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn the_good_examples_pass_every_check() {
+    let trust = TrustStore::open(&station::station().trust).expect("station trust");
+    for (package, example) in [(station::part_counter(), "part-counter"), (station::scratch_detector(), "scratch-detector")] {
+        let report = harness_run(package.as_ref(), &trust, None, |h| {
+            h.with_images(&fixtures::images_dir()).expect("images").with_cases(&cases(example)).expect("cases")
+        });
+        assert!(report.passed(), "{example}: {:#?}", report.checks.iter().filter(|c| c.status != Status::Pass).collect::<Vec<_>>());
+        assert!(report.check("golden.case[clean brick]").is_some() || example == "part-counter");
+        assert!(report.checks.len() > 15, "{example}: the whole battery ran");
+    }
+}
+
+#[test]
+fn each_hostile_behaviour_fails_exactly_its_checks() {
+    let trust = TrustStore::in_memory();
+    let hostile = Path::new(pv_test_artifacts::HOSTILE);
+    // A bare component: unsigned and without a manifest, whatever it does.
+    let package_failures = ["package.signature", "package.manifest"];
+    let crash_failures = [
+        "behaviour.determinism",
+        "behaviour.session_isolation",
+        "behaviour.robustness.black",
+        "behaviour.robustness.1x1",
+        "behaviour.robustness.large",
+        "behaviour.robustness.gray",
+        "behaviour.robustness.colour",
+    ];
+    let cases: [(&str, Vec<&str>); 5] = [
+        ("GOOD", vec![]),
+        // Keeps a counter of its own: its answers depend on earlier calls.
+        ("COUNT", vec!["behaviour.determinism", "behaviour.session_isolation"]),
+        ("PANIC", crash_failures.to_vec()),
+        ("LOOP", crash_failures.to_vec()),
+        ("OUTSIDE_RECT", crash_failures.to_vec()),
+    ];
+    for (pid, expected) in cases {
+        let report = harness_run(hostile, &trust, Some(pid), |h| h);
+        let mut want = set(&package_failures);
+        want.extend(expected.iter().map(|n| n.to_string()));
+        assert_eq!(failures(&report), want, "{pid}");
+    }
+}
+
+#[test]
+fn a_wrong_golden_case_is_reported_with_the_iou_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cases.toml");
+    let coins = fixtures::image_path("coins.png");
+    std::fs::write(
+        &file,
+        format!(
+            "[[case]]\nname = \"wrong verdict\"\nimage = {coins:?}\npid = \"A01\"\nparams = {{ expected_count = 25 }}\nverdict = \"OK\"\n\n\
+             [[case]]\nname = \"shifted rect\"\nimage = {coins:?}\npid = \"A01\"\nparams = {{ expected_count = 25 }}\nverdict = \"NG\"\n\
+             defects = [{{ x = 218, y = 16, width = 363, height = 273 }}]\n"
+        ),
+    )
+    .expect("write cases");
+    let trust = TrustStore::open(&station::station().trust).expect("station trust");
+    let report = harness_run(station::part_counter().as_ref(), &trust, None, |h| h.with_cases(&file).expect("cases"));
+    let verdict = report.check("golden.case[wrong verdict]").expect("the case ran");
+    assert_eq!(verdict.status, Status::Fail);
+    assert!(verdict.reason.contains("verdict NG, expected OK"), "{}", verdict.reason);
+    let shifted = report.check("golden.case[shifted rect]").expect("the case ran");
+    assert_eq!(shifted.status, Status::Fail);
+    assert!(shifted.reason.contains("best IoU 0.2"), "the IoU found is reported: {}", shifted.reason);
+}
+
+#[test]
+fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (json, xml, html) = (dir.path().join("r.json"), dir.path().join("r.xml"), dir.path().join("r.html"));
+    let images = fixtures::images_dir();
+    let output = Command::cargo_bin("pv-host")
+        .expect("binary")
+        .env("PV_HOST_TRUST", &station::station().trust)
+        .args(["test", station::part_counter(), "--cases"])
+        .arg(cases("part-counter"))
+        .arg("--images")
+        .arg(&images)
+        .args(["--report".as_ref(), json.as_os_str(), "--report".as_ref(), xml.as_os_str(), "--report".as_ref(), html.as_os_str()])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json report")).expect("JSON");
+    let checks = report["checks"].as_array().expect("checks").len();
+    assert_eq!(report["passed"], true);
+
+    // JUnit: parses back, one test case per check.
+    let text = std::fs::read_to_string(&xml).expect("xml report");
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut testcases = 0;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"testcase" => testcases += 1,
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(testcases, checks);
+
+    // HTML: one thumbnail per image run (4 photographs, 1 step) and per golden case (3).
+    let page = std::fs::read_to_string(&html).expect("html report");
+    assert_eq!(page.matches("class=\"thumbnail\"").count(), 4 + 3);
+    assert!(!page.contains("src=\"http"), "self-contained");
+
+    // A failing package: exit 1.
+    let output = Command::cargo_bin("pv-host")
+        .expect("binary")
+        .args(["test", pv_test_artifacts::HOSTILE, "--pid", "COUNT", "--trust"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stdout));
+}
