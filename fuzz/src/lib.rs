@@ -50,3 +50,29 @@ pub fn package_bytes(data: &[u8]) {
         }
     }
 }
+
+/// Untrusted protocol input: any bytes split into frames and parsed as
+/// messages give frames no longer than their prefix says, a refusal of any
+/// prefix over the cap (before reading on), and a message or a 1000 error for
+/// every frame; never a panic.
+pub fn protocol_bytes(data: &[u8]) {
+    use pv_host::serve::frame::{Split, split_frame};
+    use pv_host::serve::protocol::parse_request;
+
+    const CAP: usize = 1 << 20;
+    let mut rest = data;
+    loop {
+        match split_frame(rest, CAP) {
+            Split::Frame(payload, used) => {
+                assert_eq!(used, payload.len() + 4);
+                let _ = parse_request(payload);
+                rest = &rest[used..];
+            }
+            Split::TooLarge(len) => {
+                assert!(len > CAP as u64);
+                break;
+            }
+            Split::Incomplete => break,
+        }
+    }
+}

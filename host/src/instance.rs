@@ -53,6 +53,10 @@ impl<T> CallReport<T> {
         self.result
     }
 
+    pub(crate) fn ok(value: T) -> Self {
+        CallReport { result: Ok(value), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() }
+    }
+
     pub(crate) fn refused(err: Error) -> Self {
         CallReport { result: Err(err), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() }
     }

@@ -57,6 +57,7 @@ mod package_file;
 mod params;
 mod policy;
 mod runner;
+pub mod serve;
 mod session;
 mod state;
 pub mod testing;

@@ -63,7 +63,7 @@ fn value_from_json(spec: &ParamSpec, value: &Value) -> Result<ParamValue> {
     })
 }
 
-fn rect_from_json(value: &Value) -> Option<Rect> {
+pub(crate) fn rect_from_json(value: &Value) -> Option<Rect> {
     let numbers: Vec<i64> = match value {
         Value::Array(items) => items.iter().map(Value::as_i64).collect::<Option<_>>()?,
         Value::Object(map) => {

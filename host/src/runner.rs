@@ -64,6 +64,7 @@ pub struct RunnerConfig {
     instances: usize,
     queue: usize,
     isolation: Isolation,
+    step_hooks: bool,
 }
 
 impl Default for RunnerConfig {
@@ -72,6 +73,7 @@ impl Default for RunnerConfig {
             instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
             queue: DEFAULT_QUEUE,
             isolation: Isolation::default(),
+            step_hooks: true,
         }
     }
 }
@@ -88,6 +90,15 @@ impl RunnerConfig {
     /// once. Default: [`DEFAULT_QUEUE`] (64).
     pub fn with_queue(mut self, queue: usize) -> Self {
         self.queue = queue;
+        self
+    }
+
+    /// Whether `pre_execute` and `execute` run `on-step-start` and
+    /// `on-step-finish` around the phase. Off for a caller that calls the hooks
+    /// itself ([`Runner::on_step_start`], [`Runner::on_step_finish`]), as the
+    /// platform's protocol does. Default: on.
+    pub fn with_step_hooks(mut self, on: bool) -> Self {
+        self.step_hooks = on;
         self
     }
 
@@ -251,26 +262,58 @@ impl Runner {
         lock(&self.inner.metrics).clone()
     }
 
-    /// Run `pre-execute` for a step of the session, between the step hooks.
+    /// Run `pre-execute` for a step of the session, between the step hooks
+    /// (unless [`RunnerConfig::with_step_hooks`] turned them off).
     pub async fn pre_execute(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
         let step = (input.step_index, input.pid.clone());
+        let hooks = self.inner.config.step_hooks;
         self.call(session_id, "pre-execute", Some(step), move |instance, session| {
-            with_hooks(instance, session, &input, |instance, session| instance.pre_execute(session, &input), |_| {
+            with_hooks(hooks, instance, session, &input, |instance, session| instance.pre_execute(session, &input), |_| {
                 StepOutcome::Ok
             })
         })
         .await
     }
 
-    /// Run `execute` for a step of the session, between the step hooks.
+    /// Run `execute` for a step of the session, between the step hooks
+    /// (unless [`RunnerConfig::with_step_hooks`] turned them off).
     pub async fn execute(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
         let step = (input.step_index, input.pid.clone());
+        let hooks = self.inner.config.step_hooks;
         self.call(session_id, "execute", Some(step), move |instance, session| {
-            with_hooks(instance, session, &input, |instance, session| instance.execute(session, &input), |out| {
+            with_hooks(hooks, instance, session, &input, |instance, session| instance.execute(session, &input), |out| {
                 if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
             })
         })
         .await
+    }
+
+    /// Run `on-step-start` on its own.
+    pub async fn on_step_start(&self, session_id: &str, step_index: u32, pid: String) -> CallReport<()> {
+        self.call(session_id, "on-step-start", Some((step_index, pid.clone())), move |instance, session| {
+            instance.on_step_start(session, step_index, &pid)
+        })
+        .await
+    }
+
+    /// Run `on-step-finish` on its own.
+    pub async fn on_step_finish(
+        &self,
+        session_id: &str,
+        step_index: u32,
+        pid: String,
+        outcome: StepOutcome,
+    ) -> CallReport<()> {
+        self.call(session_id, "on-step-finish", Some((step_index, pid.clone())), move |instance, session| {
+            instance.on_step_finish(session, step_index, &pid, outcome)
+        })
+        .await
+    }
+
+    /// Make sure an instance is set up and ready (the platform's `setup`):
+    /// a call that takes one from the pool, or creates one, and gives it back.
+    pub async fn warm_up(&self, session_id: &str) -> CallReport<()> {
+        self.call(session_id, "setup", None, |_, _| CallReport::ok(())).await
     }
 
     /// Run `reset` for the session.
@@ -444,6 +487,7 @@ impl Inner {
 /// the phase's result stands. When the phase fails, the session goes back to
 /// what it was before the hooks: the whole call commits or nothing does.
 fn with_hooks<T>(
+    hooks: bool,
     instance: &mut Instance,
     session: &mut Session,
     input: &StepInput,
@@ -452,6 +496,9 @@ fn with_hooks<T>(
 ) -> CallReport<T> {
     if let Err(err) = instance.check_input(input) {
         return CallReport::refused(err);
+    }
+    if !hooks {
+        return phase(instance, session);
     }
     let (step, pid) = (input.step_index, input.pid.as_str());
     let before = session.clone();

@@ -122,6 +122,29 @@ fn package_parser_and_verifier_smoke() {
     smoke(&package_seeds(), oracles::package_bytes, 1);
 }
 
+fn protocol_seeds() -> Vec<Vec<u8>> {
+    let frame = |json: &str| [&(json.len() as u32).to_be_bytes()[..], json.as_bytes()].concat();
+    vec![
+        [
+            frame(r#"{"type":"hello","heartbeat_interval_ms":1000}"#),
+            frame(r#"{"type":"ping","request_id":1}"#),
+            frame(
+                r#"{"type":"call","request_id":2,"data":{"phase":"execute","step_index":1,"pid":"A01","session":{"id":"s","context":{}},"user_params":{"n":1},"shared_mem_id":"f","image_meta":{"width":4,"height":4,"color_space":"BGR"}}}"#,
+            ),
+        ]
+        .concat(),
+        frame(
+            r#"{"type":"call","request_id":"r","data":{"phase":"pre","cur_image_shm_id":"a","cur_image_meta":{},"guide_image_shm_id":"g","guide_info":[[0,0,1,1]]}}"#,
+        ),
+        frame(r#"{"type":"shutdown"}"#),
+    ]
+}
+
+#[test]
+fn protocol_parser_smoke() {
+    smoke(&protocol_seeds(), oracles::protocol_bytes, 3);
+}
+
 #[test]
 fn image_decoder_smoke() {
     smoke(&image_seeds(), oracles::image_bytes, 2);
@@ -133,7 +156,7 @@ fn image_decoder_smoke() {
 #[ignore = "writes into the source tree; run by hand before fuzzing"]
 fn write_seed_corpus() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-    for (target, seeds) in [("package", package_seeds()), ("decode_image", image_seeds())] {
+    for (target, seeds) in [("package", package_seeds()), ("decode_image", image_seeds()), ("protocol", protocol_seeds())] {
         let dir = corpus.join(target);
         std::fs::create_dir_all(&dir).expect("corpus dir");
         for (i, seed) in seeds.iter().enumerate() {

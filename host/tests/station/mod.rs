@@ -1,6 +1,9 @@
 //! A test station: the example algorithms packed and signed with a test key,
 //! and a trust store that trusts it, made once per test process.
 
+// Each test binary uses a part of the station.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

@@ -52,12 +52,15 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     Inspect(commands::inspect::InspectArgs),
     Test(commands::test::TestArgs),
+    Serve(commands::serve::ServeArgs),
     Trust(commands::trust::TrustCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(err) = init_tracing(&cli.log, cli.log_format, cli.audit_log.as_deref()) {
+    // `serve` owns stdout for frames; its log is JSON lines on stderr.
+    let log_format = if matches!(cli.command, Command::Serve(_)) { LogFormat::Json } else { cli.log_format };
+    if let Err(err) = init_tracing(&cli.log, log_format, cli.audit_log.as_deref()) {
         eprintln!("error: {err:#}");
         return ExitCode::from(exit::HOST);
     }
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Test(args) => commands::test::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Trust(command) => commands::trust::run(command),
     };
     match result {

@@ -4,6 +4,7 @@ pub mod inspect;
 pub mod keygen;
 pub mod pack;
 pub mod run;
+pub mod serve;
 pub mod sign;
 pub mod test;
 pub mod trust;

@@ -1,0 +1,84 @@
+//! `pv-host serve`: the platform's algorithm subprocess, sandboxed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use pv_host::serve::{ServeConfig, ServeEnd, frame::DEFAULT_MAX_FRAME_BYTES, serve, shm::DEFAULT_SHM_DIR};
+use pv_host::{Admission, Host, Limits, Runner, RunnerConfig};
+
+use super::TrustArgs;
+use crate::exit;
+
+/// Speak the platform's frame protocol on stdin and stdout (4-byte big-endian
+/// length, then JSON) for one package: a drop-in for the algorithm subprocess.
+/// stdout carries frames only; logs go to stderr as JSON lines. Exit code 0
+/// after `shutdown` or the end of input, 3 after an oversized frame or input
+/// that ends inside a frame.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The package.
+    package: PathBuf,
+
+    #[command(flatten)]
+    trust: TrustArgs,
+
+    /// Development only: serve an unsigned package (a loud warning is logged).
+    #[arg(long)]
+    allow_unsigned: bool,
+
+    /// Where the platform writes shared-memory images (<id>.bin or <id>.npy).
+    #[arg(long, value_name = "DIR", env = "PROC_SHM_DIR", default_value = DEFAULT_SHM_DIR)]
+    shm_dir: PathBuf,
+
+    /// Largest incoming frame, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_BYTES)]
+    max_frame_bytes: usize,
+
+    /// Calls running at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    instances: usize,
+
+    /// Calls waiting for an instance; one more is answered busy (3001). 0 refuses
+    /// every call made while another runs.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    queue: usize,
+
+    /// Deadline of every call, in milliseconds [default: the platform's].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: Option<u64>,
+}
+
+/// Run the command.
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let mut limits = Limits::default();
+    if let Some(ms) = args.timeout_ms {
+        limits = limits.with_all_deadlines(Duration::from_millis(ms));
+    }
+    let host = Host::builder().limits(limits).build()?;
+    let trust = match args.trust.open() {
+        Ok(trust) => Some(trust),
+        Err(_) if args.allow_unsigned => None,
+        Err(err) => return Err(err),
+    };
+    let admission = match (&trust, args.allow_unsigned) {
+        (Some(trust), false) => Admission::new(trust),
+        (trust, _) => Admission::unsigned_allowed(trust.as_ref()),
+    };
+    let package = host.load_package_file(&args.package, &admission)?;
+    let info = package.instantiate()?.info().clone();
+    let runner = Runner::new(
+        package,
+        RunnerConfig::default().with_instances(args.instances).with_queue(args.queue).with_step_hooks(false),
+    );
+    let config = ServeConfig { max_frame_bytes: args.max_frame_bytes, shm_dir: args.shm_dir, ..ServeConfig::default() };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let end = runtime.block_on(serve(runner, info, config, tokio::io::stdin(), tokio::io::stdout()));
+    tracing::info!(?end, "serve ended");
+    Ok(ExitCode::from(match end {
+        ServeEnd::Shutdown | ServeEnd::EndOfInput => exit::OK,
+        ServeEnd::Truncated | ServeEnd::FrameTooLarge => exit::INVALID_INPUT,
+    }))
+}

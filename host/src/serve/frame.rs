@@ -1,0 +1,87 @@
+//! Frames: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Default cap on one incoming frame: 16 MiB.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Why no frame could be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The input ended inside a frame.
+    Truncated,
+    /// The length prefix claims more than the cap; nothing was allocated.
+    TooLarge(u64),
+    /// Reading failed.
+    Io(String),
+}
+
+/// What [`split_frame`] found at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Split<'a> {
+    /// A whole frame: its payload, and how many bytes it took.
+    Frame(&'a [u8], usize),
+    /// More bytes are needed.
+    Incomplete,
+    /// The length prefix is over the cap.
+    TooLarge(u64),
+}
+
+/// The first frame of `buffer`, without copying (for the fuzz target and
+/// tests; the server reads with [`read_frame`]).
+pub fn split_frame(buffer: &[u8], max_frame_bytes: usize) -> Split<'_> {
+    let Some(prefix) = buffer.get(..4) else { return Split::Incomplete };
+    let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    if len as usize > max_frame_bytes {
+        return Split::TooLarge(u64::from(len));
+    }
+    match buffer.get(4..4 + len as usize) {
+        Some(payload) => Split::Frame(payload, 4 + len as usize),
+        None => Split::Incomplete,
+    }
+}
+
+/// Read one frame; `Ok(None)` at a clean end of input (between frames).
+pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_frame_bytes: usize) -> Result<Option<Vec<u8>>, FrameError> {
+    let mut prefix = [0u8; 4];
+    let mut filled = 0;
+    while filled < 4 {
+        match reader.read(&mut prefix[filled..]).await {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(FrameError::Truncated),
+            Ok(n) => filled += n,
+            Err(err) => return Err(FrameError::Io(err.to_string())),
+        }
+    }
+    let len = u32::from_be_bytes(prefix);
+    if len as usize > max_frame_bytes {
+        return Err(FrameError::TooLarge(u64::from(len)));
+    }
+    let mut payload = vec![0u8; len as usize];
+    reader.read_exact(&mut payload).await.map_err(|err| match err.kind() {
+        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+        _ => FrameError::Io(err.to_string()),
+    })?;
+    Ok(Some(payload))
+}
+
+/// Write one frame and flush it.
+pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, payload: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(payload.len()).map_err(|_| std::io::Error::other("frame over 4 GiB"))?;
+    writer.write_all(&len.to_be_bytes()).await?;
+    writer.write_all(payload).await?;
+    writer.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_finds_whole_frames_only() {
+        assert_eq!(split_frame(&[0, 0, 0], 16), Split::Incomplete);
+        assert_eq!(split_frame(&[0, 0, 0, 2, b'{'], 16), Split::Incomplete);
+        assert_eq!(split_frame(&[0, 0, 0, 2, b'{', b'}', 9], 16), Split::Frame(b"{}", 6));
+        assert_eq!(split_frame(&[0xFF, 0xFF, 0xFF, 0xFF], 16), Split::TooLarge(u64::from(u32::MAX)));
+    }
+}
