@@ -163,3 +163,37 @@ fn the_end_of_input_inside_a_frame_tears_down_and_exits() {
     server.send_raw(&[0, 0, 1, 0, b'{', b'"']);
     assert_eq!(server.finish(), 3);
 }
+
+#[test]
+fn with_no_queue_a_call_made_while_another_runs_is_busy() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(fixtures::image_path("coins.png"), shm.path().join("f.bin")).expect("copy image");
+    let flags = ["--allow-unsigned", "--instances", "1", "--queue", "0", "--timeout-ms", "1500"];
+    let mut server = Server::start(pv_test_artifacts::HOSTILE, shm.path(), &flags);
+    let call = |id: u64, pid: &str| {
+        json!({ "type": "call", "request_id": id,
+                "data": { "phase": "execute", "pid": pid, "session": {"id": format!("s{id}")}, "shared_mem_id": "f" } })
+    };
+    server.send(call(1, "LOOP"));
+    // Calls made before the loop holds the only instance succeed; once it does,
+    // the next one is refused at once, before the loop's own end.
+    let mut busy = None;
+    for attempt in 2..200 {
+        server.send(call(attempt, "GOOD"));
+        let reply = server.receive();
+        if reply["request_id"] == 1 {
+            panic!("the loop ended before any call found it running: {reply}");
+        }
+        if reply["error_code"] == "3001" {
+            busy = Some(reply);
+            break;
+        }
+    }
+    assert!(busy.is_some(), "a call made while the loop runs is refused as busy");
+    let mut loop_end = server.receive();
+    while loop_end["request_id"] != 1 {
+        loop_end = server.receive();
+    }
+    assert_eq!(loop_end["error_code"], "1005");
+    assert_eq!(server.finish(), 0);
+}
