@@ -227,4 +227,6 @@ pub(crate) fn check_info(package: &Package, manifest: &Manifest, origin: &str) -
 pub(crate) struct Provenance {
     pub(crate) manifest: Option<Manifest>,
     pub(crate) signers: Vec<Signer>,
+    /// Whether the compiled code came from the compile cache.
+    pub(crate) from_cache: bool,
 }

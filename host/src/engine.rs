@@ -10,6 +10,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::admission::{Provenance, read_package_file};
+use crate::compile_cache::CompileCache;
 use crate::bindings::InspectionAlgorithm;
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
@@ -43,6 +44,7 @@ pub struct HostBuilder {
     epoch_tick: Duration,
     output_rules: OutputRules,
     pooled_instances: Option<u32>,
+    compile_cache: Option<CompileCache>,
 }
 
 impl Default for HostBuilder {
@@ -53,6 +55,7 @@ impl Default for HostBuilder {
             epoch_tick: DEFAULT_EPOCH_TICK,
             output_rules: OutputRules::default(),
             pooled_instances: None,
+            compile_cache: None,
         }
     }
 }
@@ -95,6 +98,14 @@ impl HostBuilder {
     /// because the reservation is made whether or not the slots are used.
     pub fn pooled_instances(mut self, instances: Option<u32>) -> Self {
         self.pooled_instances = instances;
+        self
+    }
+
+    /// Keep compiled components in an authenticated on-disk cache (see
+    /// [`CompileCache`]), so a package compiles once per machine. Default: none
+    /// (the CLI uses [`CompileCache::default_dir`] unless `--no-cache`).
+    pub fn compile_cache(mut self, cache: Option<CompileCache>) -> Self {
+        self.compile_cache = cache;
         self
     }
 
@@ -254,9 +265,21 @@ impl Host {
         // The policy reads the imports from the bytes: a refused component is never
         // handed to the compiler.
         self.import_policy().check(bytes, origin)?;
-        let component = Component::from_binary(&self.inner.engine, bytes)
-            .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
-        Package::new(self.clone(), component, origin, assets, Provenance { manifest, signers })
+        let cache = self.inner.settings.compile_cache.as_ref();
+        let cached = cache.and_then(|cache| cache.load(&self.inner.engine, bytes));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                let component = Component::from_binary(&self.inner.engine, bytes)
+                    .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
+                if let Some(cache) = cache {
+                    cache.store(&self.inner.engine, bytes, &component);
+                }
+                component
+            }
+        };
+        Package::new(self.clone(), component, origin, assets, Provenance { manifest, signers, from_cache })
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -46,6 +46,7 @@ mod admission;
 pub mod annotate;
 pub mod audit;
 mod bindings;
+mod compile_cache;
 mod engine;
 mod error;
 mod guest_log;
@@ -66,6 +67,7 @@ mod validate;
 
 pub use crate::admission::{Admission, MAX_PACKAGE_BYTES, Verified, read_package_file};
 pub use crate::bindings::types;
+pub use crate::compile_cache::{CACHE_DIR_ENV, CompileCache, DEFAULT_CACHE_BYTES};
 pub use crate::engine::{DEFAULT_EPOCH_TICK, Host, HostBuilder};
 pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
 pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};

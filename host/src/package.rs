@@ -82,6 +82,12 @@ impl Package {
         &self.compiled.provenance.signers
     }
 
+    /// Whether the compiled code came from the compile cache rather than the
+    /// compiler.
+    pub fn compiled_from_cache(&self) -> bool {
+        self.compiled.provenance.from_cache
+    }
+
     /// Names of the assets shipped in the package.
     pub fn asset_names(&self) -> impl Iterator<Item = &str> {
         self.compiled.assets.keys().map(String::as_str)

@@ -29,6 +29,10 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
+    /// Do not use the compile cache ($PV_HOST_CACHE, else ~/.cache/pv-host/compiled).
+    #[arg(long, global = true)]
+    no_cache: bool,
+
     /// Append the audit trail (packages admitted and refused, guest traps, limit
     /// hits) to FILE as JSON lines, whatever --log says.
     #[arg(long, global = true, value_name = "FILE")]
@@ -58,6 +62,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    commands::use_compile_cache(!cli.no_cache);
     // `serve` owns stdout for frames; its log is JSON lines on stderr.
     let log_format = if matches!(cli.command, Command::Serve(_)) { LogFormat::Json } else { cli.log_format };
     if let Err(err) = init_tracing(&cli.log, log_format, cli.audit_log.as_deref()) {

@@ -11,10 +11,38 @@ pub mod trust;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use pv_host::TrustStore;
+use pv_host::{CompileCache, HostBuilder, TrustStore};
+
+/// Whether commands use the compile cache (`--no-cache` turns it off).
+static USE_COMPILE_CACHE: OnceLock<bool> = OnceLock::new();
+
+/// Set once by `main` from `--no-cache`.
+pub fn use_compile_cache(on: bool) {
+    let _ = USE_COMPILE_CACHE.set(on);
+}
+
+/// A host builder with the compile cache at its default place, unless
+/// `--no-cache` or the cache cannot be opened (then packages simply compile).
+pub fn host_builder() -> HostBuilder {
+    let cache = USE_COMPILE_CACHE
+        .get()
+        .copied()
+        .unwrap_or(true)
+        .then(CompileCache::default_dir)
+        .flatten()
+        .and_then(|dir| match CompileCache::open(&dir) {
+            Ok(cache) => Some(cache),
+            Err(err) => {
+                tracing::warn!(%err, "compiling without the compile cache");
+                None
+            }
+        });
+    pv_host::Host::builder().compile_cache(cache)
+}
 
 /// Where the trust store is and what it requires.
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pv_host::{Admission, Host, Manifest, SecretKey, TrustStore, pack};
+use pv_host::{Admission, Manifest, SecretKey, TrustStore, pack};
 
 use super::write_atomically;
 use crate::exit;
@@ -57,7 +57,7 @@ pub fn run(args: PackArgs) -> Result<ExitCode> {
     let mut trust = TrustStore::in_memory();
     trust.add_key("signer", key.public())?;
     let origin = args.out.display().to_string();
-    Host::new()?.check_package(&bytes, &origin, &Admission::new(&trust))?;
+    super::host_builder().build()?.check_package(&bytes, &origin, &Admission::new(&trust))?;
 
     write_atomically(&args.out, &bytes)?;
     println!(

@@ -264,7 +264,7 @@ fn plan(args: &RunArgs) -> Result<Vec<StepPlan>> {
 fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
     let plan = plan(args)?;
     let default_params = parse_params(args.params.as_deref())?;
-    let host = Host::builder().limits(args.limits()).build()?;
+    let host = super::host_builder().limits(args.limits()).build()?;
     let package = load_package(args, &host)?;
     let mut instance = package.instantiate()?;
     let mut inputs = Vec::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use pv_host::serve::{ServeConfig, ServeEnd, frame::DEFAULT_MAX_FRAME_BYTES, serve, shm::DEFAULT_SHM_DIR};
-use pv_host::{Admission, Host, Limits, Runner, RunnerConfig};
+use pv_host::{Admission, Limits, Runner, RunnerConfig};
 
 use super::TrustArgs;
 use crate::exit;
@@ -57,7 +57,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(ms) = args.timeout_ms {
         limits = limits.with_all_deadlines(Duration::from_millis(ms));
     }
-    let host = Host::builder().limits(limits).build()?;
+    let host = super::host_builder().limits(limits).build()?;
     let trust = match args.trust.open() {
         Ok(trust) => Some(trust),
         Err(_) if args.allow_unsigned => None,

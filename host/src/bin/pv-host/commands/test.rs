@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pv_host::testing::{Harness, Status, TestReport};
-use pv_host::{Admission, Host, Limits, TrustStore};
+use pv_host::{Admission, Limits, TrustStore};
 
 use super::TrustArgs;
 use crate::exit;
@@ -57,7 +57,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     if let Some(ms) = args.timeout_ms {
         limits = limits.with_all_deadlines(Duration::from_millis(ms));
     }
-    let host = Host::builder().limits(limits).build()?;
+    let host = super::host_builder().limits(limits).build()?;
     // Without a usable trust store the signature check fails; the rest still runs.
     let trust = args.trust.open().unwrap_or_else(|_| TrustStore::in_memory());
     let mut harness = Harness::new(host, &args.package, Admission::new(&trust))?.with_pid(args.pid.clone());

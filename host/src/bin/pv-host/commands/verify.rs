@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use pv_host::{Admission, Host, read_package_file};
+use pv_host::{Admission, read_package_file};
 
 use super::TrustArgs;
 use crate::exit;
@@ -32,7 +32,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let bytes = read_package_file(&args.package)?;
     let origin = args.package.display().to_string();
     let admission = Admission::new(&trust).allow_downgrade(args.allow_downgrade);
-    let package = Host::new()?.check_package(&bytes, &origin, &admission)?;
+    let package = super::host_builder().build()?.check_package(&bytes, &origin, &admission)?;
     let signers: Vec<String> = package.signers().iter().map(|s| format!("{} ({})", s.name, s.key_id)).collect();
     match package.manifest() {
         Some(manifest) => println!(
