@@ -72,6 +72,28 @@ impl TrustArgs {
     }
 }
 
+/// Admit the package at `path`: against the trust store, or, with
+/// `allow_unsigned`, against whatever trust store there is (a loud warning).
+pub fn admit_package(
+    host: &pv_host::Host,
+    path: &Path,
+    trust: &TrustArgs,
+    allow_unsigned: bool,
+    allow_downgrade: bool,
+) -> Result<pv_host::Package> {
+    let trust = match trust.open() {
+        Ok(trust) => Some(trust),
+        Err(_) if allow_unsigned => None,
+        Err(err) => return Err(err),
+    };
+    let admission = match (&trust, allow_unsigned) {
+        (Some(trust), false) => pv_host::Admission::new(trust),
+        (trust, _) => pv_host::Admission::unsigned_allowed(trust.as_ref()),
+    }
+    .allow_downgrade(allow_downgrade);
+    Ok(host.load_package_file(path, &admission)?)
+}
+
 /// Write `bytes` to `path` through a temporary file and a rename, so a reader (or
 /// a crash) never sees half a package.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

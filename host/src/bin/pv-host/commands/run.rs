@@ -12,8 +12,7 @@ use pv_host::annotate::{Mark, annotate};
 use pv_host::image::{format_name, load_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
 use pv_host::{
-    Admission, CallReport, Error, ErrorCode, Host, Instance, Limits, LogRecord, Metrics, Package, ResourceUsage,
-    Session, params_from_json,
+    CallReport, Error, ErrorCode, Instance, Limits, LogRecord, Metrics, ResourceUsage, Session, params_from_json,
 };
 
 use super::TrustArgs;
@@ -265,7 +264,7 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
     let plan = plan(args)?;
     let default_params = parse_params(args.params.as_deref())?;
     let host = super::host_builder().limits(args.limits()).build()?;
-    let package = load_package(args, &host)?;
+    let package = super::admit_package(&host, &args.package, &args.trust, args.allow_unsigned, args.allow_downgrade)?;
     let mut instance = package.instantiate()?;
     let mut inputs = Vec::new();
     for step_plan in &plan {
@@ -328,22 +327,6 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
         tracing::warn!(%err, "teardown failed");
     }
     Ok(outcomes)
-}
-
-/// Admit the package: against the trust store, or, with --allow-unsigned,
-/// against whatever trust store there is.
-fn load_package(args: &RunArgs, host: &Host) -> Result<Package> {
-    let trust = match args.trust.open() {
-        Ok(trust) => Some(trust),
-        Err(_) if args.allow_unsigned => None,
-        Err(err) => return Err(err),
-    };
-    let admission = match (&trust, args.allow_unsigned) {
-        (Some(trust), false) => Admission::new(trust),
-        (trust, _) => Admission::unsigned_allowed(trust.as_ref()),
-    }
-    .allow_downgrade(args.allow_downgrade);
-    Ok(host.load_package_file(&args.package, &admission)?)
 }
 
 /// on-step-start, pre-execute, execute (when pre-execute succeeded), on-step-finish.

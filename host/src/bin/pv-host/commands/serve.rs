@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use pv_host::serve::{ServeConfig, ServeEnd, frame::DEFAULT_MAX_FRAME_BYTES, serve, shm::DEFAULT_SHM_DIR};
-use pv_host::{Admission, Limits, Runner, RunnerConfig};
+use pv_host::{Limits, Runner, RunnerConfig};
 
 use super::TrustArgs;
 use crate::exit;
@@ -58,16 +58,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         limits = limits.with_all_deadlines(Duration::from_millis(ms));
     }
     let host = super::host_builder().limits(limits).build()?;
-    let trust = match args.trust.open() {
-        Ok(trust) => Some(trust),
-        Err(_) if args.allow_unsigned => None,
-        Err(err) => return Err(err),
-    };
-    let admission = match (&trust, args.allow_unsigned) {
-        (Some(trust), false) => Admission::new(trust),
-        (trust, _) => Admission::unsigned_allowed(trust.as_ref()),
-    };
-    let package = host.load_package_file(&args.package, &admission)?;
+    let package = super::admit_package(&host, &args.package, &args.trust, args.allow_unsigned, false)?;
     let info = package.instantiate()?.info().clone();
     let runner = Runner::new(
         package,
