@@ -174,26 +174,35 @@ fn with_no_queue_a_call_made_while_another_runs_is_busy() {
         json!({ "type": "call", "request_id": id,
                 "data": { "phase": "execute", "pid": pid, "session": {"id": format!("s{id}")}, "shared_mem_id": "f" } })
     };
-    server.send(call(1, "LOOP"));
-    // Calls made before the loop holds the only instance succeed; once it does,
-    // the next one is refused at once, before the loop's own end.
-    let mut busy = None;
-    for attempt in 2..200 {
-        server.send(call(attempt, "GOOD"));
+    // Calls race for the only instance: whichever holds it, the others are
+    // refused at once. Keep the loop running (re-sent if a GOOD call won the
+    // race) and watch for a call refused while another runs.
+    let mut loop_id = 1;
+    server.send(call(loop_id, "LOOP"));
+    let mut busy = false;
+    let mut next_id = 2;
+    let loop_end = loop {
+        if !busy {
+            server.send(call(next_id, "GOOD"));
+            next_id += 1;
+        }
         let reply = server.receive();
-        if reply["request_id"] == 1 {
-            panic!("the loop ended before any call found it running: {reply}");
+        if reply["request_id"] == loop_id {
+            if reply["error_code"] == "3001" {
+                // A GOOD call held the instance when the loop arrived: try again.
+                loop_id = next_id;
+                next_id += 1;
+                server.send(call(loop_id, "LOOP"));
+                continue;
+            }
+            break reply;
         }
         if reply["error_code"] == "3001" {
-            busy = Some(reply);
-            break;
+            busy = true;
         }
-    }
-    assert!(busy.is_some(), "a call made while the loop runs is refused as busy");
-    let mut loop_end = server.receive();
-    while loop_end["request_id"] != 1 {
-        loop_end = server.receive();
-    }
+        assert!(next_id < 10_000, "no call was ever refused as busy");
+    };
+    assert!(busy, "a call made while another ran was refused as busy");
     assert_eq!(loop_end["error_code"], "1005");
     assert_eq!(server.finish(), 0);
 }
