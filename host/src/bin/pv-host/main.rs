@@ -57,6 +57,7 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     Test(commands::test::TestArgs),
     Serve(commands::serve::ServeArgs),
+    Bench(commands::bench::BenchArgs),
     Trust(commands::trust::TrustCommand),
 }
 
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Trust(command) => commands::trust::run(command),
     };
     match result {

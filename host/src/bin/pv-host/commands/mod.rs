@@ -1,5 +1,6 @@
 //! One module per subcommand, and the trust store options they share.
 
+pub mod bench;
 pub mod inspect;
 pub mod keygen;
 pub mod pack;

@@ -354,7 +354,8 @@ fn run_step(
     (pre, exec)
 }
 
-fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
+/// `--params`: a JSON object, or @FILE holding one.
+pub(super) fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
     let Some(arg) = arg else { return Ok(Map::new()) };
     let text = match arg.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).map_err(|err| {
