@@ -59,6 +59,7 @@ mod error;
 mod image;
 mod info;
 pub mod log;
+pub mod morphology;
 mod output;
 mod params;
 pub mod session;

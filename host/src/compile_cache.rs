@@ -141,18 +141,17 @@ impl CompileCache {
         tag
     }
 
-    /// The cached compilation of `component`, if there is one that this host
-    /// wrote; anything else found there is deleted.
-    pub(crate) fn load(&self, engine: &Engine, component: &[u8]) -> Option<Component> {
-        let entry = self.entry_path(engine, component);
-        let bytes = std::fs::read(&entry).ok()?;
+    /// The compilation kept in `entry` (from [`entry_path`](Self::entry_path)),
+    /// if this host wrote it; anything else found there is deleted.
+    pub(crate) fn load(&self, engine: &Engine, entry: &Path) -> Option<Component> {
+        let bytes = std::fs::read(entry).ok()?;
         let authentic = bytes.len() > TAG_LEN && {
             let (tag, payload) = bytes.split_at(TAG_LEN);
-            self.tag(&entry, payload).verify_slice(tag).is_ok()
+            self.tag(entry, payload).verify_slice(tag).is_ok()
         };
         if !authentic {
             tracing::warn!(entry = %entry.display(), "a compile cache entry failed its authentication; it is deleted, not loaded");
-            let _ = std::fs::remove_file(&entry);
+            let _ = std::fs::remove_file(entry);
             return None;
         }
         // SAFETY: the bytes carry a valid HMAC under this host's private key,
@@ -165,16 +164,15 @@ impl CompileCache {
             Ok(component) => Some(component),
             Err(err) => {
                 tracing::warn!(entry = %entry.display(), %err, "a compile cache entry does not load; it is deleted");
-                let _ = std::fs::remove_file(&entry);
+                let _ = std::fs::remove_file(entry);
                 None
             }
         }
     }
 
-    /// Keep the compilation of `component`. Failures are logged: the cache is an
+    /// Keep `component` in `entry`. Failures are logged: the cache is an
     /// optimisation, never a reason to refuse a package.
-    pub(crate) fn store(&self, engine: &Engine, component_bytes: &[u8], component: &Component) {
-        let entry = self.entry_path(engine, component_bytes);
+    pub(crate) fn store(&self, entry: &Path, component: &Component) {
         let payload = match component.serialize() {
             Ok(payload) => payload,
             Err(err) => {
@@ -182,10 +180,10 @@ impl CompileCache {
                 return;
             }
         };
-        let tag = self.tag(&entry, &payload).finalize().into_bytes();
+        let tag = self.tag(entry, &payload).finalize().into_bytes();
         let aside = entry.with_extension(format!("{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&aside);
-        let written = create_private(&aside, &[&tag[..], &payload].concat()).and_then(|()| std::fs::rename(&aside, &entry));
+        let written = create_private(&aside, &[&tag[..], &payload].concat()).and_then(|()| std::fs::rename(&aside, entry));
         if let Err(err) = written {
             let _ = std::fs::remove_file(&aside);
             tracing::warn!(entry = %entry.display(), %err, "cannot write a compile cache entry");

@@ -265,16 +265,17 @@ impl Host {
         // The policy reads the imports from the bytes: a refused component is never
         // handed to the compiler.
         self.import_policy().check(bytes, origin)?;
-        let cache = self.inner.settings.compile_cache.as_ref();
-        let cached = cache.and_then(|cache| cache.load(&self.inner.engine, bytes));
+        let engine = &self.inner.engine;
+        let cache = self.inner.settings.compile_cache.as_ref().map(|cache| (cache, cache.entry_path(engine, bytes)));
+        let cached = cache.as_ref().and_then(|(cache, entry)| cache.load(engine, entry));
         let from_cache = cached.is_some();
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::from_binary(&self.inner.engine, bytes)
+                let component = Component::from_binary(engine, bytes)
                     .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
-                if let Some(cache) = cache {
-                    cache.store(&self.inner.engine, bytes, &component);
+                if let Some((cache, entry)) = &cache {
+                    cache.store(entry, &component);
                 }
                 component
             }

@@ -86,6 +86,15 @@ struct Live {
 }
 
 /// A call into the guest: the generated export and the store to run it in.
+/// The host's check of a call's output, run before its session writes are
+/// committed: an output that breaks a rule commits nothing.
+type OutputCheck<'a, T> = dyn Fn(&T) -> Result<()> + 'a;
+
+/// The check of calls whose output needs none.
+fn accept<T>(_: &T) -> Result<()> {
+    Ok(())
+}
+
 type GuestCall<'a, T> = dyn FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, AlgorithmError>> + 'a;
 
 impl Instance {
@@ -143,31 +152,54 @@ impl Instance {
     /// Run `setup`. A fresh store that replaces a poisoned one runs it again.
     pub fn setup(&mut self) -> CallReport<()> {
         self.setup_requested = true;
-        self.call(None, Phase::Setup, "setup", Box::new(|alg, store| alg.call_setup(store)))
+        self.call(None, Phase::Setup, "setup", &accept, Box::new(|alg, store| alg.call_setup(store)))
     }
 
     /// Run `pre-execute` for one step of the session's part. The output is
     /// checked against the host's [`OutputRules`](crate::OutputRules).
     pub fn pre_execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<PreExecuteOutput> {
-        let (rules, before) = (self.package.output_rules().clone(), session.clone());
-        let report = self.call_step(session, input, Phase::PreExecute, "pre-execute", |alg, store, input| {
+        self.pre_execute_input(session, input, false)
+    }
+
+    /// [`pre_execute`](Self::pre_execute) of an input the caller has put
+    /// through [`check_input`](Self::check_input) already.
+    pub(crate) fn pre_execute_input(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        input_checked: bool,
+    ) -> CallReport<PreExecuteOutput> {
+        let rules = self.package.output_rules().clone();
+        let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, &input.image.meta);
+        self.call_step(session, input, input_checked, Phase::PreExecute, &check, |alg, store, input| {
             alg.call_pre_execute(store, input)
-        });
-        checked(report, session, before, |out| rules.check_pre_execute(out, &input.image.meta))
+        })
     }
 
     /// Run `execute` for one step of the session's part. The output is checked
     /// against the host's [`OutputRules`](crate::OutputRules).
     pub fn execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<ExecuteOutput> {
-        let (rules, before) = (self.package.output_rules().clone(), session.clone());
-        let report =
-            self.call_step(session, input, Phase::Execute, "execute", |alg, store, input| alg.call_execute(store, input));
-        checked(report, session, before, |out| rules.check_execute(out, &input.image.meta))
+        self.execute_input(session, input, false)
+    }
+
+    /// [`execute`](Self::execute) of an input the caller has put through
+    /// [`check_input`](Self::check_input) already.
+    pub(crate) fn execute_input(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        input_checked: bool,
+    ) -> CallReport<ExecuteOutput> {
+        let rules = self.package.output_rules().clone();
+        let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
+        self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| {
+            alg.call_execute(store, input)
+        })
     }
 
     /// Run `reset` for the session.
     pub fn reset(&mut self, session: &mut Session) -> CallReport<()> {
-        self.call(Some(session), Phase::Hook, "reset", Box::new(|alg, store| alg.call_reset(store)))
+        self.call(Some(session), Phase::Hook, "reset", &accept, Box::new(|alg, store| alg.call_reset(store)))
     }
 
     /// Run `on-step-start`.
@@ -176,6 +208,7 @@ impl Instance {
             Some(session),
             Phase::Hook,
             "on-step-start",
+            &accept,
             Box::new(move |alg, store| alg.call_on_step_start(store, step_index, pid)),
         )
     }
@@ -192,6 +225,7 @@ impl Instance {
             Some(session),
             Phase::Hook,
             "on-step-finish",
+            &accept,
             Box::new(move |alg, store| alg.call_on_step_finish(store, step_index, pid, outcome)),
         )
     }
@@ -202,7 +236,7 @@ impl Instance {
         if self.live.is_none() {
             return CallReport { result: Ok(()), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() };
         }
-        self.call(None, Phase::Hook, "teardown", Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
+        self.call(None, Phase::Hook, "teardown", &accept, Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
     }
 
     /// Host-side validation of a step input; see [`Instance`].
@@ -220,20 +254,22 @@ impl Instance {
         &mut self,
         session: &mut Session,
         input: &StepInput,
+        input_checked: bool,
         phase: Phase,
-        name: &'static str,
+        check: &OutputCheck<'_, T>,
         f: impl FnOnce(&Guest, &mut Store<HostState>, &StepInput) -> wasmtime::Result<Result<T, AlgorithmError>>,
     ) -> CallReport<T> {
-        if let Err(err) = self.check_input(input) {
+        if !input_checked && let Err(err) = self.check_input(input) {
             return CallReport::refused(err);
         }
+        let name = phase.name();
         let missing_defaults = self.step(input.step_index).map(|step| with_defaults(step, &input.params));
         match missing_defaults {
             Ok(Some(params)) => {
                 let input = StepInput { params, ..input.clone() };
-                self.call(Some(session), phase, name, Box::new(|alg, store| f(alg, store, &input)))
+                self.call(Some(session), phase, name, check, Box::new(|alg, store| f(alg, store, &input)))
             }
-            _ => self.call(Some(session), phase, name, Box::new(|alg, store| f(alg, store, input))),
+            _ => self.call(Some(session), phase, name, check, Box::new(|alg, store| f(alg, store, input))),
         }
     }
 
@@ -247,7 +283,7 @@ impl Instance {
         self.restarts += 1;
         tracing::info!(package = self.package.origin(), restarts = self.restarts, "restarted a poisoned instance");
         if self.setup_requested {
-            let report = self.run(None, Phase::Setup, "setup", Box::new(|alg, store| alg.call_setup(store)));
+            let report = self.run(None, Phase::Setup, "setup", &accept, Box::new(|alg, store| alg.call_setup(store)));
             report.result.map_err(|err| match err {
                 Error::Algorithm { code, message } => {
                     Error::Algorithm { code, message: format!("setup of the restarted instance failed: {message}") }
@@ -263,6 +299,7 @@ impl Instance {
         session: Option<&mut Session>,
         phase: Phase,
         name: &'static str,
+        check: &OutputCheck<'_, T>,
         f: Box<GuestCall<'_, T>>,
     ) -> CallReport<T> {
         if self.live.is_none()
@@ -270,7 +307,7 @@ impl Instance {
         {
             return CallReport::refused(err);
         }
-        self.run(session, phase, name, f)
+        self.run(session, phase, name, check, f)
     }
 
     fn run<T>(
@@ -278,6 +315,7 @@ impl Instance {
         session: Option<&mut Session>,
         phase: Phase,
         name: &'static str,
+        check: &OutputCheck<'_, T>,
         f: Box<GuestCall<'_, T>>,
     ) -> CallReport<T> {
         let limits = self.package.limits().clone();
@@ -302,14 +340,14 @@ impl Instance {
         let logs = state.logs.take();
         let diagnostics = state.diagnostics.take();
         let result = match outcome {
-            Ok(Ok(output)) => {
-                // Writes of a successful call are committed; any other outcome
-                // leaves the caller's session untouched.
+            // Writes of a successful call with a valid output are committed; any
+            // other outcome leaves the caller's session untouched.
+            Ok(Ok(output)) => check(&output).map(|()| {
                 if let Some(session) = session {
                     *session = std::mem::take(&mut state.session);
                 }
-                Ok(output)
-            }
+                output
+            }),
             Ok(Err(algorithm_error)) => Err(Error::from(algorithm_error)),
             Err(err) => {
                 // wasmtime poisons a store after a trap: drop it now, the next call
@@ -523,21 +561,4 @@ fn describe_trap(trap: wasmtime::Trap) -> &'static str {
         Trap::CannotEnterComponent => "re-entered the component",
         _ => "trap",
     }
-}
-
-/// A successful call whose output breaks an output rule becomes that error, and
-/// the session goes back to `before`: an invalid output commits nothing.
-fn checked<T>(
-    mut report: CallReport<T>,
-    session: &mut Session,
-    before: Session,
-    check: impl FnOnce(&T) -> Result<()>,
-) -> CallReport<T> {
-    if let Ok(output) = &report.result
-        && let Err(err) = check(output)
-    {
-        *session = before;
-        report.result = Err(err);
-    }
-    report
 }

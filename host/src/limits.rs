@@ -98,14 +98,21 @@ impl Phase {
     }
 }
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Phase {
+    /// The phase's name, as messages and logs write it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
             Phase::Setup => "setup",
             Phase::PreExecute => "pre-execute",
             Phase::Execute => "execute",
             Phase::Hook => "hook",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

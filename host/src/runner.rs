@@ -268,7 +268,7 @@ impl Runner {
         let step = (input.step_index, input.pid.clone());
         let hooks = self.inner.config.step_hooks;
         self.call(session_id, "pre-execute", Some(step), move |instance, session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| instance.pre_execute(session, &input), |_| {
+            with_hooks(hooks, instance, session, &input, |instance, session| instance.pre_execute_input(session, &input, true), |_| {
                 StepOutcome::Ok
             })
         })
@@ -281,7 +281,7 @@ impl Runner {
         let step = (input.step_index, input.pid.clone());
         let hooks = self.inner.config.step_hooks;
         self.call(session_id, "execute", Some(step), move |instance, session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| instance.execute(session, &input), |out| {
+            with_hooks(hooks, instance, session, &input, |instance, session| instance.execute_input(session, &input, true), |out| {
                 if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
             })
         })
@@ -494,6 +494,7 @@ fn with_hooks<T>(
     phase: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
     outcome_of: impl FnOnce(&T) -> StepOutcome,
 ) -> CallReport<T> {
+    // Checked once here: the phase is told so and does not check again.
     if let Err(err) = instance.check_input(input) {
         return CallReport::refused(err);
     }

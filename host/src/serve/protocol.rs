@@ -201,6 +201,14 @@ pub fn shutdown_ack() -> Value {
     json!({ "type": "shutdown", "timestamp_ms": now_ms(), "status": "OK" })
 }
 
+/// A verdict as the platform writes it.
+pub fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "OK",
+        Verdict::Ng => "NG",
+    }
+}
+
 /// A rect as the platform writes it.
 pub fn rect_json(rect: &Rect) -> Value {
     json!({ "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height, "label": rect.label, "score": rect.score })
@@ -221,7 +229,7 @@ pub fn pre_data(out: &PreExecuteOutput) -> Map<String, Value> {
 /// `execute` data.
 pub fn execute_data(out: &ExecuteOutput) -> Map<String, Value> {
     let mut data = Map::new();
-    data.insert("result_status".into(), json!(if out.verdict == Verdict::Ng { "NG" } else { "OK" }));
+    data.insert("result_status".into(), json!(verdict_name(out.verdict)));
     data.insert("ng_reason".into(), json!(out.ng_reason));
     data.insert("defect_rects".into(), out.defect_rects.iter().map(rect_json).collect());
     data.insert("position_rects".into(), out.position_rects.iter().map(rect_json).collect());

@@ -8,6 +8,7 @@ use serde_json::Map;
 use super::cases::{GoldenCase, best_matches};
 use super::{Check, Harness, Status, TestReport, Thumbnail};
 use crate::annotate::{Mark, annotate};
+use crate::serve::protocol::verdict_name;
 use crate::error::{Error, ErrorKind};
 use crate::image::load_image;
 use crate::instance::{CallReport, Instance};
@@ -18,7 +19,6 @@ use crate::params::params_from_json;
 use crate::session::Session;
 use crate::types::{
     AlgorithmInfo, ExecuteOutput, Image, ImageMeta, ParamKind, ParamValue, PixelFormat, Rect, StepInput, StepSpec,
-    Verdict,
 };
 
 /// Headroom under which a resource gets a warning.
@@ -438,10 +438,6 @@ fn behaviour_checks(harness: &Harness<'_>, package: &Package, info: &AlgorithmIn
         let (status, reason) = judge(&result);
         run.record("behaviour", &format!("robustness.{name}"), started, status, reason);
     }
-}
-
-fn verdict_name(verdict: Verdict) -> &'static str {
-    if verdict == Verdict::Ng { "NG" } else { "OK" }
 }
 
 fn value_text(value: &ParamValue) -> String {

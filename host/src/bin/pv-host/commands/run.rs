@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use pv_host::annotate::{Mark, annotate};
+use pv_host::serve::protocol::{self, verdict_name};
 use pv_host::image::{format_name, load_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
 use pv_host::{
@@ -397,14 +398,6 @@ fn print_json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
-fn rect_json(rect: &Rect) -> Value {
-    json!({ "x": rect.x, "y": rect.y, "width": rect.width, "height": rect.height, "label": rect.label, "score": rect.score })
-}
-
-fn debug_json(debug: &Option<String>) -> Value {
-    debug.as_deref().map(|text| serde_json::from_str(text).unwrap_or(Value::String(text.to_owned()))).unwrap_or(Value::Null)
-}
-
 fn logs_json<T>(report: &CallReport<T>, phase: &str) -> Vec<Value> {
     report
         .logs
@@ -445,7 +438,7 @@ fn result_json(outcome: &RunOutcome) -> Value {
     data.insert("step_index".into(), json!(outcome.input.step_index));
     if let Ok(pre) = &outcome.pre.result {
         data.insert("pre_message".into(), json!(pre.message));
-        data.insert("calibration_rects".into(), pre.calibration_rects.iter().map(rect_json).collect());
+        data.insert("calibration_rects".into(), pre.calibration_rects.iter().map(protocol::rect_json).collect());
     }
     let mut diagnostics = outcome.pre.diagnostics.clone();
     if let Some(exec) = &outcome.exec {
@@ -454,11 +447,7 @@ fn result_json(outcome: &RunOutcome) -> Value {
         resources.insert("execute".into(), usage_json(&exec.usage));
         diagnostics.extend(exec.diagnostics.clone());
         if let Ok(out) = &exec.result {
-            data.insert("result_status".into(), json!(verdict_name(out.verdict)));
-            data.insert("ng_reason".into(), json!(out.ng_reason));
-            data.insert("defect_rects".into(), out.defect_rects.iter().map(rect_json).collect());
-            data.insert("position_rects".into(), out.position_rects.iter().map(rect_json).collect());
-            data.insert("debug".into(), debug_json(&out.debug));
+            data.extend(protocol::execute_data(out));
         }
     }
     let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
@@ -480,13 +469,6 @@ fn result_json(outcome: &RunOutcome) -> Value {
         map.insert("diagnostics".into(), json!(diagnostics));
     }
     value
-}
-
-fn verdict_name(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Ok => "OK",
-        Verdict::Ng => "NG",
-    }
 }
 
 fn level_name(level: LogLevel) -> &'static str {
