@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::admission::{Provenance, read_package_file};
 use crate::compile_cache::CompileCache;
@@ -24,6 +24,18 @@ use crate::validate::OutputRules;
 /// Default period of the epoch ticker: deadlines are enforced to within about two
 /// ticks, and ticking costs nothing measurable at this rate.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Default number of live instances the pooling allocator has room for, across
+/// every package of a host: far more than a station runs at once (a runner
+/// keeps [`RunnerConfig::instances`](crate::RunnerConfig::instances) per
+/// package). Each slot reserves address space, not memory.
+pub const DEFAULT_POOLED_INSTANCES: u32 = 64;
+
+/// Default bytes of each pooled linear memory kept resident when its instance
+/// is dropped (reset with `memset` rather than handed back to the kernel): a
+/// Rust guest's heap plus a 1920x1200 RGB frame, so a recycled slot takes its
+/// next image without page faults.
+pub const DEFAULT_RESIDENT_MEMORY_BYTES: usize = 16 << 20;
 
 /// Builder for a [`Host`]; every setting has a documented default.
 ///
@@ -44,6 +56,7 @@ pub struct HostBuilder {
     epoch_tick: Duration,
     output_rules: OutputRules,
     pooled_instances: Option<u32>,
+    pooled_by_default: bool,
     compile_cache: Option<CompileCache>,
 }
 
@@ -54,7 +67,8 @@ impl Default for HostBuilder {
             import_policy: ImportPolicy::default(),
             epoch_tick: DEFAULT_EPOCH_TICK,
             output_rules: OutputRules::default(),
-            pooled_instances: None,
+            pooled_instances: Some(DEFAULT_POOLED_INSTANCES),
+            pooled_by_default: true,
             compile_cache: None,
         }
     }
@@ -90,14 +104,22 @@ impl HostBuilder {
     }
 
     /// Use wasmtime's pooling allocator, with room for `instances` live
-    /// instances at once across every package of the host: their memories and
-    /// tables are reserved up front and recycled, which makes instantiation
-    /// cheap. Each slot is sized by the [`limits`](Self::limits) (memory cap,
-    /// counts, table elements), so set those first. Instantiating past
-    /// `instances` fails (error 9999). Default: off (on-demand allocation),
-    /// because the reservation is made whether or not the slots are used.
+    /// instances at once across every package of the host (`None`: allocate
+    /// each instance's memories and tables on demand). Pool slots are reserved
+    /// up front and recycled, which makes a fresh instance cost microseconds;
+    /// the first [`DEFAULT_RESIDENT_MEMORY_BYTES`] of a slot's memory stay
+    /// resident between instances. Each slot is sized by the
+    /// [`limits`](Self::limits) (memory cap, counts, table elements), so set
+    /// those first. Instantiating past `instances` fails (error 9999).
+    ///
+    /// Default: pooled, [`DEFAULT_POOLED_INSTANCES`]. The slots reserve address
+    /// space (several GiB each, never touched unless used); where the system
+    /// refuses the reservation (a low `ulimit -v`), the default falls back to
+    /// on-demand allocation with a warning, while a pool asked for here is an
+    /// error.
     pub fn pooled_instances(mut self, instances: Option<u32>) -> Self {
         self.pooled_instances = instances;
+        self.pooled_by_default = false;
         self
     }
 
@@ -112,15 +134,7 @@ impl HostBuilder {
     /// Create the engine, the linker with WASI and the host imports, and (when
     /// deadlines are on) the epoch ticker thread.
     pub fn build(self) -> Result<Host> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.consume_fuel(self.limits.fuel_per_call().is_some());
-        config.epoch_interruption(self.limits.has_deadlines());
-        config.max_wasm_stack(self.limits.wasm_stack_bytes());
-        if let Some(instances) = self.pooled_instances {
-            config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
-        }
-        let engine = Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))?;
+        let engine = self.engine()?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|err| Error::host(format!("cannot link WASI: {err:#}")))?;
@@ -135,6 +149,34 @@ impl HostBuilder {
 }
 
 impl HostBuilder {
+    /// The engine for these settings: pooled when asked, falling back to
+    /// on-demand allocation when the default pool cannot be reserved.
+    fn engine(&self) -> Result<Engine> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // The contract is synchronous: the component model's concurrency
+        // machinery would only add set-up work to every store.
+        config.concurrency_support(false);
+        config.consume_fuel(self.limits.fuel_per_call().is_some());
+        config.epoch_interruption(self.limits.has_deadlines());
+        config.max_wasm_stack(self.limits.wasm_stack_bytes());
+        let Some(instances) = self.pooled_instances else {
+            return Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")));
+        };
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
+        match Engine::new(&config) {
+            Ok(engine) => Ok(engine),
+            Err(err) if self.pooled_by_default => {
+                tracing::warn!(
+                    "cannot reserve the instance pool ({err:#}); allocating instances on demand instead"
+                );
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))
+            }
+            Err(err) => Err(Error::host(format!("cannot reserve a pool of {instances} instances: {err:#}"))),
+        }
+    }
+
     /// Pool slots sized by the limits: every instance the limits allow fits.
     fn pooling_config(&self, instances: u32) -> PoolingAllocationConfig {
         let (core_instances, memories, tables) = self.limits.counts();
@@ -148,7 +190,11 @@ impl HostBuilder {
             .total_memories(instances.saturating_mul(per(memories)))
             .total_tables(instances.saturating_mul(per(tables)))
             .max_memory_size(usize::try_from(self.limits.memory_bytes()).unwrap_or(usize::MAX))
-            .table_elements(usize::try_from(self.limits.table_elements()).unwrap_or(usize::MAX));
+            .table_elements(usize::try_from(self.limits.table_elements()).unwrap_or(usize::MAX))
+            .linear_memory_keep_resident(DEFAULT_RESIDENT_MEMORY_BYTES)
+            // Where the kernel can tell which pages a guest dirtied (Linux 6.7+),
+            // only those are reset.
+            .pagemap_scan(Enabled::Auto);
         pool
     }
 }
