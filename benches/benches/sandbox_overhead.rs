@@ -125,10 +125,7 @@ criterion_group!(benches, side_by_side);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // `cargo bench -- <filter>` and `cargo test --benches` pass arguments: the
-    // summaries run only on a full, real benchmark run.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    if args.is_empty() {
+    if pv_benches::is_benchmark_run() {
         overhead_summary();
         deadline_overshoot();
     }

@@ -2,7 +2,14 @@
 //!
 //! Each benchmark compares variants side by side on the real sample photographs
 //! (see `examples/images/`) and the example algorithms built by
-//! `pv-test-artifacts`. Run them all with `cargo bench -p pv-benches`.
+//! `pv-test-artifacts`, and prints the ratio against its goal ([`compare`]).
+//! The subprocess model the sandbox replaces is played by `subprocess-adapter`
+//! (`src/bin/`), a minimal Rust process driven through [`subprocess`]. Run them
+//! all with `cargo bench -p pv-benches`; `docs/PERFORMANCE.md` has the results.
+
+pub mod compare;
+pub mod frame;
+pub mod subprocess;
 
 use image::DynamicImage;
 use pv_host::types::StepInput;
@@ -48,4 +55,19 @@ pub fn execute_ok(instance: &mut Instance, session: &mut Session, input: &StepIn
     if let Err(err) = instance.execute(session, input).result {
         panic!("execute failed during the benchmark: {err}");
     }
+}
+
+/// Whether this is a real benchmark run (`cargo bench`), not `cargo test`
+/// running each benchmark once to see that it works: summaries and ratios are
+/// printed only then.
+pub fn is_benchmark_run() -> bool {
+    let mut args = std::env::args().skip(1);
+    args.any(|arg| arg == "--bench") && !std::env::args().any(|arg| arg == "--test")
+}
+
+/// A `width` x `height` RGB frame of the brick photograph (scaled), the size of
+/// a station camera's frame.
+pub fn rgb_frame(width: u32, height: u32) -> DynamicImage {
+    let brick = image::DynamicImage::ImageLuma8(pv_test_artifacts::fixtures::load_gray("brick.png"));
+    DynamicImage::ImageRgb8(brick.resize_exact(width, height, image::imageops::FilterType::Triangle).to_rgb8())
 }

@@ -1,0 +1,63 @@
+//! B1 and B2: a warm call through the sandbox against the same call to the
+//! subprocess model it replaces, side by side.
+//!
+//! - B1, warm call overhead: the trivial algorithm (the hostile guest's `GOOD`
+//!   PID, which returns OK at once) on a 64x64 RGB image, against
+//!   `subprocess-adapter` doing the same nothing: the image written to a
+//!   shared-memory file, a call frame over the pipe, the image read back, a
+//!   result frame. Goal: at most 1/20 of the subprocess time.
+//! - B2, the same with a 1920x1200 RGB camera frame. Goal: at most 1/20.
+//!
+//! The sandbox side is the whole host path with the default limits (fuel and
+//! deadlines on): input checks, the image copied into the guest, the call, the
+//! output lifted and checked. Both sides start from the frame in the host's
+//! memory.
+//!
+//! Run with `cargo bench -p pv-benches --bench call_overhead`.
+
+use criterion::{Criterion, criterion_group};
+use pv_benches::compare::{Goal, Side, report};
+use pv_benches::subprocess::{Adapter, ShmImage, shm_dir};
+use pv_benches::{execute_ok, ready_instance, rgb_frame, step_input};
+use pv_host::{Host, Session};
+
+const ADAPTER: &str = env!("CARGO_BIN_EXE_subprocess-adapter");
+
+fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
+    let host = Host::new().expect("host");
+    let mut instance = ready_instance(&host, pv_test_artifacts::HOSTILE);
+    let frame = rgb_frame(width, height);
+    let input = step_input(&instance, "GOOD", frame.clone(), serde_json::json!({}));
+    let mut session = Session::new("bench");
+
+    let dir = shm_dir();
+    let shm = ShmImage::create(dir.path(), "frame", width, height, 3);
+    let mut adapter = Adapter::start(ADAPTER.as_ref());
+    let pixels = frame.into_bytes();
+
+    let (sandbox, subprocess) = (Side::default(), Side::default());
+    let mut group = c.benchmark_group(format!("{label} call {width}x{height} RGB"));
+    group.bench_function("sandbox", |b| sandbox.iter(b, || execute_ok(&mut instance, &mut session, &input)));
+    group.bench_function("subprocess", |b| {
+        subprocess.iter(b, || {
+            shm.write(&pixels);
+            adapter.execute(&shm)
+        })
+    });
+    group.finish();
+    adapter.shutdown();
+    let goal = Goal::AtMostFraction(1.0 / 20.0);
+    report(&format!("{label} call, {width}x{height} RGB"), ("sandbox", &sandbox), ("subprocess", &subprocess), goal);
+}
+
+fn call_overhead(c: &mut Criterion) {
+    compare(c, "B1", (64, 64));
+    compare(c, "B2", (1920, 1200));
+}
+
+criterion_group!(benches, call_overhead);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,129 @@
+//! The platform's side of the subprocess model: start the adapter
+//! (`subprocess-adapter`), wait for its hello, and make calls the platform's
+//! way, the image written to a shared-memory file first.
+
+use std::io::{BufReader, BufWriter};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::frame::{read_frame, write_frame};
+
+/// A running adapter process with its pipes.
+pub struct Adapter {
+    child: Child,
+    to_adapter: BufWriter<ChildStdin>,
+    from_adapter: BufReader<ChildStdout>,
+    calls: u64,
+}
+
+/// Where images go: `/dev/shm` (a RAM file system, as the platform's shared
+/// memory is) when there is one, else the temporary directory.
+pub fn shm_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+    tempfile::Builder::new().prefix("pv-bench-").tempdir_in(base).expect("a shared-memory directory")
+}
+
+impl Adapter {
+    /// Start `program` and read its hello.
+    ///
+    /// # Panics
+    ///
+    /// When the adapter cannot start or its first frame is not a hello.
+    pub fn start(program: &Path) -> Adapter {
+        let mut child = Command::new(program)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
+        let to_adapter = BufWriter::new(child.stdin.take().expect("piped stdin"));
+        let mut from_adapter = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let hello = read_frame(&mut from_adapter).expect("the adapter speaks").expect("a hello");
+        assert_eq!(hello["type"], "hello", "the adapter opens with a hello");
+        Adapter { child, to_adapter, from_adapter, calls: 0 }
+    }
+
+    /// One `execute` call on an image already in the shared-memory file `image`
+    /// (`width` x `height` x `channels` bytes); returns the reply.
+    ///
+    /// # Panics
+    ///
+    /// When the adapter does not answer with a result.
+    pub fn execute(&mut self, image: &ShmImage) -> Value {
+        self.calls += 1;
+        let call = json!({
+            "type": "call",
+            "request_id": self.calls,
+            "data": {
+                "phase": "execute", "step_index": 1, "pid": "GOOD",
+                "session": { "id": "bench", "context": {} },
+                "user_params": {},
+                "image_path": image.path, "width": image.width, "height": image.height, "channels": image.channels,
+            },
+        });
+        write_frame(&mut self.to_adapter, &call).expect("the adapter reads");
+        let reply = read_frame(&mut self.from_adapter).expect("the adapter answers").expect("a reply");
+        assert_eq!(reply["type"], "result", "the adapter answered {reply}");
+        reply
+    }
+
+    /// Ask the adapter to stop and wait for it.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if write_frame(&mut self.to_adapter, &json!({ "type": "shutdown" })).is_ok() {
+            let _ack = read_frame(&mut self.from_adapter);
+        }
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Adapter {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+    }
+}
+
+/// A camera frame in a shared-memory file, rewritten in place for each call
+/// (the pages stay allocated, the cheapest way the platform could do it).
+pub struct ShmImage {
+    path: PathBuf,
+    file: std::fs::File,
+    width: u32,
+    height: u32,
+    channels: u32,
+}
+
+impl ShmImage {
+    /// A file for `width` x `height` x `channels` frames in `dir`.
+    ///
+    /// # Panics
+    ///
+    /// When the file cannot be created.
+    pub fn create(dir: &Path, name: &str, width: u32, height: u32, channels: u32) -> ShmImage {
+        let path = dir.join(format!("{name}.raw"));
+        let file = std::fs::File::create(&path).expect("a shared-memory file");
+        ShmImage { path, file, width, height, channels }
+    }
+
+    /// Write the frame's pixels, as the platform does before each call.
+    ///
+    /// # Panics
+    ///
+    /// When the pixels do not fit the frame or the write fails.
+    pub fn write(&self, pixels: &[u8]) {
+        assert_eq!(pixels.len() as u64, u64::from(self.width) * u64::from(self.height) * u64::from(self.channels));
+        self.file.write_all_at(pixels, 0).expect("the frame is written");
+    }
+}
