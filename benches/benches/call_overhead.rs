@@ -8,6 +8,10 @@
 //!   result frame. Goal: at most 1/20 of the subprocess time.
 //! - B2, the same with a 1920x1200 RGB camera frame. Goal: at most 1/20.
 //!
+//! The goals are judged against the Rust adapter, the subprocess model's
+//! floor; when `python3` is installed the Python adapter in `benches/python/`
+//! (the model as the platform runs it) is timed too, for context.
+//!
 //! The sandbox side is the whole host path with the default limits (fuel and
 //! deadlines on): input checks, the image copied into the guest, the call, the
 //! output lifted and checked. Both sides start from the frame in the host's
@@ -17,11 +21,11 @@
 
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
-use pv_benches::subprocess::{Adapter, ShmImage, shm_dir};
+use pv_benches::subprocess::{Adapter, AdapterKind, ShmImage, shm_dir};
 use pv_benches::{execute_ok, ready_instance, rgb_frame, step_input};
 use pv_host::{Host, Session};
 
-const ADAPTER: &str = env!("CARGO_BIN_EXE_subprocess-adapter");
+const RUST_ADAPTER: AdapterKind = AdapterKind::Rust(env!("CARGO_BIN_EXE_subprocess-adapter"));
 
 fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
     let host = Host::new().expect("host");
@@ -32,22 +36,30 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
 
     let dir = shm_dir();
     let shm = ShmImage::create(dir.path(), "frame", width, height, 3);
-    let mut adapter = Adapter::start(ADAPTER.as_ref());
     let pixels = frame.into_bytes();
 
-    let (sandbox, subprocess) = (Side::default(), Side::default());
+    let (sandbox, subprocess, python) = (Side::default(), Side::default(), Side::default());
     let mut group = c.benchmark_group(format!("{label} call {width}x{height} RGB"));
     group.bench_function("sandbox", |b| sandbox.iter(b, || execute_ok(&mut instance, &mut session, &input)));
-    group.bench_function("subprocess", |b| {
-        subprocess.iter(b, || {
-            shm.write(&pixels);
-            adapter.execute(&shm)
-        })
-    });
+    let mut time_adapter = |name: &str, kind: AdapterKind, side: &Side| {
+        let mut adapter = Adapter::start(kind);
+        group.bench_function(name, |b| {
+            side.iter(b, || {
+                shm.write(&pixels);
+                adapter.execute(&shm)
+            })
+        });
+        adapter.shutdown();
+    };
+    time_adapter("subprocess", RUST_ADAPTER, &subprocess);
+    if AdapterKind::Python.available() {
+        time_adapter("python subprocess", AdapterKind::Python, &python);
+    }
     group.finish();
-    adapter.shutdown();
     let goal = Goal::AtMostFraction(1.0 / 20.0);
-    report(&format!("{label} call, {width}x{height} RGB"), ("sandbox", &sandbox), ("subprocess", &subprocess), goal);
+    let label = format!("{label} call, {width}x{height} RGB");
+    report(&label, ("sandbox", &sandbox), ("subprocess", &subprocess), goal);
+    report(&format!("{label} (context: Python adapter)"), ("sandbox", &sandbox), ("python", &python), goal);
 }
 
 fn call_overhead(c: &mut Criterion) {

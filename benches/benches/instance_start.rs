@@ -5,7 +5,9 @@
 //! runs `setup`; the subprocess side starts `subprocess-adapter` and waits for
 //! its hello. Dropping the instance and stopping the process are left out of
 //! both timings. An on-demand host (no pool) is timed beside them to show what
-//! the pool saves. Goal: the sandbox at least 1000x faster.
+//! the pool saves, and, when `python3` is installed, the Python adapter in
+//! `benches/python/` (the model as the platform runs it) for context. Goal:
+//! the sandbox at least 1000x faster than the Rust adapter.
 //!
 //! Run with `cargo bench -p pv-benches --bench instance_start`.
 
@@ -13,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
-use pv_benches::subprocess::Adapter;
+use pv_benches::subprocess::{Adapter, AdapterKind};
 use pv_host::{Host, Package};
 
-const ADAPTER: &str = env!("CARGO_BIN_EXE_subprocess-adapter");
+const RUST_ADAPTER: AdapterKind = AdapterKind::Rust(env!("CARGO_BIN_EXE_subprocess-adapter"));
 
 fn load(host: &Host) -> Package {
     host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("the trivial algorithm loads")
@@ -32,26 +34,35 @@ fn fresh_instance(package: &Package) -> Duration {
     elapsed
 }
 
+/// Start the adapter to its hello, timed; stopping it happens after the clock.
+fn fresh_process(kind: AdapterKind) -> Duration {
+    let started = Instant::now();
+    let adapter = Adapter::start(kind);
+    let elapsed = started.elapsed();
+    adapter.shutdown();
+    elapsed
+}
+
 fn instance_start(c: &mut Criterion) {
     let pooled = load(&Host::new().expect("host"));
     let on_demand = load(&Host::builder().pooled_instances(None).build().expect("host"));
 
-    let (sandbox, unpooled, subprocess) = (Side::default(), Side::default(), Side::default());
+    let (sandbox, unpooled, subprocess, python) = (Side::default(), Side::default(), Side::default(), Side::default());
     let mut group = c.benchmark_group("B4 fresh instance");
     group.bench_function("sandbox, pooled", |b| sandbox.iter_timed(b, || fresh_instance(&pooled)));
     group.bench_function("sandbox, on demand", |b| unpooled.iter_timed(b, || fresh_instance(&on_demand)));
-    group.bench_function("subprocess to its hello", |b| {
-        subprocess.iter_timed(b, || {
-            let started = Instant::now();
-            let adapter = Adapter::start(ADAPTER.as_ref());
-            let elapsed = started.elapsed();
-            adapter.shutdown();
-            elapsed
-        })
-    });
+    let mut time_start = |name: &str, kind: AdapterKind, side: &Side| {
+        group.bench_function(name, |b| side.iter_timed(b, || fresh_process(kind)));
+    };
+    time_start("subprocess to its hello", RUST_ADAPTER, &subprocess);
+    if AdapterKind::Python.available() {
+        time_start("python subprocess to its hello", AdapterKind::Python, &python);
+    }
     group.finish();
-    report("B4 fresh instance + setup", ("pooled", &sandbox), ("subprocess", &subprocess), Goal::AtLeastFaster(1000.0));
-    report("B4 (without the pool)", ("on demand", &unpooled), ("subprocess", &subprocess), Goal::AtLeastFaster(1000.0));
+    let goal = Goal::AtLeastFaster(1000.0);
+    report("B4 fresh instance + setup", ("pooled", &sandbox), ("subprocess", &subprocess), goal);
+    report("B4 (without the pool)", ("on demand", &unpooled), ("subprocess", &subprocess), goal);
+    report("B4 (context: Python adapter)", ("pooled", &sandbox), ("python", &python), goal);
 }
 
 criterion_group!(benches, instance_start);

@@ -70,8 +70,8 @@ impl Goal {
     fn describe(self, ratio: f64) -> String {
         match self {
             Goal::AtMostFraction(goal) => format!("1/{:.1} of the time (goal: at most 1/{:.0})", 1.0 / ratio, 1.0 / goal),
-            Goal::AtMostTimes(goal) => format!("{ratio:.2}x the time (goal: at most {goal}x)"),
-            Goal::AtLeastFaster(goal) => format!("{:.1}x faster (goal: at least {goal}x)", 1.0 / ratio),
+            Goal::AtMostTimes(goal) => format!("{} the time (goal: at most {goal}x)", times(ratio)),
+            Goal::AtLeastFaster(goal) => format!("{} faster (goal: at least {goal}x)", times(1.0 / ratio)),
         }
     }
 }
@@ -98,6 +98,15 @@ pub fn report_times(label: &str, (our_name, ours): (&str, Duration), (their_name
         format_duration(theirs),
         goal.describe(ratio)
     );
+}
+
+/// A factor with the digits that matter: `1.76x`, `61.5x`, `5841x`.
+fn times(factor: f64) -> String {
+    match factor {
+        f if f < 10.0 => format!("{f:.2}x"),
+        f if f < 1000.0 => format!("{f:.1}x"),
+        f => format!("{f:.0}x"),
+    }
 }
 
 /// A duration with a unit that suits it.

@@ -1,6 +1,7 @@
-//! The platform's side of the subprocess model: start the adapter
-//! (`subprocess-adapter`), wait for its hello, and make calls the platform's
-//! way, the image written to a shared-memory file first.
+//! The platform's side of the subprocess model: start an adapter (the Rust
+//! `subprocess-adapter`, or the Python one in `benches/python/`), wait for its
+//! hello, and make calls the platform's way, the image written to a
+//! shared-memory file first.
 
 use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::FileExt;
@@ -10,6 +11,40 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use serde_json::{Value, json};
 
 use crate::frame::{read_frame, write_frame};
+
+/// Which subprocess adapter to run.
+#[derive(Debug, Clone, Copy)]
+pub enum AdapterKind {
+    /// The minimal Rust adapter at this path (`CARGO_BIN_EXE_subprocess-adapter`):
+    /// the floor of the subprocess model, what the goals are judged against.
+    Rust(&'static str),
+    /// `python3 benches/python/subprocess_adapter.py`: the model as the
+    /// platform runs it, for context.
+    Python,
+}
+
+impl AdapterKind {
+    fn command(self) -> Command {
+        match self {
+            AdapterKind::Rust(program) => Command::new(program),
+            AdapterKind::Python => {
+                let mut command = Command::new("python3");
+                command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/subprocess_adapter.py"));
+                command
+            }
+        }
+    }
+
+    /// Whether this adapter can run here (the Python one needs `python3`).
+    pub fn available(self) -> bool {
+        match self {
+            AdapterKind::Rust(_) => true,
+            AdapterKind::Python => {
+                Command::new("python3").arg("--version").output().is_ok_and(|out| out.status.success())
+            }
+        }
+    }
+}
 
 /// A running adapter process with its pipes.
 pub struct Adapter {
@@ -28,18 +63,19 @@ pub fn shm_dir() -> tempfile::TempDir {
 }
 
 impl Adapter {
-    /// Start `program` and read its hello.
+    /// Start the adapter and read its hello.
     ///
     /// # Panics
     ///
     /// When the adapter cannot start or its first frame is not a hello.
-    pub fn start(program: &Path) -> Adapter {
-        let mut child = Command::new(program)
+    pub fn start(kind: AdapterKind) -> Adapter {
+        let mut command = kind.command();
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
+            .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
         let to_adapter = BufWriter::new(child.stdin.take().expect("piped stdin"));
         let mut from_adapter = BufReader::new(child.stdout.take().expect("piped stdout"));
         let hello = read_frame(&mut from_adapter).expect("the adapter speaks").expect("a hello");

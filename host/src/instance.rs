@@ -79,6 +79,17 @@ pub struct Instance {
     restarts: u32,
 }
 
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("package", &self.package.origin())
+            .field("algorithm", &format_args!("{} {}", self.info.name, self.info.version))
+            .field("poisoned", &self.live.is_none())
+            .field("restarts", &self.restarts)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The parts of an instance that a trap destroys.
 struct Live {
     store: Store<HostState>,
@@ -380,6 +391,16 @@ fn start(package: &Package) -> Result<(Live, AlgorithmInfo)> {
     arm(&mut store, limits, Phase::Hook, package.epoch_tick())?;
     let bindings = match package.pre().instantiate(&mut store) {
         Ok(bindings) => bindings,
+        Err(err) if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+            // Every slot of the host's instance pool is taken: a capacity
+            // refusal, worth retrying once an instance is dropped.
+            return Err(Error::Busy {
+                message: format!(
+                    "cannot instantiate {}: {err}; drop an instance or size the pool with HostBuilder::pooled_instances",
+                    package.origin()
+                ),
+            });
+        }
         Err(err) => {
             let refused = store.data().guard.refused;
             let classified = classify_failure(&err, "instantiation", Phase::Hook, refused, limits, package.origin());

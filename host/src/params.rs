@@ -1,6 +1,9 @@
 //! Step parameters: from the station's JSON to typed values, checked against the
 //! step's schema, with defaults filled in.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -82,6 +85,27 @@ pub(crate) fn rect_from_json(value: &Value) -> Option<Rect> {
     })
 }
 
+/// Most compiled text patterns kept; past it the memo starts again (a guest
+/// declares a handful, a hostile one cannot make the host hoard them).
+const MAX_MEMOISED_PATTERNS: usize = 256;
+
+/// `pattern` compiled to match a whole value, memoised: a step's patterns are
+/// checked on every call and compiling a regex costs far more than matching it.
+fn whole_match_regex(pattern: &str) -> std::result::Result<regex::Regex, regex::Error> {
+    static COMPILED: LazyLock<Mutex<HashMap<String, regex::Regex>>> = LazyLock::new(Default::default);
+    let lock = || COMPILED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(regex) = lock().get(pattern) {
+        return Ok(regex.clone());
+    }
+    let regex = regex::Regex::new(&format!("^(?:{pattern})$"))?;
+    let mut compiled = lock();
+    if compiled.len() >= MAX_MEMOISED_PATTERNS {
+        compiled.clear();
+    }
+    compiled.insert(pattern.to_owned(), regex.clone());
+    Ok(regex)
+}
+
 /// Check a typed value against its spec (range, choices, length, pattern).
 pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
     let name = &spec.name;
@@ -111,7 +135,7 @@ pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
                 )));
             }
             if let Some(pattern) = &rule.pattern {
-                let regex = regex::Regex::new(&format!("^(?:{pattern})$"))
+                let regex = whole_match_regex(pattern)
                     .map_err(|err| invalid(format!("param `{name}` has an invalid pattern {pattern:?}: {err}")))?;
                 if !regex.is_match(v) {
                     return Err(invalid(format!("param `{name}` is {v:?}, which does not match {pattern:?}")));
@@ -211,5 +235,16 @@ mod tests {
         }
         let err = parse(serde_json::json!({"count": 101})).expect_err("out of range");
         assert_eq!(err.to_string(), "param `count` is 101, outside 1..=100");
+    }
+
+    #[test]
+    fn patterns_match_whole_values_and_the_memo_stays_bounded() {
+        let first = whole_match_regex("[A-Z]+").expect("compiles");
+        assert!(first.is_match("AB") && !first.is_match("ABc") && !first.is_match("xAB"));
+        for n in 0..=MAX_MEMOISED_PATTERNS {
+            assert!(whole_match_regex(&format!("a{{{n}}}")).expect("compiles").is_match(&"a".repeat(n)));
+        }
+        assert!(whole_match_regex("[A-Z]+").expect("compiled again after the memo restarted").is_match("XYZ"));
+        assert!(whole_match_regex("(").is_err(), "an invalid pattern is an error, not a memo entry");
     }
 }

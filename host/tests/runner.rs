@@ -171,3 +171,17 @@ fn a_pooled_host_serves_recycles_and_caps_memory() {
     }
     assert_eq!(runner.metrics().instance_recycles, 1);
 }
+
+#[test]
+fn hosts_pool_by_default_and_a_full_pool_is_busy_not_broken() {
+    let host = Host::new().expect("a default host");
+    let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
+    let slots = usize::try_from(pv_host::DEFAULT_POOLED_INSTANCES).expect("fits");
+    let mut live: Vec<_> = (0..slots).map(|_| package.instantiate().expect("a pool slot")).collect();
+    let err = package.instantiate().expect_err("every slot is taken");
+    assert_eq!((err.kind(), err.code().number()), (ErrorKind::Busy, 3001), "{err}");
+    assert!(err.to_string().contains("pooled_instances"), "says what to do: {err}");
+    live.pop();
+    let mut instance = package.instantiate().expect("a freed slot is reused");
+    instance.setup().into_result().expect("and the instance works");
+}
