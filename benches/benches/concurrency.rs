@@ -6,14 +6,18 @@
 //! calls queue; with two they run at once. On a 2-core machine the goal is at
 //! least 1.8x the throughput (the batch in at most 1/1.8 of the time).
 //!
+//! For context, the same kernel natively (`part_counter::vision::segment_parts`)
+//! on one thread and on two: how well the machine itself scales, the ceiling
+//! for the sandbox.
+//!
 //! Run with `cargo bench -p pv-benches --bench concurrency`.
 
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
 use pv_benches::{ready_instance, step_input};
 use pv_host::types::StepInput;
-use pv_host::{Host, Runner, RunnerConfig};
 use pv_test_artifacts::fixtures;
+use pv_host::{Host, Runner, RunnerConfig};
 
 const THREADS: usize = 2;
 const CALLS_PER_THREAD: usize = 4;
@@ -28,6 +32,19 @@ fn batch(runner: &Runner, input: &StepInput) {
                     if let Err(err) = report.result {
                         panic!("execute failed during the benchmark: {err}");
                     }
+                }
+            });
+        }
+    });
+}
+
+/// The batch natively: the kernel on `threads` threads sharing the calls.
+fn native_batch(image: ndarray::ArrayView2<u8>, threads: usize) {
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(move || {
+                for _ in 0..THREADS * CALLS_PER_THREAD / threads {
+                    std::hint::black_box(part_counter::vision::segment_parts(image, 40));
                 }
             });
         }
@@ -52,8 +69,16 @@ fn concurrency(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("B7 {} execute calls from {THREADS} threads", THREADS * CALLS_PER_THREAD));
     group.bench_function("one worker", |b| one_worker.iter(b, || batch(&one, &input)));
     group.bench_function("two workers", |b| two_workers.iter(b, || batch(&two, &input)));
+    let photo = fixtures::load_gray("coins.png");
+    let view = ndarray::ArrayView2::from_shape((photo.height() as usize, photo.width() as usize), photo.as_raw())
+        .expect("a grey image is rows of pixels");
+    let (native_one, native_two) = (Side::default(), Side::default());
+    group.bench_function("native, one thread", |b| native_one.iter(b, || native_batch(view, 1)));
+    group.bench_function("native, two threads", |b| native_two.iter(b, || native_batch(view, 2)));
     group.finish();
-    report("B7 two workers vs one", ("two workers", &two_workers), ("one worker", &one_worker), Goal::AtLeastFaster(1.8));
+    let goal = Goal::AtLeastFaster(1.8);
+    report("B7 two workers vs one", ("two workers", &two_workers), ("one worker", &one_worker), goal);
+    report("B7 (context: native, two threads vs one)", ("two threads", &native_two), ("one thread", &native_one), goal);
 }
 
 criterion_group!(benches, concurrency);

@@ -23,12 +23,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::bindings::procvision::algorithm::types::{
     ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict,
@@ -265,27 +265,15 @@ impl Runner {
     /// Run `pre-execute` for a step of the session, between the step hooks
     /// (unless [`RunnerConfig::with_step_hooks`] turned them off).
     pub async fn pre_execute(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
-        let step = (input.step_index, input.pid.clone());
-        let hooks = self.inner.config.step_hooks;
-        self.call(session_id, "pre-execute", Some(step), move |instance, session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| instance.pre_execute_input(session, &input, true), |_| {
-                StepOutcome::Ok
-            })
-        })
-        .await
+        let (step, op) = self.pre_execute_op(input);
+        self.call(session_id, "pre-execute", Some(step), op).await
     }
 
     /// Run `execute` for a step of the session, between the step hooks
     /// (unless [`RunnerConfig::with_step_hooks`] turned them off).
     pub async fn execute(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
-        let step = (input.step_index, input.pid.clone());
-        let hooks = self.inner.config.step_hooks;
-        self.call(session_id, "execute", Some(step), move |instance, session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| instance.execute_input(session, &input, true), |out| {
-                if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
-            })
-        })
-        .await
+        let (step, op) = self.execute_op(input);
+        self.call(session_id, "execute", Some(step), op).await
     }
 
     /// Run `on-step-start` on its own.
@@ -322,19 +310,22 @@ impl Runner {
     }
 
     /// The blocking form of [`pre_execute`](Self::pre_execute), for embedders
-    /// without an async runtime. Must not be called from inside one.
+    /// without an async runtime. Must not be called from inside one. The guest
+    /// runs on the calling thread.
     pub fn pre_execute_blocking(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
-        block_on(self.pre_execute(session_id, input))
+        let (step, op) = self.pre_execute_op(input);
+        self.call_blocking(session_id, "pre-execute", Some(step), op)
     }
 
     /// The blocking form of [`execute`](Self::execute).
     pub fn execute_blocking(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
-        block_on(self.execute(session_id, input))
+        let (step, op) = self.execute_op(input);
+        self.call_blocking(session_id, "execute", Some(step), op)
     }
 
     /// The blocking form of [`reset`](Self::reset).
     pub fn reset_blocking(&self, session_id: &str) -> CallReport<()> {
-        block_on(self.reset(session_id))
+        self.call_blocking(session_id, "reset", None, |instance, session| instance.reset(session))
     }
 
     /// Tear down the idle instances (sessions still open keep theirs until they
@@ -349,17 +340,72 @@ impl Runner {
         }
     }
 
-    async fn call<T, F>(&self, session_id: &str, phase: &'static str, step: Option<(u32, String)>, op: F) -> CallReport<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static,
-    {
+    /// The step and the work of a `pre-execute` call.
+    fn pre_execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<PreExecuteOutput>) {
+        let step = (input.step_index, input.pid.clone());
+        let hooks = self.inner.config.step_hooks;
+        let op = move |instance: &mut Instance, session: &mut Session| {
+            with_hooks(hooks, instance, session, &input, |instance, session| instance.pre_execute_input(session, &input, true), |_| {
+                StepOutcome::Ok
+            })
+        };
+        (step, op)
+    }
+
+    /// The step and the work of an `execute` call.
+    fn execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<ExecuteOutput>) {
+        let step = (input.step_index, input.pid.clone());
+        let hooks = self.inner.config.step_hooks;
+        let op = move |instance: &mut Instance, session: &mut Session| {
+            with_hooks(hooks, instance, session, &input, |instance, session| instance.execute_input(session, &input, true), |out| {
+                if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
+            })
+        };
+        (step, op)
+    }
+
+    /// Run `op` on a blocking thread once admitted. If the caller drops this
+    /// future the call still finishes, commits or not, and gives its instance
+    /// and its permit back.
+    async fn call<T: Send + 'static>(
+        &self,
+        session_id: &str,
+        phase: &'static str,
+        step: Option<(u32, String)>,
+        op: impl CallOp<T>,
+    ) -> CallReport<T> {
+        let admitted = match self.admit(session_id, phase, step).await {
+            Ok(admitted) => admitted,
+            Err(err) => return CallReport::refused(err),
+        };
+        let runner = Arc::clone(&self.inner);
+        match tokio::task::spawn_blocking(move || admitted.run(&runner, op)).await {
+            Ok(report) => report,
+            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
+        }
+    }
+
+    /// Run `op` on the calling thread once admitted: nothing can drop the call
+    /// half-way, and the instance stays on the thread (and core) that waits.
+    fn call_blocking<T: Send + 'static>(
+        &self,
+        session_id: &str,
+        phase: &'static str,
+        step: Option<(u32, String)>,
+        op: impl CallOp<T>,
+    ) -> CallReport<T> {
+        match block_on(self.admit(session_id, phase, step)) {
+            Ok(admitted) => admitted.run(&self.inner, op),
+            Err(err) => CallReport::refused(err),
+        }
+    }
+
+    /// Find the session and take a concurrency permit, waiting in the queue
+    /// for one if there is room (else error 3001, counted).
+    async fn admit(&self, session_id: &str, phase: &'static str, step: Option<(u32, String)>) -> Result<Admitted> {
         let inner = &self.inner;
         let Some(slot) = lock(&inner.sessions).get(session_id).cloned() else {
-            return CallReport::refused(Error::input(
-                ErrorCode::InvalidParams,
-                format!("no session {session_id:?}: begin it first"),
-            ));
+            return Err(Error::input(ErrorCode::InvalidParams, format!("no session {session_id:?}: begin it first")));
         };
         let permit = match Arc::clone(&inner.running).try_acquire_owned() {
             Ok(permit) => permit,
@@ -370,7 +416,7 @@ impl Runner {
                     metrics.calls += 1;
                     metrics.busy += 1;
                     *metrics.errors_by_code.entry(ErrorCode::Busy.number()).or_default() += 1;
-                    return CallReport::refused(Error::Busy {
+                    return Err(Error::Busy {
                         message: format!(
                             "{} calls running and {} waiting, the most this runner takes",
                             inner.config.instances, inner.config.queue
@@ -380,7 +426,7 @@ impl Runner {
                 let _place = QueuePlace(&inner.queued);
                 match Arc::clone(&inner.running).acquire_owned().await {
                     Ok(permit) => permit,
-                    Err(_) => return CallReport::refused(Error::host("the runner is closed")),
+                    Err(_) => return Err(Error::host("the runner is closed")),
                 }
             }
         };
@@ -393,19 +439,27 @@ impl Runner {
             step = step.as_ref().map(|(index, _)| *index),
             pid = step.as_ref().map(|(_, pid)| pid.as_str()),
         );
-        let runner = Arc::clone(&self.inner);
-        // The guest runs on a blocking thread with the permit: if the caller drops
-        // this future, the call still finishes, commits or not, and gives its
-        // instance and its permit back.
-        let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let _span = span.enter();
-            runner.run(&slot, op)
-        });
-        match task.await {
-            Ok(report) => report,
-            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
-        }
+        Ok(Admitted { slot, permit, span })
+    }
+}
+
+/// The work of one call, on an instance and the session's state.
+trait CallOp<T>: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static {}
+
+impl<T, F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static> CallOp<T> for F {}
+
+/// A call let in: its session, the permit it runs under, its tracing span.
+struct Admitted {
+    slot: Arc<Mutex<SessionSlot>>,
+    permit: OwnedSemaphorePermit,
+    span: tracing::Span,
+}
+
+impl Admitted {
+    fn run<T>(self, inner: &Inner, op: impl CallOp<T>) -> CallReport<T> {
+        let _permit = self.permit;
+        let _span = self.span.enter();
+        inner.run(&self.slot, op)
     }
 }
 
@@ -519,10 +573,21 @@ fn with_hooks<T>(
     report
 }
 
-/// Run a future to completion on a small runtime of its own.
-fn block_on<T>(future: impl std::future::Future<Output = CallReport<T>>) -> CallReport<T> {
-    match tokio::runtime::Builder::new_current_thread().build() {
+/// Wait for a blocking call's admission (a place in the queue, then a permit)
+/// on the calling thread.
+fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    // One small runtime for the whole process, made on first use, rather than
+    // one built and torn down for every call.
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("pv-host-runner")
+            .build()
+            .map_err(|err| err.to_string())
+    });
+    match runtime {
         Ok(runtime) => runtime.block_on(future),
-        Err(err) => CallReport::refused(Error::host(format!("cannot start a runtime: {err}"))),
+        Err(err) => Err(Error::host(format!("cannot start a runtime: {err}"))),
     }
 }
