@@ -5,7 +5,7 @@
 //! `pv-test-artifacts`, and prints the ratio against its goal ([`compare`]).
 //! The subprocess model the sandbox replaces is played by `subprocess-adapter`
 //! (`src/bin/`), a minimal Rust process driven through [`subprocess`]. Run them
-//! all with `cargo bench -p pv-benches`; `docs/PERFORMANCE.md` has the results.
+//! all with `cargo bench` at the workspace root; `docs/PERFORMANCE.md` has the results.
 
 pub mod compare;
 pub mod frame;

@@ -20,6 +20,7 @@ fn bench_reports_percentiles_fuel_memory_and_throughput() {
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(report["iterations"], 5);
     assert!(report["steps_per_second"].as_f64().is_some_and(|rate| rate > 0.0), "{report}");
+    assert_eq!(report["calls_per_second"].as_f64(), report["steps_per_second"].as_f64().map(|rate| 2.0 * rate));
     for phase in ["pre_execute", "execute"] {
         let latency = &report[phase]["latency_ms"];
         let (p50, p90, p99) = (latency["p50"].as_f64(), latency["p90"].as_f64(), latency["p99"].as_f64());

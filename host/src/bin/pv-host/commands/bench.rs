@@ -99,12 +99,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let calls_per_second = f64::from(args.iterations) / elapsed.as_secs_f64();
+    let steps_per_second = f64::from(args.iterations) / elapsed.as_secs_f64();
     let report = json!({
         "algorithm": { "name": instance.info().name, "version": instance.info().version },
         "image": args.image.display().to_string(),
         "iterations": args.iterations,
-        "steps_per_second": calls_per_second,
+        "steps_per_second": steps_per_second,
+        // A step is two guest calls: pre-execute and execute.
+        "calls_per_second": 2.0 * steps_per_second,
         "pre_execute": phase_json(&pre),
         "execute": phase_json(&exec),
     });
@@ -137,12 +139,13 @@ fn phase_json(calls: &[ResourceUsage]) -> Value {
 
 fn print_table(report: &Value) {
     println!(
-        "{} {} on {}, {} iterations: {:.1} steps/s",
+        "{} {} on {}, {} iterations: {:.1} steps/s ({:.1} calls/s)",
         report["algorithm"]["name"].as_str().unwrap_or(""),
         report["algorithm"]["version"].as_str().unwrap_or(""),
         report["image"].as_str().unwrap_or(""),
         report["iterations"],
-        report["steps_per_second"].as_f64().unwrap_or(0.0)
+        report["steps_per_second"].as_f64().unwrap_or(0.0),
+        report["calls_per_second"].as_f64().unwrap_or(0.0)
     );
     println!("\nphase           p50 ms   p90 ms   p99 ms   Mfuel/call   peak MiB");
     for (name, key) in [("pre-execute", "pre_execute"), ("execute", "execute")] {
