@@ -25,16 +25,26 @@ use crate::validate::OutputRules;
 /// ticks, and ticking costs nothing measurable at this rate.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Default number of live instances the pooling allocator has room for, across
-/// every package of a host: far more than a station runs at once (a runner
-/// keeps [`RunnerConfig::instances`](crate::RunnerConfig::instances) per
-/// package). Each slot reserves address space, not memory.
+/// Fewest live instances the default pool has room for, across every package
+/// of a host: far more than a station runs at once (a runner keeps
+/// [`RunnerConfig::instances`](crate::RunnerConfig::instances), by default one
+/// per CPU, per package). See [`default_pooled_instances`].
 pub const DEFAULT_POOLED_INSTANCES: u32 = 64;
 
-/// Default bytes of each pooled linear memory kept resident when its instance
-/// is dropped (reset with `memset` rather than handed back to the kernel): a
-/// Rust guest's heap plus a 1920x1200 RGB frame, so a recycled slot takes its
-/// next image without page faults.
+/// Live instances the default pool has room for: [`DEFAULT_POOLED_INSTANCES`],
+/// or twice the CPUs on a machine with more than 32 of them, so default
+/// runners of two packages always fit. A slot reserves address space; memory
+/// is committed only as its instance touches it, and a slot that has held an
+/// instance keeps up to [`DEFAULT_RESIDENT_MEMORY_BYTES`] of it.
+pub fn default_pooled_instances() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    DEFAULT_POOLED_INSTANCES.max(u32::try_from(cpus.saturating_mul(2)).unwrap_or(u32::MAX))
+}
+
+/// Bytes of each pooled linear memory kept resident when its instance is
+/// dropped (reset with `memset` rather than handed back to the kernel): a Rust
+/// guest's heap plus a 1920x1200 RGB frame, so a recycled slot takes its next
+/// image without page faults.
 pub const DEFAULT_RESIDENT_MEMORY_BYTES: usize = 16 << 20;
 
 /// Builder for a [`Host`]; every setting has a documented default.
@@ -67,7 +77,7 @@ impl Default for HostBuilder {
             import_policy: ImportPolicy::default(),
             epoch_tick: DEFAULT_EPOCH_TICK,
             output_rules: OutputRules::default(),
-            pooled_instances: Some(DEFAULT_POOLED_INSTANCES),
+            pooled_instances: Some(default_pooled_instances()),
             pooled_by_default: true,
             compile_cache: None,
         }
@@ -110,9 +120,10 @@ impl HostBuilder {
     /// the first [`DEFAULT_RESIDENT_MEMORY_BYTES`] of a slot's memory stay
     /// resident between instances. Each slot is sized by the
     /// [`limits`](Self::limits) (memory cap, counts, table elements), so set
-    /// those first. Instantiating past `instances` fails (error 9999).
+    /// those first. Instantiating past `instances` is refused as busy (error
+    /// 3001) until an instance is dropped.
     ///
-    /// Default: pooled, [`DEFAULT_POOLED_INSTANCES`]. The slots reserve address
+    /// Default: pooled, [`default_pooled_instances`]. The slots reserve address
     /// space (several GiB each, never touched unless used); where the system
     /// refuses the reservation (a low `ulimit -v`), the default falls back to
     /// on-demand allocation with a warning, while a pool asked for here is an
@@ -160,9 +171,10 @@ impl HostBuilder {
         config.consume_fuel(self.limits.fuel_per_call().is_some());
         config.epoch_interruption(self.limits.has_deadlines());
         config.max_wasm_stack(self.limits.wasm_stack_bytes());
-        let Some(instances) = self.pooled_instances else {
-            return Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")));
+        let on_demand = |config: &Config| {
+            Engine::new(config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))
         };
+        let Some(instances) = self.pooled_instances else { return on_demand(&config) };
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
         match Engine::new(&config) {
             Ok(engine) => Ok(engine),
@@ -170,8 +182,7 @@ impl HostBuilder {
                 tracing::warn!(
                     "cannot reserve the instance pool ({err:#}); allocating instances on demand instead"
                 );
-                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-                Engine::new(&config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))
+                on_demand(config.allocation_strategy(InstanceAllocationStrategy::OnDemand))
             }
             Err(err) => Err(Error::host(format!("cannot reserve a pool of {instances} instances: {err:#}"))),
         }

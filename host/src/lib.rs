@@ -68,7 +68,9 @@ mod validate;
 pub use crate::admission::{Admission, MAX_PACKAGE_BYTES, Verified, read_package_file};
 pub use crate::bindings::types;
 pub use crate::compile_cache::{CACHE_DIR_ENV, CompileCache, DEFAULT_CACHE_BYTES};
-pub use crate::engine::{DEFAULT_EPOCH_TICK, DEFAULT_POOLED_INSTANCES, DEFAULT_RESIDENT_MEMORY_BYTES, Host, HostBuilder};
+pub use crate::engine::{
+    DEFAULT_EPOCH_TICK, DEFAULT_POOLED_INSTANCES, DEFAULT_RESIDENT_MEMORY_BYTES, Host, HostBuilder, default_pooled_instances,
+};
 pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
 pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};

@@ -2,7 +2,7 @@
 //! step's schema, with defaults filled in.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -91,18 +91,21 @@ const MAX_MEMOISED_PATTERNS: usize = 256;
 
 /// `pattern` compiled to match a whole value, memoised: a step's patterns are
 /// checked on every call and compiling a regex costs far more than matching it.
-fn whole_match_regex(pattern: &str) -> std::result::Result<regex::Regex, regex::Error> {
-    static COMPILED: LazyLock<Mutex<HashMap<String, regex::Regex>>> = LazyLock::new(Default::default);
+///
+/// Shared as an `Arc`: cloning a `Regex` gives the clone a match cache of its
+/// own, built again on its first match.
+fn whole_match_regex(pattern: &str) -> std::result::Result<Arc<regex::Regex>, regex::Error> {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> = LazyLock::new(Default::default);
     let lock = || COMPILED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(regex) = lock().get(pattern) {
-        return Ok(regex.clone());
+        return Ok(Arc::clone(regex));
     }
-    let regex = regex::Regex::new(&format!("^(?:{pattern})$"))?;
+    let regex = Arc::new(regex::Regex::new(&format!("^(?:{pattern})$"))?);
     let mut compiled = lock();
     if compiled.len() >= MAX_MEMOISED_PATTERNS {
         compiled.clear();
     }
-    compiled.insert(pattern.to_owned(), regex.clone());
+    compiled.insert(pattern.to_owned(), Arc::clone(&regex));
     Ok(regex)
 }
 

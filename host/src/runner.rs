@@ -342,24 +342,30 @@ impl Runner {
 
     /// The step and the work of a `pre-execute` call.
     fn pre_execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<PreExecuteOutput>) {
-        let step = (input.step_index, input.pid.clone());
-        let hooks = self.inner.config.step_hooks;
-        let op = move |instance: &mut Instance, session: &mut Session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| instance.pre_execute_input(session, &input, true), |_| {
-                StepOutcome::Ok
-            })
-        };
-        (step, op)
+        self.step_op(input, |instance, session, input| instance.pre_execute_input(session, input, true), |_| {
+            StepOutcome::Ok
+        })
     }
 
     /// The step and the work of an `execute` call.
     fn execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<ExecuteOutput>) {
+        self.step_op(input, |instance, session, input| instance.execute_input(session, input, true), |out| {
+            if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
+        })
+    }
+
+    /// The step and the work of a phase call on `input`: the phase between the
+    /// step hooks, unless they are off.
+    fn step_op<T>(
+        &self,
+        input: StepInput,
+        phase: impl FnOnce(&mut Instance, &mut Session, &StepInput) -> CallReport<T> + Send + 'static,
+        outcome_of: impl FnOnce(&T) -> StepOutcome + Send + 'static,
+    ) -> ((u32, String), impl CallOp<T>) {
         let step = (input.step_index, input.pid.clone());
         let hooks = self.inner.config.step_hooks;
         let op = move |instance: &mut Instance, session: &mut Session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| instance.execute_input(session, &input, true), |out| {
-                if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
-            })
+            with_hooks(hooks, instance, session, &input, |instance, session| phase(instance, session, &input), outcome_of)
         };
         (step, op)
     }
@@ -386,7 +392,9 @@ impl Runner {
     }
 
     /// Run `op` on the calling thread once admitted: nothing can drop the call
-    /// half-way, and the instance stays on the thread (and core) that waits.
+    /// half-way, and the instance stays on the thread (and core) that waits. A
+    /// panic in the host is reported as the async form reports it, not
+    /// unwound into the embedder.
     fn call_blocking<T: Send + 'static>(
         &self,
         session_id: &str,
@@ -394,9 +402,14 @@ impl Runner {
         step: Option<(u32, String)>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
-        match block_on(self.admit(session_id, phase, step)) {
-            Ok(admitted) => admitted.run(&self.inner, op),
-            Err(err) => CallReport::refused(err),
+        let admitted = match block_on(self.admit(session_id, phase, step)) {
+            Ok(admitted) => admitted,
+            Err(err) => return CallReport::refused(err),
+        };
+        let inner = &self.inner;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| admitted.run(inner, op))) {
+            Ok(report) => report,
+            Err(_) => CallReport::refused(Error::host("the call's thread failed: the host panicked")),
         }
     }
 
@@ -576,16 +589,11 @@ fn with_hooks<T>(
 /// Wait for a blocking call's admission (a place in the queue, then a permit)
 /// on the calling thread.
 fn block_on<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-    // One small runtime for the whole process, made on first use, rather than
-    // one built and torn down for every call.
+    // One runtime without threads of its own for the whole process, made on
+    // first use, rather than one built and torn down for every call. Waiting on
+    // the semaphore needs no driver, so threads may block on it at once.
     static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    let runtime = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("pv-host-runner")
-            .build()
-            .map_err(|err| err.to_string())
-    });
+    let runtime = RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().build().map_err(|err| err.to_string()));
     match runtime {
         Ok(runtime) => runtime.block_on(future),
         Err(err) => Err(Error::host(format!("cannot start a runtime: {err}"))),

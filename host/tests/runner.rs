@@ -176,7 +176,7 @@ fn a_pooled_host_serves_recycles_and_caps_memory() {
 fn hosts_pool_by_default_and_a_full_pool_is_busy_not_broken() {
     let host = Host::new().expect("a default host");
     let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
-    let slots = usize::try_from(pv_host::DEFAULT_POOLED_INSTANCES).expect("fits");
+    let slots = usize::try_from(pv_host::default_pooled_instances()).expect("fits");
     let mut live: Vec<_> = (0..slots).map(|_| package.instantiate().expect("a pool slot")).collect();
     let err = package.instantiate().expect_err("every slot is taken");
     assert_eq!((err.kind(), err.code().number()), (ErrorKind::Busy, 3001), "{err}");
