@@ -42,7 +42,7 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
     let mut group = c.benchmark_group(format!("{label} call {width}x{height} RGB"));
     group.bench_function("sandbox", |b| sandbox.iter(b, || execute_ok(&mut instance, &mut session, &input)));
     let mut time_adapter = |name: &str, kind: AdapterKind, side: &Side| {
-        let mut adapter = Adapter::start(kind);
+        let mut adapter = Adapter::start(kind, dir.path());
         group.bench_function(name, |b| {
             side.iter(b, || {
                 shm.write(&pixels);

@@ -14,7 +14,7 @@
 
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
-use pv_benches::{ready_instance, step_input};
+use pv_benches::step_input;
 use pv_host::types::StepInput;
 use pv_test_artifacts::fixtures;
 use pv_host::{Host, Runner, RunnerConfig};
@@ -55,7 +55,7 @@ fn concurrency(c: &mut Criterion) {
     let host = Host::new().expect("host");
     let package = host.load_component_file(pv_test_artifacts::PART_COUNTER.as_ref()).expect("loads");
     let coins = image::DynamicImage::ImageLuma8(fixtures::load_gray("coins.png"));
-    let input = step_input(&ready_instance(&host, pv_test_artifacts::PART_COUNTER), "A01", coins, serde_json::json!({}));
+    let input = step_input(&package.instantiate().expect("instantiates"), "A01", coins, serde_json::json!({}));
     let runner_with = |instances: usize| {
         let runner = Runner::new(package.clone(), RunnerConfig::default().with_instances(instances));
         for thread in 0..THREADS {

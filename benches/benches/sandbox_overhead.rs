@@ -13,11 +13,10 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use image::imageops::FilterType;
+use pv_benches::compare::median;
 use pv_benches::{execute_ok, ready_instance, step_input};
 use pv_host::types::StepInput;
 use pv_host::{DEFAULT_EPOCH_TICK, Host, Instance, Limits, Phase, Session};
-use pv_test_artifacts::fixtures;
 
 const FRAME: (u32, u32) = (1920, 1200);
 
@@ -33,8 +32,7 @@ fn variants() -> [(&'static str, Limits); 4] {
 }
 
 fn frame() -> image::DynamicImage {
-    let brick = fixtures::load_gray("brick.png");
-    image::DynamicImage::ImageLuma8(image::imageops::resize(&brick, FRAME.0, FRAME.1, FilterType::Triangle))
+    image::DynamicImage::ImageLuma8(pv_benches::gray_frame(FRAME.0, FRAME.1))
 }
 
 struct Setup {
@@ -66,11 +64,6 @@ fn side_by_side(c: &mut Criterion) {
     group.finish();
 }
 
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 /// Medians over interleaved runs (so drift in the machine's speed hits every
 /// variant alike), printed as ratios to the unbounded host.
 fn overhead_summary() {
@@ -85,7 +78,7 @@ fn overhead_summary() {
             samples.push(started.elapsed());
         }
     }
-    let medians: Vec<Duration> = samples.iter_mut().map(|s| median(s)).collect();
+    let medians: Vec<Duration> = samples.iter_mut().map(|s| median(s).unwrap_or_default()).collect();
     println!("\nsandbox overhead, scratch-detector on {}x{}, median of {ROUNDS} interleaved runs:", FRAME.0, FRAME.1);
     for (setup, median) in setups.iter().zip(&medians) {
         let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
@@ -125,7 +118,7 @@ criterion_group!(benches, side_by_side);
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if pv_benches::is_benchmark_run() {
+    if pv_benches::is_full_benchmark_run() {
         overhead_summary();
         deadline_overshoot();
     }

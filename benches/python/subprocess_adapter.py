@@ -8,6 +8,7 @@ frame, `shutdown` acknowledged.
 """
 
 import json
+import os
 import struct
 import sys
 
@@ -28,17 +29,19 @@ def write_frame(stream, message):
 
 def main():
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    shm_dir = os.environ.get("PROC_SHM_DIR", "")
     write_frame(stdout, {"type": "hello", "sdk_version": "python subprocess adapter"})
     while (message := read_frame(stdin)) is not None:
         request_id = message.get("request_id")
         if message.get("type") == "shutdown":
-            write_frame(stdout, {"type": "shutdown_ack"})
+            write_frame(stdout, {"type": "shutdown", "status": "OK"})
             return
         data = message.get("data", {})
-        if "image_path" in data:
-            with open(data["image_path"], "rb") as f:
+        if "cur_image_shm_id" in data:
+            with open(os.path.join(shm_dir, data["cur_image_shm_id"] + ".raw"), "rb") as f:
                 pixels = f.read()
-            expected = data["width"] * data["height"] * data["channels"]
+            meta = data["cur_image_meta"]
+            expected = meta["width"] * meta["height"] * meta["channels"]
             if len(pixels) != expected:
                 write_frame(stdout, {"type": "error", "request_id": request_id, "error_code": "1002"})
                 continue

@@ -9,19 +9,38 @@ use std::time::{Duration, Instant};
 
 use criterion::Bencher;
 
+/// Criterion's default number of samples per benchmark.
+pub const DEFAULT_SAMPLE_SIZE: usize = 100;
+
 /// The time per iteration of every sample criterion took of one side.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Side {
     samples: Rc<RefCell<Vec<Duration>>>,
+    sample_size: usize,
+}
+
+impl Default for Side {
+    fn default() -> Self {
+        Side::new(DEFAULT_SAMPLE_SIZE)
+    }
 }
 
 impl Side {
-    /// Time `routine`, as `Bencher::iter` does, keeping the samples.
+    /// A side of a benchmark group whose `sample_size` is `sample_size`.
+    pub fn new(sample_size: usize) -> Side {
+        Side { samples: Rc::default(), sample_size }
+    }
+
+    /// Time `routine`, as `Bencher::iter` does (one clock reading around the
+    /// whole run of iterations), keeping the samples.
     pub fn iter<O>(&self, b: &mut Bencher<'_>, mut routine: impl FnMut() -> O) {
-        self.iter_timed(b, || {
+        let samples = Rc::clone(&self.samples);
+        b.iter_custom(move |iterations| {
             let started = Instant::now();
-            black_box(routine());
-            started.elapsed()
+            for _ in 0..iterations {
+                black_box(routine());
+            }
+            record(&samples, started.elapsed(), iterations)
         });
     }
 
@@ -29,20 +48,28 @@ impl Side {
     /// that belongs to no side), keeping the samples.
     pub fn iter_timed(&self, b: &mut Bencher<'_>, mut routine: impl FnMut() -> Duration) {
         let samples = Rc::clone(&self.samples);
-        b.iter_custom(move |iterations| {
-            let total: Duration = (0..iterations).map(|_| routine()).sum();
-            let per_iteration = total.div_f64(iterations.max(1) as f64);
-            samples.borrow_mut().push(per_iteration);
-            total
-        });
+        b.iter_custom(move |iterations| record(&samples, (0..iterations).map(|_| routine()).sum(), iterations));
     }
 
-    /// The median time per iteration over the samples, if any were taken.
+    /// The median time per iteration over the measured samples, if any were
+    /// taken. Criterion's warm-up runs come first; only the last
+    /// `sample_size` runs are its samples.
     pub fn median(&self) -> Option<Duration> {
-        let mut samples = self.samples.borrow().clone();
-        samples.sort();
-        samples.get(samples.len() / 2).copied()
+        let samples = self.samples.borrow();
+        let mut measured = samples[samples.len().saturating_sub(self.sample_size)..].to_vec();
+        median(&mut measured)
     }
+}
+
+fn record(samples: &RefCell<Vec<Duration>>, total: Duration, iterations: u64) -> Duration {
+    samples.borrow_mut().push(total.div_f64(iterations.max(1) as f64));
+    total
+}
+
+/// The median of `samples` (sorted in place), if there are any.
+pub fn median(samples: &mut [Duration]) -> Option<Duration> {
+    samples.sort();
+    samples.get(samples.len() / 2).copied()
 }
 
 /// What a comparison must show.

@@ -1,12 +1,12 @@
-//! The platform's frame protocol, blocking and minimal: a 4-byte big-endian
-//! length, then that many bytes of UTF-8 JSON. Shared by the subprocess adapter
-//! and the benchmarks that drive it.
+//! The platform's framing, blocking and minimal: a 4-byte big-endian length,
+//! then that many bytes of UTF-8 JSON. Shared by the subprocess adapter and the
+//! benchmarks that drive it (`pv_host::serve::frame` is the async form `serve`
+//! uses).
 
 use std::io::{self, Read, Write};
 
-/// Largest frame either side accepts: the benchmark's messages are small, the
-/// images travel through shared memory.
-pub const MAX_FRAME_BYTES: usize = 1 << 20;
+/// Largest frame either side accepts: the same cap as `pv-host serve`.
+pub use pv_host::serve::frame::DEFAULT_MAX_FRAME_BYTES as MAX_FRAME_BYTES;
 
 /// Write one frame and flush it.
 pub fn write_frame(out: &mut impl Write, message: &serde_json::Value) -> io::Result<()> {

@@ -61,13 +61,24 @@ pub fn execute_ok(instance: &mut Instance, session: &mut Session, input: &StepIn
 /// running each benchmark once to see that it works: summaries and ratios are
 /// printed only then.
 pub fn is_benchmark_run() -> bool {
-    let mut args = std::env::args().skip(1);
-    args.any(|arg| arg == "--bench") && !std::env::args().any(|arg| arg == "--test")
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.iter().any(|arg| arg == "--bench") && !args.iter().any(|arg| arg == "--test")
 }
 
-/// A `width` x `height` RGB frame of the brick photograph (scaled), the size of
-/// a station camera's frame.
+/// Whether this is a benchmark run with no filter (`cargo bench -- <filter>`
+/// passes one): summaries that time every variant again run only then.
+pub fn is_full_benchmark_run() -> bool {
+    is_benchmark_run() && std::env::args().skip(1).all(|arg| arg.starts_with("--"))
+}
+
+/// A `width` x `height` grey frame of the brick photograph (scaled), the size
+/// of a station camera's frame.
+pub fn gray_frame(width: u32, height: u32) -> image::GrayImage {
+    let brick = pv_test_artifacts::fixtures::load_gray("brick.png");
+    image::imageops::resize(&brick, width, height, image::imageops::FilterType::Triangle)
+}
+
+/// [`gray_frame`] as RGB, as a colour camera delivers it.
 pub fn rgb_frame(width: u32, height: u32) -> DynamicImage {
-    let brick = image::DynamicImage::ImageLuma8(pv_test_artifacts::fixtures::load_gray("brick.png"));
-    DynamicImage::ImageRgb8(brick.resize_exact(width, height, image::imageops::FilterType::Triangle).to_rgb8())
+    DynamicImage::ImageRgb8(DynamicImage::ImageLuma8(gray_frame(width, height)).to_rgb8())
 }

@@ -5,7 +5,7 @@
 
 use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use serde_json::{Value, json};
@@ -63,14 +63,16 @@ pub fn shm_dir() -> tempfile::TempDir {
 }
 
 impl Adapter {
-    /// Start the adapter and read its hello.
+    /// Start the adapter, its shared-memory directory `shm_dir` (given as
+    /// `PROC_SHM_DIR`, as the platform does), and read its hello.
     ///
     /// # Panics
     ///
     /// When the adapter cannot start or its first frame is not a hello.
-    pub fn start(kind: AdapterKind) -> Adapter {
+    pub fn start(kind: AdapterKind, shm_dir: &Path) -> Adapter {
         let mut command = kind.command();
         let mut child = command
+            .env(pv_host::serve::shm::SHM_DIR_ENV, shm_dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -83,8 +85,8 @@ impl Adapter {
         Adapter { child, to_adapter, from_adapter, calls: 0 }
     }
 
-    /// One `execute` call on an image already in the shared-memory file `image`
-    /// (`width` x `height` x `channels` bytes); returns the reply.
+    /// One `execute` call, in the platform's message shape, on the frame in
+    /// the shared-memory file `image`; returns the reply.
     ///
     /// # Panics
     ///
@@ -98,7 +100,8 @@ impl Adapter {
                 "phase": "execute", "step_index": 1, "pid": "GOOD",
                 "session": { "id": "bench", "context": {} },
                 "user_params": {},
-                "image_path": image.path, "width": image.width, "height": image.height, "channels": image.channels,
+                "cur_image_shm_id": image.id,
+                "cur_image_meta": { "width": image.width, "height": image.height, "channels": image.channels },
             },
         });
         write_frame(&mut self.to_adapter, &call).expect("the adapter reads");
@@ -107,34 +110,30 @@ impl Adapter {
         reply
     }
 
-    /// Ask the adapter to stop and wait for it.
+    /// Ask the adapter to stop, and wait for it to exit.
     pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
         if write_frame(&mut self.to_adapter, &json!({ "type": "shutdown" })).is_ok() {
             let _ack = read_frame(&mut self.from_adapter);
-        }
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
         }
         let _ = self.child.wait();
     }
 }
 
 impl Drop for Adapter {
+    /// An adapter not shut down (a benchmark that panicked) is killed.
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
-            self.stop();
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
 
-/// A camera frame in a shared-memory file, rewritten in place for each call
-/// (the pages stay allocated, the cheapest way the platform could do it).
+/// A camera frame in a shared-memory file `<dir>/<id>.raw` (raw pixels, rows
+/// of `channels` bytes per pixel), rewritten in place for each call (the pages
+/// stay allocated, the cheapest way the platform could do it).
 pub struct ShmImage {
-    path: PathBuf,
+    id: String,
     file: std::fs::File,
     width: u32,
     height: u32,
@@ -148,9 +147,8 @@ impl ShmImage {
     ///
     /// When the file cannot be created.
     pub fn create(dir: &Path, name: &str, width: u32, height: u32, channels: u32) -> ShmImage {
-        let path = dir.join(format!("{name}.raw"));
-        let file = std::fs::File::create(&path).expect("a shared-memory file");
-        ShmImage { path, file, width, height, channels }
+        let file = std::fs::File::create(dir.join(format!("{name}.raw"))).expect("a shared-memory file");
+        ShmImage { id: name.to_owned(), file, width, height, channels }
     }
 
     /// Write the frame's pixels, as the platform does before each call.
