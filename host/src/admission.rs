@@ -7,14 +7,19 @@
 //! 2. the signatures against the trust store: revoked (2009), not verifying
 //!    (2007), unsigned (2006), unknown signers only (2008), too few (2010);
 //! 3. the manifest (2005) and the assets against it (2013);
-//! 4. rollback: not older than a version admitted before (2012);
+//! 4. rollback: not older than a version of the same publisher admitted
+//!    before (2012);
 //! 5. the import policy (2004), compilation (2002) and linking (2003), on the
 //!    component bytes that were verified;
 //! 6. the component's `get-info` against the manifest: name, version, PIDs
 //!    (2011).
 //!
-//! Only then is the version recorded as admitted. Nothing is compiled or run
-//! before step 5.
+//! Only then is the version recorded as admitted (unless
+//! [`Admission::record`] says not to). Nothing is compiled or run before step 5.
+//!
+//! Every byte of an admitted package is covered by a trusted signature: a
+//! signature by a key the store does not know that comes after the last
+//! trusted one is refused (2008), since what it added is not authenticated.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -48,25 +53,35 @@ pub struct Admission<'a> {
     trust: Option<&'a TrustStore>,
     allow_unsigned: bool,
     allow_downgrade: bool,
+    record: bool,
 }
 
 impl<'a> Admission<'a> {
     /// Admit only packages signed by enough keys of `trust`, never older than
     /// an admitted version.
     pub fn new(trust: &'a TrustStore) -> Self {
-        Admission { trust: Some(trust), allow_unsigned: false, allow_downgrade: false }
+        Admission { trust: Some(trust), allow_unsigned: false, allow_downgrade: false, record: true }
     }
 
     /// For development: admit without trusted signatures, bare components
     /// included, logging a loud warning. A signature that does not verify under
     /// a known key, or one by a revoked key, is still refused.
     pub fn unsigned_allowed(trust: Option<&'a TrustStore>) -> Self {
-        Admission { trust, allow_unsigned: true, allow_downgrade: false }
+        Admission { trust, allow_unsigned: true, allow_downgrade: false, record: true }
     }
 
     /// Admit a version older than one admitted before.
     pub fn allow_downgrade(mut self, allow: bool) -> Self {
         self.allow_downgrade = allow;
+        self
+    }
+
+    /// Whether an admitted version is written to the trust store's rollback
+    /// record. Default: yes. Benchmarks and conformance tests check a package
+    /// without recording it, so trying a newer version never blocks the one in
+    /// production.
+    pub fn record(mut self, record: bool) -> Self {
+        self.record = record;
         self
     }
 }
@@ -127,7 +142,7 @@ impl Host {
     fn admit_checked(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
         let file = PackageFile::parse(bytes)?;
         let verified = admission.check(&file, origin)?;
-        let Some(manifest) = verified.manifest else {
+        let Some(manifest) = verified.manifest.clone() else {
             // A bare component: only ever admitted as unsigned.
             return self.compile(file.component(), origin, Assets::default(), None, Vec::new());
         };
@@ -137,8 +152,8 @@ impl Host {
             .compile(file.component(), origin, assets, Some(manifest.clone()), verified.signers.clone())?
             .request_limits(&manifest.limits.to_limits());
         check_info(&package, &manifest, origin)?;
-        if let (Some(trust), true, true) = (admission.trust, verified.trusted, record) {
-            trust.record_admitted(&manifest)?;
+        if let (Some(trust), Some(publisher), true) = (admission.trust, verified.publisher(), record && admission.record) {
+            trust.record_admitted(&publisher.key_id, &manifest)?;
         }
         Ok(package)
     }
@@ -155,6 +170,13 @@ pub struct Verified {
     pub unknown_signers: Vec<crate::package_file::KeyId>,
     /// Whether enough trusted keys signed.
     pub trusted: bool,
+}
+
+impl Verified {
+    /// The publisher, for a trusted package: the first trusted key that signed.
+    pub fn publisher(&self) -> Option<&Signer> {
+        if self.trusted { self.signers.first() } else { None }
+    }
 }
 
 impl Admission<'_> {
@@ -183,8 +205,10 @@ impl Admission<'_> {
         let manifest = file.manifest()?;
         if let Some(manifest) = &manifest {
             file.check_assets(manifest)?;
-            if let Some(trust) = self.trust {
-                trust.check_rollback(manifest, self.allow_downgrade)?;
+            // The rollback record is per publisher; a package no trusted key
+            // signed (a development run) has none to compare with.
+            if let (Some(trust), Some(publisher)) = (self.trust, verification.publisher()) {
+                trust.check_rollback(&publisher.key_id, manifest, self.allow_downgrade)?;
             }
         }
         Ok(Verified {

@@ -6,14 +6,34 @@
 //! ```text
 //! <trust>/NAME.pub                 a trusted public key (see `pv-host keygen`)
 //! <trust>/revoked                  revoked key ids, one per line, `#` comments
-//! <trust>/admitted-versions.json   highest version admitted per package name
+//! <trust>/admitted-versions.json   highest version admitted per publisher and package name
+//! <trust>/.lock                    taken exclusively while a file of the store is rewritten
 //! ```
+//!
+//! **Permissions.** Like OpenSSH's `StrictModes`, a store is used only when the
+//! directory and every file in it are owned by the current user or by root and
+//! are not writable by group or others; anything else is refused with 2014 (a
+//! key another user can replace is not a key the station trusts).
+//!
+//! **Several processes.** Many `pv-host` processes may share one store (one
+//! `serve` per package, `verify`, `trust add`). Every change (a revocation, an
+//! admitted version) is a read-modify-write under an exclusive lock on `.lock`:
+//! the file is read again under the lock, changed, written to a fresh temporary
+//! file, flushed to disk and renamed over the old one, and the directory is
+//! flushed. A reader sees the old file or the new one; no update is lost.
+//!
+//! **Rollback record.** The highest version admitted is kept per publisher
+//! (the first trusted key that signed the package) and package name, so a
+//! second trusted publisher's "part-counter 99.0.0" does not block the first
+//! publisher's part counter. A record written by an older pv-host (keyed by name
+//! only) is kept under the publisher `*` and still applies to every publisher.
 //!
 //! The directory is the `--trust` flag of the CLI, else the `PV_HOST_TRUST`
 //! environment variable, else `$XDG_CONFIG_HOME/pv-host/trust` (by default
 //! `~/.config/pv-host/trust`): see [`TrustStore::default_dir`].
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -26,6 +46,26 @@ pub const TRUST_DIR_ENV: &str = "PV_HOST_TRUST";
 const REVOKED_FILE: &str = "revoked";
 /// File of admitted versions in the trust store directory.
 const ADMITTED_FILE: &str = "admitted-versions.json";
+/// Lock file taken exclusively around every rewrite of a file of the store.
+const LOCK_FILE: &str = ".lock";
+/// The publisher under which a record keyed by name only (older format) is kept:
+/// it applies to every publisher.
+const ANY_PUBLISHER: &str = "*";
+
+/// Highest admitted version per publisher key id (hex, or [`ANY_PUBLISHER`]) and
+/// package name.
+type AdmittedRecord = BTreeMap<String, BTreeMap<String, semver::Version>>;
+
+/// The rollback record as it is written to disk.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdmittedFile {
+    format: u32,
+    admitted: AdmittedRecord,
+}
+
+/// The current format of `admitted-versions.json`.
+const ADMITTED_FORMAT: u32 = 2;
 
 /// A trusted signer of a package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +103,24 @@ pub struct Verification {
     /// Keys that signed but are not in the trust store (their signatures cannot
     /// be checked).
     pub unknown: Vec<KeyId>,
+    /// Keys the store does not know that signed after the last trusted
+    /// signature: the bytes they added are not covered by any trusted signature.
+    pub unknown_after_trusted: Vec<KeyId>,
     /// How many distinct trusted signers the policy requires.
     pub required: usize,
 }
 
 impl Verification {
-    /// Whether enough trusted keys signed.
+    /// Whether enough trusted keys signed, and no unknown key signed after them:
+    /// every byte of the package is covered by a trusted signature.
     pub fn is_sufficient(&self) -> bool {
-        self.trusted.len() >= self.required
+        self.trusted.len() >= self.required && self.unknown_after_trusted.is_empty()
+    }
+
+    /// The publisher: the first trusted key that signed (signatures in file
+    /// order). The rollback record is kept per publisher.
+    pub fn publisher(&self) -> Option<&Signer> {
+        self.trusted.first()
     }
 
     /// An error unless enough trusted keys signed: 2006 unsigned, 2008 only
@@ -88,6 +138,15 @@ impl Verification {
             ));
         }
         let unknown = self.unknown.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        if !self.trusted.is_empty() && !self.unknown_after_trusted.is_empty() {
+            let late = self.unknown_after_trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            return Err(Error::untrusted(
+                ErrorCode::UnknownSigner,
+                format!(
+                    "{origin} was signed after its last trusted signature by key(s) the trust store does not know ({late}): those bytes are not authenticated; obtain the package as the trusted signer released it, or trust the later signer with `pv-host trust add KEY.pub`"
+                ),
+            ));
+        }
         if self.trusted.is_empty() {
             return Err(Error::untrusted(
                 ErrorCode::UnknownSigner,
@@ -116,7 +175,9 @@ pub struct TrustStore {
     keys: BTreeMap<KeyId, (String, PublicKey)>,
     revoked: BTreeSet<KeyId>,
     required_signers: usize,
-    admitted: Mutex<BTreeMap<String, semver::Version>>,
+    /// The rollback record: loaded at open, re-read from disk under the lock
+    /// before every change and refreshed before every rollback check.
+    admitted: Mutex<AdmittedRecord>,
 }
 
 fn store_error(message: String) -> Error {
@@ -156,36 +217,26 @@ impl TrustStore {
                 dir.display()
             ))
         })?;
+        check_permissions(dir)?;
         let mut store = TrustStore { dir: Some(dir.to_owned()), ..TrustStore::in_memory() };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "pub"))
-            .collect();
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for entry in entries.filter_map(|entry| entry.ok()) {
+            let path = entry.path();
+            // Every file of the store, not only keys: a replaceable revocation
+            // list or rollback record is as bad as a replaceable key.
+            check_permissions(&path)?;
+            if path.extension().is_some_and(|ext| ext == "pub") {
+                paths.push(path);
+            }
+        }
         paths.sort();
         for path in paths {
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let key = PublicKey::read(&path)?;
             store.insert(name, key).map_err(|err| store_error(format!("{}: {err}", path.display())))?;
         }
-        match std::fs::read_to_string(dir.join(REVOKED_FILE)) {
-            Ok(text) => {
-                for line in text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()) {
-                    store.revoked.insert(line.parse()?);
-                }
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(store_error(format!("cannot read {}: {err}", dir.join(REVOKED_FILE).display()))),
-        }
-        match std::fs::read(dir.join(ADMITTED_FILE)) {
-            Ok(json) => {
-                let admitted = serde_json::from_slice(&json).map_err(|err| {
-                    store_error(format!("{} is not a version record: {err}", dir.join(ADMITTED_FILE).display()))
-                })?;
-                store.admitted = Mutex::new(admitted);
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(store_error(format!("cannot read {}: {err}", dir.join(ADMITTED_FILE).display()))),
-        }
+        store.revoked = read_revoked(dir)?;
+        store.admitted = Mutex::new(read_admitted(dir)?);
         Ok(store)
     }
 
@@ -254,6 +305,10 @@ impl TrustStore {
     pub fn revoke(&mut self, id: KeyId) -> Result<()> {
         self.revoked.insert(id);
         if let Some(dir) = &self.dir {
+            let _lock = StoreLock::exclusive(dir)?;
+            // Revocations another process wrote since this store was opened are
+            // kept: the file is read again under the lock.
+            self.revoked.extend(read_revoked(dir)?);
             let mut text = String::from("# revoked key ids, one per line\n");
             for id in &self.revoked {
                 text.push_str(&format!("{id}\n"));
@@ -290,10 +345,15 @@ impl TrustStore {
                     if !verification.trusted.iter().any(|s| s.key_id == id) {
                         verification.trusted.push(Signer { name, key_id: id });
                     }
+                    // A trusted signature covers every signature before it.
+                    verification.unknown_after_trusted.clear();
                 }
                 SignatureStatus::Unknown => {
                     if !verification.unknown.contains(&id) {
                         verification.unknown.push(id);
+                    }
+                    if !verification.trusted.is_empty() && !verification.unknown_after_trusted.contains(&id) {
+                        verification.unknown_after_trusted.push(id);
                     }
                 }
             }
@@ -315,19 +375,32 @@ impl TrustStore {
         }
     }
 
-    /// The highest version of package `name` admitted so far.
-    pub fn admitted_version(&self, name: &str) -> Option<semver::Version> {
-        self.admitted.lock().ok()?.get(name).cloned()
+    /// The highest version of package `name` from `publisher` admitted so far
+    /// (or recorded before records named their publisher).
+    pub fn admitted_version(&self, publisher: &KeyId, name: &str) -> Option<semver::Version> {
+        let admitted = self.admitted.lock().ok()?;
+        let publisher = publisher.to_string();
+        [publisher.as_str(), ANY_PUBLISHER]
+            .iter()
+            .filter_map(|scope| admitted.get(*scope).and_then(|versions| versions.get(name)))
+            .max()
+            .cloned()
     }
 
-    /// Refuse a version older than one admitted before (2012), unless
-    /// `allow_downgrade`.
-    pub fn check_rollback(&self, manifest: &Manifest, allow_downgrade: bool) -> Result<()> {
-        match self.admitted_version(&manifest.name) {
+    /// Refuse a version older than one admitted before from the same publisher
+    /// (2012), unless `allow_downgrade`. The record is read again from disk
+    /// first, so an admission by another process counts.
+    pub fn check_rollback(&self, publisher: &KeyId, manifest: &Manifest, allow_downgrade: bool) -> Result<()> {
+        if let Some(dir) = &self.dir {
+            let current = read_admitted(dir)?;
+            let mut admitted = self.admitted.lock().map_err(|_| Error::host("the version record lock is poisoned"))?;
+            merge_admitted(&mut admitted, current);
+        }
+        match self.admitted_version(publisher, &manifest.name) {
             Some(highest) if manifest.version < highest && !allow_downgrade => Err(Error::untrusted(
                 ErrorCode::Downgrade,
                 format!(
-                    "{} {} is older than version {highest} admitted before: refusing a rollback (pass --allow-downgrade if it is intended)",
+                    "{} {} is older than version {highest} admitted before from the same publisher ({publisher}): refusing a rollback (pass --allow-downgrade if it is intended)",
                     manifest.name, manifest.version
                 ),
             )),
@@ -335,25 +408,147 @@ impl TrustStore {
         }
     }
 
-    /// Record that `manifest`'s version was admitted (kept if higher than the
-    /// record; written to disk for a store opened from a directory).
-    pub fn record_admitted(&self, manifest: &Manifest) -> Result<()> {
+    /// Record that `manifest`'s version from `publisher` was admitted (kept if
+    /// higher than the record). For a store on disk this is a locked
+    /// read-modify-write: concurrent admissions by other processes are merged,
+    /// never lost (see the [module docs](self)).
+    pub fn record_admitted(&self, publisher: &KeyId, manifest: &Manifest) -> Result<()> {
         let mut admitted = self.admitted.lock().map_err(|_| Error::host("the version record lock is poisoned"))?;
-        if admitted.get(&manifest.name).is_some_and(|highest| *highest >= manifest.version) {
+        let _lock = match &self.dir {
+            Some(dir) => {
+                let lock = StoreLock::exclusive(dir)?;
+                merge_admitted(&mut admitted, read_admitted(dir)?);
+                Some(lock)
+            }
+            None => None,
+        };
+        let versions = admitted.entry(publisher.to_string()).or_default();
+        if versions.get(&manifest.name).is_some_and(|highest| *highest >= manifest.version) {
             return Ok(());
         }
-        admitted.insert(manifest.name.clone(), manifest.version.clone());
+        versions.insert(manifest.name.clone(), manifest.version.clone());
         if let Some(dir) = &self.dir {
-            let json = serde_json::to_vec_pretty(&*admitted).map_err(|err| Error::host(err.to_string()))?;
+            let file = AdmittedFile { format: ADMITTED_FORMAT, admitted: admitted.clone() };
+            let json = serde_json::to_vec_pretty(&file).map_err(|err| Error::host(err.to_string()))?;
             write_replacing(&dir.join(ADMITTED_FILE), &json)?;
         }
         Ok(())
     }
 }
 
+/// Keep the higher version of every entry of `other` in `record`.
+fn merge_admitted(record: &mut AdmittedRecord, other: AdmittedRecord) {
+    for (publisher, versions) in other {
+        let mine = record.entry(publisher).or_default();
+        for (name, version) in versions {
+            match mine.get(&name) {
+                Some(existing) if *existing >= version => {}
+                _ => {
+                    mine.insert(name, version);
+                }
+            }
+        }
+    }
+}
+
+/// Read the rollback record of the store in `dir` (empty when there is none). A
+/// record in the older format (a map of name to version) is kept under
+/// [`ANY_PUBLISHER`].
+fn read_admitted(dir: &Path) -> Result<AdmittedRecord> {
+    let path = dir.join(ADMITTED_FILE);
+    let json = match std::fs::read(&path) {
+        Ok(json) => json,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(AdmittedRecord::new()),
+        Err(err) => return Err(store_error(format!("cannot read {}: {err}", path.display()))),
+    };
+    let invalid = |err: serde_json::Error| store_error(format!("{} is not a version record: {err}", path.display()));
+    let value: serde_json::Value = serde_json::from_slice(&json).map_err(invalid)?;
+    if value.get("format").is_some() {
+        let file: AdmittedFile = serde_json::from_value(value).map_err(invalid)?;
+        if file.format != ADMITTED_FORMAT {
+            return Err(store_error(format!(
+                "{} has format {}, this pv-host reads format {ADMITTED_FORMAT}",
+                path.display(),
+                file.format
+            )));
+        }
+        return Ok(file.admitted);
+    }
+    let by_name: BTreeMap<String, semver::Version> = serde_json::from_value(value).map_err(invalid)?;
+    Ok(BTreeMap::from([(ANY_PUBLISHER.to_owned(), by_name)]))
+}
+
+/// Read the revoked key ids of the store in `dir` (none when there is no list).
+fn read_revoked(dir: &Path) -> Result<BTreeSet<KeyId>> {
+    let path = dir.join(REVOKED_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or("").trim())
+            .filter(|line| !line.is_empty())
+            .map(str::parse)
+            .collect(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+        Err(err) => Err(store_error(format!("cannot read {}: {err}", path.display()))),
+    }
+}
+
+/// Refuse a store directory or file that someone other than the current user
+/// (or root) owns or may write (2014). See the [module docs](self).
+#[cfg(unix)]
+fn check_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path)
+        .map_err(|err| store_error(format!("cannot read the trust store entry {}: {err}", path.display())))?;
+    let owner = metadata.uid();
+    let me = rustix::process::geteuid().as_raw();
+    if owner != me && owner != 0 {
+        return Err(store_error(format!(
+            "{} belongs to user {owner}, not to this user ({me}) or root: another user could change what this station trusts; fix the owner (chown)",
+            path.display()
+        )));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(store_error(format!(
+            "{} is writable by group or others (mode {:o}): anyone could change what this station trusts; run `chmod go-w {}`",
+            path.display(),
+            metadata.mode() & 0o7777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// An exclusive lock on the store's lock file, released when dropped.
+struct StoreLock(std::fs::File);
+
+impl StoreLock {
+    fn exclusive(dir: &Path) -> Result<Self> {
+        let path = dir.join(LOCK_FILE);
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(|err| store_error(format!("cannot open {}: {err}", path.display())))?;
+        file.lock().map_err(|err| store_error(format!("cannot lock {}: {err}", path.display())))?;
+        Ok(StoreLock(file))
+    }
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first says so.
+        let _ = self.0.unlock();
+    }
+}
+
 /// Create `path`, never overwriting.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -362,13 +557,18 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
 }
 
-/// Replace `path` atomically: a reader sees the old file or the new one, never
-/// half of one.
+/// Replace `path` atomically and durably: written to a fresh temporary file of
+/// its own (never a fixed name another process could be writing too), flushed,
+/// renamed over `path`, and the directory flushed. A reader sees the old file or
+/// the new one, never half of one, also after a crash.
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
+    let failed = |err: std::io::Error| store_error(format!("cannot write {}: {err}", path.display()));
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(failed)?;
+    temporary.write_all(bytes).map_err(failed)?;
+    temporary.as_file().sync_all().map_err(failed)?;
+    temporary.persist(path).map_err(|err| failed(err.error))?;
+    std::fs::File::open(dir).and_then(|dir| dir.sync_all()).map_err(failed)
 }
 
 
@@ -399,16 +599,19 @@ mod tests {
             br#"{"name":"a","version":"2.0.0","pids":["P"],"wit":"procvision:algorithm@1.0.0","publisher":"x"}"#,
         )
         .expect("manifest");
-        store.record_admitted(&manifest).expect("recorded");
+        let publisher = key.id();
+        store.record_admitted(&publisher, &manifest).expect("recorded");
         store.revoke(SecretKey::from_seed(&[5; 32]).public().id()).expect("revoked");
 
         let reopened = TrustStore::open(dir.path()).expect("reopened");
         assert_eq!(reopened.keys().map(|(name, k)| (name.to_owned(), *k)).collect::<Vec<_>>(), [("vendor".to_owned(), key)]);
         assert_eq!(reopened.revoked().count(), 1);
-        assert_eq!(reopened.admitted_version("a"), Some(semver::Version::new(2, 0, 0)));
+        assert_eq!(reopened.admitted_version(&publisher, "a"), Some(semver::Version::new(2, 0, 0)));
         let mut older = manifest.clone();
         older.version = semver::Version::new(1, 9, 0);
-        assert_eq!(reopened.check_rollback(&older, false).expect_err("rollback").code(), ErrorCode::Downgrade);
-        reopened.check_rollback(&older, true).expect("allowed when asked");
+        assert_eq!(reopened.check_rollback(&publisher, &older, false).expect_err("rollback").code(), ErrorCode::Downgrade);
+        reopened.check_rollback(&publisher, &older, true).expect("allowed when asked");
+        let other_publisher = SecretKey::from_seed(&[6; 32]).public().id();
+        reopened.check_rollback(&other_publisher, &older, false).expect("another publisher's record does not apply");
     }
 }

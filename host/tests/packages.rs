@@ -138,6 +138,26 @@ fn a_package_countersigned_by_site_qa_meets_a_two_signer_policy() {
 }
 
 #[test]
+fn a_signature_by_an_unknown_key_after_the_trusted_one_is_refused() {
+    // Policy: every byte of an admitted package is covered by a trusted
+    // signature. A stranger's signature appended after the vendor's changed the
+    // file after the trusted signature: refused.
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let appended = add_signature(&small_package(), &key(9)).expect("countersigned by a stranger");
+    assert_eq!(refusal(Admission::new(&trust).verify(&appended, "appended")), (ErrorKind::Trust, 2008));
+    assert_eq!(
+        refusal(Host::new().expect("host").load_package(&appended, "appended", &Admission::new(&trust))),
+        (ErrorKind::Trust, 2008)
+    );
+    // A stranger's signature before the vendor's is covered by the vendor's.
+    let component = wat_guest::component(wat_guest::Setup::Ok);
+    let stranger_first = pack(&component, &wat_manifest(), &[], Some(&key(9))).expect("packs");
+    let vendor_last = add_signature(&stranger_first, &vendor()).expect("countersigned");
+    let verified = Admission::new(&trust).verify(&vendor_last, "vendor last").expect("covered by the vendor");
+    assert_eq!(verified.signers.len(), 1);
+}
+
+#[test]
 fn an_unsigned_package_runs_only_when_allowed() {
     let unsigned = pack(&wat_guest::component(wat_guest::Setup::Ok), &wat_manifest(), &[], None).expect("packs");
     let trust = trust_of(&[("vendor", &vendor())]);
@@ -256,14 +276,41 @@ fn an_older_version_after_a_newer_one_is_refused_unless_allowed() {
     let bytes = small_package();
     let trust = trust_of(&[("vendor", &vendor())]);
     let host = Host::new().expect("host");
+    let publisher = vendor().public().id();
     host.load_package(&bytes, "pkg", &Admission::new(&trust)).expect("admitted");
-    assert_eq!(trust.admitted_version("wat-hostile"), Some(semver::Version::new(1, 0, 0)));
+    assert_eq!(trust.admitted_version(&publisher, "wat-hostile"), Some(semver::Version::new(1, 0, 0)));
 
     let newer = manifest("wat-hostile", "1.1.0", &wat_guest::PIDS);
-    trust.record_admitted(&newer).expect("recorded");
+    trust.record_admitted(&publisher, &newer).expect("recorded");
     assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Trust, 2012));
     host.load_package(&bytes, "pkg", &Admission::new(&trust).allow_downgrade(true)).expect("a downgrade when asked");
-    assert_eq!(trust.admitted_version("wat-hostile"), Some(semver::Version::new(1, 1, 0)), "the record never goes down");
+    assert_eq!(
+        trust.admitted_version(&publisher, "wat-hostile"),
+        Some(semver::Version::new(1, 1, 0)),
+        "the record never goes down"
+    );
+}
+
+#[test]
+fn another_publishers_newer_version_does_not_block_a_package() {
+    // A second trusted publisher ships a package of the same name at 99.0.0:
+    // the first publisher's 1.0.0 is still admitted (the record is per publisher).
+    let bytes = small_package();
+    let rival = key(7);
+    let trust = trust_of(&[("vendor", &vendor()), ("rival", &rival)]);
+    let host = Host::new().expect("host");
+    trust.record_admitted(&rival.public().id(), &manifest("wat-hostile", "99.0.0", &wat_guest::PIDS)).expect("recorded");
+    host.load_package(&bytes, "pkg", &Admission::new(&trust)).expect("the genuine publisher's package is admitted");
+    assert_eq!(trust.admitted_version(&vendor().public().id(), "wat-hostile"), Some(semver::Version::new(1, 0, 0)));
+}
+
+#[test]
+fn checking_without_recording_leaves_the_rollback_record_alone() {
+    let bytes = small_package();
+    let trust = trust_of(&[("vendor", &vendor())]);
+    let host = Host::new().expect("host");
+    host.load_package(&bytes, "pkg", &Admission::new(&trust).record(false)).expect("admitted");
+    assert_eq!(trust.admitted_version(&vendor().public().id(), "wat-hostile"), None);
 }
 
 #[test]
@@ -278,7 +325,7 @@ fn a_manifest_that_disagrees_with_get_info_is_refused() {
     ] {
         let bytes = pack(&component, &wrong, &[], Some(&vendor())).expect("packs");
         assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Package, 2011));
-        assert_eq!(trust.admitted_version(&wrong.name), None, "a refused package is not recorded");
+        assert_eq!(trust.admitted_version(&vendor().public().id(), &wrong.name), None, "a refused package is not recorded");
     }
 }
 
