@@ -93,6 +93,12 @@ impl Workshop {
         cmd
     }
 
+    /// The key id of the first signature of package `name`.
+    fn signer(&self, name: &str) -> String {
+        let report: Value = serde_json::from_str(&ok(self.cmd().arg("inspect").arg(self.path(name)).arg("--json"))).expect("JSON");
+        report["signatures"][0]["key_id"].as_str().expect("a key id").to_owned()
+    }
+
     fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, bytes).expect("write");
@@ -198,8 +204,10 @@ fn each_refusal_has_its_code() {
     ok(&mut shop.run_coins("pc.pkg.wasm"));
     let record = shop.trust().join("admitted-versions.json");
     let admitted: Value = serde_json::from_slice(&std::fs::read(&record).expect("a version record")).expect("JSON");
-    assert_eq!(admitted["part-counter"], "1.0.0");
-    std::fs::write(&record, r#"{"part-counter": "1.1.0"}"#).expect("write record");
+    let publisher = shop.signer("pc.pkg.wasm");
+    assert_eq!(admitted["admitted"][&publisher]["part-counter"], "1.0.0", "{admitted}");
+    let newer = serde_json::json!({"format": 2, "admitted": {(publisher.as_str()): {"part-counter": "1.1.0"}}});
+    std::fs::write(&record, newer.to_string()).expect("write record");
     refused(&mut shop.run_coins("pc.pkg.wasm"), 2012, EXIT_UNTRUSTED);
     ok(shop.run_coins("pc.pkg.wasm").arg("--allow-downgrade"));
 
@@ -215,4 +223,111 @@ fn each_refusal_has_its_code() {
     identity.push_str(&"00".repeat(31));
     shop.write("weak.pub", identity.as_bytes());
     refused(shop.cmd().args(["trust", "add"]).arg(shop.path("weak.pub")), 2014, EXIT_UNTRUSTED);
+}
+
+#[test]
+fn only_putting_a_package_into_service_records_its_version() {
+    let shop = Workshop::new();
+    let key = shop.keygen("vendor");
+    ok(shop.cmd().args(["trust", "add"]).arg(shop.path("vendor.pub")));
+    ok(&mut shop.pack(&key, &shop.manifest(|_| {}), "pc.pkg.wasm"));
+    let record = shop.trust().join("admitted-versions.json");
+    let coins = fixtures::image_path("coins.png");
+
+    ok(shop.cmd().arg("verify").arg(shop.path("pc.pkg.wasm")));
+    ok(shop.cmd().arg("bench").arg(shop.path("pc.pkg.wasm")).args(["--iterations", "1", "--image"]).arg(&coins));
+    let (code, stdout, stderr) = run(shop.cmd().arg("test").arg(shop.path("pc.pkg.wasm")).arg("--timeout-ms").arg("20000"));
+    assert!(code == 0 || code == 1, "the harness ran: {stdout}{stderr}");
+    assert!(!record.exists(), "verify, bench and test only try a package: nothing is recorded");
+
+    ok(&mut shop.run_coins("pc.pkg.wasm"));
+    assert!(record.exists(), "run puts the package into service: its version is recorded");
+}
+
+#[test]
+fn a_trust_store_that_cannot_be_read_is_an_error_even_for_development_runs() {
+    let shop = Workshop::new();
+    let key = shop.keygen("vendor");
+    ok(shop.cmd().args(["trust", "add"]).arg(shop.path("vendor.pub")));
+    ok(&mut shop.pack(&key, &shop.manifest(|_| {}), "pc.pkg.wasm"));
+    let publisher = shop.signer("pc.pkg.wasm");
+    ok(shop.cmd().args(["trust", "revoke", &publisher]));
+    // One junk key file makes the store unreadable; --allow-unsigned must not
+    // then run the package as if there were no store (and no revocation).
+    std::fs::write(shop.trust().join("junk.pub"), "not a key").expect("write");
+    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2014, EXIT_UNTRUSTED);
+    std::fs::remove_file(shop.trust().join("junk.pub")).expect("removed");
+    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2009, EXIT_UNTRUSTED);
+}
+
+#[test]
+fn every_reporting_command_speaks_json() {
+    let shop = Workshop::new();
+    let json = |cmd: &mut Command| -> Value { serde_json::from_str(&ok(cmd)).expect("one JSON document on stdout") };
+    let keygen = json(shop.cmd().args(["keygen", "--json", "--out"]).arg(shop.path("vendor")));
+    let key_id = keygen["key_id"].as_str().expect("key id").to_owned();
+    assert!(keygen["secret_key"].as_str().is_some_and(|p| p.ends_with("vendor.key")), "{keygen}");
+    let added = json(shop.cmd().args(["trust", "add", "--json"]).arg(shop.path("vendor.pub")));
+    assert_eq!(added["key_id"], key_id.as_str());
+    let packed = json(shop.pack(&shop.path("vendor.key"), &shop.manifest(|_| {}), "pc.pkg.wasm").arg("--json"));
+    assert_eq!((packed["name"].as_str(), packed["key_id"].as_str()), (Some("part-counter"), Some(key_id.as_str())));
+    let qa = shop.keygen("qa");
+    ok(shop.cmd().args(["trust", "add"]).arg(shop.path("qa.pub")));
+    let signed = json(shop.cmd().arg("sign").arg(shop.path("pc.pkg.wasm")).arg("--key").arg(&qa).arg("--json"));
+    assert_eq!(signed["signatures"], 2);
+    let verified = json(shop.cmd().arg("verify").arg(shop.path("pc.pkg.wasm")).arg("--json"));
+    assert_eq!(verified["status"], "OK");
+    assert_eq!(verified["signers"][0]["key_id"], key_id.as_str());
+    let listed = json(shop.cmd().args(["trust", "list", "--json"]));
+    assert_eq!(listed["trusted"].as_array().map(Vec::len), Some(2));
+    let report = json(shop.cmd().arg("test").arg(shop.path("pc.pkg.wasm")).arg("--json").args(["--timeout-ms", "20000"]));
+    assert!(report["checks"].as_array().is_some_and(|checks| !checks.is_empty()), "{report}");
+
+    // A refusal with --json: the error as JSON on stdout, its line on stderr.
+    let mut tampered = std::fs::read(shop.path("pc.pkg.wasm")).expect("package");
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 0x40;
+    shop.write("tampered.wasm", &tampered);
+    let (code, stdout, stderr) = run(shop.cmd().arg("verify").arg(shop.path("tampered.wasm")).arg("--json"));
+    assert_eq!(code, EXIT_UNTRUSTED, "{stderr}");
+    let error: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!((error["status"].as_str(), error["error_code"].as_str()), (Some("ERROR"), Some("2007")));
+}
+
+#[test]
+fn the_command_line_itself_is_consistent() {
+    let shop = Workshop::new();
+    let (code, _, stderr) = run(shop.cmd().args(["--log", "warn,=[", "trust", "list"]));
+    assert_eq!(code, 2, "an invalid --log filter is a usage error: {stderr}");
+    let version = ok(shop.cmd().arg("--version"));
+    assert!(version.contains("wasmtime 48.") && version.contains("procvision:algorithm@"), "{version}");
+    let completions = ok(shop.cmd().args(["completions", "bash"]));
+    assert!(completions.contains("pv-host") && completions.contains("--timeout-ms"), "a bash completion script");
+    let man = ok(shop.cmd().arg("man"));
+    assert!(man.starts_with(".ie") || man.contains(".TH"), "a roff page");
+    let pages = ok(shop.cmd().args(["man", "--out"]).arg(shop.path("man")));
+    assert!(pages.lines().any(|line| line.ends_with("pv-host-run.1")), "{pages}");
+    // Every command that runs a guest takes the same limit flags.
+    for command in ["run", "test", "serve", "bench"] {
+        let help = ok(shop.cmd().args([command, "--help"]));
+        for flag in ["--fuel", "--no-fuel", "--timeout-ms", "--memory-mb", "--log-bytes", "--output-bytes"] {
+            assert!(help.contains(flag), "`{command}` takes {flag}");
+        }
+    }
+    for command in ["run", "serve", "bench", "test", "verify"] {
+        assert!(ok(shop.cmd().args([command, "--help"])).contains("--allow-downgrade"), "`{command}` takes --allow-downgrade");
+    }
+}
+
+#[test]
+fn text_from_a_package_never_reaches_the_terminal_raw() {
+    let shop = Workshop::new();
+    let key = shop.keygen("vendor");
+    ok(shop.cmd().args(["trust", "add"]).arg(shop.path("vendor.pub")));
+    // An escape sequence that would retitle the window and clear the screen.
+    let manifest = shop.manifest(|m| m["description"] = "counts\u{1b}]0;owned\u{7}\u{1b}[2J parts".into());
+    ok(&mut shop.pack(&key, &manifest, "pc.pkg.wasm"));
+    let text = ok(shop.cmd().arg("inspect").arg(shop.path("pc.pkg.wasm")));
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "no raw control characters: {text:?}");
+    assert!(text.contains("\\u{1b}"), "shown escaped: {text}");
 }

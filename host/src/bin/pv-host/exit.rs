@@ -58,6 +58,15 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// An error as the JSON the commands print with `--json`, shaped like the
+/// platform's error result: `status` "ERROR", `error_code` (the code as a
+/// string; "9999" when the error carries none) and `message` (the cause chain).
+pub fn error_json(err: &anyhow::Error) -> serde_json::Value {
+    let code = library_error(err).map_or(pv_host::ErrorCode::Unknown, pv_host::Error::code);
+    let message = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    serde_json::json!({ "status": "ERROR", "error_code": code.number().to_string(), "message": message })
+}
+
 /// One line: the platform code when there is one, then the cause chain.
 pub fn describe(err: &anyhow::Error) -> String {
     let chain = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");

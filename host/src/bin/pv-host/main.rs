@@ -7,13 +7,20 @@
 mod commands;
 mod exit;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The version line: pv-host's own, the wasmtime it runs guests on and the WIT
+/// contract it supports.
+fn version() -> String {
+    format!("{} (wasmtime {}, contract {})", env!("CARGO_PKG_VERSION"), wasmtime_environ::VERSION, pv_host::SUPPORTED_WIT)
+}
 
 /// Run vision-inspection algorithms in a WebAssembly sandbox.
 #[derive(Debug, Parser)]
-#[command(name = "pv-host", version, about, after_help = exit::EXIT_CODES_HELP)]
+#[command(name = "pv-host", version = version(), about, after_help = exit::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,6 +66,26 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     Bench(commands::bench::BenchArgs),
     Trust(commands::trust::TrustCommand),
+    Completions(commands::completions::CompletionsArgs),
+    Man(commands::man::ManArgs),
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output: its errors are then JSON
+    /// on stdout too (`run` shapes its own).
+    fn wants_json(&self) -> bool {
+        match self {
+            Command::Keygen(args) => args.json,
+            Command::Pack(args) => args.json,
+            Command::Sign(args) => args.json,
+            Command::Verify(args) => args.json,
+            Command::Inspect(args) => args.json,
+            Command::Test(args) => args.json,
+            Command::Bench(args) => args.json,
+            Command::Trust(command) => command.json,
+            Command::Run(_) | Command::Serve(_) | Command::Completions(_) | Command::Man(_) => false,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -66,10 +93,18 @@ fn main() -> ExitCode {
     commands::use_compile_cache(!cli.no_cache);
     // `serve` owns stdout for frames; its log is JSON lines on stderr.
     let log_format = if matches!(cli.command, Command::Serve(_)) { LogFormat::Json } else { cli.log_format };
-    if let Err(err) = init_tracing(&cli.log, log_format, cli.audit_log.as_deref()) {
+    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
+        Ok(filter) => filter,
+        Err(err) => {
+            eprintln!("error: invalid --log filter `{}`: {err} (a level such as `info`, or `warn,pv_host=debug`)", cli.log);
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    if let Err(err) = init_tracing(filter, log_format, cli.audit_log.as_deref()) {
         eprintln!("error: {err:#}");
         return ExitCode::from(exit::HOST);
     }
+    let wants_json = cli.command.wants_json();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
@@ -81,25 +116,49 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Trust(command) => commands::trust::run(command),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()),
+        Command::Man(args) => commands::man::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", exit::describe(&err));
+            if wants_json {
+                println!("{}", exit::error_json(&err));
+            }
+            eprintln!("error: {}", terminal_safe(&exit::describe(&err)));
             exit::code_for(&err)
         }
     }
 }
 
-fn init_tracing(filter: &str, format: LogFormat, audit_log: Option<&std::path::Path>) -> anyhow::Result<()> {
+/// Text for a terminal: control characters (escape sequences that could retitle
+/// the window or clear the screen) are shown escaped, never sent raw. Guest
+/// text reaches messages, so every line printed for humans goes through this.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect())
+}
+
+/// Colour on stderr only for a terminal, and never when `NO_COLOR` is set to
+/// anything but the empty string (https://no-color.org).
+fn use_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+fn init_tracing(
+    filter: tracing_subscriber::EnvFilter,
+    format: LogFormat,
+    audit_log: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true);
+    let stderr =
+        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).with_ansi(use_colour());
     let stderr = match format {
         LogFormat::Text => stderr.boxed(),
         LogFormat::Json => stderr.json().boxed(),

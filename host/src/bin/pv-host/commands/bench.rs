@@ -12,8 +12,9 @@ use pv_host::types::StepInput;
 use pv_host::{ResourceUsage, Session, params_from_json};
 use serde_json::{Value, json};
 
-use super::TrustArgs;
+use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
+use crate::terminal_safe as safe;
 
 /// Run pre-execute and execute of one step on an image many times and report
 /// latency percentiles per phase, fuel and peak memory per call, and calls per
@@ -45,20 +46,20 @@ pub struct BenchArgs {
 
     /// Print JSON instead of a table.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 
     #[command(flatten)]
-    trust: TrustArgs,
+    admission: AdmissionArgs,
 
-    /// Development only: bench an unsigned package.
-    #[arg(long)]
-    allow_unsigned: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// Run the command.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    let host = super::host_builder().build()?;
-    let package = super::admit_package(&host, &args.package, &args.trust, args.allow_unsigned, false)?;
+    let host = super::host_builder().limits(args.limits.limits()).build()?;
+    // A benchmark only tries the package: nothing goes into the rollback record.
+    let package = args.admission.load(&host, &args.package, Record::TryOnly)?;
     let mut instance = package.instantiate()?;
     let pid = match &args.pid {
         Some(pid) => pid.clone(),
@@ -140,9 +141,9 @@ fn phase_json(calls: &[ResourceUsage]) -> Value {
 fn print_table(report: &Value) {
     println!(
         "{} {} on {}, {} iterations: {:.1} steps/s ({:.1} calls/s)",
-        report["algorithm"]["name"].as_str().unwrap_or(""),
-        report["algorithm"]["version"].as_str().unwrap_or(""),
-        report["image"].as_str().unwrap_or(""),
+        safe(report["algorithm"]["name"].as_str().unwrap_or("")),
+        safe(report["algorithm"]["version"].as_str().unwrap_or("")),
+        safe(report["image"].as_str().unwrap_or("")),
         report["iterations"],
         report["steps_per_second"].as_f64().unwrap_or(0.0),
         report["calls_per_second"].as_f64().unwrap_or(0.0)

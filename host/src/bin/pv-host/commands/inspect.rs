@@ -9,6 +9,7 @@ use pv_host::{PackageFile, SignatureStatus, TrustStore, read_package_file};
 use serde_json::{Value, json};
 
 use crate::exit;
+use crate::terminal_safe as safe;
 
 /// Show what a package holds: manifest, the component's imports and exports,
 /// assets, signers, sections, sizes and digest. Nothing is compiled or run.
@@ -23,7 +24,7 @@ pub struct InspectArgs {
 
     /// Print JSON instead of text.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 /// Run the command.
@@ -85,32 +86,32 @@ fn sha256(data: &[u8]) -> String {
 }
 
 fn print_text(report: &Value) {
-    println!("package    {} ({} bytes)", report["file"].as_str().unwrap_or(""), report["size"]);
-    println!("sha256     {}", report["sha256"].as_str().unwrap_or(""));
+    println!("package    {} ({} bytes)", safe(report["file"].as_str().unwrap_or("")), report["size"]);
+    println!("sha256     {}", safe(report["sha256"].as_str().unwrap_or("")));
     let manifest = &report["manifest"];
     if manifest.is_object() {
         println!(
             "algorithm  {} {} from {}",
-            manifest["name"].as_str().unwrap_or(""),
-            manifest["version"].as_str().unwrap_or(""),
-            manifest["publisher"].as_str().unwrap_or("")
+            safe(manifest["name"].as_str().unwrap_or("")),
+            safe(manifest["version"].as_str().unwrap_or("")),
+            safe(manifest["publisher"].as_str().unwrap_or(""))
         );
-        println!("           {}", manifest["description"].as_str().unwrap_or(""));
+        println!("           {}", safe(manifest["description"].as_str().unwrap_or("")));
         let pids: Vec<&str> = manifest["pids"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        println!("pids       {}", pids.join(", "));
-        println!("wit        {}", manifest["wit"].as_str().unwrap_or(""));
+        println!("pids       {}", safe(&pids.join(", ")));
+        println!("wit        {}", safe(manifest["wit"].as_str().unwrap_or("")));
         if let Some(limits) = manifest.get("limits") {
             println!("limits     {limits}");
         }
     } else if let Some(error) = report["manifest_error"].as_str() {
-        println!("manifest   {error}");
+        println!("manifest   {}", safe(error));
     } else {
         println!("manifest   none: a bare component");
     }
     println!("component  {} bytes", report["component"]["size"]);
     for (label, key) in [("imports", "imports"), ("exports", "exports")] {
         for name in report["component"][key].as_array().into_iter().flatten() {
-            println!("  {label:<8} {}", name.as_str().unwrap_or(""));
+            println!("  {label:<8} {}", safe(name.as_str().unwrap_or("")));
         }
     }
     let assets = report["assets"].as_array().map_or(&[][..], Vec::as_slice);
@@ -118,9 +119,9 @@ fn print_text(report: &Value) {
     for asset in assets {
         println!(
             "  {} ({} bytes, sha256 {})",
-            asset["name"].as_str().unwrap_or(""),
+            safe(asset["name"].as_str().unwrap_or("")),
             asset["size"],
-            asset["sha256"].as_str().unwrap_or("")
+            safe(asset["sha256"].as_str().unwrap_or(""))
         );
     }
     let signatures = report["signatures"].as_array().map_or(&[][..], Vec::as_slice);
@@ -129,7 +130,7 @@ fn print_text(report: &Value) {
         let status = signature["status"].as_str().map(|s| format!(": {s}")).unwrap_or_default();
         println!(
             "  key {} over the first {} bytes{status}",
-            signature["key_id"].as_str().unwrap_or(""),
+            safe(signature["key_id"].as_str().unwrap_or("")),
             signature["signed_bytes"]
         );
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use pv_host::SecretKey;
+use serde_json::json;
 
 use crate::exit;
 
@@ -16,6 +17,10 @@ pub struct KeygenArgs {
     /// Path and name of the key files, without extension.
     #[arg(long, value_name = "NAME")]
     out: PathBuf,
+
+    /// Print `{"secret_key", "public_key", "key_id"}` as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Run the command.
@@ -23,8 +28,18 @@ pub fn run(args: KeygenArgs) -> Result<ExitCode> {
     let key = SecretKey::generate()?;
     let secret = args.out.with_extension("key");
     key.write(&secret)?;
-    println!("secret key: {} (keep it private)", secret.display());
-    println!("public key: {}", secret.with_extension("pub").display());
-    println!("key id:     {}", key.public().id());
+    let public = secret.with_extension("pub");
+    if args.json {
+        let report = json!({
+            "secret_key": secret.display().to_string(),
+            "public_key": public.display().to_string(),
+            "key_id": key.public().id().to_string(),
+        });
+        println!("{report}");
+    } else {
+        println!("secret key: {} (keep it private)", secret.display());
+        println!("public key: {}", public.display());
+        println!("key id:     {}", key.public().id());
+    }
     Ok(ExitCode::from(exit::OK))
 }

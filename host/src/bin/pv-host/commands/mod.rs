@@ -1,8 +1,11 @@
-//! One module per subcommand, and the trust store options they share.
+//! One module per subcommand; the option groups they share are in [`options`].
 
 pub mod bench;
+pub mod completions;
 pub mod inspect;
 pub mod keygen;
+pub mod man;
+pub mod options;
 pub mod pack;
 pub mod run;
 pub mod serve;
@@ -11,12 +14,13 @@ pub mod test;
 pub mod trust;
 pub mod verify;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use clap::Args;
-use pv_host::{CompileCache, HostBuilder, TrustStore};
+use pv_host::{CompileCache, HostBuilder};
+
+pub use self::options::{AdmissionArgs, LimitArgs, Record, TrustArgs};
 
 /// Whether commands use the compile cache (`--no-cache` turns it off).
 static USE_COMPILE_CACHE: OnceLock<bool> = OnceLock::new();
@@ -45,62 +49,30 @@ pub fn host_builder() -> HostBuilder {
     pv_host::Host::builder().compile_cache(cache)
 }
 
-/// Where the trust store is and what it requires.
-#[derive(Debug, Args)]
-pub struct TrustArgs {
-    /// Trust store directory [default: $PV_HOST_TRUST, else
-    /// $XDG_CONFIG_HOME/pv-host/trust, else ~/.config/pv-host/trust].
-    #[arg(long, value_name = "DIR")]
-    pub trust: Option<PathBuf>,
-
-    /// How many distinct trusted keys must have signed the package.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-    pub required_signers: u16,
-}
-
-impl TrustArgs {
-    /// The trust store directory: the flag, else the default location.
-    pub fn dir(&self) -> Result<PathBuf> {
-        self.trust.clone().or_else(TrustStore::default_dir).context(
-            "no trust store: pass --trust DIR or set PV_HOST_TRUST (neither HOME nor XDG_CONFIG_HOME is set)",
-        )
-    }
-
-    /// Open the trust store.
-    pub fn open(&self) -> Result<TrustStore> {
-        let dir = self.dir()?;
-        Ok(TrustStore::open(&dir)?.with_required_signers(usize::from(self.required_signers)))
-    }
-}
-
-/// Admit the package at `path`: against the trust store, or, with
-/// `allow_unsigned`, against whatever trust store there is (a loud warning).
-pub fn admit_package(
-    host: &pv_host::Host,
-    path: &Path,
-    trust: &TrustArgs,
-    allow_unsigned: bool,
-    allow_downgrade: bool,
-) -> Result<pv_host::Package> {
-    let trust = match trust.open() {
-        Ok(trust) => Some(trust),
-        Err(_) if allow_unsigned => None,
-        Err(err) => return Err(err),
-    };
-    let admission = match (&trust, allow_unsigned) {
-        (Some(trust), false) => pv_host::Admission::new(trust),
-        (trust, _) => pv_host::Admission::unsigned_allowed(trust.as_ref()),
-    }
-    .allow_downgrade(allow_downgrade);
-    Ok(host.load_package_file(path, &admission)?)
-}
-
-/// Write `bytes` to `path` through a temporary file and a rename, so a reader (or
-/// a crash) never sees half a package.
+/// Write `bytes` to `path` through a fresh temporary file beside it, flushed,
+/// then renamed, so a reader (or a crash) never sees half a package.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".pv-host-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    // A package is for others to read: keep the permissions of the file it
+    // replaces, else readable by all (a temporary file starts private).
+    let permissions = match std::fs::metadata(path) {
+        Ok(existing) => existing.permissions(),
+        Err(_) => std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    };
+    temporary
+        .write_all(bytes)
+        .and_then(|()| temporary.as_file().set_permissions(permissions))
+        .and_then(|()| temporary.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temporary.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
+

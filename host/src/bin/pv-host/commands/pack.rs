@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pv_host::{Admission, Manifest, SecretKey, TrustStore, pack};
+use serde_json::json;
 
 use super::write_atomically;
 use crate::exit;
@@ -34,6 +35,11 @@ pub struct PackArgs {
     /// The package to write.
     #[arg(short, long, value_name = "PKG.wasm")]
     out: PathBuf,
+
+    /// Print `{"package", "name", "version", "bytes", "assets", "key_id"}` as
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Run the command.
@@ -60,6 +66,18 @@ pub fn run(args: PackArgs) -> Result<ExitCode> {
     super::host_builder().build()?.check_package(&bytes, &origin, &Admission::new(&trust))?;
 
     write_atomically(&args.out, &bytes)?;
+    if args.json {
+        let report = json!({
+            "package": args.out.display().to_string(),
+            "name": manifest.name,
+            "version": manifest.version.to_string(),
+            "bytes": bytes.len(),
+            "assets": assets.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            "key_id": key.public().id().to_string(),
+        });
+        println!("{report}");
+        return Ok(ExitCode::from(exit::OK));
+    }
     println!(
         "packed {} {} ({} bytes, {} asset(s)), signed by key {}: {}",
         manifest.name,

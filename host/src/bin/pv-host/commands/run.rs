@@ -13,11 +13,12 @@ use pv_host::serve::protocol::{self, verdict_name};
 use pv_host::image::{format_name, load_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
 use pv_host::{
-    CallReport, Error, ErrorCode, Instance, Limits, LogRecord, Metrics, ResourceUsage, Session, params_from_json,
+    CallReport, Error, ErrorCode, Instance, LogRecord, Metrics, ResourceUsage, Session, params_from_json,
 };
 
-use super::TrustArgs;
+use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
+use crate::terminal_safe as safe;
 
 /// Run pre-execute then execute for one step on an image, and print the verdict.
 ///
@@ -29,17 +30,10 @@ pub struct RunArgs {
     package: PathBuf,
 
     #[command(flatten)]
-    trust: TrustArgs,
+    admission: AdmissionArgs,
 
-    /// Development only: run a package that is unsigned, or not signed by enough
-    /// trusted keys, or a bare component. Logged as a loud warning. A signature
-    /// that does not verify, or one by a revoked key, is still refused.
-    #[arg(long)]
-    allow_unsigned: bool,
-
-    /// Run a version older than one admitted before on this station.
-    #[arg(long)]
-    allow_downgrade: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 
     /// Product id of the part (must be one the algorithm supports).
     #[arg(long)]
@@ -88,49 +82,6 @@ pub struct RunArgs {
     /// Write a PNG of the image with the result's rectangles drawn and labelled.
     #[arg(long, value_name = "OUT.png")]
     annotate: Option<PathBuf>,
-
-    /// Fuel per call, about one unit per wasm instruction [default: 50000000000].
-    #[arg(long, value_name = "UNITS", conflicts_with = "no_fuel")]
-    fuel: Option<u64>,
-
-    /// Turn fuel metering off (calls are then bounded by their deadline only).
-    #[arg(long)]
-    no_fuel: bool,
-
-    /// Deadline of every call, in milliseconds [default: setup 60000, pre-execute
-    /// 10000, execute 30000, hooks 5000].
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    timeout_ms: Option<u64>,
-
-    /// Cap on the algorithm's linear memory, in MiB [default: 256].
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
-    memory_mb: Option<u64>,
-
-    /// Cap on the guest log bytes kept per call [default: 65536].
-    #[arg(long, value_name = "BYTES")]
-    log_bytes: Option<usize>,
-}
-
-impl RunArgs {
-    /// The limits the flags ask for, on top of the defaults.
-    fn limits(&self) -> Limits {
-        let mut limits = Limits::default();
-        if self.no_fuel {
-            limits = limits.with_fuel_per_call(None);
-        } else if let Some(fuel) = self.fuel {
-            limits = limits.with_fuel_per_call(Some(fuel));
-        }
-        if let Some(ms) = self.timeout_ms {
-            limits = limits.with_all_deadlines(Duration::from_millis(ms));
-        }
-        if let Some(mib) = self.memory_mb {
-            limits = limits.with_memory_bytes(mib << 20);
-        }
-        if let Some(bytes) = self.log_bytes {
-            limits = limits.with_log_bytes_per_call(bytes);
-        }
-        limits
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -264,8 +215,8 @@ fn plan(args: &RunArgs) -> Result<Vec<StepPlan>> {
 fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
     let plan = plan(args)?;
     let default_params = parse_params(args.params.as_deref())?;
-    let host = super::host_builder().limits(args.limits()).build()?;
-    let package = super::admit_package(&host, &args.package, &args.trust, args.allow_unsigned, args.allow_downgrade)?;
+    let host = super::host_builder().limits(args.limits.limits()).build()?;
+    let package = args.admission.load(&host, &args.package, Record::Admitted)?;
     let mut instance = package.instantiate()?;
     let mut inputs = Vec::new();
     for step_plan in &plan {
@@ -419,9 +370,9 @@ fn usage_json(usage: &ResourceUsage) -> Value {
 }
 
 fn error_json(err: &anyhow::Error, data: Option<Value>) -> Value {
-    let code = exit::library_error(err).map(|e| e.code()).unwrap_or(ErrorCode::Unknown);
-    let message = err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
-    json!({ "status": "ERROR", "message": message, "error_code": code.number().to_string(), "data": data })
+    let mut value = exit::error_json(err);
+    value["data"] = data.unwrap_or(Value::Null);
+    value
 }
 
 fn result_json(outcome: &RunOutcome) -> Value {
@@ -500,9 +451,9 @@ fn print_summary(outcome: &RunOutcome) {
     let meta = &outcome.input.image.meta;
     println!(
         "{} {} | pid {} | step {} | {} ({}x{} {})",
-        outcome.name,
-        outcome.version,
-        outcome.input.pid,
+        safe(&outcome.name),
+        safe(&outcome.version),
+        safe(&outcome.input.pid),
         outcome.input.step_index,
         outcome.image_path.display(),
         meta.width,
@@ -513,8 +464,10 @@ fn print_summary(outcome: &RunOutcome) {
         println!("setup        ok     {}", usage_line(setup));
     }
     match &outcome.pre.result {
-        Ok(pre) => println!("pre-execute  ok     {}  {}", usage_line(&outcome.pre.usage), pre.message),
-        Err(err) => println!("pre-execute  ERROR  {}  [{}] {err}", usage_line(&outcome.pre.usage), err.code()),
+        Ok(pre) => println!("pre-execute  ok     {}  {}", usage_line(&outcome.pre.usage), safe(&pre.message)),
+        Err(err) => {
+            println!("pre-execute  ERROR  {}  [{}] {}", usage_line(&outcome.pre.usage), err.code(), safe(&err.to_string()))
+        }
     }
     if let Some(exec) = &outcome.exec {
         match &exec.result {
@@ -522,9 +475,11 @@ fn print_summary(outcome: &RunOutcome) {
                 "execute      {:<6} {}  {}",
                 verdict_name(out.verdict),
                 usage_line(&exec.usage),
-                out.ng_reason.as_deref().unwrap_or("")
+                safe(out.ng_reason.as_deref().unwrap_or(""))
             ),
-            Err(err) => println!("execute      ERROR  {}  [{}] {err}", usage_line(&exec.usage), err.code()),
+            Err(err) => {
+                println!("execute      ERROR  {}  [{}] {}", usage_line(&exec.usage), err.code(), safe(&err.to_string()))
+            }
         }
     }
     let mut rows: Vec<(&str, &Rect)> = Vec::new();
@@ -546,7 +501,7 @@ fn print_summary(outcome: &RunOutcome) {
                 r.y,
                 r.width,
                 r.height,
-                r.label.as_deref().unwrap_or("")
+                safe(r.label.as_deref().unwrap_or(""))
             );
         }
     }
@@ -560,14 +515,14 @@ fn print_summary(outcome: &RunOutcome) {
     if !logs.is_empty() {
         println!("\nguest log");
         for (phase, r) in logs {
-            let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("  {phase:<11} {:<5} {} {}", level_name(r.level), r.message, fields.join(" "));
+            let fields: Vec<String> = r.fields.iter().map(|(k, v)| format!("{}={}", safe(k), safe(v))).collect();
+            println!("  {phase:<11} {:<5} {} {}", level_name(r.level), safe(&r.message), fields.join(" "));
         }
     }
     let verdict = match (&outcome.pre.result, outcome.exec.as_ref().map(|e| &e.result)) {
         (Err(err), _) | (_, Some(Err(err))) => format!("ERROR {}", err.code()),
         (_, Some(Ok(out))) => match &out.ng_reason {
-            Some(reason) if out.verdict == Verdict::Ng => format!("NG ({reason})"),
+            Some(reason) if out.verdict == Verdict::Ng => format!("NG ({})", safe(reason)),
             _ => verdict_name(out.verdict).to_owned(),
         },
         _ => "ERROR".to_owned(),

@@ -2,14 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use pv_host::serve::{ServeConfig, ServeEnd, frame::DEFAULT_MAX_FRAME_BYTES, serve, shm::DEFAULT_SHM_DIR};
-use pv_host::{Limits, Runner, RunnerConfig};
+use pv_host::{Runner, RunnerConfig};
 
-use super::TrustArgs;
+use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
 
 /// Speak the platform's frame protocol on stdin and stdout (4-byte big-endian
@@ -23,11 +22,10 @@ pub struct ServeArgs {
     package: PathBuf,
 
     #[command(flatten)]
-    trust: TrustArgs,
+    admission: AdmissionArgs,
 
-    /// Development only: serve an unsigned package (a loud warning is logged).
-    #[arg(long)]
-    allow_unsigned: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
 
     /// Where the platform writes shared-memory images (<id>.bin or <id>.npy).
     #[arg(long, value_name = "DIR", env = "PROC_SHM_DIR", default_value = DEFAULT_SHM_DIR)]
@@ -45,20 +43,12 @@ pub struct ServeArgs {
     /// every call made while another runs.
     #[arg(long, value_name = "N", default_value_t = 16)]
     queue: usize,
-
-    /// Deadline of every call, in milliseconds [default: the platform's].
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    timeout_ms: Option<u64>,
 }
 
 /// Run the command.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    let mut limits = Limits::default();
-    if let Some(ms) = args.timeout_ms {
-        limits = limits.with_all_deadlines(Duration::from_millis(ms));
-    }
-    let host = super::host_builder().limits(limits).build()?;
-    let package = super::admit_package(&host, &args.package, &args.trust, args.allow_unsigned, false)?;
+    let host = super::host_builder().limits(args.limits.limits()).build()?;
+    let package = args.admission.load(&host, &args.package, Record::Admitted)?;
     let info = package.instantiate()?.info().clone();
     let runner = Runner::new(
         package,

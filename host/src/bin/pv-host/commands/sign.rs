@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use pv_host::{SecretKey, add_signature, read_package_file};
+use pv_host::{PackageFile, SecretKey, add_signature, read_package_file};
+use serde_json::json;
 
 use super::write_atomically;
 use crate::exit;
@@ -24,6 +25,10 @@ pub struct SignArgs {
     /// Where to write the signed package [default: replace PACKAGE].
     #[arg(short, long, value_name = "PKG.wasm")]
     out: Option<PathBuf>,
+
+    /// Print `{"package", "key_id", "signatures"}` as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Run the command.
@@ -32,6 +37,16 @@ pub fn run(args: SignArgs) -> Result<ExitCode> {
     let signed = add_signature(&read_package_file(&args.package)?, &key)?;
     let out = args.out.as_ref().unwrap_or(&args.package);
     write_atomically(out, &signed)?;
-    println!("signed by key {}: {}", key.public().id(), out.display());
+    if args.json {
+        let signatures = PackageFile::parse(&signed)?.signatures().len();
+        let report = json!({
+            "package": out.display().to_string(),
+            "key_id": key.public().id().to_string(),
+            "signatures": signatures,
+        });
+        println!("{report}");
+    } else {
+        println!("signed by key {}: {}", key.public().id(), out.display());
+    }
     Ok(ExitCode::from(exit::OK))
 }

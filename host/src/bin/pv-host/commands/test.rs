@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use pv_host::testing::{Harness, Status, TestReport};
-use pv_host::{Admission, Limits, TrustStore};
+use pv_host::{Admission, TrustStore};
 
-use super::TrustArgs;
+use super::{LimitArgs, TrustArgs};
 use crate::exit;
 
 /// Run the conformance checks on a package: signature, manifest, contract,
@@ -34,16 +34,25 @@ pub struct TestArgs {
     #[arg(long, value_name = "FILE")]
     report: Vec<PathBuf>,
 
+    /// Print the JSON report (the same as `--report FILE.json`) on stdout
+    /// instead of the check lines.
+    #[arg(long)]
+    pub json: bool,
+
     /// The product id to exercise [default: the first the algorithm supports].
     #[arg(long)]
     pid: Option<String>,
 
-    /// Deadline of every call, in milliseconds [default: the platform's].
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    timeout_ms: Option<u64>,
+    /// Check a version older than one admitted before on this station without
+    /// failing the signature check (nothing is recorded either way).
+    #[arg(long)]
+    allow_downgrade: bool,
 
     #[command(flatten)]
     trust: TrustArgs,
+
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// Run the command.
@@ -53,14 +62,13 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
             bail!("--report {}: the extension must be .json, .xml or .html", path.display());
         }
     }
-    let mut limits = Limits::default();
-    if let Some(ms) = args.timeout_ms {
-        limits = limits.with_all_deadlines(Duration::from_millis(ms));
-    }
-    let host = super::host_builder().limits(limits).build()?;
-    // Without a usable trust store the signature check fails; the rest still runs.
-    let trust = args.trust.open().unwrap_or_else(|_| TrustStore::in_memory());
-    let mut harness = Harness::new(host, &args.package, Admission::new(&trust))?.with_pid(args.pid.clone());
+    let host = super::host_builder().limits(args.limits.limits()).build()?;
+    // Without a trust store the signature check fails and the rest still runs;
+    // a store that exists but cannot be used is an error, not an empty store.
+    let trust = args.trust.open_if_present()?.unwrap_or_else(TrustStore::in_memory);
+    // The harness verifies only: it never writes the rollback record.
+    let admission = Admission::new(&trust).allow_downgrade(args.allow_downgrade).record(false);
+    let mut harness = Harness::new(host, &args.package, admission)?.with_pid(args.pid.clone());
     if let Some(dir) = &args.images {
         harness = harness.with_images(dir)?;
     }
@@ -68,23 +76,33 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
         harness = harness.with_cases(cases)?;
     }
 
-    let bar = std::io::stderr().is_terminal().then(|| {
+    // The spinner is on stderr; the check lines always go to stdout (printed
+    // while the spinner is hidden, so the two never mix on a terminal).
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(100));
         bar
     });
     let report = harness.run(&mut |check| {
-        if let Some(bar) = &bar {
-            bar.set_message(check.name.clone());
-            bar.println(line(check));
-        } else {
-            println!("{}", line(check));
+        if args.json {
+            return;
+        }
+        match &bar {
+            Some(bar) => {
+                bar.set_message(check.name.clone());
+                bar.suspend(|| println!("{}", line(check)));
+            }
+            None => println!("{}", line(check)),
         }
     });
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     write_reports(&args, &report)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        return Ok(ExitCode::from(if report.passed() { exit::OK } else { exit::NG }));
+    }
     let (pass, warn, fail) = report.counts();
     println!("\n{pass} passed, {warn} warned, {fail} failed: {}", if report.passed() { "PASS" } else { "FAIL" });
     Ok(ExitCode::from(if report.passed() { exit::OK } else { exit::NG }))
@@ -96,7 +114,8 @@ fn line(check: &pv_host::testing::Check) -> String {
         Status::Warn => "WARN",
         Status::Fail => "FAIL",
     };
-    format!("{status}  {:<40} {}", check.name, check.reason)
+    // Reasons quote what the algorithm said: never raw control characters.
+    format!("{status}  {:<40} {}", check.name, crate::terminal_safe(&check.reason))
 }
 
 fn write_reports(args: &TestArgs, report: &TestReport) -> Result<()> {
@@ -107,7 +126,9 @@ fn write_reports(args: &TestArgs, report: &TestReport) -> Result<()> {
             _ => report.to_html(),
         };
         std::fs::write(path, text).with_context(|| format!("cannot write the report {}", path.display()))?;
-        println!("report written to {}", path.display());
+        if !args.json {
+            println!("report written to {}", path.display());
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use pv_host::{KeyId, PublicKey, TrustStore};
+use serde_json::json;
 
 use crate::exit;
 
@@ -16,6 +17,12 @@ pub struct TrustCommand {
     /// $XDG_CONFIG_HOME/pv-host/trust, else ~/.config/pv-host/trust].
     #[arg(long, value_name = "DIR", global = true)]
     trust: Option<PathBuf>,
+
+    /// Print JSON instead of text: `add` {"trust_store", "name", "key_id"},
+    /// `revoke` {"trust_store", "revoked"}, `list` {"trust_store", "trusted":
+    /// [{"name", "key_id"}], "revoked": [key ids]}.
+    #[arg(long, global = true)]
+    pub json: bool,
 
     #[command(subcommand)]
     action: TrustAction,
@@ -54,15 +61,34 @@ pub fn run(command: TrustCommand) -> Result<ExitCode> {
                 None => key.file_stem().map(|s| s.to_string_lossy().into_owned()).context("the key file has no name")?,
             };
             let id = TrustStore::open_or_create(&dir)?.add_key(&name, public)?;
-            println!("trusted key `{name}` ({id}) in {}", dir.display());
+            if command.json {
+                println!("{}", json!({ "trust_store": dir.display().to_string(), "name": name, "key_id": id.to_string() }));
+            } else {
+                println!("trusted key `{name}` ({id}) in {}", dir.display());
+            }
         }
         TrustAction::Revoke { key_id } => {
             let id: KeyId = key_id.parse()?;
             TrustStore::open_or_create(&dir)?.revoke(id)?;
-            println!("revoked key {id} in {}", dir.display());
+            if command.json {
+                println!("{}", json!({ "trust_store": dir.display().to_string(), "revoked": id.to_string() }));
+            } else {
+                println!("revoked key {id} in {}", dir.display());
+            }
         }
         TrustAction::List => {
             let store = TrustStore::open(&dir)?;
+            if command.json {
+                let report = json!({
+                    "trust_store": dir.display().to_string(),
+                    "trusted": store.keys()
+                        .map(|(name, key)| json!({ "name": name, "key_id": key.id().to_string() }))
+                        .collect::<Vec<_>>(),
+                    "revoked": store.revoked().map(ToString::to_string).collect::<Vec<_>>(),
+                });
+                println!("{report}");
+                return Ok(ExitCode::from(exit::OK));
+            }
             println!("trust store {}", dir.display());
             for (name, key) in store.keys() {
                 println!("  trusted  {}  {name}", key.id());
