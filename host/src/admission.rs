@@ -1,25 +1,5 @@
-//! Admitting a signed package: verify, then check, then compile.
-//!
-//! [`Host::load_package_file`] reads the file once and works on those bytes
-//! only, in this order; the first failure refuses the package with its code:
-//!
-//! 1. the layout: component, manifest, assets, signatures (2002);
-//! 2. the signatures against the trust store: revoked (2009), not verifying
-//!    (2007), unsigned (2006), unknown signers only (2008), too few (2010);
-//! 3. the manifest (2005) and the assets against it (2013);
-//! 4. rollback: not older than a version of the same publisher admitted
-//!    before (2012);
-//! 5. the import policy (2004), compilation (2002) and linking (2003), on the
-//!    component bytes that were verified;
-//! 6. the component's `get-info` against the manifest: name, version, PIDs
-//!    (2011).
-//!
-//! Only then is the version recorded as admitted (unless
-//! [`Admission::record`] says not to). Nothing is compiled or run before step 5.
-//!
-//! Every byte of an admitted package is covered by a trusted signature: a
-//! signature by a key the store does not know that comes after the last
-//! trusted one is refused (2008), since what it added is not authenticated.
+//! Admitting a signed package: verify, then check, then compile. The order of
+//! the checks and their codes are documented on [`Admission`].
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -48,6 +28,27 @@ pub const MAX_PACKAGE_BYTES: u64 = 1 << 30;
 /// println!("signed by {:?}", package.signers());
 /// # Ok(()) }
 /// ```
+///
+/// [`Host::load_package_file`] reads the file once and works on those bytes
+/// only, in this order; the first failure refuses the package with its code:
+///
+/// 1. the layout: component, manifest, assets, signatures (2002);
+/// 2. the signatures against the trust store: revoked (2009), not verifying
+///    (2007), unsigned (2006), unknown signers only (2008), too few (2010);
+/// 3. the manifest (2005) and the assets against it (2013);
+/// 4. rollback: not older than a version of the same publisher admitted
+///    before (2012);
+/// 5. the import policy (2004), compilation (2002) and linking (2003), on the
+///    component bytes that were verified;
+/// 6. the component's `get-info` against the manifest: name, version, PIDs
+///    (2011).
+///
+/// Only then is the version recorded as admitted (unless
+/// [`Admission::record`] says not to). Nothing is compiled or run before step 5.
+///
+/// Every byte of an admitted package is covered by a trusted signature: a
+/// signature by a key the store does not know that comes after the last
+/// trusted one is refused (2008), since what it added is not authenticated.
 #[derive(Debug, Clone, Copy)]
 pub struct Admission<'a> {
     trust: Option<&'a TrustStore>,
@@ -105,7 +106,7 @@ pub fn read_package_file(path: &Path) -> Result<Vec<u8>> {
 }
 
 impl Host {
-    /// Read a package file once and admit it (see the [module docs](self) for
+    /// Read a package file once and admit it (see [`Admission`] for
     /// the checks and their codes).
     pub fn load_package_file(&self, path: &Path, admission: &Admission<'_>) -> Result<Package> {
         let bytes = read_package_file(path)?;

@@ -1,19 +1,5 @@
 //! The authenticated compile cache: compiled components kept on disk so a
-//! package is compiled once per machine, not once per start.
-//!
-//! Deserializing compiled code is running it: wasmtime trusts those bytes
-//! completely. So every cache file carries an HMAC-SHA256 under a key only this
-//! host knows (`key`, mode 0600, created on first use), bound to the entry's
-//! name; the tag is checked before anything is deserialized, and a file that
-//! fails the check, or does not deserialize, is deleted and rebuilt, never
-//! loaded. Entries are keyed by the SHA-256 of the component bytes (the exact
-//! bytes that were verified), the wasmtime version and the engine's
-//! configuration (fuel, epochs, stack... anything that changes the code), and
-//! written mode 0600 with a rename, so a reader never sees half of one. Past the
-//! size cap the least recently written entries go.
-//!
-//! The directory: [`CompileCache::default_dir`], or the one given to
-//! [`HostBuilder::compile_cache`](crate::HostBuilder::compile_cache).
+//! package is compiled once per machine. Documented on [`CompileCache`].
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -39,7 +25,22 @@ const TAG_LEN: usize = 32;
 
 type Tag = Hmac<Sha256>;
 
-/// A compile cache directory and its key. See the [module docs](self).
+/// A compile cache directory and its key: compiled components kept on disk so
+/// a package is compiled once per machine, not once per start.
+///
+/// Deserializing compiled code is running it: wasmtime trusts those bytes
+/// completely. So every cache file carries an HMAC-SHA256 under a key only this
+/// host knows (`key`, mode 0600, created on first use), bound to the entry's
+/// name; the tag is checked before anything is deserialized, and a file that
+/// fails the check, or does not deserialize, is deleted and rebuilt, never
+/// loaded. Entries are keyed by the SHA-256 of the component bytes (the exact
+/// bytes that were verified), the wasmtime version and the engine's
+/// configuration (fuel, epochs, stack... anything that changes the code), and
+/// written mode 0600 with a rename, so a reader never sees half of one. Past the
+/// size cap the least recently written entries go.
+///
+/// The directory: [`CompileCache::default_dir`], or the one given to
+/// [`HostBuilder::compile_cache`](crate::HostBuilder::compile_cache).
 #[derive(Clone)]
 pub struct CompileCache {
     dir: PathBuf,

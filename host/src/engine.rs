@@ -27,7 +27,7 @@ pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Fewest live instances the default pool has room for, across every package
 /// of a host: far more than a station runs at once (a runner keeps
-/// [`RunnerConfig::instances`](crate::RunnerConfig::instances), by default one
+/// [`RunnerConfig::with_instances`](crate::RunnerConfig::with_instances), by default one
 /// per CPU, per package). See [`default_pooled_instances`].
 pub const DEFAULT_POOLED_INSTANCES: u32 = 64;
 

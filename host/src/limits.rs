@@ -1,28 +1,5 @@
 //! Resource limits: what one guest call may consume, and the store limiter that
-//! enforces the memory and table caps.
-//!
-//! A [`Limits`] value is the host's policy ([`HostBuilder::limits`]); a package may
-//! ask for its own ([`Package::request_limits`]) and is granted at most the policy
-//! ([`Limits::capped_by`]). Every default below is also listed in the README.
-//!
-//! | limit | default | enforced by |
-//! |-------|---------|-------------|
-//! | fuel per call | [`DEFAULT_FUEL_PER_CALL`] (50 × 10⁹ units ≈ instructions) | wasmtime fuel, reset before each call |
-//! | setup deadline | 60 s | epoch interruption |
-//! | pre-execute deadline | 10 s | epoch interruption |
-//! | execute deadline | 30 s | epoch interruption |
-//! | hook deadline (instantiation, `get-info`, `reset`, step hooks, `teardown`) | 5 s | epoch interruption |
-//! | linear memory, all memories of the store together | [`DEFAULT_MEMORY_BYTES`] (256 MiB) | the store limiter |
-//! | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (10 000) | the store limiter |
-//! | core instances / memories / tables | 32 / 4 / 16 | the store limiter |
-//! | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
-//! | guest log bytes per call | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
-//! | output bytes per call | [`DEFAULT_OUTPUT_BYTES_PER_CALL`] (16 MiB) | wasmtime's hostcall fuel |
-//! | diagnostics bytes per call | [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB) | the `diagnostics` import, with a marker entry |
-//! | session store bytes | [`DEFAULT_SESSION_BYTES`] (100 KiB) | the `session` import: `set` fails past it |
-//!
-//! [`HostBuilder::limits`]: crate::HostBuilder::limits
-//! [`Package::request_limits`]: crate::Package::request_limits
+//! enforces the memory and table caps. The defaults are documented on [`Limits`].
 
 use std::fmt;
 use std::time::Duration;
@@ -117,8 +94,7 @@ impl fmt::Display for Phase {
 }
 
 /// What a guest may consume. Build with [`Limits::default`] and the `with_*`
-/// methods; each method documents its default (see also the [module
-/// table](self)).
+/// methods; each method documents its default (see also the table below).
 ///
 /// ```
 /// use std::time::Duration;
@@ -130,6 +106,30 @@ impl fmt::Display for Phase {
 /// assert_eq!(limits.deadline(Phase::Execute), Some(Duration::from_secs(2)));
 /// assert_eq!(limits.deadline(Phase::Setup), Some(Duration::from_secs(60)));
 /// ```
+///
+///
+/// A [`Limits`] value is the host's policy ([`HostBuilder::limits`]); a package may
+/// ask for its own ([`Package::request_limits`]) and is granted at most the policy
+/// ([`Limits::capped_by`]). Every default below is also listed in the README.
+///
+/// | limit | default | enforced by |
+/// |-------|---------|-------------|
+/// | fuel per call | [`DEFAULT_FUEL_PER_CALL`] (50 × 10⁹ units ≈ instructions) | wasmtime fuel, reset before each call |
+/// | setup deadline | 60 s | epoch interruption |
+/// | pre-execute deadline | 10 s | epoch interruption |
+/// | execute deadline | 30 s | epoch interruption |
+/// | hook deadline (instantiation, `get-info`, `reset`, step hooks, `teardown`) | 5 s | epoch interruption |
+/// | linear memory, all memories of the store together | [`DEFAULT_MEMORY_BYTES`] (256 MiB) | the store limiter |
+/// | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (10 000) | the store limiter |
+/// | core instances / memories / tables | 32 / 4 / 16 | the store limiter |
+/// | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
+/// | guest log bytes per call | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
+/// | output bytes per call | [`DEFAULT_OUTPUT_BYTES_PER_CALL`] (16 MiB) | wasmtime's hostcall fuel |
+/// | diagnostics bytes per call | [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB) | the `diagnostics` import, with a marker entry |
+/// | session store bytes | [`DEFAULT_SESSION_BYTES`] (100 KiB) | the `session` import: `set` fails past it |
+///
+/// [`HostBuilder::limits`]: crate::HostBuilder::limits
+/// [`Package::request_limits`]: crate::Package::request_limits
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     fuel_per_call: Option<u64>,

@@ -1,36 +1,6 @@
 //! The trust store: which keys may sign the packages a line runs, which are
 //! revoked, how many must sign, and the highest version admitted per package.
-//!
-//! On disk it is a directory:
-//!
-//! ```text
-//! <trust>/NAME.pub                 a trusted public key (see `pv-host keygen`)
-//! <trust>/revoked                  revoked key ids, one per line, `#` comments
-//! <trust>/admitted-versions.json   highest version admitted per publisher and package name
-//! <trust>/.lock                    taken exclusively while a file of the store is rewritten
-//! ```
-//!
-//! **Permissions.** Like OpenSSH's `StrictModes`, a store is used only when the
-//! directory and every file in it are owned by the current user or by root and
-//! are not writable by group or others; anything else is refused with 2014 (a
-//! key another user can replace is not a key the station trusts).
-//!
-//! **Several processes.** Many `pv-host` processes may share one store (one
-//! `serve` per package, `verify`, `trust add`). Every change (a revocation, an
-//! admitted version) is a read-modify-write under an exclusive lock on `.lock`:
-//! the file is read again under the lock, changed, written to a fresh temporary
-//! file, flushed to disk and renamed over the old one, and the directory is
-//! flushed. A reader sees the old file or the new one; no update is lost.
-//!
-//! **Rollback record.** The highest version admitted is kept per publisher
-//! (the first trusted key that signed the package) and package name, so a
-//! second trusted publisher's "part-counter 99.0.0" does not block the first
-//! publisher's part counter. A record written by an older pv-host (keyed by name
-//! only) is kept under the publisher `*` and still applies to every publisher.
-//!
-//! The directory is the `--trust` flag of the CLI, else the `PV_HOST_TRUST`
-//! environment variable, else `$XDG_CONFIG_HOME/pv-host/trust` (by default
-//! `~/.config/pv-host/trust`): see [`TrustStore::default_dir`].
+//! Its rules are documented on [`TrustStore`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -168,7 +138,38 @@ impl Verification {
 }
 
 /// Trusted keys, revoked key ids, the number of signers required, and the
-/// rollback record. See the [module docs](self) for the directory layout.
+/// rollback record. The directory layout and the rules it keeps follow.
+///
+/// On disk it is a directory:
+///
+/// ```text
+/// <trust>/NAME.pub                 a trusted public key (see `pv-host keygen`)
+/// <trust>/revoked                  revoked key ids, one per line, `#` comments
+/// <trust>/admitted-versions.json   highest version admitted per publisher and package name
+/// <trust>/.lock                    taken exclusively while a file of the store is rewritten
+/// ```
+///
+/// **Permissions.** Like OpenSSH's `StrictModes`, a store is used only when the
+/// directory and every file in it are owned by the current user or by root and
+/// are not writable by group or others; anything else is refused with 2014 (a
+/// key another user can replace is not a key the station trusts).
+///
+/// **Several processes.** Many `pv-host` processes may share one store (one
+/// `serve` per package, `verify`, `trust add`). Every change (a revocation, an
+/// admitted version) is a read-modify-write under an exclusive lock on `.lock`:
+/// the file is read again under the lock, changed, written to a fresh temporary
+/// file, flushed to disk and renamed over the old one, and the directory is
+/// flushed. A reader sees the old file or the new one; no update is lost.
+///
+/// **Rollback record.** The highest version admitted is kept per publisher
+/// (the first trusted key that signed the package) and package name, so a
+/// second trusted publisher's "part-counter 99.0.0" does not block the first
+/// publisher's part counter. A record written by an older pv-host (keyed by name
+/// only) is kept under the publisher `*` and still applies to every publisher.
+///
+/// The directory is the `--trust` flag of the CLI, else the `PV_HOST_TRUST`
+/// environment variable, else `$XDG_CONFIG_HOME/pv-host/trust` (by default
+/// `~/.config/pv-host/trust`): see [`TrustStore::default_dir`].
 #[derive(Debug)]
 pub struct TrustStore {
     dir: Option<PathBuf>,
@@ -411,7 +412,7 @@ impl TrustStore {
     /// Record that `manifest`'s version from `publisher` was admitted (kept if
     /// higher than the record). For a store on disk this is a locked
     /// read-modify-write: concurrent admissions by other processes are merged,
-    /// never lost (see the [module docs](self)).
+    /// never lost (see [`TrustStore`]).
     pub fn record_admitted(&self, publisher: &KeyId, manifest: &Manifest) -> Result<()> {
         let mut admitted = self.admitted.lock().map_err(|_| Error::host("the version record lock is poisoned"))?;
         let _lock = match &self.dir {
@@ -494,7 +495,7 @@ fn read_revoked(dir: &Path) -> Result<BTreeSet<KeyId>> {
 }
 
 /// Refuse a store directory or file that someone other than the current user
-/// (or root) owns or may write (2014). See the [module docs](self).
+/// (or root) owns or may write (2014). See [`TrustStore`].
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
