@@ -78,7 +78,7 @@ fn audit_records(path: &Path) -> Vec<Value> {
 fn the_audit_log_records_limit_hits_and_refusals_as_json_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.jsonl");
-    let (code, _, _) = output(pv_host().args(["--pid", "LOOP", "--timeout-ms", "200", "--audit-log"]).arg(&audit));
+    let (code, _, _) = output(pv_host().args(["--pid", "LOOP", "--timeout-ms", "1000", "--audit-log"]).arg(&audit));
     assert_eq!(code, 5);
     let records = audit_records(&audit);
     let hit = records.iter().find(|r| r["fields"]["event"] == "limit_hit").expect("a limit_hit record");

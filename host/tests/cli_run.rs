@@ -128,7 +128,7 @@ fn a_hostile_package_gets_its_classified_error_and_exit_code() {
     // (PID, extra flags, platform code): each exits 5, "crashed or hit a limit".
     // The hostile guest is a bare component: it runs as a developer's would.
     let cases: [(&str, &[&str], &str); 4] = [
-        ("LOOP", &["--allow-unsigned", "--timeout-ms", "200"], "1005"),
+        ("LOOP", &["--allow-unsigned", "--timeout-ms", "1000"], "1005"),
         ("LOOP", &["--allow-unsigned", "--fuel", "1000000"], "1005"),
         ("MEMORY", &["--allow-unsigned", "--memory-mb", "32"], "1004"),
         ("PANIC", &["--allow-unsigned"], "9999"),
