@@ -16,6 +16,16 @@
 //! The guest sees no files, no environment, no network: WASI is linked with
 //! nothing preopened and sockets refused; stdout and stderr become log records.
 //!
+//! Cargo features, all on by default; an embedder that needs only the runner
+//! turns them off with `default-features = false`:
+//!
+//! - `serve`: [`serve`](crate::serve), the platform's frame protocol on stdio;
+//! - `harness`: [`testing`](crate::testing), the conformance harness behind
+//!   `pv-host test`, and its reports (needs `annotate`);
+//! - `annotate`: [`annotate`](crate::annotate), rectangles drawn on an image.
+//!
+//! The `pv-host` command itself is the crate `pv-host-cli` (`host/cli/`).
+//!
 //! ```no_run
 //! use pv_host::{Host, Session, image::load_image, params_from_json, types::StepInput};
 //!
@@ -43,6 +53,7 @@
 //! ```
 
 mod admission;
+#[cfg(feature = "annotate")]
 pub mod annotate;
 pub mod audit;
 mod bindings;
@@ -58,9 +69,11 @@ mod package_file;
 mod params;
 mod policy;
 mod runner;
+#[cfg(feature = "serve")]
 pub mod serve;
 mod session;
 mod state;
+#[cfg(feature = "harness")]
 pub mod testing;
 mod trust;
 mod validate;

@@ -1,4 +1,4 @@
-//! `pv-host test` and `pv_host::testing`: the good examples pass every check,
+//! `pv_host::testing`: the good examples pass every check,
 //! each hostile behaviour fails exactly the checks it should, wrong golden cases
 //! are reported with the IoU found, and the reports are well-formed.
 
@@ -8,13 +8,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use pv_host::testing::{Harness, Status, TestReport};
 use pv_host::{Admission, Host, Limits, TrustStore};
 use pv_test_artifacts::fixtures;
 
 fn cases(example: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(example).join("cases.toml")
+    fixtures::examples_dir().join(example).join("cases.toml")
 }
 
 /// Deadline for runs of the hostile guest, which loops on purpose. Every call
@@ -108,52 +107,3 @@ fn a_wrong_golden_case_is_reported_with_the_iou_found() {
     assert!(shifted.reason.contains("best IoU 0.2"), "the IoU found is reported: {}", shifted.reason);
 }
 
-#[test]
-fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (json, xml, html) = (dir.path().join("r.json"), dir.path().join("r.xml"), dir.path().join("r.html"));
-    let images = fixtures::images_dir();
-    let output = Command::cargo_bin("pv-host")
-        .expect("binary")
-        .env("PV_HOST_TRUST", &station::station().trust)
-        .args(["test", station::part_counter(), "--cases"])
-        .arg(cases("part-counter"))
-        .arg("--images")
-        .arg(&images)
-        .args(["--report".as_ref(), json.as_os_str(), "--report".as_ref(), xml.as_os_str(), "--report".as_ref(), html.as_os_str()])
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json report")).expect("JSON");
-    let checks = report["checks"].as_array().expect("checks").len();
-    assert_eq!(report["passed"], true);
-
-    // JUnit: parses back, one test case per check.
-    let text = std::fs::read_to_string(&xml).expect("xml report");
-    let mut reader = quick_xml::Reader::from_str(&text);
-    let mut testcases = 0;
-    loop {
-        match reader.read_event().expect("well-formed XML") {
-            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"testcase" => testcases += 1,
-            quick_xml::events::Event::Eof => break,
-            _ => {}
-        }
-    }
-    assert_eq!(testcases, checks);
-
-    // HTML: one thumbnail per image run (4 photographs, 1 step) and per golden case (3).
-    let page = std::fs::read_to_string(&html).expect("html report");
-    assert_eq!(page.matches("class=\"thumbnail\"").count(), 4 + 3);
-    assert!(!page.contains("src=\"http"), "self-contained");
-
-    // A failing package: exit 1.
-    let output = Command::cargo_bin("pv-host")
-        .expect("binary")
-        .args(["test", pv_test_artifacts::HOSTILE, "--pid", "COUNT", "--trust"])
-        .arg(dir.path())
-        .output()
-        .expect("run");
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stdout));
-}

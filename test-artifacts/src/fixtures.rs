@@ -8,9 +8,15 @@ use std::path::PathBuf;
 
 use image::{GrayImage, Luma};
 
+/// The repository's `examples/` folder: the example algorithms, their manifests
+/// and cases, and the sample photographs.
+pub fn examples_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples"))
+}
+
 /// Folder of the sample photographs copied into the repository.
 pub fn images_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/images"))
+    examples_dir().join("images")
 }
 
 /// Path of the sample photograph `name` (for example `"coins.png"`).

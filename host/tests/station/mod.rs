@@ -23,7 +23,7 @@ pub fn vendor_key() -> SecretKey {
 }
 
 fn example_manifest(example: &str) -> Manifest {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(example).join("manifest.json");
+    let path = pv_test_artifacts::fixtures::examples_dir().join(example).join("manifest.json");
     Manifest::from_json(&std::fs::read(&path).expect("the example's manifest")).expect("a valid manifest")
 }
 

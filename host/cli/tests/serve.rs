@@ -1,6 +1,7 @@
 //! `pv-host serve` end to end: the platform's frame protocol from a Python
 //! client (standard library only) and from Rust, and each hostile input.
 
+#[path = "../../tests/station/mod.rs"]
 mod station;
 
 use std::io::{Read, Write};

@@ -72,7 +72,7 @@ impl Workshop {
     }
 
     fn manifest(&self, edit: impl FnOnce(&mut Value)) -> PathBuf {
-        let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/part-counter/manifest.json");
+        let original = fixtures::examples_dir().join("part-counter/manifest.json");
         let mut json: Value = serde_json::from_slice(&std::fs::read(original).expect("manifest")).expect("JSON");
         edit(&mut json);
         let path = self.path("manifest.json");

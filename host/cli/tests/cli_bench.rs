@@ -1,5 +1,6 @@
 //! `pv-host bench`: percentiles, fuel, memory and throughput of a signed package.
 
+#[path = "../../tests/station/mod.rs"]
 mod station;
 
 use assert_cmd::Command;

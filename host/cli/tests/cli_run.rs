@@ -1,5 +1,6 @@
 //! End-to-end tests of `pv-host run` on the real sample photographs.
 
+#[path = "../../tests/station/mod.rs"]
 mod station;
 
 use std::path::{Path, PathBuf};
