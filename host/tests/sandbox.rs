@@ -461,3 +461,37 @@ fn a_package_is_granted_at_most_the_host_policy() {
     assert!(report.usage.peak_memory_bytes <= 16 << 20, "{:?}", report.usage);
     expect_failure(report, ErrorKind::Limit, 1004);
 }
+
+// ---- parameter patterns -----------------------------------------------------
+
+#[test]
+fn guest_declared_patterns_over_the_caps_refuse_the_package_2015() {
+    watched(|| {
+        let host = host(Limits::default());
+        let cases: [(&str, Vec<String>); 4] = [
+            ("invalid", vec!["(".into()]),
+            ("long", vec!["a".repeat(100_000)]),
+            // Short patterns that compile to megabytes.
+            ("big once compiled", vec![r"\w{50}\w{50}".into(), r"[\w\d]{1000}".into()]),
+            ("many", (0..300).map(|n| format!("x{n}[a-z]+")).collect()),
+        ];
+        for (what, patterns) in cases {
+            let package = host
+                .load_component(&wat_guest::component_with_patterns(wat_guest::Setup::Ok, &patterns), "patterns.wasm")
+                .expect("the component compiles");
+            let err = package.instantiate().expect_err("refused when get-info is read");
+            assert_eq!((err.kind(), err.code()), (ErrorKind::Package, ErrorCode::PatternRefused), "{what}: {err}");
+        }
+
+        // Patterns within the caps are compiled once and checked on every call.
+        let patterns = vec!["[A-Z]{2}[0-9]+".to_owned(); 3];
+        let package = host
+            .load_component(&wat_guest::component_with_patterns(wat_guest::Setup::Ok, &patterns), "patterns.wasm")
+            .expect("compiles");
+        let guest = set_up(&package);
+        let json = |value: &str| serde_json::json!({ "p0": value }).as_object().cloned().expect("an object");
+        guest.params_from_json(1, &json("AB12")).expect("matches");
+        let err = guest.params_from_json(1, &json("ab")).expect_err("does not match");
+        assert_eq!(err.code(), ErrorCode::InvalidParams);
+    });
+}
