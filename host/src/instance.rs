@@ -298,6 +298,11 @@ impl Instance {
         tracing::info!(package = self.package.origin(), restarts = self.restarts, "restarted a poisoned instance");
         if self.setup_requested {
             let report = self.run(None, Phase::Setup, "setup", &accept, Box::new(|alg, store| alg.call_setup(store)));
+            if report.result.is_err() {
+                // A store whose setup failed is not an instance: the next call must
+                // start again (and run setup again), never call in without setup.
+                self.live = None;
+            }
             report.result.map_err(|err| match err {
                 Error::Algorithm { code, message } => {
                     Error::Algorithm { code, message: format!("setup of the restarted instance failed: {message}") }
