@@ -57,7 +57,8 @@ const KEY_NAME: &str = "key";
 
 type Tag = Hmac<Sha256>;
 
-/// A compile cache directory and its key. See the [module docs](self).
+/// A compile cache directory and its key: compiled components kept on disk,
+/// each authenticated by an HMAC under the key (README, "Compile cache").
 #[derive(Clone)]
 pub struct CompileCache {
     dir: PathBuf,
@@ -124,8 +125,10 @@ impl CompileCache {
 
     /// Open (creating if needed) the cache in `dir`, capped at
     /// [`DEFAULT_CACHE_BYTES`]. Refused (error 9999) when the directory or its
-    /// key could have been made or changed by someone else: see the [module
-    /// docs](self).
+    /// key could have been made or changed by someone else: a directory that
+    /// is a symbolic link, not owned by the effective user or writable by its
+    /// group or others; a key that is a symbolic link, not owned by the
+    /// effective user or readable or writable by its group or others.
     pub fn open(dir: &Path) -> Result<Self> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);

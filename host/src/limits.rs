@@ -124,8 +124,8 @@ impl fmt::Display for Phase {
 }
 
 /// What a guest may consume. Build with [`Limits::default`] and the `with_*`
-/// methods; each method documents its default (see also the [module
-/// table](self)).
+/// methods; each method documents its default (see also the table in the
+/// README's "Sandbox" section).
 ///
 /// ```
 /// use std::time::Duration;

@@ -18,9 +18,10 @@ fn invalid(message: String) -> Error {
 /// type and obey its rules, required parameters must be present, and defaults fill
 /// in the rest. Errors are 1006 and name the parameter and the rule.
 ///
-/// Each pattern the step declares is compiled for the call (within the caps of
-/// [`Patterns`]); [`Instance::params_from_json`](crate::Instance::params_from_json)
-/// uses the ones compiled once when the package was instantiated.
+/// Each pattern the step declares is compiled for the call (within the host's
+/// pattern caps, see error 2015);
+/// [`Instance::params_from_json`](crate::Instance::params_from_json) uses the
+/// ones compiled once when the package was instantiated.
 pub fn params_from_json(step: &StepSpec, json: &Map<String, Value>) -> Result<Vec<Param>> {
     params_from_json_with(step, json, None)
 }
@@ -186,7 +187,7 @@ impl Patterns {
 }
 
 /// Check a typed value against its spec (range, choices, length, pattern). A
-/// pattern is compiled for the check, within the caps of [`Patterns`].
+/// pattern is compiled for the check, within the host's pattern caps.
 pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
     check_value_with(spec, value, None)
 }
