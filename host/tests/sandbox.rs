@@ -483,6 +483,25 @@ fn guest_declared_patterns_over_the_caps_refuse_the_package_2015() {
             assert_eq!((err.kind(), err.code()), (ErrorKind::Package, ErrorCode::PatternRefused), "{what}: {err}");
         }
 
+        // Admission reads get-info: a signed package with such a pattern is refused there.
+        let component = wat_guest::component_with_patterns(wat_guest::Setup::Ok, &["(".to_owned()]);
+        let manifest = pv_host::Manifest {
+            name: "wat-hostile".into(),
+            version: "1.0.0".parse().expect("semver"),
+            description: "patterns".into(),
+            pids: wat_guest::PIDS.iter().map(|p| p.to_string()).collect(),
+            wit: pv_host::SUPPORTED_WIT.into(),
+            publisher: "pv-host tests".into(),
+            limits: pv_host::RequestedLimits::default(),
+            assets: Vec::new(),
+        };
+        let key = pv_host::SecretKey::from_seed(&[5; 32]);
+        let bytes = pv_host::pack(&component, &manifest, &[], Some(&key)).expect("packs");
+        let mut trust = pv_host::TrustStore::in_memory();
+        trust.add_key("tests", key.public()).expect("trusted");
+        let err = host.load_package(&bytes, "patterns.pkg", &pv_host::Admission::new(&trust)).expect_err("refused");
+        assert_eq!((err.kind(), err.code()), (ErrorKind::Package, ErrorCode::PatternRefused), "{err}");
+
         // Patterns within the caps are compiled once and checked on every call.
         let patterns = vec!["[A-Z]{2}[0-9]+".to_owned(); 3];
         let package = host
