@@ -2,10 +2,13 @@
 //! package is compiled once per machine. Documented on [`CompileCache`].
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -22,6 +25,8 @@ pub const DEFAULT_CACHE_BYTES: u64 = 1 << 30;
 const ENTRY_EXTENSION: &str = "cwasm";
 /// Length of the tag in front of each entry.
 const TAG_LEN: usize = 32;
+/// Name of the key file in the directory.
+const KEY_NAME: &str = "key";
 
 type Tag = Hmac<Sha256>;
 
@@ -39,11 +44,26 @@ type Tag = Hmac<Sha256>;
 /// written mode 0600 with a rename, so a reader never sees half of one. Past the
 /// size cap the least recently written entries go.
 ///
+/// The directory and the key are trusted only if this host's user made them
+/// and no one else can change them: [`CompileCache::open`] refuses (error 9999,
+/// kind `Host`; the CLI then warns and compiles without a cache) a directory that
+/// is a symbolic link, is not a directory, is not owned by the effective user or
+/// is writable by its group or others, and a key that is a symbolic link, is not
+/// a regular file, is not owned by the effective user or is readable or writable
+/// by its group or others. Both are created with `O_EXCL`/`O_NOFOLLOW`-style
+/// opens (directory 0700, key 0600); the key, the entries and the files written
+/// aside are then opened relative to the directory's handle, never following a
+/// link, so a directory swapped after the check is not followed either. An entry
+/// that is not a regular file of this user, or is writable by others, is deleted
+/// unread.
+///
 /// The directory: [`CompileCache::default_dir`], or the one given to
 /// [`HostBuilder::compile_cache`](crate::HostBuilder::compile_cache).
 #[derive(Clone)]
 pub struct CompileCache {
     dir: PathBuf,
+    /// The directory as opened and checked: every file is reached through it.
+    handle: Arc<OwnedFd>,
     key: [u8; 32],
     max_bytes: u64,
 }
@@ -59,13 +79,38 @@ fn cache_error(message: String) -> Error {
     Error::host(message)
 }
 
-/// Create `path` with `bytes`, readable by its owner only, unless it exists.
-fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
+/// Opens that never follow a symbolic link in the last component and are not
+/// inherited by child processes.
+fn no_follow() -> OFlags {
+    OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+// `st_uid` and `st_mode` are `u32` on Linux but other types elsewhere.
+#[allow(clippy::unnecessary_cast)]
+/// Whether `stat` is a `kind` owned by the effective user, with none of the
+/// `forbidden` mode bits; the reason otherwise.
+fn private_check(stat: &rustix::fs::Stat, kind: FileType, forbidden: u32) -> std::result::Result<(), String> {
+    let file_type = FileType::from_raw_mode(stat.st_mode as _);
+    if file_type != kind {
+        return Err(format!("it is a {file_type:?}, not a {kind:?}"));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if stat.st_uid as u32 != me {
+        return Err(format!("it is owned by uid {}, not by this user (uid {me})", stat.st_uid));
+    }
+    let mode = stat.st_mode as u32 & 0o7777;
+    if mode & forbidden != 0 {
+        return Err(format!("its mode {mode:04o} lets others in (none of {forbidden:04o} may be set)"));
+    }
+    Ok(())
+}
+
+/// Create `name` in `dir` with `bytes`, readable by its owner only; fails if
+/// anything, a link included, is already there.
+fn create_private(dir: &OwnedFd, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let fd =
+        rustix::fs::openat(dir, name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | no_follow(), Mode::from_raw_mode(0o600))?;
+    std::fs::File::from(fd).write_all(bytes)
 }
 
 impl CompileCache {
@@ -79,35 +124,50 @@ impl CompileCache {
     }
 
     /// Open (creating if needed) the cache in `dir`, capped at
-    /// [`DEFAULT_CACHE_BYTES`].
+    /// [`DEFAULT_CACHE_BYTES`]. Refused (error 9999) when the directory or its
+    /// key could have been made or changed by someone else: a directory that
+    /// is a symbolic link, not owned by the effective user or writable by its
+    /// group or others; a key that is a symbolic link, not owned by the
+    /// effective user or readable or writable by its group or others.
     pub fn open(dir: &Path) -> Result<Self> {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         // Only its owner may list or add entries.
-        #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
-            .map_err(|err| cache_error(format!("cannot create the compile cache {}: {err}", dir.display())))?;
-        let key_path = dir.join("key");
-        if !key_path.exists() {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key).map_err(|err| cache_error(format!("no randomness for the cache key: {err}")))?;
-            // Written aside, then linked into place: two hosts starting at once
-            // agree on one key (the loser's link fails and it reads the winner's).
-            let aside = dir.join(format!("key.{}.tmp", std::process::id()));
-            let _ = std::fs::remove_file(&aside);
-            create_private(&aside, &key)
-                .map_err(|err| cache_error(format!("cannot write the cache key {}: {err}", aside.display())))?;
-            let _ = std::fs::hard_link(&aside, &key_path);
-            let _ = std::fs::remove_file(&aside);
-        }
-        let bytes = std::fs::read(&key_path)
-            .map_err(|err| cache_error(format!("cannot read the cache key {}: {err}", key_path.display())))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| cache_error(format!("the cache key {} is not 32 bytes", key_path.display())))?;
-        Ok(CompileCache { dir: dir.to_owned(), key, max_bytes: DEFAULT_CACHE_BYTES })
+        builder.create(dir).map_err(|err| cache_error(format!("cannot create the compile cache {}: {err}", dir.display())))?;
+        let refuse =
+            |what: &str, why: String| cache_error(format!("the compile cache {} is not used: {what} {why}", dir.display()));
+        let handle = rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | no_follow(), Mode::empty())
+            .map_err(|err| refuse("the directory", format!("cannot be opened without following a link: {err}")))?;
+        let stat = rustix::fs::fstat(&handle).map_err(|err| refuse("the directory", err.to_string()))?;
+        private_check(&stat, FileType::Directory, 0o022).map_err(|why| refuse("the directory", why))?;
+
+        let key_fd = match rustix::fs::openat(&handle, KEY_NAME, OFlags::RDONLY | no_follow(), Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).map_err(|err| cache_error(format!("no randomness for the cache key: {err}")))?;
+                // Written aside, then linked into place: two hosts starting at once
+                // agree on one key (the loser's link fails and it reads the winner's).
+                let aside = format!("{KEY_NAME}.{}.tmp", std::process::id());
+                let _ = rustix::fs::unlinkat(&handle, aside.as_str(), AtFlags::empty());
+                create_private(&handle, &aside, &key).map_err(|err| refuse("the key", format!("cannot be written: {err}")))?;
+                let _ = rustix::fs::linkat(&handle, aside.as_str(), &handle, KEY_NAME, AtFlags::empty());
+                let _ = rustix::fs::unlinkat(&handle, aside.as_str(), AtFlags::empty());
+                rustix::fs::openat(&handle, KEY_NAME, OFlags::RDONLY | no_follow(), Mode::empty())
+                    .map_err(|err| refuse("the key", format!("cannot be opened without following a link: {err}")))?
+            }
+            Err(err) => return Err(refuse("the key", format!("cannot be opened without following a link: {err}"))),
+        };
+        let stat = rustix::fs::fstat(&key_fd).map_err(|err| refuse("the key", err.to_string()))?;
+        private_check(&stat, FileType::RegularFile, 0o077).map_err(|why| refuse("the key", why))?;
+        let mut bytes = Vec::with_capacity(33);
+        std::fs::File::from(key_fd)
+            .take(33)
+            .read_to_end(&mut bytes)
+            .map_err(|err| refuse("the key", format!("cannot be read: {err}")))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| refuse("the key", "is not 32 bytes".to_owned()))?;
+        Ok(CompileCache { dir: dir.to_owned(), handle: Arc::new(handle), key, max_bytes: DEFAULT_CACHE_BYTES })
     }
 
     /// Cap on the cache's size; the least recently written entries go past it.
@@ -145,14 +205,24 @@ impl CompileCache {
     /// The compilation kept in `entry` (from [`entry_path`](Self::entry_path)),
     /// if this host wrote it; anything else found there is deleted.
     pub(crate) fn load(&self, engine: &Engine, entry: &Path) -> Option<Component> {
-        let bytes = std::fs::read(entry).ok()?;
+        let name = entry.file_name()?.to_str()?;
+        // Opened without following a link, and without blocking on a FIFO.
+        let fd = rustix::fs::openat(&*self.handle, name, OFlags::RDONLY | OFlags::NONBLOCK | no_follow(), Mode::empty()).ok()?;
+        let stat = rustix::fs::fstat(&fd).ok()?;
+        if let Err(why) = private_check(&stat, FileType::RegularFile, 0o022) {
+            tracing::warn!(entry = %entry.display(), why, "a compile cache entry is not this host's file; it is deleted, not loaded");
+            self.remove(name);
+            return None;
+        }
+        let mut bytes = Vec::new();
+        std::fs::File::from(fd).take(self.max_bytes.saturating_add(1)).read_to_end(&mut bytes).ok()?;
         let authentic = bytes.len() > TAG_LEN && {
             let (tag, payload) = bytes.split_at(TAG_LEN);
             self.tag(entry, payload).verify_slice(tag).is_ok()
         };
         if !authentic {
             tracing::warn!(entry = %entry.display(), "a compile cache entry failed its authentication; it is deleted, not loaded");
-            let _ = std::fs::remove_file(entry);
+            self.remove(name);
             return None;
         }
         // SAFETY: the bytes carry a valid HMAC under this host's private key,
@@ -165,7 +235,7 @@ impl CompileCache {
             Ok(component) => Some(component),
             Err(err) => {
                 tracing::warn!(entry = %entry.display(), %err, "a compile cache entry does not load; it is deleted");
-                let _ = std::fs::remove_file(entry);
+                self.remove(name);
                 None
             }
         }
@@ -182,35 +252,44 @@ impl CompileCache {
             }
         };
         let tag = self.tag(entry, &payload).finalize().into_bytes();
-        let aside = entry.with_extension(format!("{}.tmp", std::process::id()));
-        let _ = std::fs::remove_file(&aside);
-        let written = create_private(&aside, &[&tag[..], &payload].concat()).and_then(|()| std::fs::rename(&aside, entry));
+        let Some(name) = entry.file_name().and_then(|n| n.to_str()) else { return };
+        let aside = format!("{name}.{}.tmp", std::process::id());
+        self.remove(&aside);
+        let written = create_private(&self.handle, &aside, &[&tag[..], &payload].concat()).and_then(|()| {
+            rustix::fs::renameat(&*self.handle, aside.as_str(), &*self.handle, name).map_err(std::io::Error::from)
+        });
         if let Err(err) = written {
-            let _ = std::fs::remove_file(&aside);
+            self.remove(&aside);
             tracing::warn!(entry = %entry.display(), %err, "cannot write a compile cache entry");
             return;
         }
         self.evict();
     }
 
+    /// Delete `name` from the directory (a link itself, never what it points to).
+    fn remove(&self, name: &str) {
+        let _ = rustix::fs::unlinkat(&*self.handle, name, AtFlags::empty());
+    }
+
     /// Delete the least recently written entries until the cache fits its cap.
     fn evict(&self) {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return };
-        let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = dir
+        let Ok(dir) = rustix::fs::Dir::read_from(&*self.handle) else { return };
+        let mut entries: Vec<(i64, u64, String)> = dir
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().extension().is_some_and(|x| x == ENTRY_EXTENSION))
-            .filter_map(|e| {
-                let meta = e.metadata().ok()?;
-                Some((meta.modified().ok()?, meta.len(), e.path()))
+            .filter_map(|e| e.file_name().to_str().ok().map(str::to_owned))
+            .filter(|name| Path::new(name).extension().is_some_and(|x| x == ENTRY_EXTENSION))
+            .filter_map(|name| {
+                let stat = rustix::fs::statat(&*self.handle, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                Some((stat.st_mtime as i64, stat.st_size as u64, name))
             })
             .collect();
         let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
         entries.sort();
-        for (_, len, path) in entries {
+        for (_, len, name) in entries {
             if total <= self.max_bytes {
                 break;
             }
-            if std::fs::remove_file(&path).is_ok() {
+            if rustix::fs::unlinkat(&*self.handle, name.as_str(), AtFlags::empty()).is_ok() {
                 total -= len;
             }
         }

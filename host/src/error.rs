@@ -27,6 +27,7 @@ use std::fmt;
 /// | 2012 | the package is older than a version already admitted (rollback) |
 /// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
 /// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
+/// | 2015 | a parameter pattern the algorithm declares is invalid or over the host's caps (length, compiled size, count) |
 /// | 3001 | busy: the runner's queue is full; try again later (backpressure) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +75,8 @@ pub enum ErrorCode {
     AssetMismatch,
     /// 2014
     TrustStoreInvalid,
+    /// 2015
+    PatternRefused,
     /// 3001
     Busy,
     /// 9999
@@ -105,6 +108,7 @@ impl ErrorCode {
             ErrorCode::Downgrade => 2012,
             ErrorCode::AssetMismatch => 2013,
             ErrorCode::TrustStoreInvalid => 2014,
+            ErrorCode::PatternRefused => 2015,
             ErrorCode::Busy => 3001,
             ErrorCode::Unknown => 9999,
         }

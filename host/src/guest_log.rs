@@ -1,13 +1,33 @@
 //! What the guest logs: records from the `log` import and lines it prints on
-//! stdout/stderr, collected per call under a byte quota.
+//! stdout/stderr, collected per call under a byte quota and a record quota.
+//!
+//! The byte quota bounds what the host keeps, not only what the guest wrote:
+//! every record is charged [`LOG_RECORD_OVERHEAD`] bytes on top of its message
+//! and every field [`LOG_FIELD_OVERHEAD`] on top of its key and value, so empty
+//! records and empty fields cost the host as much as they take in its memory.
+//! With the default quotas the records of one call hold at most about 64 KiB of
+//! text and headers plus the record vector's growth slack (under 64 KiB more).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::types::LogLevel;
 
 /// Default cap on the log bytes one call may produce (messages, field keys and
-/// values, printed lines); what comes after is dropped and one marker record says so.
+/// values, printed lines, plus the overheads below); what comes after is dropped
+/// and one marker record says so.
 pub const DEFAULT_LOG_BYTES_PER_CALL: usize = 64 * 1024;
+
+/// Default cap on the log records one call may produce (`log` calls and printed
+/// lines together); later records are dropped and counted in the marker.
+pub const DEFAULT_LOG_RECORDS_PER_CALL: usize = 1024;
+
+/// What a record costs against the byte quota besides its text: about what the
+/// host's record header takes in memory, so an empty record is not free.
+pub const LOG_RECORD_OVERHEAD: usize = 64;
+
+/// What a field costs against the byte quota besides its key and value: the
+/// host's two string headers.
+pub const LOG_FIELD_OVERHEAD: usize = 48;
 
 /// Where a guest log record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,20 +63,29 @@ pub(crate) struct LogSink(Arc<Mutex<LogBuffer>>);
 #[derive(Debug)]
 struct LogBuffer {
     records: Vec<LogRecord>,
+    /// Bytes charged so far in this call (text plus overheads).
     bytes: usize,
     cap: usize,
+    max_records: usize,
+    /// Guest bytes (text) dropped in this call.
     dropped_bytes: usize,
+    /// Records dropped in this call (printed output dropped unscanned once the
+    /// log is full is counted in bytes only).
+    dropped_records: usize,
     partial_stdout: Vec<u8>,
     partial_stderr: Vec<u8>,
 }
 
 impl LogSink {
-    pub(crate) fn new(cap: usize) -> Self {
+    /// A sink keeping at most `cap` charged bytes and `max_records` records per call.
+    pub(crate) fn new(cap: usize, max_records: usize) -> Self {
         LogSink(Arc::new(Mutex::new(LogBuffer {
             records: Vec::new(),
             bytes: 0,
             cap,
+            max_records,
             dropped_bytes: 0,
+            dropped_records: 0,
             partial_stdout: Vec::new(),
             partial_stderr: Vec::new(),
         })))
@@ -76,29 +105,45 @@ impl LogSink {
     /// Bytes the guest wrote to stdout or stderr: split into lines, each a record.
     pub(crate) fn write_stdio(&self, source: LogSource, bytes: &[u8]) {
         self.with(|b| {
-            let partial = match source {
-                LogSource::Stderr => &mut b.partial_stderr,
-                _ => &mut b.partial_stdout,
-            };
             // Bound the unterminated line by what is left of the quota, or a guest
-            // printing without newlines would grow it without limit; once the quota
-            // is spent, bytes are only counted (a guest printing gigabytes costs the
-            // host a counter, not a scan).
-            let room = b.cap.saturating_sub(b.bytes).saturating_sub(partial.len());
+            // printing without newlines would grow it without limit; once no record
+            // can fit any more (bytes or count), bytes are only counted (a guest
+            // printing gigabytes, or millions of empty lines, costs the host a
+            // counter, not a scan and not a record each).
+            let partial_len = match source {
+                LogSource::Stderr => b.partial_stderr.len(),
+                _ => b.partial_stdout.len(),
+            };
+            // A line left unterminated will cost its record's overhead too.
+            let room = if b.is_full() { 0 } else { (b.cap - b.bytes - LOG_RECORD_OVERHEAD).saturating_sub(partial_len) };
             if bytes.len() > room {
                 b.dropped_bytes += bytes.len() - room;
             }
             if room == 0 {
                 return;
             }
-            partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
-            let mut lines = Vec::new();
-            while let Some(pos) = partial.iter().position(|&c| c == b'\n') {
-                let line: Vec<u8> = partial.drain(..=pos).collect();
-                lines.push(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
-            }
-            for line in lines {
+            // One linear pass: each complete line becomes a record, the tail waits
+            // for its newline.
+            let mut rest = &bytes[..bytes.len().min(room)];
+            while let Some(pos) = rest.iter().position(|&c| c == b'\n') {
+                let partial = match source {
+                    LogSource::Stderr => &mut b.partial_stderr,
+                    _ => &mut b.partial_stdout,
+                };
+                let line = if partial.is_empty() {
+                    String::from_utf8_lossy(&rest[..pos]).into_owned()
+                } else {
+                    partial.extend_from_slice(&rest[..pos]);
+                    let line = String::from_utf8_lossy(partial).into_owned();
+                    partial.clear();
+                    line
+                };
                 b.push(stdio_record(source, line));
+                rest = &rest[pos + 1..];
+            }
+            match source {
+                LogSource::Stderr => b.partial_stderr.extend_from_slice(rest),
+                _ => b.partial_stdout.extend_from_slice(rest),
             }
         });
     }
@@ -117,12 +162,13 @@ impl LogSink {
                 }
             }
             let mut records = std::mem::take(&mut b.records);
-            if b.dropped_bytes > 0 {
+            if b.dropped_bytes > 0 || b.dropped_records > 0 {
                 records.push(LogRecord {
                     level: LogLevel::Warn,
                     message: format!(
-                        "[log truncated: {} bytes dropped over the {}-byte quota of this call]",
-                        b.dropped_bytes, b.cap
+                        "[log truncated: {} records and {} bytes dropped over the quota of this call \
+                         ({} bytes, {} records)]",
+                        b.dropped_records, b.dropped_bytes, b.cap, b.max_records
                     ),
                     fields: Vec::new(),
                     source: LogSource::Host,
@@ -130,6 +176,7 @@ impl LogSink {
             }
             b.bytes = 0;
             b.dropped_bytes = 0;
+            b.dropped_records = 0;
             records
         })
     }
@@ -140,11 +187,25 @@ fn stdio_record(source: LogSource, message: String) -> LogRecord {
     LogRecord { level, message, fields: Vec::new(), source }
 }
 
+/// What `record` costs against the byte quota: its text plus the overheads.
+pub(crate) fn charged_bytes(record: &LogRecord) -> usize {
+    let fields = record.fields.iter().fold(0usize, |sum, (k, v)| sum.saturating_add(LOG_FIELD_OVERHEAD + k.len() + v.len()));
+    LOG_RECORD_OVERHEAD.saturating_add(record.message.len()).saturating_add(fields)
+}
+
 impl LogBuffer {
+    /// No record can be kept any more: the count is reached, or not even an
+    /// empty record fits in the bytes left.
+    fn is_full(&self) -> bool {
+        self.records.len() >= self.max_records || self.cap.saturating_sub(self.bytes) < LOG_RECORD_OVERHEAD
+    }
+
     fn push(&mut self, record: LogRecord) {
-        let size = record.message.len() + record.fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
-        if self.bytes + size > self.cap {
-            self.dropped_bytes += size;
+        let size = charged_bytes(&record);
+        if self.records.len() >= self.max_records || self.bytes.saturating_add(size) > self.cap {
+            self.dropped_records += 1;
+            let text = record.fields.iter().fold(record.message.len(), |sum, (k, v)| sum + k.len() + v.len());
+            self.dropped_bytes = self.dropped_bytes.saturating_add(text);
             return;
         }
         self.bytes += size;
@@ -183,7 +244,7 @@ mod tests {
 
     #[test]
     fn stdio_is_split_into_lines_and_flushed() {
-        let sink = LogSink::new(1024);
+        let sink = LogSink::new(1024, 16);
         sink.write_stdio(LogSource::Stdout, b"one\ntw");
         sink.write_stdio(LogSource::Stdout, b"o\nthree");
         let messages: Vec<_> = sink.take().into_iter().map(|r| r.message).collect();
@@ -193,7 +254,7 @@ mod tests {
 
     #[test]
     fn quota_drops_excess_and_leaves_a_marker() {
-        let sink = LogSink::new(10);
+        let sink = LogSink::new(2 * LOG_RECORD_OVERHEAD + 10, 16);
         sink.record(record("12345"));
         sink.record(record("123456"));
         sink.record(record("1234"));
@@ -201,17 +262,61 @@ mod tests {
         let messages: Vec<_> = records.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(messages[..2], ["12345", "1234"]);
         assert_eq!(records[2].source, LogSource::Host);
-        assert!(records[2].message.contains("6 bytes dropped"), "{}", records[2].message);
+        assert!(records[2].message.contains("1 records and 6 bytes dropped"), "{}", records[2].message);
     }
 
     #[test]
     fn endless_line_without_newline_is_bounded() {
-        let sink = LogSink::new(16);
+        let cap = LOG_RECORD_OVERHEAD + 16;
+        let sink = LogSink::new(cap, 16);
         for _ in 0..100 {
             sink.write_stdio(LogSource::Stderr, b"xxxxxxxx");
         }
         let records = sink.take();
-        assert_eq!(records[0].message.len(), 16);
+        assert_eq!(records[0].message.len(), cap - LOG_RECORD_OVERHEAD, "the line is kept up to the quota");
+        assert_eq!(records.last().map(|r| r.source), Some(LogSource::Host));
+    }
+
+    #[test]
+    fn empty_records_and_fields_are_charged() {
+        let cap = 4096;
+        let sink = LogSink::new(cap, 1_000_000);
+        for _ in 0..100_000 {
+            sink.record(record(""));
+        }
+        let fields = vec![(String::new(), String::new()); 1000];
+        sink.record(LogRecord { fields, ..record("") });
+        let records = sink.take();
+        let kept = &records[..records.len() - 1];
+        assert_eq!(kept.len(), cap / LOG_RECORD_OVERHEAD, "empty records fill the quota by their overhead");
+        assert!(kept.iter().all(|r| r.fields.is_empty()), "1000 empty fields do not fit 4 KiB");
+        assert_eq!(records.last().map(|r| r.source), Some(LogSource::Host));
+        assert!(kept.iter().map(charged_bytes).sum::<usize>() <= cap);
+    }
+
+    #[test]
+    fn the_record_count_is_capped_too() {
+        let sink = LogSink::new(1 << 20, 10);
+        for _ in 0..50 {
+            sink.record(record("x"));
+        }
+        // Empty lines, many per write: once the log is full they are counted, not kept.
+        for _ in 0..100 {
+            sink.write_stdio(LogSource::Stdout, &[b'\n'; 4096]);
+        }
+        let records = sink.take();
+        assert_eq!(records.len(), 11, "ten records and the marker");
+        assert!(records[10].message.contains("40 records"), "{}", records[10].message);
+    }
+
+    #[test]
+    fn many_empty_lines_cost_a_bounded_record_count() {
+        let sink = LogSink::new(DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL);
+        for _ in 0..1000 {
+            sink.write_stdio(LogSource::Stdout, &[b'\n'; 65_536]);
+        }
+        let records = sink.take();
+        assert!(records.len() <= DEFAULT_LOG_RECORDS_PER_CALL + 1, "{} records", records.len());
         assert_eq!(records.last().map(|r| r.source), Some(LogSource::Host));
     }
 }

@@ -1,10 +1,10 @@
 //! Getting frames into the contract's pixel layout: decoding PNG/JPEG, converting
 //! between pixel formats, and checking that an image's meta fits its pixels.
 
-use std::io::Cursor;
+use std::io::{BufRead, Cursor, Seek};
 use std::path::Path;
 
-use image::{DynamicImage, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageReader};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::types::{Image, ImageMeta, PixelFormat};
@@ -43,15 +43,44 @@ pub fn load_image(path: &Path, format: Option<PixelFormat>) -> Result<Image> {
         .map_err(|err| Error::input(ErrorCode::ImageLoadFailed, format!("image {}: {err}", path.display())))
 }
 
+/// Read an image file's header only, not its pixels: error 1002 when it cannot
+/// be read, is not a PNG or JPEG, or is over the caps (dimensions, decoded bytes,
+/// bytes once converted to `format`). Cheap: a caller with several images to
+/// decode one after another can refuse a bad one before decoding any.
+pub fn probe_image(path: &Path, format: Option<PixelFormat>) -> Result<()> {
+    let fail = |message: String| Error::input(ErrorCode::ImageLoadFailed, format!("image {}: {message}", path.display()));
+    let reader = ImageReader::open(path).map_err(|err| fail(format!("cannot read it: {err}")))?;
+    let reader = reader.with_guessed_format().map_err(|err| fail(format!("unreadable: {err}")))?;
+    checked_decoder(reader, format).map_err(|err| fail(err.to_string()))?;
+    Ok(())
+}
+
 /// Decode PNG or JPEG bytes into the contract's layout.
 ///
 /// With `format: None` the layout follows the file: gray files give `gray8`,
 /// colour files `rgb8`, files with alpha `rgba8`. Otherwise the pixels are
 /// converted to the format asked for. 16-bit files are reduced to 8 bits.
+///
+/// The decoder refuses frames over [`MAX_IMAGE_DIMENSION`] a side or
+/// [`MAX_IMAGE_BYTES`] decoded, and the frame in the format asked for must fit
+/// [`MAX_IMAGE_BYTES`] too: both are checked from the header, before anything is
+/// decoded or converted. So decoding costs at most the decoded frame plus the
+/// converted one, each at most [`MAX_IMAGE_BYTES`].
 pub fn decode_image(bytes: &[u8], format: Option<PixelFormat>) -> Result<Image> {
     let fail = |message: String| Error::input(ErrorCode::ImageLoadFailed, message);
-    let mut reader =
-        ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|err| fail(format!("unreadable: {err}")))?;
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|err| fail(format!("unreadable: {err}")))?;
+    let (decoder, format) = checked_decoder(reader, format)?;
+    let decoded = DynamicImage::from_decoder(decoder).map_err(|err| fail(format!("does not decode: {err}")))?;
+    Ok(from_dynamic(decoded, Some(format)))
+}
+
+/// The decoder of `reader`, with the host's caps set, and the format its frame
+/// will be converted to, once the header says the frame fits the caps.
+fn checked_decoder<'a, R: BufRead + Seek + 'a>(
+    mut reader: ImageReader<R>,
+    format: Option<PixelFormat>,
+) -> Result<(impl ImageDecoder + 'a, PixelFormat)> {
+    let fail = |message: String| Error::input(ErrorCode::ImageLoadFailed, message);
     if reader.format().is_none() {
         return Err(fail("not a PNG or JPEG image".into()));
     }
@@ -60,20 +89,31 @@ pub fn decode_image(bytes: &[u8], format: Option<PixelFormat>) -> Result<Image> 
     limits.max_image_height = Some(MAX_IMAGE_DIMENSION);
     limits.max_alloc = Some(MAX_IMAGE_BYTES);
     reader.limits(limits);
-    let decoded = reader.decode().map_err(|err| fail(format!("does not decode: {err}")))?;
-    Ok(from_dynamic(decoded, format))
+    let decoder = reader.into_decoder().map_err(|err| fail(format!("does not decode: {err}")))?;
+    let (width, height) = decoder.dimensions();
+    let format = format.unwrap_or_else(|| default_format(decoder.color_type()));
+    let converted = u64::from(width) * u64::from(height) * channels(format) as u64;
+    if converted > MAX_IMAGE_BYTES {
+        return Err(fail(format!(
+            "{width}x{height} as {} takes {converted} bytes, over the cap of {MAX_IMAGE_BYTES}",
+            format_name(format)
+        )));
+    }
+    Ok((decoder, format))
+}
+
+/// The layout a file's colour type maps to when no format is asked for.
+fn default_format(color: image::ColorType) -> PixelFormat {
+    match (color.has_color(), color.has_alpha()) {
+        (false, _) => PixelFormat::Gray8,
+        (true, false) => PixelFormat::Rgb8,
+        (true, true) => PixelFormat::Rgba8,
+    }
 }
 
 /// Convert a decoded image into the contract's layout (see [`decode_image`]).
 pub fn from_dynamic(image: DynamicImage, format: Option<PixelFormat>) -> Image {
-    let format = format.unwrap_or_else(|| {
-        let color = image.color();
-        match (color.has_color(), color.has_alpha()) {
-            (false, _) => PixelFormat::Gray8,
-            (true, false) => PixelFormat::Rgb8,
-            (true, true) => PixelFormat::Rgba8,
-        }
-    });
+    let format = format.unwrap_or_else(|| default_format(image.color()));
     let (width, height) = (image.width(), image.height());
     let pixels = match format {
         PixelFormat::Gray8 => image.into_luma8().into_raw(),
@@ -110,9 +150,7 @@ pub fn check_image(image: &Image) -> Result<()> {
         return Err(invalid(format!("image size {width}x{height} is empty")));
     }
     if width > MAX_IMAGE_DIMENSION || height > MAX_IMAGE_DIMENSION {
-        return Err(invalid(format!(
-            "image size {width}x{height} exceeds the maximum of {MAX_IMAGE_DIMENSION} pixels per side"
-        )));
+        return Err(invalid(format!("image size {width}x{height} exceeds the maximum of {MAX_IMAGE_DIMENSION} pixels per side")));
     }
     let expected = u64::from(width) * u64::from(height) * channels(format) as u64;
     if image.pixels.len() as u64 != expected {
@@ -162,6 +200,22 @@ mod tests {
         let mut truncated = png_bytes(DynamicImage::ImageLuma8(image::GrayImage::new(64, 64)));
         truncated.truncate(truncated.len() / 2);
         assert_eq!(decode_image(&truncated, None).expect_err("truncated").code(), ErrorCode::ImageLoadFailed);
+    }
+
+    #[test]
+    fn a_frame_over_the_cap_once_converted_is_refused_before_converting() {
+        // 8192x8200 gray: 67 MB decoded, within the cap; 269 MB as rgba8, over it.
+        let (width, height) = (8192, 8200);
+        let bytes = png_bytes(DynamicImage::ImageLuma8(image::GrayImage::new(width, height)));
+        assert!(bytes.len() < 1 << 20, "one colour compresses to {} bytes", bytes.len());
+        let err = decode_image(&bytes, Some(PixelFormat::Rgba8)).expect_err("over the cap as rgba8");
+        assert_eq!(err.code(), ErrorCode::ImageLoadFailed);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bomb.png");
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(probe_image(&path, Some(PixelFormat::Rgba8)).expect_err("probed").code(), ErrorCode::ImageLoadFailed);
+        probe_image(&path, None).expect("as gray8 it fits");
+        assert_eq!(decode_image(&bytes, None).expect("fits as gray8").pixels.len(), (width * height) as usize);
     }
 
     #[test]

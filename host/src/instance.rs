@@ -13,7 +13,7 @@ use crate::guest_log::LogRecord;
 use crate::image::check_image;
 use crate::limits::{Limits, Phase, Refusal};
 use crate::package::Package;
-use crate::params::check_value;
+use crate::params::{Patterns, check_value_with, params_from_json_with};
 use crate::session::Session;
 use crate::state::HostState;
 use crate::types::{AlgorithmError, AlgorithmInfo, ExecuteOutput, Param, PreExecuteOutput, StepInput, StepOutcome, StepSpec};
@@ -75,6 +75,8 @@ pub struct Instance {
     package: Package,
     live: Option<Live>,
     info: AlgorithmInfo,
+    /// The patterns `info` declares, compiled once per package.
+    patterns: std::sync::Arc<Patterns>,
     setup_requested: bool,
     restarts: u32,
 }
@@ -111,7 +113,8 @@ type GuestCall<'a, T> = dyn FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::R
 impl Instance {
     pub(crate) fn new(package: Package) -> Result<Instance> {
         let (live, info) = start(&package)?;
-        Ok(Instance { package, live: Some(live), info, setup_requested: false, restarts: 0 })
+        let patterns = package.patterns_for(&info)?;
+        Ok(Instance { package, live: Some(live), info, patterns, setup_requested: false, restarts: 0 })
     }
 
     /// What the algorithm says about itself (from `get-info`, asked once at instantiation).
@@ -139,11 +142,14 @@ impl Instance {
     pub fn step(&self, index: u32) -> Result<&StepSpec> {
         self.info.steps.iter().find(|s| s.index == index).ok_or_else(|| {
             let known: Vec<String> = self.info.steps.iter().map(|s| s.index.to_string()).collect();
-            Error::input(
-                ErrorCode::InvalidParams,
-                format!("the algorithm has no step {index} (its steps: {})", known.join(", ")),
-            )
+            Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {index} (its steps: {})", known.join(", ")))
         })
+    }
+
+    /// [`params_from_json`](crate::params_from_json) for step `index`, with
+    /// the patterns compiled when the package was loaded (no compiling per call).
+    pub fn params_from_json(&self, index: u32, json: &serde_json::Map<String, Value>) -> Result<Vec<Param>> {
+        params_from_json_with(self.step(index)?, json, Some(&self.patterns))
     }
 
     /// Check a product id; 1001 when it is empty or not supported.
@@ -203,9 +209,7 @@ impl Instance {
     ) -> CallReport<ExecuteOutput> {
         let rules = self.package.output_rules().clone();
         let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
-        self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| {
-            alg.call_execute(store, input)
-        })
+        self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| alg.call_execute(store, input))
     }
 
     /// Run `reset` for the session.
@@ -225,13 +229,7 @@ impl Instance {
     }
 
     /// Run `on-step-finish`.
-    pub fn on_step_finish(
-        &mut self,
-        session: &mut Session,
-        step_index: u32,
-        pid: &str,
-        outcome: StepOutcome,
-    ) -> CallReport<()> {
+    pub fn on_step_finish(&mut self, session: &mut Session, step_index: u32, pid: &str, outcome: StepOutcome) -> CallReport<()> {
         self.call(
             Some(session),
             Phase::Hook,
@@ -245,7 +243,12 @@ impl Instance {
     /// tear down.
     pub fn teardown(mut self) -> CallReport<()> {
         if self.live.is_none() {
-            return CallReport { result: Ok(()), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() };
+            return CallReport {
+                result: Ok(()),
+                logs: Vec::new(),
+                diagnostics: BTreeMap::new(),
+                usage: ResourceUsage::default(),
+            };
         }
         self.call(None, Phase::Hook, "teardown", &accept, Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
     }
@@ -258,7 +261,7 @@ impl Instance {
         if let Some(guide) = &input.guide_image {
             check_image(guide)?;
         }
-        check_params(step, &input.params)
+        check_params(step, &input.params, &self.patterns)
     }
 
     fn call_step<T>(
@@ -295,6 +298,11 @@ impl Instance {
         tracing::info!(package = self.package.origin(), restarts = self.restarts, "restarted a poisoned instance");
         if self.setup_requested {
             let report = self.run(None, Phase::Setup, "setup", &accept, Box::new(|alg, store| alg.call_setup(store)));
+            if report.result.is_err() {
+                // A store whose setup failed is not an instance: the next call must
+                // start again (and run setup again), never call in without setup.
+                self.live = None;
+            }
             report.result.map_err(|err| match err {
                 Error::Algorithm { code, message } => {
                     Error::Algorithm { code, message: format!("setup of the restarted instance failed: {message}") }
@@ -405,9 +413,7 @@ fn start(package: &Package) -> Result<(Live, AlgorithmInfo)> {
             let refused = store.data().guard.refused;
             let classified = classify_failure(&err, "instantiation", Phase::Hook, refused, limits, package.origin());
             return Err(match classified {
-                Error::Trap { message } => {
-                    Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}"))
-                }
+                Error::Trap { message } => Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}")),
                 other => other,
             });
         }
@@ -445,12 +451,12 @@ pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
 
 /// Check typed params against the step's schema: declared names, kinds and rules,
 /// required ones present.
-fn check_params(step: &StepSpec, params: &[Param]) -> Result<()> {
+fn check_params(step: &StepSpec, params: &[Param], patterns: &Patterns) -> Result<()> {
     for param in params {
         let spec = step.params.iter().find(|s| s.name == param.name).ok_or_else(|| {
             Error::input(ErrorCode::InvalidParams, format!("step {} has no param `{}`", step.index, param.name))
         })?;
-        check_value(spec, &param.value)?;
+        check_value_with(spec, &param.value, Some(patterns))?;
     }
     if let Some(missing) =
         step.params.iter().find(|s| s.required && s.default.is_none() && !params.iter().any(|p| p.name == s.name))
@@ -537,8 +543,7 @@ fn classify_failure(
         (None, Some(exit)) => format!("the algorithm called exit({})", exit.0),
         // Lifting and lowering failures: pointers or lengths outside the guest's
         // memory, strings that are not UTF-8, bad discriminants.
-        (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)"
-            .to_owned(),
+        (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)".to_owned(),
     };
     Error::Trap { message: format!("{message} during {name}") }
 }

@@ -85,10 +85,12 @@ pub use crate::engine::{
     DEFAULT_EPOCH_TICK, DEFAULT_POOLED_INSTANCES, DEFAULT_RESIDENT_MEMORY_BYTES, Host, HostBuilder, default_pooled_instances,
 };
 pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
-pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};
+pub use crate::guest_log::{
+    DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, LogRecord, LogSource,
+};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
 pub use crate::limits::{
-    DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL,
+    DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL,
     DEFAULT_SESSION_BYTES, DEFAULT_TABLE_ELEMENTS,
     DEFAULT_WASM_STACK_BYTES, Limits, Phase,
 };
@@ -104,5 +106,5 @@ pub use crate::session::Session;
 pub use crate::validate::{
     DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules,
 };
-pub use crate::state::DIAGNOSTICS_DROPPED_KEY;
+pub use crate::state::{DIAGNOSTICS_DROPPED_KEY, DIAGNOSTICS_ENTRY_OVERHEAD};
 pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::guest_log::DEFAULT_LOG_BYTES_PER_CALL;
+use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL};
 
 /// Default fuel per call: about 50 billion wasm instructions, more than any
 /// inspection needs within the 30 s execute deadline on current hardware, so the
@@ -33,8 +33,13 @@ pub const DEFAULT_OUTPUT_BYTES_PER_CALL: usize = 16 * 1024 * 1024;
 /// says how many.
 pub const DEFAULT_DIAGNOSTICS_BYTES_PER_CALL: usize = 1024 * 1024;
 
-/// Default cap on a session's key-value store (keys and JSON text together):
-/// 100 KiB, plenty for counters and small measurements carried between steps.
+/// Default cap on the entries the guest publishes through `diagnostics` in one
+/// call (every accepted publish counts, a replaced key too): 1024.
+pub const DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL: usize = 1024;
+
+/// Default cap on a session's key-value store (keys and values together, see
+/// [`Session::stored_bytes`](crate::Session::stored_bytes)): 100 KiB, plenty for
+/// counters and small measurements carried between steps.
 pub const DEFAULT_SESSION_BYTES: usize = 100 * 1024;
 
 /// A lifecycle phase with a deadline of its own.
@@ -123,9 +128,11 @@ impl fmt::Display for Phase {
 /// | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (10 000) | the store limiter |
 /// | core instances / memories / tables | 32 / 4 / 16 | the store limiter |
 /// | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
-/// | guest log bytes per call | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
+/// | guest log bytes per call (text plus 64 bytes a record, 48 a field) | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
+/// | guest log records per call | [`DEFAULT_LOG_RECORDS_PER_CALL`] (1024) | the log sink, with a marker record |
 /// | output bytes per call | [`DEFAULT_OUTPUT_BYTES_PER_CALL`] (16 MiB) | wasmtime's hostcall fuel |
-/// | diagnostics bytes per call | [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB) | the `diagnostics` import, with a marker entry |
+/// | diagnostics bytes per call (keys, values, 64 bytes an entry) | [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB) | the `diagnostics` import, with a marker entry |
+/// | diagnostics entries per call | [`DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL`] (1024) | the `diagnostics` import, with a marker entry |
 /// | session store bytes | [`DEFAULT_SESSION_BYTES`] (100 KiB) | the `session` import: `set` fails past it |
 ///
 /// [`HostBuilder::limits`]: crate::HostBuilder::limits
@@ -141,8 +148,10 @@ pub struct Limits {
     tables: usize,
     wasm_stack_bytes: usize,
     log_bytes_per_call: usize,
+    log_records_per_call: usize,
     output_bytes_per_call: usize,
     diagnostics_bytes_per_call: usize,
+    diagnostics_entries_per_call: usize,
     session_bytes: usize,
 }
 
@@ -158,8 +167,10 @@ impl Default for Limits {
             tables: 16,
             wasm_stack_bytes: DEFAULT_WASM_STACK_BYTES,
             log_bytes_per_call: DEFAULT_LOG_BYTES_PER_CALL,
+            log_records_per_call: DEFAULT_LOG_RECORDS_PER_CALL,
             output_bytes_per_call: DEFAULT_OUTPUT_BYTES_PER_CALL,
             diagnostics_bytes_per_call: DEFAULT_DIAGNOSTICS_BYTES_PER_CALL,
+            diagnostics_entries_per_call: DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL,
             session_bytes: DEFAULT_SESSION_BYTES,
         }
     }
@@ -234,11 +245,22 @@ impl Limits {
         self
     }
 
-    /// Cap on the guest's log bytes per call (messages, fields and printed lines);
-    /// the rest is dropped and a marker record says how much. Default:
+    /// Cap on the guest's log bytes per call (messages, fields and printed lines,
+    /// each record charged [`LOG_RECORD_OVERHEAD`](crate::LOG_RECORD_OVERHEAD)
+    /// more and each field [`LOG_FIELD_OVERHEAD`](crate::LOG_FIELD_OVERHEAD)
+    /// more, so that what the host keeps is bounded whatever the content); the
+    /// rest is dropped and a marker record says how much. Default:
     /// [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB).
     pub fn with_log_bytes_per_call(mut self, bytes: usize) -> Self {
         self.log_bytes_per_call = bytes;
+        self
+    }
+
+    /// Cap on the guest's log records per call (`log` calls and printed lines);
+    /// later ones are dropped and counted by the marker record. Default:
+    /// [`DEFAULT_LOG_RECORDS_PER_CALL`] (1024).
+    pub fn with_log_records_per_call(mut self, records: usize) -> Self {
+        self.log_records_per_call = records;
         self
     }
 
@@ -251,17 +273,31 @@ impl Limits {
         self
     }
 
-    /// Cap on the diagnostics one call may publish (keys and JSON text); later
-    /// entries are dropped and a `pv-host.dropped` entry counts them. Default:
-    /// [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB).
+    /// Cap on the diagnostics one call may publish: keys and values, each value
+    /// counted as its JSON text or its size in host memory, whichever is larger,
+    /// plus [`DIAGNOSTICS_ENTRY_OVERHEAD`](crate::DIAGNOSTICS_ENTRY_OVERHEAD) an
+    /// entry. A value whose text alone does not fit is dropped before it is
+    /// parsed. Later entries are dropped and a `pv-host.dropped` entry counts
+    /// them. Default: [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB).
     pub fn with_diagnostics_bytes_per_call(mut self, bytes: usize) -> Self {
         self.diagnostics_bytes_per_call = bytes;
         self
     }
 
-    /// Cap on the size of a session's key-value store (keys and JSON text); a guest
-    /// `set` that would go past it fails with an error the guest sees, and the
-    /// session keeps its old value. Default: [`DEFAULT_SESSION_BYTES`] (100 KiB).
+    /// Cap on the diagnostics entries one call may publish (every accepted
+    /// publish counts); later ones are dropped and counted by the
+    /// `pv-host.dropped` entry. Default: [`DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL`]
+    /// (1024).
+    pub fn with_diagnostics_entries_per_call(mut self, entries: usize) -> Self {
+        self.diagnostics_entries_per_call = entries;
+        self
+    }
+
+    /// Cap on the size of a session's key-value store (keys and values, as
+    /// [`Session::stored_bytes`](crate::Session::stored_bytes) counts them); a
+    /// guest `set` that would go past it fails with an error the guest sees, and
+    /// the session keeps its old value. A value whose text alone does not fit is
+    /// refused before it is parsed. Default: [`DEFAULT_SESSION_BYTES`] (100 KiB).
     pub fn with_session_bytes(mut self, bytes: usize) -> Self {
         self.session_bytes = bytes;
         self
@@ -307,6 +343,11 @@ impl Limits {
         self.log_bytes_per_call
     }
 
+    /// Log record quota per call.
+    pub fn log_records_per_call(&self) -> usize {
+        self.log_records_per_call
+    }
+
     /// Output byte cap per transfer.
     pub fn output_bytes_per_call(&self) -> usize {
         self.output_bytes_per_call
@@ -315,6 +356,11 @@ impl Limits {
     /// Diagnostics byte cap per call.
     pub fn diagnostics_bytes_per_call(&self) -> usize {
         self.diagnostics_bytes_per_call
+    }
+
+    /// Diagnostics entry cap per call.
+    pub fn diagnostics_entries_per_call(&self) -> usize {
+        self.diagnostics_entries_per_call
     }
 
     /// Session store byte cap.
@@ -351,8 +397,10 @@ impl Limits {
             tables: self.tables.min(policy.tables),
             wasm_stack_bytes: policy.wasm_stack_bytes,
             log_bytes_per_call: self.log_bytes_per_call.min(policy.log_bytes_per_call),
+            log_records_per_call: self.log_records_per_call.min(policy.log_records_per_call),
             output_bytes_per_call: self.output_bytes_per_call.min(policy.output_bytes_per_call),
             diagnostics_bytes_per_call: self.diagnostics_bytes_per_call.min(policy.diagnostics_bytes_per_call),
+            diagnostics_entries_per_call: self.diagnostics_entries_per_call.min(policy.diagnostics_entries_per_call),
             session_bytes: self.session_bytes.min(policy.session_bytes),
         }
     }

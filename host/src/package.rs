@@ -1,6 +1,6 @@
 //! A compiled algorithm, ready to be instantiated.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use wasmtime::Engine;
@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::instance::Instance;
 use crate::limits::Limits;
 use crate::package_file::Manifest;
+use crate::params::Patterns;
 use crate::state::{Assets, HostState};
 use crate::trust::Signer;
 
@@ -42,16 +43,13 @@ struct Compiled {
     origin: String,
     assets: Assets,
     provenance: Provenance,
+    /// The parameter patterns of the algorithm, compiled when its first
+    /// instance read `get-info`.
+    patterns: Mutex<Option<Arc<Patterns>>>,
 }
 
 impl Package {
-    pub(crate) fn new(
-        host: Host,
-        component: Component,
-        origin: &str,
-        assets: Assets,
-        provenance: Provenance,
-    ) -> Result<Package> {
+    pub(crate) fn new(host: Host, component: Component, origin: &str, assets: Assets, provenance: Provenance) -> Result<Package> {
         let contract = |err: wasmtime::Error| {
             Error::package(
                 ErrorCode::ContractMismatch,
@@ -61,7 +59,9 @@ impl Package {
         let instance_pre = host.linker().instantiate_pre(&component).map_err(contract)?;
         let pre = InspectionAlgorithmPre::new(instance_pre).map_err(contract)?;
         let limits = host.limits().clone();
-        Ok(Package { compiled: Arc::new(Compiled { host, pre, origin: origin.to_owned(), assets, provenance }), limits })
+        let patterns = Mutex::new(None);
+        let compiled = Compiled { host, pre, origin: origin.to_owned(), assets, provenance, patterns };
+        Ok(Package { compiled: Arc::new(compiled), limits })
     }
 
     /// Where the package came from (its path), for messages.
@@ -110,6 +110,22 @@ impl Package {
     /// [`info`](Instance::info). `setup` is not called yet.
     pub fn instantiate(&self) -> Result<Instance> {
         Instance::new(self.clone())
+    }
+
+    /// The compiled patterns of `info`: compiled once per package, again only
+    /// for an instance that declares patterns the first did not. Error 2015 when
+    /// one is invalid or over the caps.
+    pub(crate) fn patterns_for(&self, info: &crate::types::AlgorithmInfo) -> Result<Arc<Patterns>> {
+        let mut cached = self.compiled.patterns.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(patterns) = cached.as_ref().filter(|patterns| patterns.covers(info)) {
+            return Ok(Arc::clone(patterns));
+        }
+        let patterns = Arc::new(Patterns::compile(info).map_err(|err| match err {
+            Error::Package { code, message } => Error::Package { code, message: format!("{}: {message}", self.origin()) },
+            other => other,
+        })?);
+        *cached = Some(Arc::clone(&patterns));
+        Ok(patterns)
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -2,12 +2,12 @@
 //! step's schema, with defaults filled in.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::types::{Param, ParamKind, ParamSpec, ParamValue, Rect, StepSpec};
+use crate::types::{AlgorithmInfo, Param, ParamKind, ParamSpec, ParamValue, Rect, StepSpec};
 
 fn invalid(message: String) -> Error {
     Error::input(ErrorCode::InvalidParams, message)
@@ -17,7 +17,20 @@ fn invalid(message: String) -> Error {
 /// for `step`: every name must be declared, every value must have the declared
 /// type and obey its rules, required parameters must be present, and defaults fill
 /// in the rest. Errors are 1006 and name the parameter and the rule.
+///
+/// Each pattern the step declares is compiled for the call (within the host's
+/// pattern caps, see error 2015);
+/// [`Instance::params_from_json`](crate::Instance::params_from_json) uses the
+/// ones compiled once when the package was instantiated.
 pub fn params_from_json(step: &StepSpec, json: &Map<String, Value>) -> Result<Vec<Param>> {
+    params_from_json_with(step, json, None)
+}
+
+pub(crate) fn params_from_json_with(
+    step: &StepSpec,
+    json: &Map<String, Value>,
+    patterns: Option<&Patterns>,
+) -> Result<Vec<Param>> {
     if let Some(unknown) = json.keys().find(|name| !step.params.iter().any(|spec| &spec.name == *name)) {
         let known: Vec<&str> = step.params.iter().map(|spec| spec.name.as_str()).collect();
         return Err(invalid(format!(
@@ -38,7 +51,7 @@ pub fn params_from_json(step: &StepSpec, json: &Map<String, Value>) -> Result<Ve
                 None => continue,
             },
         };
-        check_value(spec, &value)?;
+        check_value_with(spec, &value, patterns)?;
         params.push(Param { name: spec.name.clone(), value });
     }
     Ok(params)
@@ -60,9 +73,10 @@ fn value_from_json(spec: &ParamSpec, value: &Value) -> Result<ParamValue> {
         ParamKind::Boolean => ParamValue::Boolean(value.as_bool().ok_or_else(|| wrong("true or false"))?),
         ParamKind::Text(_) => ParamValue::Text(value.as_str().ok_or_else(|| wrong("a string"))?.to_owned()),
         ParamKind::Enumeration(_) => ParamValue::Choice(value.as_str().ok_or_else(|| wrong("a string"))?.to_owned()),
-        ParamKind::Rect => ParamValue::Rect(rect_from_json(value).ok_or_else(|| {
-            wrong(r#"a rectangle {"x": .., "y": .., "width": .., "height": ..} or [x, y, width, height]"#)
-        })?),
+        ParamKind::Rect => ParamValue::Rect(
+            rect_from_json(value)
+                .ok_or_else(|| wrong(r#"a rectangle {"x": .., "y": .., "width": .., "height": ..} or [x, y, width, height]"#))?,
+        ),
     })
 }
 
@@ -85,32 +99,101 @@ pub(crate) fn rect_from_json(value: &Value) -> Option<Rect> {
     })
 }
 
-/// Most compiled text patterns kept; past it the memo starts again (a guest
-/// declares a handful, a hostile one cannot make the host hoard them).
-const MAX_MEMOISED_PATTERNS: usize = 256;
+/// Longest pattern an algorithm may declare, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 1024;
 
-/// `pattern` compiled to match a whole value, memoised: a step's patterns are
-/// checked on every call and compiling a regex costs far more than matching it.
-///
-/// Shared as an `Arc`: cloning a `Regex` gives the clone a match cache of its
-/// own, built again on its first match.
-fn whole_match_regex(pattern: &str) -> std::result::Result<Arc<regex::Regex>, regex::Error> {
-    static COMPILED: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> = LazyLock::new(Default::default);
-    let lock = || COMPILED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(regex) = lock().get(pattern) {
-        return Ok(Arc::clone(regex));
-    }
-    let regex = Arc::new(regex::Regex::new(&format!("^(?:{pattern})$"))?);
-    let mut compiled = lock();
-    if compiled.len() >= MAX_MEMOISED_PATTERNS {
-        compiled.clear();
-    }
-    compiled.insert(pattern.to_owned(), Arc::clone(&regex));
-    Ok(regex)
+/// Most compiled size of one pattern (the regex crate's `size_limit`; its own
+/// default is 10 MiB): 256 KiB.
+pub const MAX_PATTERN_COMPILED_BYTES: usize = 256 * 1024;
+
+/// Most memory one pattern's lazy DFA may cache (the regex crate's
+/// `dfa_size_limit`; its own default is 2 MiB): 256 KiB.
+pub const MAX_PATTERN_DFA_BYTES: usize = 256 * 1024;
+
+/// Most distinct patterns one algorithm may declare, all steps together: with
+/// the per-pattern caps, at most 8 MiB of compiled patterns per package.
+pub const MAX_PATTERNS_PER_PACKAGE: usize = 32;
+
+/// Why a pattern is refused (error 2015 at load).
+fn refused(message: String) -> Error {
+    Error::package(ErrorCode::PatternRefused, message)
 }
 
-/// Check a typed value against its spec (range, choices, length, pattern).
+/// `pattern` compiled to match a whole value, within the caps above. Compiling
+/// stops as soon as the compiled size would pass the cap, so a hostile pattern
+/// costs the host little time as well as little memory.
+fn compile_pattern(pattern: &str) -> Result<Arc<regex::Regex>> {
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(refused(format!("a pattern of {} bytes is over the cap of {MAX_PATTERN_BYTES}", pattern.len())));
+    }
+    let regex = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(MAX_PATTERN_COMPILED_BYTES)
+        .dfa_size_limit(MAX_PATTERN_DFA_BYTES)
+        .build()
+        .map_err(|err| match err {
+            regex::Error::CompiledTooBig(limit) => {
+                refused(format!("the pattern {pattern:?} compiles to more than the cap of {limit} bytes"))
+            }
+            other => refused(format!("the pattern {pattern:?} is invalid: {other}")),
+        })?;
+    Ok(Arc::new(regex))
+}
+
+/// The text patterns an algorithm declares, compiled once (when the package is
+/// first instantiated and its `get-info` read) under the caps above; a pattern
+/// that is invalid or over a cap refuses the package with 2015.
+///
+/// Shared as `Arc`s: cloning a `Regex` gives the clone a match cache of its own,
+/// built again on its first match.
+#[derive(Debug, Default)]
+pub(crate) struct Patterns {
+    compiled: HashMap<String, Arc<regex::Regex>>,
+}
+
+impl Patterns {
+    /// The text patterns of every step of `info`.
+    fn declared(info: &AlgorithmInfo) -> impl Iterator<Item = &str> {
+        info.steps.iter().flat_map(|step| &step.params).filter_map(|spec| match &spec.kind {
+            ParamKind::Text(rule) => rule.pattern.as_deref(),
+            _ => None,
+        })
+    }
+
+    /// Compile every pattern `info` declares.
+    pub(crate) fn compile(info: &AlgorithmInfo) -> Result<Patterns> {
+        let mut compiled = HashMap::new();
+        for pattern in Self::declared(info) {
+            if compiled.contains_key(pattern) {
+                continue;
+            }
+            if compiled.len() == MAX_PATTERNS_PER_PACKAGE {
+                return Err(refused(format!(
+                    "the algorithm declares more than {MAX_PATTERNS_PER_PACKAGE} distinct parameter patterns"
+                )));
+            }
+            compiled.insert(pattern.to_owned(), compile_pattern(pattern)?);
+        }
+        Ok(Patterns { compiled })
+    }
+
+    /// Whether every pattern `info` declares is compiled here.
+    pub(crate) fn covers(&self, info: &AlgorithmInfo) -> bool {
+        Self::declared(info).all(|pattern| self.compiled.contains_key(pattern))
+    }
+
+    fn get(&self, pattern: &str) -> Option<Arc<regex::Regex>> {
+        self.compiled.get(pattern).cloned()
+    }
+}
+
+/// Check a typed value against its spec (range, choices, length, pattern). A
+/// pattern is compiled for the check, within the host's pattern caps.
 pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
+    check_value_with(spec, value, None)
+}
+
+/// [`check_value`] with the patterns compiled at load, when there are some.
+pub(crate) fn check_value_with(spec: &ParamSpec, value: &ParamValue, patterns: Option<&Patterns>) -> Result<()> {
     let name = &spec.name;
     match (&spec.kind, value) {
         (ParamKind::Int(range), ParamValue::Int(v)) => {
@@ -129,8 +212,7 @@ pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
         (ParamKind::Boolean, ParamValue::Boolean(_)) | (ParamKind::Rect, ParamValue::Rect(_)) => {}
         (ParamKind::Text(rule), ParamValue::Text(v)) => {
             let chars = v.chars().count();
-            if rule.min_length.is_some_and(|min| chars < min as usize)
-                || rule.max_length.is_some_and(|max| chars > max as usize)
+            if rule.min_length.is_some_and(|min| chars < min as usize) || rule.max_length.is_some_and(|max| chars > max as usize)
             {
                 return Err(invalid(format!(
                     "param `{name}` has {chars} characters, outside {}",
@@ -138,8 +220,11 @@ pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
                 )));
             }
             if let Some(pattern) = &rule.pattern {
-                let regex = whole_match_regex(pattern)
-                    .map_err(|err| invalid(format!("param `{name}` has an invalid pattern {pattern:?}: {err}")))?;
+                let regex = match patterns.and_then(|p| p.get(pattern)) {
+                    Some(regex) => regex,
+                    None => compile_pattern(pattern)
+                        .map_err(|err| invalid(format!("param `{name}` has a pattern the host refuses: {err}")))?,
+                };
                 if !regex.is_match(v) {
                     return Err(invalid(format!("param `{name}` is {v:?}, which does not match {pattern:?}")));
                 }
@@ -240,14 +325,46 @@ mod tests {
         assert_eq!(err.to_string(), "param `count` is 101, outside 1..=100");
     }
 
-    #[test]
-    fn patterns_match_whole_values_and_the_memo_stays_bounded() {
-        let first = whole_match_regex("[A-Z]+").expect("compiles");
-        assert!(first.is_match("AB") && !first.is_match("ABc") && !first.is_match("xAB"));
-        for n in 0..=MAX_MEMOISED_PATTERNS {
-            assert!(whole_match_regex(&format!("a{{{n}}}")).expect("compiles").is_match(&"a".repeat(n)));
+    fn info_with_patterns(patterns: &[String]) -> AlgorithmInfo {
+        let params = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| ParamSpec {
+                name: format!("p{i}"),
+                description: String::new(),
+                kind: ParamKind::Text(TextRule { min_length: None, max_length: None, pattern: Some(pattern.clone()) }),
+                required: false,
+                default: None,
+            })
+            .collect();
+        AlgorithmInfo {
+            name: "a".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            supported_pids: vec!["A".into()],
+            steps: vec![StepSpec { index: 1, name: "s".into(), description: String::new(), params }],
         }
-        assert!(whole_match_regex("[A-Z]+").expect("compiled again after the memo restarted").is_match("XYZ"));
-        assert!(whole_match_regex("(").is_err(), "an invalid pattern is an error, not a memo entry");
+    }
+
+    #[test]
+    fn patterns_match_whole_values() {
+        let patterns = Patterns::compile(&info_with_patterns(&["[A-Z]+".into()])).expect("compiles");
+        let regex = patterns.get("[A-Z]+").expect("compiled");
+        assert!(regex.is_match("AB") && !regex.is_match("ABc") && !regex.is_match("xAB"));
+    }
+
+    #[test]
+    fn patterns_over_the_caps_refuse_the_package_with_2015() {
+        let code = |patterns: &[String]| Patterns::compile(&info_with_patterns(patterns)).expect_err("refused").code();
+        assert_eq!(code(&["(".into()]), ErrorCode::PatternRefused, "invalid");
+        assert_eq!(code(&["a".repeat(MAX_PATTERN_BYTES + 1)]), ErrorCode::PatternRefused, "too long");
+        // Short, but compiles to far more than the cap (the crate's 10 MiB default too).
+        assert_eq!(code(&[r"\w{1000}".into()]), ErrorCode::PatternRefused, "too big compiled");
+        let many: Vec<String> = (0..=MAX_PATTERNS_PER_PACKAGE).map(|n| format!("a{{{n}}}")).collect();
+        assert_eq!(code(&many), ErrorCode::PatternRefused, "too many");
+        let repeated = vec!["[0-9]+".to_owned(); 10 * MAX_PATTERNS_PER_PACKAGE];
+        let patterns = Patterns::compile(&info_with_patterns(&repeated)).expect("one distinct pattern");
+        assert!(patterns.covers(&info_with_patterns(&repeated)));
+        assert!(!patterns.covers(&info_with_patterns(&["x".into()])));
     }
 }

@@ -17,7 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::procvision::algorithm::{assets, diagnostics, log, session, types};
 use crate::guest_log::{LogRecord, LogSink, LogSource};
 use crate::limits::{Limits, StoreGuard};
-use crate::session::Session;
+use crate::session::{Session, SetRefused, json_heap_bytes, json_text_bytes};
 
 /// Assets a package ships, by name.
 pub(crate) type Assets = Arc<BTreeMap<String, Arc<[u8]>>>;
@@ -34,6 +34,9 @@ pub(crate) struct HostState {
     pub(crate) diagnostics: Diagnostics,
     /// Cap on the session store; a guest `set` past it fails.
     session_bytes: usize,
+    /// The guest's memory cap: an asset larger than it cannot reach the guest,
+    /// so `assets.read` refuses it before copying it.
+    memory_bytes: u64,
     assets: Assets,
     /// The memory and table caps, and what they saw during the current call.
     pub(crate) guard: StoreGuard,
@@ -41,7 +44,7 @@ pub(crate) struct HostState {
 
 impl HostState {
     pub(crate) fn new(assets: Assets, limits: &Limits) -> Self {
-        let logs = LogSink::new(limits.log_bytes_per_call());
+        let logs = LogSink::new(limits.log_bytes_per_call(), limits.log_records_per_call());
         let mut wasi = WasiCtx::builder();
         // No arguments, no environment, no preopened directories, empty stdin: the
         // builder's defaults. Network access is refused explicitly, so a change of
@@ -57,8 +60,9 @@ impl HostState {
             table: ResourceTable::new(),
             logs,
             session: Session::default(),
-            diagnostics: Diagnostics::new(limits.diagnostics_bytes_per_call()),
+            diagnostics: Diagnostics::new(limits.diagnostics_bytes_per_call(), limits.diagnostics_entries_per_call()),
             session_bytes: limits.session_bytes(),
+            memory_bytes: limits.memory_bytes(),
             assets,
             guard: StoreGuard::new(limits),
         }
@@ -87,10 +91,13 @@ impl session::Host for HostState {
     }
 
     fn set(&mut self, key: String, value: String) -> Result<(), String> {
-        let value: Value = serde_json::from_str(&value).map_err(|err| format!("value of `{key}` is not JSON: {err}"))?;
         let cap = self.session_bytes;
-        self.session.set_within(key, value, cap).map_err(|wanted| {
-            format!("session full: this value would bring the store to {wanted} bytes, over its cap of {cap} bytes")
+        let shown_key: String = key.chars().take(64).collect();
+        self.session.set_json_within(key, &value, cap).map_err(|refused| match refused {
+            SetRefused::Full { wanted } => {
+                format!("session full: this value would bring the store to at least {wanted} bytes, over its cap of {cap} bytes")
+            }
+            SetRefused::NotJson(err) => format!("value of `{shown_key}` is not JSON: {err}"),
         })
     }
 
@@ -112,9 +119,6 @@ impl log::Host for HostState {
 
 impl diagnostics::Host for HostState {
     fn publish(&mut self, key: String, value: String) {
-        // Diagnostics are for people: keep a value that is not JSON as a string
-        // rather than losing it.
-        let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
         self.diagnostics.publish(key, value);
     }
 }
@@ -123,30 +127,49 @@ impl diagnostics::Host for HostState {
 /// per-call quota ([`Limits::with_diagnostics_bytes_per_call`]).
 pub const DIAGNOSTICS_DROPPED_KEY: &str = "pv-host.dropped";
 
-/// What the guest published in the current call, within a byte quota: the host
-/// keeps diagnostics in its own memory, so a guest must not be able to grow them
-/// without bound.
+/// What a diagnostics entry costs against the byte quota besides its key and
+/// value: about the host's map node for it.
+pub const DIAGNOSTICS_ENTRY_OVERHEAD: usize = 64;
+
+/// What the guest published in the current call, within a byte quota and an
+/// entry quota: the host keeps diagnostics in its own memory, so a guest must not
+/// be able to grow them without bound.
 pub(crate) struct Diagnostics {
     entries: BTreeMap<String, Value>,
     /// Bytes counted against the quota so far in this call (every accepted
     /// publish counts, replaced or not: the quota bounds the host's work too).
     bytes: usize,
     quota: usize,
+    /// Publishes accepted so far in this call.
+    accepted: usize,
+    max_entries: usize,
     dropped: usize,
 }
 
 impl Diagnostics {
-    fn new(quota: usize) -> Self {
-        Diagnostics { entries: BTreeMap::new(), bytes: 0, quota, dropped: 0 }
+    fn new(quota: usize, max_entries: usize) -> Self {
+        Diagnostics { entries: BTreeMap::new(), bytes: 0, quota, accepted: 0, max_entries, dropped: 0 }
     }
 
-    fn publish(&mut self, key: String, value: Value) {
-        let size = key.len() + value.to_string().len();
-        if self.bytes.saturating_add(size) > self.quota {
+    /// Keep `value` (JSON text; text that is not JSON is kept as a string:
+    /// diagnostics are for people) under `key` if the quotas allow. The size is
+    /// checked on the text before it is parsed, then on what the parsed value
+    /// takes in memory.
+    fn publish(&mut self, key: String, text: String) {
+        let left = self.quota.saturating_sub(self.bytes);
+        let at_least = DIAGNOSTICS_ENTRY_OVERHEAD.saturating_add(key.len()).saturating_add(text.len());
+        if self.accepted >= self.max_entries || at_least > left {
+            self.dropped += 1;
+            return;
+        }
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let size = DIAGNOSTICS_ENTRY_OVERHEAD + key.len() + json_text_bytes(&value).max(json_heap_bytes(&value));
+        if size > left {
             self.dropped += 1;
             return;
         }
         self.bytes += size;
+        self.accepted += 1;
         self.entries.insert(key, value);
     }
 
@@ -158,12 +181,13 @@ impl Diagnostics {
             entries.insert(
                 DIAGNOSTICS_DROPPED_KEY.to_owned(),
                 Value::String(format!(
-                    "{} entries dropped over the {}-byte diagnostics quota of this call",
-                    self.dropped, self.quota
+                    "{} entries dropped over the diagnostics quota of this call ({} bytes, {} entries)",
+                    self.dropped, self.quota, self.max_entries
                 )),
             );
         }
         self.bytes = 0;
+        self.accepted = 0;
         self.dropped = 0;
         entries
     }
@@ -176,7 +200,9 @@ impl assets::Host for HostState {
 
     fn read(&mut self, name: String) -> Result<Vec<u8>, assets::AssetError> {
         let asset = self.assets.get(&name).ok_or(assets::AssetError::NotFound)?;
-        if asset.len() > MAX_ASSET_READ_BYTES {
+        // The copy handed to the guest is transient, but it need not be made at
+        // all for an asset the guest's memory could not hold.
+        if asset.len() > MAX_ASSET_READ_BYTES || asset.len() as u64 > self.memory_bytes {
             return Err(assets::AssetError::TooLarge);
         }
         Ok(asset.to_vec())

@@ -223,11 +223,18 @@ impl TrustStore {
         let mut paths: Vec<PathBuf> = Vec::new();
         for entry in entries.filter_map(|entry| entry.ok()) {
             let path = entry.path();
-            // Every file of the store, not only keys: a replaceable revocation
-            // list or rollback record is as bad as a replaceable key.
-            check_permissions(&path)?;
             if path.extension().is_some_and(|ext| ext == "pub") {
+                check_permissions(&path)?;
                 paths.push(path);
+            }
+        }
+        // Every file the store reads, not only keys: a replaceable revocation
+        // list or rollback record is as bad as a replaceable key. (Temporary
+        // files of a writer in another process come and go; they are never read.)
+        for file in [REVOKED_FILE, ADMITTED_FILE] {
+            let path = dir.join(file);
+            if path.exists() {
+                check_permissions(&path)?;
             }
         }
         paths.sort();

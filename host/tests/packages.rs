@@ -68,7 +68,7 @@ fn hostile_manifest() -> Manifest {
     let pids = [
         "GOOD", "LOOP", "MEMORY", "MEMORY_POLITE", "RECURSION", "DEEP_STACK", "RECTS", "STRING", "LOG_SPAM",
         "DIAG_SPAM", "SESSION_BOMB", "ASSET", "COUNT", "FLOW", "OUTSIDE_RECT", "NG_WITHOUT_DEFECT", "SNOOP", "PANIC", "BAD_UTF8",
-        "BAD_POINTER",
+        "BAD_POINTER", "EMPTY_LOG_SPAM", "EMPTY_FIELDS", "STDOUT_NEWLINES", "EMPTY_DIAG_SPAM", "BIG_JSON",
     ];
     manifest("hostile", "1.0.0", &pids)
 }

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
 use pv_host::{
-    CallReport, DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, Limits, LogSource, Package, Phase, Session,
+    CallReport, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL, DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL,
+    DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD,
+    Limits, LogRecord, LogSource, Package, Phase, Session,
 };
 
 /// A short deadline for the tests that hit it, so the suite stays quick.
@@ -43,7 +45,9 @@ fn watched(test: impl FnOnce() + Send + 'static) {
                 std::panic::resume_unwind(panic);
             }
         }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the guest was not stopped within {HANG_BOUND:?}"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the guest was not stopped within {HANG_BOUND:?}")
+        }
     }
 }
 
@@ -67,13 +71,7 @@ fn set_up(package: &Package) -> Instance {
 
 fn gray(width: u32, height: u32) -> pv_host::types::Image {
     pv_host::types::Image {
-        meta: pv_host::types::ImageMeta {
-            width,
-            height,
-            format: PixelFormat::Gray8,
-            timestamp_ms: 0,
-            camera_id: "test".into(),
-        },
+        meta: pv_host::types::ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "test".into() },
         pixels: vec![128; (width * height) as usize],
     }
 }
@@ -282,6 +280,86 @@ fn log_spam_is_cut_at_the_quota_with_a_marker() {
     });
 }
 
+/// What a kept record costs against the log quota, as the README documents it.
+fn charged(record: &LogRecord) -> usize {
+    LOG_RECORD_OVERHEAD
+        + record.message.len()
+        + record.fields.iter().map(|(k, v)| LOG_FIELD_OVERHEAD + k.len() + v.len()).sum::<usize>()
+}
+
+/// The guest's records of a report are within the default quotas, and the last
+/// record is the host's marker.
+fn assert_log_within_default_quotas(report: &CallReport<ExecuteOutput>) {
+    let (marker, kept) = report.logs.split_last().expect("at least the marker");
+    assert_eq!(marker.source, LogSource::Host, "the last record says what was dropped");
+    assert!(kept.iter().all(|r| r.source != LogSource::Host), "one marker only");
+    assert!(kept.len() <= DEFAULT_LOG_RECORDS_PER_CALL, "kept {} records", kept.len());
+    let bytes: usize = kept.iter().map(charged).sum();
+    assert!(bytes <= DEFAULT_LOG_BYTES_PER_CALL, "kept {bytes} bytes");
+}
+
+#[test]
+fn empty_log_records_are_charged_and_capped() {
+    watched(|| {
+        let mut guest = rust_hostile(&host(Limits::default()));
+        let report = execute(&mut guest, "EMPTY_LOG_SPAM");
+        assert_log_within_default_quotas(&report);
+        let kept = report.logs.len() - 1;
+        assert_eq!(kept, DEFAULT_LOG_BYTES_PER_CALL / LOG_RECORD_OVERHEAD, "a million empty records keep the quota's worth");
+        assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
+    });
+}
+
+#[test]
+fn empty_log_fields_are_charged_and_capped() {
+    watched(|| {
+        let mut guest = rust_hostile(&host(Limits::default()));
+        let report = execute(&mut guest, "EMPTY_FIELDS");
+        assert_log_within_default_quotas(&report);
+        assert_eq!(report.logs.len(), 1, "no record of 100 000 fields fits: only the marker is kept");
+        assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
+        still_serves(&mut guest, "GOOD");
+    });
+}
+
+#[test]
+fn millions_of_empty_printed_lines_keep_at_most_the_record_quota() {
+    watched(|| {
+        let mut guest = rust_hostile(&host(Limits::default()));
+        let report = execute(&mut guest, "STDOUT_NEWLINES");
+        assert_log_within_default_quotas(&report);
+        assert!(report.logs.len() > 1, "lines within the quota are kept");
+        assert_eq!(report.into_result().expect("printing is not an error").verdict, Verdict::Ok);
+    });
+}
+
+#[test]
+fn empty_diagnostics_are_capped_by_count() {
+    watched(|| {
+        let mut guest = rust_hostile(&host(Limits::default()));
+        let report = execute(&mut guest, "EMPTY_DIAG_SPAM");
+        let kept = report.diagnostics.keys().filter(|key| key.as_str() != DIAGNOSTICS_DROPPED_KEY).count();
+        assert!(kept > 0 && kept <= DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL, "kept {kept} entries");
+        assert!(report.diagnostics.contains_key(DIAGNOSTICS_DROPPED_KEY), "the drop is reported");
+        assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
+    });
+}
+
+#[test]
+fn json_values_over_the_caps_are_refused_before_they_are_parsed() {
+    watched(|| {
+        let mut guest = rust_hostile(&host(Limits::default()));
+        let mut session = Session::new("big");
+        let report = guest.execute(&mut session, &input("BIG_JSON"));
+        assert!(!report.diagnostics.contains_key("big"), "a 15 MiB diagnostic is over the 1 MiB quota");
+        assert!(report.diagnostics.contains_key(DIAGNOSTICS_DROPPED_KEY), "the drop is reported");
+        let out = report.into_result().expect("a refused set is not a trap");
+        let debug: serde_json::Value = serde_json::from_str(out.debug.as_deref().expect("debug")).expect("JSON");
+        assert_eq!(debug["set_refused"], serde_json::Value::Bool(true), "the session refuses 15 MiB");
+        assert_eq!(session.stored_bytes(), 0, "nothing was stored");
+    });
+}
+
 #[test]
 fn diagnostics_spam_is_cut_at_the_quota_with_a_marker() {
     watched(|| {
@@ -323,10 +401,8 @@ fn a_session_bomb_is_refused_at_the_cap_and_the_session_stays_whole() {
 
 #[test]
 fn the_network_guest_is_refused_at_load_2004() {
-    let err = Host::new()
-        .expect("host")
-        .load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref())
-        .expect_err("refused at load");
+    let err =
+        Host::new().expect("host").load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect_err("refused at load");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::ImportRefused));
     let Error::ImportsRefused { imports, .. } = &err else { panic!("{err:?}") };
     assert!(imports.iter().any(|name| name.starts_with("wasi:sockets/tcp@")), "{imports:?}");
@@ -384,4 +460,57 @@ fn a_package_is_granted_at_most_the_host_policy() {
     let report = execute(&mut guest, "MEMORY");
     assert!(report.usage.peak_memory_bytes <= 16 << 20, "{:?}", report.usage);
     expect_failure(report, ErrorKind::Limit, 1004);
+}
+
+// ---- parameter patterns -----------------------------------------------------
+
+#[test]
+fn guest_declared_patterns_over_the_caps_refuse_the_package_2015() {
+    watched(|| {
+        let host = host(Limits::default());
+        let cases: [(&str, Vec<String>); 4] = [
+            ("invalid", vec!["(".into()]),
+            ("long", vec!["a".repeat(100_000)]),
+            // Short patterns that compile to megabytes.
+            ("big once compiled", vec![r"\w{50}\w{50}".into(), r"[\w\d]{1000}".into()]),
+            ("many", (0..300).map(|n| format!("x{n}[a-z]+")).collect()),
+        ];
+        for (what, patterns) in cases {
+            let package = host
+                .load_component(&wat_guest::component_with_patterns(wat_guest::Setup::Ok, &patterns), "patterns.wasm")
+                .expect("the component compiles");
+            let err = package.instantiate().expect_err("refused when get-info is read");
+            assert_eq!((err.kind(), err.code()), (ErrorKind::Package, ErrorCode::PatternRefused), "{what}: {err}");
+        }
+
+        // Admission reads get-info: a signed package with such a pattern is refused there.
+        let component = wat_guest::component_with_patterns(wat_guest::Setup::Ok, &["(".to_owned()]);
+        let manifest = pv_host::Manifest {
+            name: "wat-hostile".into(),
+            version: "1.0.0".parse().expect("semver"),
+            description: "patterns".into(),
+            pids: wat_guest::PIDS.iter().map(|p| p.to_string()).collect(),
+            wit: pv_host::SUPPORTED_WIT.into(),
+            publisher: "pv-host tests".into(),
+            limits: pv_host::RequestedLimits::default(),
+            assets: Vec::new(),
+        };
+        let key = pv_host::SecretKey::from_seed(&[5; 32]);
+        let bytes = pv_host::pack(&component, &manifest, &[], Some(&key)).expect("packs");
+        let mut trust = pv_host::TrustStore::in_memory();
+        trust.add_key("tests", key.public()).expect("trusted");
+        let err = host.load_package(&bytes, "patterns.pkg", &pv_host::Admission::new(&trust)).expect_err("refused");
+        assert_eq!((err.kind(), err.code()), (ErrorKind::Package, ErrorCode::PatternRefused), "{err}");
+
+        // Patterns within the caps are compiled once and checked on every call.
+        let patterns = vec!["[A-Z]{2}[0-9]+".to_owned(); 3];
+        let package = host
+            .load_component(&wat_guest::component_with_patterns(wat_guest::Setup::Ok, &patterns), "patterns.wasm")
+            .expect("compiles");
+        let guest = set_up(&package);
+        let json = |value: &str| serde_json::json!({ "p0": value }).as_object().cloned().expect("an object");
+        guest.params_from_json(1, &json("AB12")).expect("matches");
+        let err = guest.params_from_json(1, &json("ab")).expect_err("does not match");
+        assert_eq!(err.code(), ErrorCode::InvalidParams);
+    });
 }

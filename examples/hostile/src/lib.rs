@@ -13,6 +13,11 @@
 //! | `RECTS` | returns a million defect rectangles | refuse the output, 9999 |
 //! | `STRING` | returns a 100 MiB reason | refuse the output, 9999 |
 //! | `LOG_SPAM` | logs 2 GiB, prints 64 MiB on stdout and stderr | keep 64 KiB, mark the rest, return OK |
+//! | `EMPTY_LOG_SPAM` | logs 1 000 000 empty records with no fields | keep what the record and byte quotas allow, mark the rest |
+//! | `EMPTY_FIELDS` | logs 50 empty records of 100 000 empty fields each | charge every field, keep none of them, mark the rest |
+//! | `STDOUT_NEWLINES` | prints 16 Mi empty lines on stdout and stderr | keep at most the record quota, mark the rest |
+//! | `EMPTY_DIAG_SPAM` | publishes 100 000 diagnostics with short keys and `null` values | keep at most the entry quota, mark the rest |
+//! | `BIG_JSON` | publishes a 15 MiB JSON array as a diagnostic and tries to store it in the session | refuse both unparsed; `set_refused` in its debug |
 //! | `DIAG_SPAM` | publishes 100 000 diagnostics of 1 KiB each | keep 1 MiB, mark the rest, return OK |
 //! | `SESSION_BOMB` | stores 1 KiB session values until `set` fails, reports how many fit in its debug | refuse past 100 KiB, keep the session |
 //! | `ASSET` | reads its asset `probe.txt` and returns NG with its text as the reason | serve the signed bytes |
@@ -24,6 +29,11 @@
 //! | `PANIC` | panics | 9999 |
 //! | `BAD_UTF8` | returns a reason that is not UTF-8 | refuse the output, 9999 |
 //! | `BAD_POINTER` | returns a reason pointing outside its memory | refuse the output, 9999 |
+//!
+//! `setup` fails at random (error 1003, about one time in two) when the package
+//! ships an asset named [`FLAKY_SETUP_ASSET`], so a test can see what the host
+//! does when the `setup` of a restarted instance fails. Without the asset it
+//! always succeeds.
 //!
 //! An image of exactly [`SNARE_BYTES`] pixel bytes (a 1234x53 gray image) makes the
 //! allocator spin while the host copies the image in: a hang before `execute` even
@@ -45,6 +55,16 @@ use pv_guest::{Algorithm, AlgorithmInfo, Error, ExecuteOutput, Rect, Result, Ste
 /// Size of the allocation that makes the allocator spin: the pixels of a 1234x53
 /// gray image, a size no other allocation of this guest has.
 pub const SNARE_BYTES: usize = 65_402;
+
+/// An asset whose presence makes `setup` fail at random.
+pub const FLAKY_SETUP_ASSET: &str = "flaky-setup";
+
+/// A random bit from the host (WASI `random`, through the standard library's
+/// randomly keyed hasher).
+fn coin() -> bool {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8) & 1 == 1
+}
 
 /// The system allocator, except that it never returns from an allocation of
 /// [`SNARE_BYTES`].
@@ -151,6 +171,28 @@ fn log_spam() {
     }
 }
 
+fn empty_log_spam() {
+    for _ in 0..1_000_000 {
+        pv_guest::log::write(pv_guest::log::Level::Info, "", &[]);
+    }
+}
+
+fn empty_fields() {
+    let fields = vec![("", String::new()); 100_000];
+    for _ in 0..50 {
+        pv_guest::log::write(pv_guest::log::Level::Info, "", &fields);
+    }
+}
+
+fn stdout_newlines() {
+    // 16 Mi empty lines on each stream, 4 KiB of newlines per host call.
+    let newlines = [b'\n'; 4096];
+    for _ in 0..4096 {
+        let _ = std::io::stdout().write_all(&newlines);
+        let _ = std::io::stderr().write_all(&newlines);
+    }
+}
+
 /// The exported algorithm.
 pub struct Hostile {
     /// `execute` calls received by this instance.
@@ -182,6 +224,11 @@ impl Algorithm for Hostile {
                 "PANIC",
                 "BAD_UTF8",
                 "BAD_POINTER",
+                "EMPTY_LOG_SPAM",
+                "EMPTY_FIELDS",
+                "STDOUT_NEWLINES",
+                "EMPTY_DIAG_SPAM",
+                "BIG_JSON",
             ])
             .step(Step::new(1, "misbehave"))
             .step(Step::new(2, "flow: read step 1"))
@@ -189,6 +236,9 @@ impl Algorithm for Hostile {
     }
 
     fn setup() -> Result<Self> {
+        if pv_guest::assets::names().iter().any(|name| name == FLAKY_SETUP_ASSET) && coin() {
+            return Err(Error::model_not_found("the flaky setup failed this time"));
+        }
         Ok(Hostile { calls: 0 })
     }
 
@@ -227,10 +277,7 @@ impl Algorithm for Hostile {
                     let mut chunk = Vec::new();
                     if chunk.try_reserve_exact(16 << 20).is_err() {
                         let held: usize = hoard.iter().map(Vec::capacity).sum();
-                        return Err(Error::new(
-                            pv_guest::ErrorCode::OutOfMemory,
-                            format!("gave up after {} MiB", held >> 20),
-                        ));
+                        return Err(Error::new(pv_guest::ErrorCode::OutOfMemory, format!("gave up after {} MiB", held >> 20)));
                     }
                     chunk.resize(16 << 20, 1);
                     hoard.push(chunk);
@@ -238,12 +285,38 @@ impl Algorithm for Hostile {
             }
             "RECURSION" => Ok(ExecuteOutput::ng(format!("depth {}", recurse(u64::MAX)))),
             "DEEP_STACK" => Ok(ExecuteOutput::ng(format!("depth {}", recurse_in_memory(u64::MAX)))),
-            "RECTS" => Ok(ExecuteOutput::ng("a million defects")
-                .defects((0..1_000_000).map(|i| Rect::new(i % 1000, i / 1000, 1, 1)))),
+            "RECTS" => {
+                Ok(ExecuteOutput::ng("a million defects").defects((0..1_000_000).map(|i| Rect::new(i % 1000, i / 1000, 1, 1))))
+            }
             "STRING" => Ok(ExecuteOutput::ng("x".repeat(100 << 20)).defect(Rect::new(0, 0, 1, 1))),
             "LOG_SPAM" => {
                 log_spam();
                 Ok(ExecuteOutput::ok())
+            }
+            "EMPTY_LOG_SPAM" => {
+                empty_log_spam();
+                Ok(ExecuteOutput::ok())
+            }
+            "EMPTY_FIELDS" => {
+                empty_fields();
+                Ok(ExecuteOutput::ok())
+            }
+            "STDOUT_NEWLINES" => {
+                stdout_newlines();
+                Ok(ExecuteOutput::ok())
+            }
+            "EMPTY_DIAG_SPAM" => {
+                for i in 0..100_000 {
+                    pv_guest::diagnostics::publish(&i.to_string(), &());
+                }
+                Ok(ExecuteOutput::ok())
+            }
+            "BIG_JSON" => {
+                // "[0,0,...]": 15 MiB of text, about 250 MiB as a parsed value.
+                let zeros = vec![0u8; 15 << 19];
+                pv_guest::diagnostics::publish("big", &zeros);
+                let set_refused = pv_guest::session::set("big", &zeros).is_err();
+                Ok(ExecuteOutput::ok().debug(serde_json::json!({ "set_refused": set_refused })))
             }
             "DIAG_SPAM" => {
                 let value = "d".repeat(1024);
@@ -278,9 +351,7 @@ impl Algorithm for Hostile {
                 }
             }
             "PANIC" => panic!("the hostile algorithm panics on purpose"),
-            "BAD_UTF8" => {
-                Ok(ExecuteOutput::ng(forged_string(vec![0xC3, 0x28, 0xFF, 0xFE])).defect(Rect::new(0, 0, 1, 1)))
-            }
+            "BAD_UTF8" => Ok(ExecuteOutput::ng(forged_string(vec![0xC3, 0x28, 0xFF, 0xFE])).defect(Rect::new(0, 0, 1, 1))),
             "BAD_POINTER" => Ok(ExecuteOutput::ng(pointer_outside_memory()).defect(Rect::new(0, 0, 1, 1))),
             other => Err(Error::invalid_pid(format!("no misbehaviour for {other}"))),
         }

@@ -56,6 +56,38 @@ impl StaticData {
         (ptr, bytes.len() as u32)
     }
 
+    fn align8(&mut self) {
+        while !self.bytes.len().is_multiple_of(8) {
+            self.bytes.push(0);
+        }
+    }
+
+    /// A `list<param-spec>` of text params named `p0`, `p1`... whose rules are
+    /// `patterns`; returns (pointer, length).
+    fn text_params(&mut self, patterns: &[String]) -> (u32, u32) {
+        let strings: Vec<((u32, u32), (u32, u32))> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| (self.raw(format!("p{i}").as_bytes()), self.raw(pattern.as_bytes())))
+            .collect();
+        // param-spec: 120 bytes, 8-aligned: name 0, description 8, kind 16 (the
+        // discriminant; text = 3, its text-rule at 24: min-length 24, max-length
+        // 32, pattern 40 (tag), 44 (ptr), 48 (len)), required 56, default 64.
+        self.align8();
+        let ptr = self.address();
+        for (name, pattern) in strings {
+            let mut spec = [0u8; 120];
+            spec[0..4].copy_from_slice(&name.0.to_le_bytes());
+            spec[4..8].copy_from_slice(&name.1.to_le_bytes());
+            spec[16] = 3;
+            spec[40] = 1;
+            spec[44..48].copy_from_slice(&pattern.0.to_le_bytes());
+            spec[48..52].copy_from_slice(&pattern.1.to_le_bytes());
+            self.bytes.extend_from_slice(&spec);
+        }
+        (ptr, patterns.len() as u32)
+    }
+
     /// Little-endian u32 words, 4-aligned; returns the pointer.
     fn words(&mut self, words: &[u32]) -> u32 {
         self.align4();
@@ -78,6 +110,12 @@ impl StaticData {
 
 /// The component: `setup` behaves as asked, `execute` by the first letter of the PID.
 pub fn component(setup: Setup) -> Vec<u8> {
+    component_with_patterns(setup, &[])
+}
+
+/// [`component`], with step 1 declaring one text param per pattern (`p0`,
+/// `p1`...), each with that pattern as its rule.
+pub fn component_with_patterns(setup: Setup, patterns: &[String]) -> Vec<u8> {
     let mut data = StaticData { bytes: Vec::new() };
     let name = data.raw(b"wat-hostile");
     let version = data.raw(b"1.0.0");
@@ -85,11 +123,14 @@ pub fn component(setup: Setup) -> Vec<u8> {
     let pid_strings: Vec<(u32, u32)> = PIDS.iter().map(|pid| data.raw(pid.as_bytes())).collect();
     let invalid_utf8 = data.raw(&[0xC3, 0x28, 0xFF, 0xFE]);
     let pid_list = data.words(&pid_strings.iter().flat_map(|&(p, l)| [p, l]).collect::<Vec<_>>());
+    let params = data.text_params(patterns);
     // step-spec { index, name, description, params }
-    let step = data.words(&[1, step_name.0, step_name.1, 0, 0, 0, 0]);
+    let step = data.words(&[1, step_name.0, step_name.1, 0, 0, params.0, params.1]);
     // algorithm-info { name, version, description, supported-pids, steps }
     let info = data.words(&[name.0, name.1, version.0, version.1, 0, 0, pid_list, PIDS.len() as u32, step, 1]);
-    assert!(data.address() < HEAP_BASE, "the static data overlaps the heap");
+    // The heap starts after the static data, which big patterns make big.
+    let heap_base = HEAP_BASE.max(data.address().next_multiple_of(65_536));
+    let pages = heap_base / 65_536 + 1;
 
     let iface = "procvision:algorithm/algorithm@1.0.0";
     let setup_body = match setup {
@@ -98,9 +139,9 @@ pub fn component(setup: Setup) -> Vec<u8> {
     };
     let wat = format!(
         r#"(module
-  (memory (export "memory") 1)
+  (memory (export "memory") {pages})
   (table $table 1 funcref)
-  (global $heap (mut i32) (i32.const {HEAP_BASE}))
+  (global $heap (mut i32) (i32.const {heap_base}))
   {segment}
 
   ;; A bump allocator that never frees, and spins on the snare size.

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use pv_host::annotate::{Mark, annotate};
 use pv_host::serve::protocol::{self, verdict_name};
-use pv_host::image::{format_name, load_image};
+use pv_host::image::{format_name, load_image, probe_image};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
 use pv_host::{
     CallReport, Error, ErrorCode, Instance, LogRecord, Metrics, ResourceUsage, Session, params_from_json,
@@ -236,18 +236,13 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
         };
         let params = params_from_json(&step, &params)?;
         let image_path = step_plan.image.clone().unwrap_or_else(|| args.image.clone());
-        let image = load_image(&image_path, args.pixel_format.format())?;
-        let guide_image = args.guide_image.as_deref().map(|p| load_image(p, args.pixel_format.format())).transpose()?;
-        let input = StepInput {
-            step_index: step_plan.step,
-            pid,
-            step_desc: step.description.clone(),
-            params,
-            image,
-            guide_image,
-            guide_info: Vec::new(),
-        };
-        inputs.push((image_path, input));
+        // Headers only here: each step's image is decoded when its step runs, so
+        // a run holds one step's frames at a time.
+        probe_image(&image_path, args.pixel_format.format())?;
+        inputs.push((image_path, pid, step_plan.step, step.description.clone(), params));
+    }
+    if let Some(guide) = &args.guide_image {
+        probe_image(guide, args.pixel_format.format())?;
     }
 
     let setup = instance.setup();
@@ -255,8 +250,17 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
     let mut setup = Some(setup.usage);
     let mut session = Session::new("pv-host-run");
     let (name, version) = (instance.info().name.clone(), instance.info().version.clone());
-    let mut outcomes = Vec::new();
-    for (image_path, input) in inputs {
+    let mut outcomes: Vec<RunOutcome> = Vec::new();
+    for (image_path, pid, step_index, step_desc, params) in inputs {
+        // Only the last step's pixels are drawn (--annotate): the previous step's
+        // go before this one's are decoded.
+        if let Some(previous) = outcomes.last_mut() {
+            previous.input.image.pixels = Vec::new();
+            previous.input.guide_image = None;
+        }
+        let image = load_image(&image_path, args.pixel_format.format())?;
+        let guide_image = args.guide_image.as_deref().map(|p| load_image(p, args.pixel_format.format())).transpose()?;
+        let input = StepInput { step_index, pid, step_desc, params, image, guide_image, guide_info: Vec::new() };
         let (pre, exec) = run_step(&mut instance, &mut session, &input);
         let failed = pre.result.is_err() || exec.as_ref().is_some_and(|e| e.result.is_err());
         outcomes.push(RunOutcome {

@@ -1,0 +1,181 @@
+//! The host's own memory under hostile calls: no single call (log, diagnostics,
+//! session, params, image) grows the host's heap past a documented bound, and
+//! what the host keeps after the call stays within the call's quotas.
+//!
+//! Measured with a counting allocator: live bytes and their peak, per thread (a
+//! guest call and its imports run on the calling thread; the test harness runs
+//! other tests on other threads). The guest's own linear memory is not heap and
+//! is bounded by its memory cap; what is measured here is what the host pays.
+//!
+//! The bounds (README, Sandbox):
+//! - transient, during one call: [`CALL_PEAK_BOUND`] (64 MiB) over the heap before
+//!   the call: at most one import call's lifted arguments (a transfer is capped at
+//!   16 MiB of guest bytes; a list of strings takes up to three times that in host
+//!   headers) and the value being refused, never a parse of an oversized value;
+//! - kept, after the call: the log, diagnostics and session quotas, each at most
+//!   twice its charged bytes (vector and map growth slack).
+
+// The allocation probe implements `GlobalAlloc`, which is unsafe by nature; the
+// workspace denies unsafe code everywhere else.
+#![allow(unsafe_code)]
+
+#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
+mod wat_guest;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use pv_host::types::{ExecuteOutput, Image, ImageMeta, PixelFormat, StepInput};
+use pv_host::{CallReport, Host, Instance, Limits, Session};
+
+thread_local! {
+    /// Bytes this thread allocated and has not freed (frees of other threads'
+    /// allocations make it drift down, never up).
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    /// The highest `LIVE` since the last reset.
+    static PEAK: Cell<i64> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting each thread's live bytes and their peak.
+struct CountingAllocator;
+
+fn count(delta: i64) {
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// thread-local bookkeeping allocates nothing.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as i64);
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as i64));
+        // SAFETY: `ptr` came from this allocator with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as i64 - layout.size() as i64);
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Most the heap may grow during one call over what it held before.
+const CALL_PEAK_BOUND: i64 = 64 << 20;
+
+/// What `f` did to this thread's heap: (peak growth, growth still held while its
+/// result lives), and its result.
+fn measured<T>(f: impl FnOnce() -> T) -> (i64, i64, T) {
+    let before = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(before));
+    let result = f();
+    let peak = PEAK.with(Cell::get) - before;
+    let kept = LIVE.with(Cell::get) - before;
+    (peak, kept, result)
+}
+
+fn hostile() -> Instance {
+    let host = Host::builder().limits(Limits::default()).build().expect("host");
+    let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
+    let mut instance = package.instantiate().expect("instantiates");
+    instance.setup().into_result().expect("setup");
+    instance
+}
+
+fn input(pid: &str) -> StepInput {
+    StepInput {
+        step_index: 1,
+        pid: pid.into(),
+        step_desc: String::new(),
+        params: Vec::new(),
+        image: Image {
+            meta: ImageMeta { width: 16, height: 16, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "t".into() },
+            pixels: vec![0; 256],
+        },
+        guide_image: None,
+        guide_info: Vec::new(),
+    }
+}
+
+/// Run `pid` and check its peak and what its report and session keep.
+fn check_call(instance: &mut Instance, pid: &str, kept_bound: i64) -> CallReport<ExecuteOutput> {
+    let input = input(pid);
+    let mut session = Session::new("memory");
+    let (peak, kept, report) = measured(|| instance.execute(&mut session, &input));
+    eprintln!("{pid}: peak {peak} bytes over the heap before the call, {kept} bytes kept");
+    assert!(peak <= CALL_PEAK_BOUND, "{pid}: the heap grew by {peak} bytes during the call");
+    assert!(kept <= kept_bound, "{pid}: {kept} bytes kept after the call, over {kept_bound}");
+    report
+}
+
+#[test]
+fn no_guest_call_grows_the_host_heap_past_its_bounds() {
+    let mut guest = hostile();
+    // Warm up: the first call builds caches that later calls reuse.
+    check_call(&mut guest, "GOOD", 1 << 20).into_result().expect("good");
+
+    // Log: 64 KiB charged, kept twice over at most.
+    let log_kept = 2 * pv_host::DEFAULT_LOG_BYTES_PER_CALL as i64;
+    for pid in ["LOG_SPAM", "EMPTY_LOG_SPAM", "EMPTY_FIELDS", "STDOUT_NEWLINES"] {
+        check_call(&mut guest, pid, log_kept).into_result().expect("logging is not an error");
+    }
+    // Diagnostics: 1 MiB charged.
+    let diag_kept = 2 * pv_host::DEFAULT_DIAGNOSTICS_BYTES_PER_CALL as i64;
+    for pid in ["DIAG_SPAM", "EMPTY_DIAG_SPAM"] {
+        check_call(&mut guest, pid, diag_kept).into_result().expect("publishing is not an error");
+    }
+    // Session: 100 KiB; and a 15 MiB JSON value (250 MB once parsed) refused
+    // before it is parsed, as a session value and as a diagnostic.
+    let session_kept = 2 * pv_host::DEFAULT_SESSION_BYTES as i64;
+    check_call(&mut guest, "SESSION_BOMB", session_kept).into_result().expect("a refused set is not a trap");
+    check_call(&mut guest, "BIG_JSON", session_kept).into_result().expect("a refused set is not a trap");
+}
+
+#[test]
+fn refusing_guest_patterns_and_image_bombs_costs_the_host_little() {
+    let host = Host::new().expect("host");
+    // Params: a pattern that compiles to hundreds of megabytes with the regex
+    // crate's defaults, refused when get-info is read.
+    let patterns = vec![r"[\w\d]{1000}".to_owned(), r"\w{50}\w{50}".to_owned()];
+    let package =
+        host.load_component(&wat_guest::component_with_patterns(wat_guest::Setup::Ok, &patterns), "p.wasm").expect("compiles");
+    let (peak, _, result) = measured(|| package.instantiate());
+    eprintln!("patterns: peak {peak} bytes");
+    assert!(result.is_err(), "refused");
+    assert!(peak <= 16 << 20, "refusing the patterns took {peak} bytes");
+
+    // Image: a 60 KB PNG that is 67 MB decoded and 269 MB as rgba8: refused from
+    // its header, before anything is decoded.
+    let mut png = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::new(8192, 8200))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encode");
+    let (peak, _, result) = measured(|| pv_host::image::decode_image(&png, Some(PixelFormat::Rgba8)));
+    eprintln!("image bomb as rgba8: peak {peak} bytes");
+    assert!(result.is_err(), "refused");
+    assert!(peak <= 1 << 20, "refusing the image took {peak} bytes");
+    // Decoded as gray8 it fits: the frame, at most twice over.
+    let frame = 8192 * 8200;
+    let (peak, _, result) = measured(|| pv_host::image::decode_image(&png, None));
+    eprintln!("image as gray8: peak {peak} bytes for a {frame}-byte frame");
+    assert_eq!(result.expect("fits").pixels.len(), frame as usize);
+    assert!(peak <= 2 * frame, "decoding took {peak} bytes");
+}
