@@ -292,7 +292,10 @@ impl TrustStore {
     /// Weak (small-order) keys, revoked keys and names that are not plain file
     /// names are refused (2014).
     pub fn add_key(&mut self, name: &str, key: PublicKey) -> Result<KeyId> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) || name.starts_with('.') {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.starts_with('.')
+        {
             return Err(store_error(format!("key name `{name}` must be letters, digits, `-`, `_` or `.`")));
         }
         if self.revoked.contains(&key.id()) {
@@ -578,7 +581,6 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
     temporary.persist(path).map_err(|err| failed(err.error))?;
     std::fs::File::open(dir).and_then(|dir| dir.sync_all()).map_err(failed)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,12 @@ fn cases(example: &str) -> PathBuf {
 /// generous margin, so no check passes or fails by luck.
 const HOSTILE_DEADLINE: Duration = Duration::from_millis(1000);
 
-fn harness_run(package: &Path, trust: &TrustStore, pid: Option<&str>, configure: impl FnOnce(Harness<'_>) -> Harness<'_>) -> TestReport {
+fn harness_run(
+    package: &Path,
+    trust: &TrustStore,
+    pid: Option<&str>,
+    configure: impl FnOnce(Harness<'_>) -> Harness<'_>,
+) -> TestReport {
     let limits = match pid {
         Some(_) => Limits::default().with_all_deadlines(HOSTILE_DEADLINE),
         None => Limits::default(),
@@ -46,7 +51,11 @@ fn the_good_examples_pass_every_check() {
         let report = harness_run(package.as_ref(), &trust, None, |h| {
             h.with_images(&fixtures::images_dir()).expect("images").with_cases(&cases(example)).expect("cases")
         });
-        assert!(report.passed(), "{example}: {:#?}", report.checks.iter().filter(|c| c.status != Status::Pass).collect::<Vec<_>>());
+        assert!(
+            report.passed(),
+            "{example}: {:#?}",
+            report.checks.iter().filter(|c| c.status != Status::Pass).collect::<Vec<_>>()
+        );
         assert!(report.check("golden.case[clean brick]").is_some() || example == "part-counter");
         assert!(report.checks.len() > 15, "{example}: the whole battery ran");
     }
@@ -106,4 +115,3 @@ fn a_wrong_golden_case_is_reported_with_the_iou_found() {
     assert_eq!(shifted.status, Status::Fail);
     assert!(shifted.reason.contains("best IoU 0.2"), "the IoU found is reported: {}", shifted.reason);
 }
-

@@ -25,7 +25,14 @@ fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
         .arg(cases("part-counter"))
         .arg("--images")
         .arg(&images)
-        .args(["--report".as_ref(), json.as_os_str(), "--report".as_ref(), xml.as_os_str(), "--report".as_ref(), html.as_os_str()])
+        .args([
+            "--report".as_ref(),
+            json.as_os_str(),
+            "--report".as_ref(),
+            xml.as_os_str(),
+            "--report".as_ref(),
+            html.as_os_str(),
+        ])
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&output.stdout);
