@@ -186,3 +186,17 @@ fn init_tracing(
     tracing_subscriber::registry().with(stderr).with(audit).init();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(terminal_safe("found 23 of 24 parts"), "found 23 of 24 parts");
+        let hostile = "ok\u{1b}]0;owned\u{7}\u{1b}[2J\nverdict: OK";
+        let shown = terminal_safe(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "ok\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\nverdict: OK");
+    }
+}
