@@ -50,14 +50,8 @@ pub struct ImportPolicy {
 }
 
 /// The rules of [`ImportPolicy::strict`]: what a Rust guest needs.
-const STRICT_RULES: [&str; 6] = [
-    "procvision:algorithm/*",
-    "wasi:io/*",
-    "wasi:clocks/*",
-    "wasi:random/*",
-    "wasi:cli/*",
-    "wasi:filesystem/*",
-];
+const STRICT_RULES: [&str; 6] =
+    ["procvision:algorithm/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:cli/*", "wasi:filesystem/*"];
 
 /// The rule [`ImportPolicy::default`] adds to the strict rules: the sockets
 /// CPython links, denied at run time.
@@ -78,9 +72,7 @@ impl ImportPolicy {
     /// `--stub-wasi`) is refused at load with 2004 instead of being denied at
     /// every call.
     pub fn strict() -> Self {
-        ImportPolicy {
-            rules: STRICT_RULES.iter().map(|r| (*r).to_owned()).collect(),
-        }
+        ImportPolicy { rules: STRICT_RULES.iter().map(|r| (*r).to_owned()).collect() }
     }
 
     /// A policy that allows nothing; add rules with [`allow`](Self::allow).
@@ -118,15 +110,9 @@ impl ImportPolicy {
     /// naming each import that is not allowed.
     pub(crate) fn check(&self, bytes: &[u8], origin: &str) -> Result<()> {
         let imports = component_imports(bytes).map_err(|err| {
-            Error::package(
-                crate::ErrorCode::PackageMalformed,
-                format!("{origin} is not a valid component: {err}"),
-            )
+            Error::package(crate::ErrorCode::PackageMalformed, format!("{origin} is not a valid component: {err}"))
         })?;
-        let refused: Vec<String> = imports
-            .into_iter()
-            .filter(|name| !self.allows(name))
-            .collect();
+        let refused: Vec<String> = imports.into_iter().filter(|name| !self.allows(name)).collect();
         if refused.is_empty() {
             return Ok(());
         }
@@ -144,16 +130,12 @@ impl ImportPolicy {
 /// Names of the top-level imports of a component. Nested modules and components
 /// have imports of their own, satisfied inside the component, so only depth 1
 /// counts.
-pub(crate) fn component_imports(
-    bytes: &[u8],
-) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
+pub(crate) fn component_imports(bytes: &[u8]) -> Result<Vec<String>, wasmparser::BinaryReaderError> {
     Ok(component_interfaces(bytes)?.0)
 }
 
 /// Names of the top-level imports and exports of a component.
-pub(crate) fn component_interfaces(
-    bytes: &[u8],
-) -> Result<(Vec<String>, Vec<String>), wasmparser::BinaryReaderError> {
+pub(crate) fn component_interfaces(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), wasmparser::BinaryReaderError> {
     let (mut imports, mut exports) = (Vec::new(), Vec::new());
     let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
@@ -185,32 +167,20 @@ mod tests {
 
     #[test]
     fn rules_match_whole_packages_or_single_interfaces() {
-        let policy = ImportPolicy::deny_all()
-            .allow("wasi:io/*")
-            .allow("wasi:cli/stdout");
+        let policy = ImportPolicy::deny_all().allow("wasi:io/*").allow("wasi:cli/stdout");
         assert!(policy.allows("wasi:io/streams@0.2.6"));
         assert!(policy.allows("wasi:io/error"));
         assert!(policy.allows("wasi:cli/stdout@0.2.0"));
         assert!(!policy.allows("wasi:cli/environment@0.2.0"));
-        assert!(
-            !policy.allows("wasi:iox/streams@0.2.6"),
-            "a package name is matched whole"
-        );
-        assert!(
-            !policy.allows("wasi:io"),
-            "an import must name an interface"
-        );
+        assert!(!policy.allows("wasi:iox/streams@0.2.6"), "a package name is matched whole");
+        assert!(!policy.allows("wasi:io"), "an import must name an interface");
         assert!(!policy.allows("do-something"));
     }
 
     #[test]
     fn the_default_links_sockets_only_to_deny_them_and_strict_refuses_them() {
         let policy = ImportPolicy::default();
-        for refused in [
-            "wasi:http/outgoing-handler@0.2.6",
-            "wasi:http/types@0.2.6",
-            "wasi:keyvalue/store@0.2.0",
-        ] {
+        for refused in ["wasi:http/outgoing-handler@0.2.6", "wasi:http/types@0.2.6", "wasi:keyvalue/store@0.2.0"] {
             assert!(!policy.allows(refused), "{refused}");
         }
         for allowed in [
@@ -222,11 +192,7 @@ mod tests {
             assert!(policy.allows(allowed), "{allowed}");
         }
         let strict = ImportPolicy::strict();
-        for refused in [
-            "wasi:sockets/tcp@0.2.6",
-            "wasi:sockets/ip-name-lookup@0.2.6",
-            "wasi:http/outgoing-handler@0.2.6",
-        ] {
+        for refused in ["wasi:sockets/tcp@0.2.6", "wasi:sockets/ip-name-lookup@0.2.6", "wasi:http/outgoing-handler@0.2.6"] {
             assert!(!strict.allows(refused), "{refused}");
         }
         assert!(strict.allows("wasi:cli/stdout@0.2.6"));
@@ -243,17 +209,9 @@ mod tests {
             )"#,
         )
         .expect("valid WAT");
-        let err = ImportPolicy::strict()
-            .check(&component, "test.wasm")
-            .expect_err("refused");
-        let Error::ImportsRefused { imports, .. } = &err else {
-            panic!("wrong error: {err:?}")
-        };
-        assert_eq!(
-            imports,
-            &["wasi:sockets/tcp@0.2.6", "wasi:http/types@0.2.6"],
-            "the nested import is not the component's"
-        );
+        let err = ImportPolicy::strict().check(&component, "test.wasm").expect_err("refused");
+        let Error::ImportsRefused { imports, .. } = &err else { panic!("wrong error: {err:?}") };
+        assert_eq!(imports, &["wasi:sockets/tcp@0.2.6", "wasi:http/types@0.2.6"], "the nested import is not the component's");
         assert_eq!(err.code().number(), 2004);
     }
 }

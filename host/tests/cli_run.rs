@@ -9,8 +9,7 @@ use pv_test_artifacts::fixtures::{self, ScratchPolarity};
 use serde_json::Value;
 
 fn pv_host() -> Command {
-    let mut cmd =
-        Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
+    let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
     cmd.env_remove("PV_HOST_LOG");
     // Every run trusts the test station's key, and nothing else.
     cmd.env("PV_HOST_TRUST", &station::station().trust);
@@ -27,58 +26,33 @@ fn run_json(package: &str, pid: &str, image: &Path, params: &str) -> (i32, Value
     run_json_with(package, pid, image, params, &[])
 }
 
-fn run_json_with(
-    package: &str,
-    pid: &str,
-    image: &Path,
-    params: &str,
-    flags: &[&str],
-) -> (i32, Value) {
+fn run_json_with(package: &str, pid: &str, image: &Path, params: &str, flags: &[&str]) -> (i32, Value) {
     let output = pv_host()
-        .args([
-            "run", package, "--pid", pid, "--params", params, "--json", "--image",
-        ])
+        .args(["run", package, "--pid", pid, "--params", params, "--json", "--image"])
         .arg(image)
         .args(flags)
         .output()
         .expect("run pv-host");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let json: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {stdout}"));
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {stdout}"));
     (output.status.code().expect("exit code"), json)
 }
 
 fn rect_of(value: &Value) -> (u32, u32, u32, u32) {
-    let field = |name: &str| {
-        value[name]
-            .as_u64()
-            .unwrap_or_else(|| panic!("rect field {name} in {value}")) as u32
-    };
+    let field = |name: &str| value[name].as_u64().unwrap_or_else(|| panic!("rect field {name} in {value}")) as u32;
     (field("x"), field("y"), field("width"), field("height"))
 }
 
 #[test]
 fn coins_with_all_24_parts_is_ok() {
     let output = pv_host()
-        .args([
-            "run",
-            station::part_counter(),
-            "--pid",
-            "A01",
-            "--params",
-            r#"{"expected_count": 24}"#,
-        ])
+        .args(["run", station::part_counter(), "--pid", "A01", "--params", r#"{"expected_count": 24}"#])
         .arg("--image")
         .arg(fixtures::image_path("coins.png"))
         .output()
         .expect("run pv-host");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("verdict: OK"), "{stdout}");
     assert!(stdout.contains("lighting ok"), "{stdout}");
 }
@@ -88,41 +62,23 @@ fn coins_with_a_coin_painted_over_is_ng_and_names_23() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (image, painted) = fixtures::coins_with_missing_coin();
     let path = save_png(dir.path(), "coins-missing.png", &image);
-    let (code, json) = run_json(
-        station::part_counter(),
-        "A01",
-        &path,
-        r#"{"expected_count": 24}"#,
-    );
+    let (code, json) = run_json(station::part_counter(), "A01", &path, r#"{"expected_count": 24}"#);
     assert_eq!(code, 1, "{json}");
     assert_eq!(json["status"], "OK");
     assert_eq!(json["data"]["result_status"], "NG");
     let reason = json["data"]["ng_reason"].as_str().expect("ng_reason");
     assert!(reason.contains("found 23 of 24"), "{reason}");
-    let defects = json["data"]["defect_rects"]
-        .as_array()
-        .expect("defect rects");
+    let defects = json["data"]["defect_rects"].as_array().expect("defect rects");
     assert!(
-        defects
-            .iter()
-            .any(|d| fixtures::overlaps(rect_of(d), painted)),
+        defects.iter().any(|d| fixtures::overlaps(rect_of(d), painted)),
         "no defect rect overlaps the painted coin {painted:?}: {defects:?}"
     );
 }
 
 #[test]
 fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
-    let (code, json) = run_json(
-        station::scratch_detector(),
-        "B01",
-        &fixtures::image_path("brick.png"),
-        "{}",
-    );
-    assert_eq!(
-        (code, &json["data"]["result_status"]),
-        (0, &Value::from("OK")),
-        "{json}"
-    );
+    let (code, json) = run_json(station::scratch_detector(), "B01", &fixtures::image_path("brick.png"), "{}");
+    assert_eq!((code, &json["data"]["result_status"]), (0, &Value::from("OK")), "{json}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     for polarity in [ScratchPolarity::Dark, ScratchPolarity::Bright] {
@@ -131,13 +87,9 @@ fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
         let (code, json) = run_json(station::scratch_detector(), "B01", &path, "{}");
         assert_eq!(code, 1, "{polarity:?}: {json}");
         assert_eq!(json["data"]["result_status"], "NG");
-        let defects = json["data"]["defect_rects"]
-            .as_array()
-            .expect("defect rects");
+        let defects = json["data"]["defect_rects"].as_array().expect("defect rects");
         assert!(
-            defects
-                .iter()
-                .any(|d| fixtures::overlaps(rect_of(d), scratch)),
+            defects.iter().any(|d| fixtures::overlaps(rect_of(d), scratch)),
             "{polarity:?}: no defect rect overlaps the scratch {scratch:?}: {defects:?}"
         );
     }
@@ -145,25 +97,14 @@ fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
 
 #[test]
 fn json_output_has_the_platform_fields() {
-    let (code, json) = run_json(
-        station::part_counter(),
-        "A01",
-        &fixtures::image_path("coins.png"),
-        r#"{"expected_count": 24}"#,
-    );
+    let (code, json) = run_json(station::part_counter(), "A01", &fixtures::image_path("coins.png"), r#"{"expected_count": 24}"#);
     assert_eq!(code, 0, "{json}");
     for field in ["status", "message", "error_code"] {
         assert!(json.get(field).is_some(), "missing {field}: {json}");
     }
     assert_eq!(json["error_code"], Value::Null);
     let data = &json["data"];
-    for field in [
-        "result_status",
-        "ng_reason",
-        "defect_rects",
-        "position_rects",
-        "debug",
-    ] {
+    for field in ["result_status", "ng_reason", "defect_rects", "position_rects", "debug"] {
         assert!(data.get(field).is_some(), "missing data.{field}: {json}");
     }
     assert_eq!(data["position_rects"].as_array().map(Vec::len), Some(24));
@@ -173,12 +114,7 @@ fn json_output_has_the_platform_fields() {
     for phase in ["setup", "pre_execute", "execute"] {
         let usage = &json["resources"][phase];
         assert!(usage["wall_ms"].as_f64().is_some(), "{phase}: {json}");
-        assert!(
-            usage["peak_memory_bytes"]
-                .as_u64()
-                .is_some_and(|bytes| bytes > 0),
-            "{phase}: {json}"
-        );
+        assert!(usage["peak_memory_bytes"].as_u64().is_some_and(|bytes| bytes > 0), "{phase}: {json}");
         assert!(usage["fuel_consumed"].as_u64().is_some(), "{phase}: {json}");
     }
 }
@@ -197,47 +133,25 @@ fn a_hostile_package_gets_its_classified_error_and_exit_code() {
     ];
     for (pid, flags, code) in cases {
         let output = pv_host()
-            .args([
-                "run",
-                pv_test_artifacts::HOSTILE,
-                "--pid",
-                pid,
-                "--image",
-                coins,
-            ])
+            .args(["run", pv_test_artifacts::HOSTILE, "--pid", pid, "--image", coins])
             .args(flags)
             .output()
             .expect("run pv-host");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(5), "{pid} {flags:?}: {stdout}");
-        assert!(
-            stdout.contains(&format!("verdict: ERROR {code}")),
-            "{pid} {flags:?}: {stdout}"
-        );
+        assert!(stdout.contains(&format!("verdict: ERROR {code}")), "{pid} {flags:?}: {stdout}");
 
-        let (exit, json) =
-            run_json_with(pv_test_artifacts::HOSTILE, pid, coins.as_ref(), "{}", flags);
+        let (exit, json) = run_json_with(pv_test_artifacts::HOSTILE, pid, coins.as_ref(), "{}", flags);
         assert_eq!(exit, 5);
         assert_eq!(json["error_code"], code, "{json}");
-        assert!(
-            json["resources"]["execute"]["wall_ms"].as_f64().is_some(),
-            "{json}"
-        );
+        assert!(json["resources"]["execute"]["wall_ms"].as_f64().is_some(), "{json}");
     }
 }
 
 #[test]
 fn a_package_that_wants_the_network_gets_none() {
     let output = pv_host()
-        .args([
-            "run",
-            pv_test_artifacts::HOSTILE_NETWORK,
-            "--allow-unsigned",
-            "--json",
-            "--pid",
-            "A01",
-            "--image",
-        ])
+        .args(["run", pv_test_artifacts::HOSTILE_NETWORK, "--allow-unsigned", "--json", "--pid", "A01", "--image"])
         .arg(fixtures::image_path("coins.png"))
         .output()
         .expect("run pv-host");
@@ -245,19 +159,13 @@ fn a_package_that_wants_the_network_gets_none() {
     // Loaded (its socket imports are linked to a deny-everything implementation),
     // then its connect fails: the algorithm's own error, exit code 4.
     assert_eq!(output.status.code(), Some(4), "{stdout}");
-    let json: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}"));
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: {stdout}"));
     assert_eq!(json["error_code"], "9999", "{json}");
 }
 
 #[test]
 fn colour_jpeg_input_is_decoded_and_converted() {
-    let (code, json) = run_json(
-        station::scratch_detector(),
-        "B01",
-        &fixtures::image_path("rocket.jpg"),
-        "{}",
-    );
+    let (code, json) = run_json(station::scratch_detector(), "B01", &fixtures::image_path("rocket.jpg"), "{}");
     assert!(code == 0 || code == 1, "{json}");
     assert_eq!(json["status"], "OK");
 }
@@ -275,17 +183,10 @@ fn annotate_writes_a_png_of_the_frame() {
         .arg(&out)
         .assert()
         .code(1);
-    let annotated = image::open(&out)
-        .expect("annotated PNG decodes")
-        .into_rgb8();
+    let annotated = image::open(&out).expect("annotated PNG decodes").into_rgb8();
     assert_eq!(annotated.dimensions(), image.dimensions());
     // Defects are drawn in red on a gray photo: some pixel must be strongly red.
-    assert!(
-        annotated
-            .pixels()
-            .any(|p| p[0] > 200 && p[1] < 80 && p[2] < 80),
-        "no red mark drawn"
-    );
+    assert!(annotated.pixels().any(|p| p[0] > 200 && p[1] < 80 && p[2] < 80), "no red mark drawn");
 }
 
 /// Runs a bad command line and checks the exit code, the platform code in the
@@ -294,19 +195,9 @@ fn assert_refused(args: &[&str], exit_code: i32, platform_code: &str) {
     let output = pv_host().args(args).output().expect("run pv-host");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(exit_code), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(&format!("[{platform_code}]")),
-        "{args:?}: expected code {platform_code} in: {stderr}"
-    );
-    assert_eq!(
-        stderr.trim().lines().count(),
-        1,
-        "{args:?}: expected one line: {stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("[{platform_code}]")), "{args:?}: expected code {platform_code} in: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: expected one line: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
 }
 
 #[test]
@@ -317,118 +208,27 @@ fn bad_inputs_get_one_line_errors_and_documented_exit_codes() {
     let pc = station::part_counter();
 
     let missing = dir.path().join("missing.wasm");
-    assert_refused(
-        &[
-            "run",
-            missing.to_str().expect("path"),
-            "--pid",
-            "A01",
-            "--image",
-            coins,
-        ],
-        6,
-        "2001",
-    );
+    assert_refused(&["run", missing.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2001");
 
     let not_wasm = dir.path().join("not.wasm");
     std::fs::write(&not_wasm, b"this is not webassembly").expect("write");
-    assert_refused(
-        &[
-            "run",
-            not_wasm.to_str().expect("path"),
-            "--pid",
-            "A01",
-            "--image",
-            coins,
-        ],
-        6,
-        "2002",
-    );
+    assert_refused(&["run", not_wasm.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2002");
 
     let core_module = dir.path().join("module.wasm");
     std::fs::write(&core_module, b"\0asm\x01\0\0\0").expect("write");
-    assert_refused(
-        &[
-            "run",
-            core_module.to_str().expect("path"),
-            "--pid",
-            "A01",
-            "--image",
-            coins,
-        ],
-        6,
-        "2002",
-    );
+    assert_refused(&["run", core_module.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2002");
 
     let not_image = dir.path().join("frame.png");
     std::fs::write(&not_image, b"not a png").expect("write");
-    assert_refused(
-        &[
-            "run",
-            pc,
-            "--pid",
-            "A01",
-            "--image",
-            not_image.to_str().expect("path"),
-        ],
-        3,
-        "1002",
-    );
-    assert_refused(
-        &[
-            "run",
-            pc,
-            "--pid",
-            "A01",
-            "--image",
-            "/nonexistent/frame.png",
-        ],
-        3,
-        "1002",
-    );
+    assert_refused(&["run", pc, "--pid", "A01", "--image", not_image.to_str().expect("path")], 3, "1002");
+    assert_refused(&["run", pc, "--pid", "A01", "--image", "/nonexistent/frame.png"], 3, "1002");
 
     assert_refused(&["run", pc, "--pid", "", "--image", coins], 3, "1001");
     assert_refused(&["run", pc, "--pid", "Z99", "--image", coins], 3, "1001");
-    assert_refused(
-        &[
-            "run",
-            pc,
-            "--pid",
-            "A01",
-            "--image",
-            coins,
-            "--params",
-            "{not json",
-        ],
-        3,
-        "1006",
-    );
-    assert_refused(
-        &[
-            "run", pc, "--pid", "A01", "--image", coins, "--params", "[1, 2]",
-        ],
-        3,
-        "1006",
-    );
-    assert_refused(
-        &[
-            "run",
-            pc,
-            "--pid",
-            "A01",
-            "--image",
-            coins,
-            "--params",
-            r#"{"expected_count": -3}"#,
-        ],
-        3,
-        "1006",
-    );
-    assert_refused(
-        &["run", pc, "--pid", "A01", "--image", coins, "--step", "7"],
-        3,
-        "1006",
-    );
+    assert_refused(&["run", pc, "--pid", "A01", "--image", coins, "--params", "{not json"], 3, "1006");
+    assert_refused(&["run", pc, "--pid", "A01", "--image", coins, "--params", "[1, 2]"], 3, "1006");
+    assert_refused(&["run", pc, "--pid", "A01", "--image", coins, "--params", r#"{"expected_count": -3}"#], 3, "1006");
+    assert_refused(&["run", pc, "--pid", "A01", "--image", coins, "--step", "7"], 3, "1006");
 }
 
 #[test]

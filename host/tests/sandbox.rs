@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
 use pv_host::{
-    CallReport, DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance,
-    Limits, LogSource, Package, Phase, Session,
+    CallReport, DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, Limits, LogSource, Package,
+    Phase, Session,
 };
 
 /// A short deadline for the tests that hit it, so the suite stays quick.
@@ -55,16 +55,11 @@ fn host(limits: Limits) -> Host {
 }
 
 fn rust_hostile(host: &Host) -> Instance {
-    set_up(
-        &host
-            .load_component_file(pv_test_artifacts::HOSTILE.as_ref())
-            .expect("the hostile guest loads"),
-    )
+    set_up(&host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("the hostile guest loads"))
 }
 
 fn wat_hostile(host: &Host, setup: wat_guest::Setup) -> Package {
-    host.load_component(&wat_guest::component(setup), "wat-hostile.wasm")
-        .expect("the WAT guest loads")
+    host.load_component(&wat_guest::component(setup), "wat-hostile.wasm").expect("the WAT guest loads")
 }
 
 fn set_up(package: &Package) -> Instance {
@@ -75,13 +70,7 @@ fn set_up(package: &Package) -> Instance {
 
 fn gray(width: u32, height: u32) -> pv_host::types::Image {
     pv_host::types::Image {
-        meta: pv_host::types::ImageMeta {
-            width,
-            height,
-            format: PixelFormat::Gray8,
-            timestamp_ms: 0,
-            camera_id: "test".into(),
-        },
+        meta: pv_host::types::ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "test".into() },
         pixels: vec![128; (width * height) as usize],
     }
 }
@@ -116,9 +105,7 @@ fn expect_failure<T: std::fmt::Debug>(report: CallReport<T>, kind: ErrorKind, co
 /// The host still serves: a good call on the same instance succeeds, from a fresh
 /// store when the failure poisoned the old one.
 fn still_serves(instance: &mut Instance, good_pid: &str) {
-    let out = execute(instance, good_pid)
-        .into_result()
-        .expect("a good call after the attack succeeds");
+    let out = execute(instance, good_pid).into_result().expect("a good call after the attack succeeds");
     assert_eq!(out.verdict, Verdict::Ok);
     assert!(!instance.is_poisoned());
 }
@@ -131,19 +118,11 @@ fn infinite_loop_in_execute_hits_the_deadline_1005() {
         let host = host(Limits::default().with_deadline(Phase::Execute, SHORT_DEADLINE));
         let mut guest = rust_hostile(&host);
         let report = execute(&mut guest, "LOOP");
-        assert!(
-            report.usage.wall_time >= SHORT_DEADLINE,
-            "stopped before its deadline: {:?}",
-            report.usage
-        );
+        assert!(report.usage.wall_time >= SHORT_DEADLINE, "stopped before its deadline: {:?}", report.usage);
         expect_failure(report, ErrorKind::Limit, 1005);
         assert!(guest.is_poisoned());
         still_serves(&mut guest, "GOOD");
-        assert_eq!(
-            guest.restarts(),
-            1,
-            "the trap cost one fresh store, with setup re-run"
-        );
+        assert_eq!(guest.restarts(), 1, "the trap cost one fresh store, with setup re-run");
     });
 }
 
@@ -154,11 +133,7 @@ fn infinite_loop_exhausts_its_fuel_1005() {
         let host = host(Limits::default().with_fuel_per_call(Some(fuel)));
         let mut guest = rust_hostile(&host);
         let report = execute(&mut guest, "LOOP");
-        assert_eq!(
-            report.usage.fuel_consumed,
-            Some(fuel),
-            "the whole allowance was burnt"
-        );
+        assert_eq!(report.usage.fuel_consumed, Some(fuel), "the whole allowance was burnt");
         expect_failure(report, ErrorKind::Limit, 1005);
         still_serves(&mut guest, "GOOD");
     });
@@ -173,11 +148,7 @@ fn infinite_loop_in_the_allocator_during_the_image_copy_1005() {
         // the hang happens in cabi_realloc, before execute's code runs.
         let (width, height) = wat_guest::SNARE_IMAGE;
         let snare = input_with_image("GOOD", gray(width, height));
-        expect_failure(
-            guest.execute(&mut Session::new("s"), &snare),
-            ErrorKind::Limit,
-            1005,
-        );
+        expect_failure(guest.execute(&mut Session::new("s"), &snare), ErrorKind::Limit, 1005);
         still_serves(&mut guest, "GOOD");
 
         // The same in a WAT guest, whose allocator is the component's own code.
@@ -185,11 +156,7 @@ fn infinite_loop_in_the_allocator_during_the_image_copy_1005() {
         let mut guest = set_up(&wat);
         assert_eq!(width * height, wat_guest::SNARE_BYTES);
         let snare = input_with_image("GOOD", gray(width, height));
-        expect_failure(
-            guest.execute(&mut Session::new("s"), &snare),
-            ErrorKind::Limit,
-            1005,
-        );
+        expect_failure(guest.execute(&mut Session::new("s"), &snare), ErrorKind::Limit, 1005);
         still_serves(&mut guest, "GOOD");
     });
 }
@@ -199,9 +166,7 @@ fn infinite_loop_in_setup_hits_the_setup_deadline_1005() {
     watched(|| {
         let host = host(Limits::default().with_deadline(Phase::Setup, SHORT_DEADLINE));
         let spinning = wat_hostile(&host, wat_guest::Setup::Spin);
-        let mut guest = spinning
-            .instantiate()
-            .expect("instantiation itself is fine");
+        let mut guest = spinning.instantiate().expect("instantiation itself is fine");
         expect_failure(guest.setup(), ErrorKind::Limit, 1005);
         // Its next call restarts and re-runs setup, which spins again: still 1005.
         expect_failure(execute(&mut guest, "GOOD"), ErrorKind::Limit, 1005);
@@ -216,9 +181,7 @@ fn bulk_memory_copy_loop_hits_the_deadline_1005() {
     watched(|| {
         // No fuel: each memory.copy moves 16 MiB for one unit of fuel, so the wall
         // clock is what must stop it.
-        let limits = Limits::default()
-            .with_fuel_per_call(None)
-            .with_deadline(Phase::Execute, SHORT_DEADLINE);
+        let limits = Limits::default().with_fuel_per_call(None).with_deadline(Phase::Execute, SHORT_DEADLINE);
         let host = host(limits);
         let mut guest = set_up(&wat_hostile(&host, wat_guest::Setup::Ok));
         let report = execute(&mut guest, "COPY");
@@ -238,11 +201,7 @@ fn memory_bomb_is_refused_at_the_cap_1004() {
         let mut guest = rust_hostile(&host);
         let report = execute(&mut guest, "MEMORY");
         assert!(report.usage.peak_memory_bytes <= cap, "{:?}", report.usage);
-        assert!(
-            report.usage.peak_memory_bytes > cap / 2,
-            "it did grow: {:?}",
-            report.usage
-        );
+        assert!(report.usage.peak_memory_bytes > cap / 2, "it did grow: {:?}", report.usage);
         expect_failure(report, ErrorKind::Limit, 1004);
         still_serves(&mut guest, "GOOD");
     });
@@ -252,11 +211,7 @@ fn memory_bomb_is_refused_at_the_cap_1004() {
 fn memory_bomb_that_handles_refusal_keeps_its_instance_1004() {
     let host = host(Limits::default().with_memory_bytes(64 << 20));
     let mut guest = rust_hostile(&host);
-    expect_failure(
-        execute(&mut guest, "MEMORY_POLITE"),
-        ErrorKind::Algorithm,
-        1004,
-    );
+    expect_failure(execute(&mut guest, "MEMORY_POLITE"), ErrorKind::Algorithm, 1004);
     assert!(!guest.is_poisoned(), "an algorithm error is not a trap");
     still_serves(&mut guest, "GOOD");
     assert_eq!(guest.restarts(), 0);
@@ -316,26 +271,11 @@ fn log_spam_is_cut_at_the_quota_with_a_marker() {
         let host = host(Limits::default().with_log_bytes_per_call(quota));
         let mut guest = rust_hostile(&host);
         let report = execute(&mut guest, "LOG_SPAM");
-        let kept: usize = report
-            .logs
-            .iter()
-            .filter(|r| r.source != LogSource::Host)
-            .map(|r| r.message.len())
-            .sum();
+        let kept: usize = report.logs.iter().filter(|r| r.source != LogSource::Host).map(|r| r.message.len()).sum();
         assert!(kept <= quota, "kept {kept} bytes");
         let marker = report.logs.last().expect("a marker record");
-        assert_eq!(
-            marker.source,
-            LogSource::Host,
-            "the last record says what was dropped"
-        );
-        assert_eq!(
-            report
-                .into_result()
-                .expect("spamming is not an error")
-                .verdict,
-            Verdict::Ok
-        );
+        assert_eq!(marker.source, LogSource::Host, "the last record says what was dropped");
+        assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
     });
 }
 
@@ -353,17 +293,8 @@ fn diagnostics_spam_is_cut_at_the_quota_with_a_marker() {
             .map(|(key, value)| key.len() + value.to_string().len())
             .sum();
         assert!(kept <= quota, "kept {kept} bytes");
-        assert!(
-            report.diagnostics.contains_key(DIAGNOSTICS_DROPPED_KEY),
-            "the drop is reported"
-        );
-        assert_eq!(
-            report
-                .into_result()
-                .expect("spamming is not an error")
-                .verdict,
-            Verdict::Ok
-        );
+        assert!(report.diagnostics.contains_key(DIAGNOSTICS_DROPPED_KEY), "the drop is reported");
+        assert_eq!(report.into_result().expect("spamming is not an error").verdict, Verdict::Ok);
         still_serves(&mut guest, "GOOD");
     });
 }
@@ -375,24 +306,12 @@ fn a_session_bomb_is_refused_at_the_cap_and_the_session_stays_whole() {
         let host = host(Limits::default().with_session_bytes(cap));
         let mut guest = rust_hostile(&host);
         let mut session = Session::new("bomb");
-        let out = guest
-            .execute(&mut session, &input("SESSION_BOMB"))
-            .into_result()
-            .expect("a refused set is not a trap");
-        let debug: serde_json::Value =
-            serde_json::from_str(out.debug.as_deref().expect("debug")).expect("JSON");
+        let out = guest.execute(&mut session, &input("SESSION_BOMB")).into_result().expect("a refused set is not a trap");
+        let debug: serde_json::Value = serde_json::from_str(out.debug.as_deref().expect("debug")).expect("JSON");
         let stored = debug["stored"].as_u64().expect("a count") as usize;
         assert!(stored > 0, "values under the cap are stored");
-        assert_eq!(
-            session.values().len(),
-            stored,
-            "every accepted value was committed, no refused one"
-        );
-        assert!(
-            session.stored_bytes() <= cap,
-            "{} bytes stored",
-            session.stored_bytes()
-        );
+        assert_eq!(session.values().len(), stored, "every accepted value was committed, no refused one");
+        assert!(session.stored_bytes() <= cap, "{} bytes stored", session.stored_bytes());
         still_serves(&mut guest, "GOOD");
     });
 }
@@ -404,71 +323,36 @@ fn the_network_guest_loads_but_every_socket_call_fails() {
     // The default policy links wasi:sockets (CPython needs the imports) to an
     // implementation that denies everything: the guest's connect fails, its
     // error is its own, and no byte leaves the sandbox.
-    let mut guest = set_up(
-        &Host::new()
-            .expect("host")
-            .load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref())
-            .expect("loads"),
-    );
+    let mut guest =
+        set_up(&Host::new().expect("host").load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect("loads"));
     expect_failure(execute(&mut guest, "A01"), ErrorKind::Algorithm, 9999);
 }
 
 #[test]
 fn the_strict_policy_refuses_the_network_guest_at_load_2004() {
-    let strict = Host::builder()
-        .import_policy(ImportPolicy::strict())
-        .build()
-        .expect("host");
-    let err = strict
-        .load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref())
-        .expect_err("refused at load");
-    assert_eq!(
-        (err.kind(), err.code()),
-        (ErrorKind::Policy, ErrorCode::ImportRefused)
-    );
-    let Error::ImportsRefused { imports, .. } = &err else {
-        panic!("{err:?}")
-    };
-    assert!(
-        imports
-            .iter()
-            .any(|name| name.starts_with("wasi:sockets/tcp@")),
-        "{imports:?}"
-    );
-    assert!(
-        imports.iter().all(|name| name.starts_with("wasi:sockets/")),
-        "{imports:?}"
-    );
+    let strict = Host::builder().import_policy(ImportPolicy::strict()).build().expect("host");
+    let err = strict.load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect_err("refused at load");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::ImportRefused));
+    let Error::ImportsRefused { imports, .. } = &err else { panic!("{err:?}") };
+    assert!(imports.iter().any(|name| name.starts_with("wasi:sockets/tcp@")), "{imports:?}");
+    assert!(imports.iter().all(|name| name.starts_with("wasi:sockets/")), "{imports:?}");
 }
 
 #[test]
 fn files_environment_and_arguments_are_empty() {
     let mut guest = rust_hostile(&host(Limits::default()));
-    let out = execute(&mut guest, "SNOOP")
-        .into_result()
-        .expect("snooping is not an error");
-    assert_eq!(
-        out.verdict,
-        Verdict::Ok,
-        "the guest found {:?}",
-        out.ng_reason
-    );
+    let out = execute(&mut guest, "SNOOP").into_result().expect("snooping is not an error");
+    assert_eq!(out.verdict, Verdict::Ok, "the guest found {:?}", out.ng_reason);
 }
 
 #[test]
 fn a_panic_is_a_crash_9999_that_leaks_nothing_of_the_host() {
     let mut guest = rust_hostile(&host(Limits::default()));
     let report = execute(&mut guest, "PANIC");
-    assert!(
-        report.logs.iter().any(|r| r.source == LogSource::Stderr),
-        "the panic message is in the guest's log"
-    );
+    assert!(report.logs.iter().any(|r| r.source == LogSource::Stderr), "the panic message is in the guest's log");
     let err = expect_failure(report, ErrorKind::Trap, 9999);
     let text = err.to_string();
-    assert!(
-        !text.contains('\n') && !text.contains("backtrace") && !text.contains(".rs"),
-        "{text}"
-    );
+    assert!(!text.contains('\n') && !text.contains("backtrace") && !text.contains(".rs"), "{text}");
     still_serves(&mut guest, "GOOD");
 }
 
@@ -478,42 +362,25 @@ fn a_panic_is_a_crash_9999_that_leaks_nothing_of_the_host() {
 fn every_call_reports_fuel_memory_and_time() {
     let mut guest = rust_hostile(&host(Limits::default()));
     let report = execute(&mut guest, "GOOD");
-    assert!(
-        report.usage.fuel_consumed.is_some_and(|fuel| fuel > 0),
-        "{:?}",
-        report.usage
-    );
-    assert!(
-        report.usage.peak_memory_bytes >= 64 * 1024,
-        "{:?}",
-        report.usage
-    );
+    assert!(report.usage.fuel_consumed.is_some_and(|fuel| fuel > 0), "{:?}", report.usage);
+    assert!(report.usage.peak_memory_bytes >= 64 * 1024, "{:?}", report.usage);
     assert!(report.usage.wall_time > Duration::ZERO);
     report.into_result().expect("good");
 
     let failed = execute(&mut guest, "PANIC");
-    assert!(
-        failed.usage.fuel_consumed.is_some_and(|fuel| fuel > 0),
-        "failures report usage too"
-    );
+    assert!(failed.usage.fuel_consumed.is_some_and(|fuel| fuel > 0), "failures report usage too");
 }
 
 #[test]
 fn a_package_is_granted_at_most_the_host_policy() {
     let host = host(Limits::default().with_memory_bytes(32 << 20));
-    let package = host
-        .load_component_file(pv_test_artifacts::HOSTILE.as_ref())
-        .expect("loads");
+    let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
     let greedy = package.request_limits(&Limits::default().with_memory_bytes(1 << 30));
     assert_eq!(greedy.limits().memory_bytes(), 32 << 20);
     let modest = package.request_limits(&Limits::default().with_memory_bytes(16 << 20));
     let mut guest = set_up(&modest);
     assert_eq!(guest.limits().memory_bytes(), 16 << 20);
     let report = execute(&mut guest, "MEMORY");
-    assert!(
-        report.usage.peak_memory_bytes <= 16 << 20,
-        "{:?}",
-        report.usage
-    );
+    assert!(report.usage.peak_memory_bytes <= 16 << 20, "{:?}", report.usage);
     expect_failure(report, ErrorKind::Limit, 1004);
 }
