@@ -27,6 +27,7 @@ use std::fmt;
 /// | 2012 | the package is older than a version already admitted (rollback) |
 /// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
 /// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
+/// | 2015 | the component needs more than a limit grants it (core instances, memories, tables, table elements, initial memory); the message names the limit, the value needed and the manifest field or host setting that raises it |
 /// | 3001 | busy: the runner's queue is full; try again later (backpressure) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +75,8 @@ pub enum ErrorCode {
     AssetMismatch,
     /// 2014
     TrustStoreInvalid,
+    /// 2015
+    LimitTooLow,
     /// 3001
     Busy,
     /// 9999
@@ -105,6 +108,7 @@ impl ErrorCode {
             ErrorCode::Downgrade => 2012,
             ErrorCode::AssetMismatch => 2013,
             ErrorCode::TrustStoreInvalid => 2014,
+            ErrorCode::LimitTooLow => 2015,
             ErrorCode::Busy => 3001,
             ErrorCode::Unknown => 9999,
         }
@@ -202,6 +206,20 @@ pub enum Error {
         /// What is refused and what is allowed.
         message: String,
     },
+    /// The component needs more of a counted resource than its limits grant
+    /// (error 2015), found on its bytes before it is compiled or instantiated.
+    #[error("{message}")]
+    LimitTooLow {
+        /// Which limit: "core instances", "memories", "tables", "table elements"
+        /// or "bytes of initial memory".
+        limit: &'static str,
+        /// What the component needs.
+        needed: u64,
+        /// What it is granted.
+        allowed: u64,
+        /// The limit, both values, and how to raise it.
+        message: String,
+    },
     /// Input refused by the host before calling the guest.
     #[error("{message}")]
     InvalidInput {
@@ -262,6 +280,7 @@ impl Error {
             | Error::Package { code, .. }
             | Error::Untrusted { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
+            Error::LimitTooLow { .. } => ErrorCode::LimitTooLow,
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
         }
@@ -273,7 +292,7 @@ impl Error {
             Error::Algorithm { .. } => ErrorKind::Algorithm,
             Error::Trap { .. } => ErrorKind::Trap,
             Error::Limit { .. } => ErrorKind::Limit,
-            Error::ImportsRefused { .. } => ErrorKind::Policy,
+            Error::ImportsRefused { .. } | Error::LimitTooLow { .. } => ErrorKind::Policy,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
             Error::Package { .. } => ErrorKind::Package,

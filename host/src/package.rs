@@ -11,7 +11,7 @@ use crate::bindings::InspectionAlgorithmPre;
 use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
 use crate::instance::Instance;
-use crate::limits::Limits;
+use crate::limits::{ComponentNeeds, Limits, Raise};
 use crate::package_file::Manifest;
 use crate::state::{Assets, HostState};
 use crate::trust::Signer;
@@ -42,6 +42,7 @@ struct Compiled {
     origin: String,
     assets: Assets,
     provenance: Provenance,
+    needs: ComponentNeeds,
 }
 
 impl Package {
@@ -51,6 +52,7 @@ impl Package {
         origin: &str,
         assets: Assets,
         provenance: Provenance,
+        needs: ComponentNeeds,
     ) -> Result<Package> {
         let contract = |err: wasmtime::Error| {
             Error::package(
@@ -61,7 +63,7 @@ impl Package {
         let instance_pre = host.linker().instantiate_pre(&component).map_err(contract)?;
         let pre = InspectionAlgorithmPre::new(instance_pre).map_err(contract)?;
         let limits = host.limits().clone();
-        Ok(Package { compiled: Arc::new(Compiled { host, pre, origin: origin.to_owned(), assets, provenance }), limits })
+        Ok(Package { compiled: Arc::new(Compiled { host, pre, origin: origin.to_owned(), assets, provenance, needs }), limits })
     }
 
     /// Where the package came from (its path), for messages.
@@ -107,9 +109,18 @@ impl Package {
     }
 
     /// Create a fresh instance in a store of its own and ask it for its
-    /// [`info`](Instance::info). `setup` is not called yet.
+    /// [`info`](Instance::info). `setup` is not called yet. Error 2015 when the
+    /// component needs more than the package's [`limits`](Self::limits) grant
+    /// (its manifest can ask for more, up to the host's caps).
     pub fn instantiate(&self) -> Result<Instance> {
+        self.compiled.needs.check(&self.limits, self.origin(), Raise::Manifest { host_max: self.compiled.host.limits() })?;
         Instance::new(self.clone())
+    }
+
+    /// What the component needs before it runs: core instances, memories,
+    /// tables and their initial sizes, read from its bytes.
+    pub fn needs(&self) -> ComponentNeeds {
+        self.compiled.needs
     }
 
     pub(crate) fn engine(&self) -> &Engine {

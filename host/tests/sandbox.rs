@@ -384,3 +384,35 @@ fn a_package_is_granted_at_most_the_host_policy() {
     assert!(report.usage.peak_memory_bytes <= 16 << 20, "{:?}", report.usage);
     expect_failure(report, ErrorKind::Limit, 1004);
 }
+
+#[test]
+fn a_component_over_the_hosts_counts_is_refused_at_load_with_2015_before_compiling() {
+    let needs = host(Limits::default()).load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads").needs();
+    assert!(needs.core_instances >= 2, "{needs:?}");
+    let instances = usize::try_from(needs.core_instances).expect("small") - 1;
+    let tight = host(Limits::default().with_counts(instances, 4, 16));
+    let err = tight.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect_err("one core instance short");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::LimitTooLow));
+    let Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
+    assert_eq!((limit, needed, allowed), ("core instances", needs.core_instances, instances as u64));
+
+    let few_elements = host(Limits::default().with_table_elements(needs.table_elements - 1));
+    let err = few_elements.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect_err("one element short");
+    let Error::LimitTooLow { limit, .. } = err else { panic!("{err:?}") };
+    assert_eq!(limit, "table elements");
+}
+
+#[test]
+fn a_package_granted_less_than_it_needs_is_refused_at_instantiation_with_2015() {
+    let package = host(Limits::default()).load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
+    let needs = package.needs();
+    let starved = package.request_limits(&Limits::default().with_counts(1, 4, 16));
+    let err = starved.instantiate().expect_err("one core instance granted");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::LimitTooLow));
+    let Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
+    assert_eq!((limit, needed, allowed), ("core instances", needs.core_instances, 1));
+    // Asking for what it needs (within the host's caps) is enough.
+    let fed =
+        package.request_limits(&Limits::default().with_counts(usize::try_from(needs.core_instances).expect("small"), 4, 16));
+    set_up(&fed);
+}
