@@ -15,6 +15,15 @@ import vision
 #: Tile size of the segmentation, in pixels: parts of 30 px and more stay whole.
 BLOCK = 4
 
+#: Most defect and position rects reported: the host's default caps. The reason
+#: still counts every problem.
+MAX_DEFECTS = 20
+MAX_POSITIONS = 1000
+
+#: Largest frame checked: pure Python takes about 0.8 s per megapixel here, and
+#: a tray camera delivers far less; a larger frame is refused (1002), not cut.
+MAX_PIXELS = 4_000_000
+
 
 class TrayPresence(pv_guest.Algorithm):
     name = "tray-presence"
@@ -38,6 +47,7 @@ class TrayPresence(pv_guest.Algorithm):
     ]
 
     def pre_execute(self, step_index, step_desc, cur_image, guide_image, guide_info):
+        _check_size(cur_image)
         mean = cur_image.gray().mean()
         lo, hi = self.params["min_mean"], self.params["max_mean"]
         if not lo <= mean <= hi:
@@ -46,18 +56,19 @@ class TrayPresence(pv_guest.Algorithm):
 
     def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):
         p = self.params
+        _check_size(cur_image)
         gray = cur_image.gray()
         blobs = vision.find_parts(gray.pixels, gray.width, gray.height, BLOCK, p["min_contrast"])
         parts = [b for b in blobs if b[4] >= p["min_area"]]
         expected = p["rows"] * p["columns"]
-        positions = [Rect(b[0], b[1], b[2], b[3], label="part") for b in parts]
+        positions = [Rect(b[0], b[1], b[2], b[3], label="part") for b in parts][:MAX_POSITIONS]
         pv_guest.diagnostics.publish("parts", len(parts))
         log.debug("found %d parts of %d", len(parts), expected, blobs=len(blobs))
         debug = {"parts": len(parts), "expected": expected}
         if len(parts) == expected:
             return ok(positions, debug)
         if len(parts) > expected:
-            return ng(f"{len(parts)} parts on a {expected}-slot tray", positions, positions, debug)
+            return ng(f"{len(parts)} parts on a {expected}-slot tray", positions[:MAX_DEFECTS], positions, debug)
         empty = vision.missing_slots(parts, p["rows"], p["columns"])
         defects = [_clip(Rect(*box, label="empty slot"), gray) for box in empty]
         defects = [d for d in defects if d is not None]
@@ -65,7 +76,15 @@ class TrayPresence(pv_guest.Algorithm):
             # No layout to place the gap in: the whole frame is the defect.
             defects = [Rect(0, 0, gray.width, gray.height, label="parts missing")]
         missing = expected - len(parts)
-        return ng(f"{missing} of {expected} parts missing", defects, positions, debug)
+        return ng(f"{missing} of {expected} parts missing", defects[:MAX_DEFECTS], positions, debug)
+
+
+def _check_size(image):
+    if image.width * image.height > MAX_PIXELS:
+        raise AlgorithmError(
+            "IMAGE_LOAD_FAILED",
+            f"a {image.width}x{image.height} frame is over the {MAX_PIXELS // 1_000_000} megapixels this check handles",
+        )
 
 
 def _clip(rect, image):
