@@ -4,6 +4,7 @@ pub mod bench;
 pub mod inspect;
 pub mod keygen;
 pub mod pack;
+pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod sign;
@@ -92,7 +93,8 @@ pub fn admit_package(
         (trust, _) => pv_host::Admission::unsigned_allowed(trust.as_ref()),
     }
     .allow_downgrade(allow_downgrade);
-    Ok(host.load_package_file(path, &admission)?)
+    let loading = format!("loading {}: compiling it (once per machine; later loads come from the cache)", path.display());
+    Ok(progress::slow_step(loading, || host.load_package_file(path, &admission))?)
 }
 
 /// Write `bytes` to `path` through a temporary file and a rename, so a reader (or
