@@ -189,7 +189,7 @@ fn build_python_guests(workspace: &Path, out_dir: &Path, generated: &mut String)
             })
         }
     };
-    generated.push_str("\n");
+    generated.push('\n');
     for ((constant, folder, _, _), path) in PY_GUESTS.iter().zip(paths) {
         writeln!(
             generated,

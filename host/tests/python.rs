@@ -230,6 +230,10 @@ fn a_python_algorithm_written_against_wit_alone_runs_under_pv_host_run_on_coins(
     assert_eq!(json["error_code"], "1006", "{json}");
 }
 
+/// Attempts of one PID of the hostile guest, each with the errors that count as
+/// the sandbox's denial.
+type Attempts = &'static [(&'static str, &'static [&'static str])];
+
 #[test]
 fn a_python_guest_gets_no_network_no_files_no_environment() {
     let Some(path) = guest(pv_test_artifacts::PY_HOSTILE) else { return };
@@ -237,7 +241,7 @@ fn a_python_guest_gets_no_network_no_files_no_environment() {
     let mut session = Session::new("s1");
     // What each attempt must have failed with: the sandbox's denials, not a
     // missing module or a typo in the guest.
-    let denials: &[(&str, &[(&str, &[&str])])] = &[
+    let denials: &[(&str, Attempts)] = &[
         (
             "SOCKET",
             &[
