@@ -23,12 +23,21 @@ fn guest(path: Option<&'static str>) -> Option<&'static str> {
     path
 }
 
-/// One host and one compiled package per guest for the whole file: a CPython
-/// component takes seconds to compile.
+/// One compile cache for every test of the file and every command they run: a
+/// CPython component takes seconds of CPU to compile, so each compiles once.
+fn cache_dir() -> &'static Path {
+    static CACHE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().expect("tempdir")).path()
+}
+
+/// One host and one compiled package per guest for the whole file.
 fn package(path: &'static str) -> Package {
     static HOST: OnceLock<Host> = OnceLock::new();
     static PACKAGES: OnceLock<std::sync::Mutex<Vec<(&'static str, Package)>>> = OnceLock::new();
-    let host = HOST.get_or_init(|| Host::new().expect("host"));
+    let host = HOST.get_or_init(|| {
+        let cache = pv_host::CompileCache::open(cache_dir()).expect("a compile cache");
+        Host::builder().compile_cache(Some(cache)).build().expect("host")
+    });
     let mut packages = PACKAGES.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((_, package)) = packages.iter().find(|(p, _)| *p == path) {
         return package.clone();
@@ -63,8 +72,7 @@ fn coins() -> image::DynamicImage {
 
 fn pv_host(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    // One compile cache for every command of a test: the component compiles once.
-    cmd.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", dir.join("trust")).env("PV_HOST_CACHE", dir.join("cache"));
+    cmd.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", dir.join("trust")).env("PV_HOST_CACHE", cache_dir());
     cmd
 }
 
