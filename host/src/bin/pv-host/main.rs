@@ -97,8 +97,7 @@ fn init_tracing(filter: &str, format: LogFormat, audit_log: Option<&std::path::P
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true);
     let stderr = match format {
         LogFormat::Text => stderr.boxed(),

@@ -30,19 +30,15 @@ pub fn use_compile_cache(on: bool) {
 /// A host builder with the compile cache at its default place, unless
 /// `--no-cache` or the cache cannot be opened (then packages simply compile).
 pub fn host_builder() -> HostBuilder {
-    let cache = USE_COMPILE_CACHE
-        .get()
-        .copied()
-        .unwrap_or(true)
-        .then(CompileCache::default_dir)
-        .flatten()
-        .and_then(|dir| match CompileCache::open(&dir) {
+    let cache = USE_COMPILE_CACHE.get().copied().unwrap_or(true).then(CompileCache::default_dir).flatten().and_then(|dir| {
+        match CompileCache::open(&dir) {
             Ok(cache) => Some(cache),
             Err(err) => {
                 tracing::warn!(%err, "compiling without the compile cache");
                 None
             }
-        });
+        }
+    });
     pv_host::Host::builder().compile_cache(cache)
 }
 
@@ -62,9 +58,10 @@ pub struct TrustArgs {
 impl TrustArgs {
     /// The trust store directory: the flag, else the default location.
     pub fn dir(&self) -> Result<PathBuf> {
-        self.trust.clone().or_else(TrustStore::default_dir).context(
-            "no trust store: pass --trust DIR or set PV_HOST_TRUST (neither HOME nor XDG_CONFIG_HOME is set)",
-        )
+        self.trust
+            .clone()
+            .or_else(TrustStore::default_dir)
+            .context("no trust store: pass --trust DIR or set PV_HOST_TRUST (neither HOME nor XDG_CONFIG_HOME is set)")
     }
 
     /// Open the trust store.

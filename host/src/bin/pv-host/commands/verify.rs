@@ -35,13 +35,9 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let package = super::host_builder().build()?.check_package(&bytes, &origin, &admission)?;
     let signers: Vec<String> = package.signers().iter().map(|s| format!("{} ({})", s.name, s.key_id)).collect();
     match package.manifest() {
-        Some(manifest) => println!(
-            "OK: {} {} from {}, signed by {}",
-            manifest.name,
-            manifest.version,
-            manifest.publisher,
-            signers.join(", ")
-        ),
+        Some(manifest) => {
+            println!("OK: {} {} from {}, signed by {}", manifest.name, manifest.version, manifest.publisher, signers.join(", "))
+        }
         None => println!("OK: {origin}, signed by {}", signers.join(", ")),
     }
     Ok(ExitCode::from(exit::OK))
