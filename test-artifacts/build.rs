@@ -4,6 +4,11 @@
 //! The guests are built by a nested `cargo build` with a target directory of their
 //! own: the outer cargo holds the lock on its target directory while this script
 //! runs, and the guests need a different target and profile anyway.
+//!
+//! The Python guests are built with componentize-py ([`COMPONENTIZE_PY_VERSION`],
+//! from PyPI; `$COMPONENTIZE_PY` names the executable, else it is looked up on the
+//! `PATH`). Where it cannot be found they are skipped with a cargo warning, and
+//! their constants are `None`.
 
 use std::env;
 use std::fmt::Write as _;
@@ -18,6 +23,18 @@ const GUESTS: &[(&str, bool)] =
     &[("part-counter", true), ("scratch-detector", true), ("hostile", false), ("hostile-network", false)];
 
 const TARGET: &str = "wasm32-wasip2";
+
+/// The componentize-py release the Python guests are built and measured with:
+/// `pip install componentize-py==0.25.1`.
+const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// Every Python guest: (constant, folder under `examples/`, app module, whether
+/// it uses the SDK in `guest-sdk/python`).
+const PY_GUESTS: &[(&str, &str, &str, bool)] = &[
+    ("PY_TRAY_PRESENCE", "tray-presence", "tray_presence", true),
+    ("PY_BRIGHTNESS_BARE", "python-bare", "brightness_bare", false),
+    ("PY_HOSTILE", "hostile-python", "hostile_py", true),
+];
 
 fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -90,6 +107,7 @@ fn main() {
         writeln!(generated, "        $mac!({lib_name});").unwrap_or_default();
     }
     generated.push_str("    };\n}\n");
+    build_python_guests(&workspace, &out_dir, &mut generated);
     fs::write(out_dir.join("artifacts.rs"), generated).expect("failed to write artifacts.rs");
 
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
@@ -129,4 +147,134 @@ fn rerun_if_sources_change(dep_info: &Path) {
             println!("cargo:rerun-if-changed={current}");
         }
     }
+}
+
+/// Build the Python guests with componentize-py into `$OUT_DIR/python`, and add
+/// their constants (`Some(path)`, or `None` when componentize-py is missing).
+fn build_python_guests(workspace: &Path, out_dir: &Path, generated: &mut String) {
+    println!("cargo:rerun-if-env-changed=COMPONENTIZE_PY");
+    let sdk = workspace.join("guest-sdk/python");
+    println!("cargo:rerun-if-changed={}", sdk.display());
+    for (_, folder, _, _) in PY_GUESTS {
+        println!("cargo:rerun-if-changed={}", workspace.join("examples").join(folder).display());
+    }
+    let tool = env::var_os("COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
+    let version = Command::new(&tool).arg("--version").output().ok().filter(|out| out.status.success());
+    let paths: Vec<Option<PathBuf>> = match version {
+        None => {
+            println!(
+                "cargo:warning=componentize-py not found ({}): the Python guests are not built and their tests are skipped; install it with `pip install componentize-py=={COMPONENTIZE_PY_VERSION}`",
+                PathBuf::from(&tool).display()
+            );
+            PY_GUESTS.iter().map(|_| None).collect()
+        }
+        Some(out) => {
+            let found = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if !found.ends_with(COMPONENTIZE_PY_VERSION) {
+                println!(
+                    "cargo:warning={found} found; the Python guests are measured with componentize-py {COMPONENTIZE_PY_VERSION} (`pip install componentize-py=={COMPONENTIZE_PY_VERSION}`)"
+                );
+            }
+            let stamp_salt = format!("{found}\n{}", fingerprint(&workspace.join("wit")));
+            // componentize-py takes a few seconds of CPU per guest: build them side by side.
+            std::thread::scope(|scope| {
+                let builds: Vec<_> = PY_GUESTS
+                    .iter()
+                    .map(|guest| {
+                        let (tool, salt) = (&tool, &stamp_salt);
+                        scope.spawn(move || build_python_guest(workspace, out_dir, tool, salt, *guest))
+                    })
+                    .collect();
+                builds.into_iter().map(|b| Some(b.join().expect("a Python guest build panicked"))).collect()
+            })
+        }
+    };
+    generated.push('\n');
+    for ((constant, folder, _, _), path) in PY_GUESTS.iter().zip(paths) {
+        writeln!(
+            generated,
+            "/// Path of the Python guest `examples/{folder}`, built with componentize-py; `None`\n/// when componentize-py was not found at build time."
+        )
+        .unwrap_or_default();
+        writeln!(generated, "pub const {constant}: Option<&str> = {:?};", path.map(|p| p.display().to_string()))
+            .unwrap_or_default();
+    }
+}
+
+/// Build one Python guest, unless its stamp says the same sources were built
+/// with the same componentize-py already. The sources are copied first, so the
+/// bytecode componentize-py writes lands in `$OUT_DIR`, not in the repository.
+fn build_python_guest(
+    workspace: &Path,
+    out_dir: &Path,
+    tool: &std::ffi::OsStr,
+    salt: &str,
+    (_, folder, module, uses_sdk): (&str, &str, &str, bool),
+) -> PathBuf {
+    let source = workspace.join("examples").join(folder);
+    let sdk = workspace.join("guest-sdk/python");
+    let dir = out_dir.join("python").join(folder);
+    let wasm = out_dir.join("python").join(format!("{folder}.wasm"));
+    let stamp_path = out_dir.join("python").join(format!("{folder}.stamp"));
+    let stamp = format!("{salt}\n{}\n{}", fingerprint(&source), if uses_sdk { fingerprint(&sdk) } else { String::new() });
+    if wasm.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
+        return wasm;
+    }
+    let _ = fs::remove_dir_all(&dir);
+    copy_python_sources(&source, &dir.join("app"));
+    let mut cmd = Command::new(tool);
+    cmd.arg("-d").arg(workspace.join("wit")).args(["-w", "inspection-algorithm", "componentize"]);
+    if uses_sdk {
+        copy_python_sources(&sdk, &dir.join("sdk"));
+        cmd.arg("-p").arg(dir.join("sdk"));
+    }
+    cmd.arg("-p").arg(dir.join("app")).arg(module).arg("-o").arg(&wasm);
+    let output = cmd.output().expect("failed to start componentize-py");
+    if !output.status.success() {
+        panic!(
+            "building the Python guest examples/{folder} with componentize-py failed:\n\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    fs::write(&stamp_path, stamp).expect("failed to write the Python guest's stamp");
+    wasm
+}
+
+/// Copy the `.py` files of `from` (recursively, bytecode caches skipped) to `to`.
+fn copy_python_sources(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("failed to create a Python source folder in OUT_DIR");
+    for entry in fs::read_dir(from).expect("failed to read a Python source folder").flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() && name != "__pycache__" && name != "tests" {
+            copy_python_sources(&path, &to.join(&name));
+        } else if path.extension().is_some_and(|ext| ext == "py") && !name.to_string_lossy().starts_with("test_") {
+            fs::copy(&path, to.join(&name)).expect("failed to copy a Python source");
+        }
+    }
+}
+
+/// Names, sizes and contents of the files under `dir` (bytecode caches
+/// skipped), hashed: changes when a source does.
+fn fingerprint(dir: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    fn walk(dir: &Path, hasher: &mut std::collections::hash_map::DefaultHasher) {
+        let mut entries: Vec<_> = fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        entries.sort();
+        for path in entries {
+            if path.file_name().is_some_and(|n| n == "__pycache__") {
+                continue;
+            }
+            path.hash(hasher);
+            if path.is_dir() {
+                walk(&path, hasher);
+            } else if let Ok(bytes) = fs::read(&path) {
+                bytes.hash(hasher);
+            }
+        }
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    walk(dir, &mut hasher);
+    format!("{:016x}", hasher.finish())
 }

@@ -13,7 +13,7 @@ use crate::admission::{Provenance, read_package_file};
 use crate::bindings::InspectionAlgorithm;
 use crate::compile_cache::CompileCache;
 use crate::error::{Error, ErrorCode, Result};
-use crate::limits::Limits;
+use crate::limits::{ComponentNeeds, Limits, Raise};
 use crate::package::Package;
 use crate::package_file::Manifest;
 use crate::policy::ImportPolicy;
@@ -283,8 +283,9 @@ impl Host {
 
     /// Read and compile a bare component file (an unpackaged `.wasm` built for
     /// `wasm32-wasip2`). Error 2001 when the file cannot be read, 2002 when it is
-    /// not a valid component, 2004 when it imports what the policy refuses, 2003
-    /// when it does not fit the contract.
+    /// not a valid component, 2004 when it imports what the policy refuses, 2016
+    /// when it needs more core instances, memories, tables or table elements than
+    /// the host's limits allow, 2003 when it does not fit the contract.
     ///
     /// No signature is checked: for trusted code and tests. Packages from
     /// vendors go through [`load_package_file`](Self::load_package_file).
@@ -318,6 +319,12 @@ impl Host {
         // The policy reads the imports from the bytes: a refused component is never
         // handed to the compiler.
         self.import_policy().check(bytes, origin)?;
+        // So are the counts: a component over the host's caps would fail only
+        // after compiling (seconds for a CPython one), and with a message that
+        // names neither the limit nor how to raise it.
+        let needs =
+            ComponentNeeds::of_component(bytes).map_err(|err| malformed(format!("{origin} is not a valid component: {err}")))?;
+        needs.check(self.limits(), origin, Raise::Host)?;
         let engine = &self.inner.engine;
         let cache = self.inner.settings.compile_cache.as_ref().map(|cache| (cache, cache.entry_path(engine, bytes)));
         let cached = cache.as_ref().and_then(|(cache, entry)| cache.load(engine, entry));
@@ -333,7 +340,7 @@ impl Host {
                 component
             }
         };
-        Package::new(self.clone(), component, origin, assets, Provenance { manifest, signers, from_cache })
+        Package::new(self.clone(), component, origin, assets, Provenance { manifest, signers, from_cache }, needs)
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -28,6 +28,7 @@ use std::fmt;
 /// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
 /// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
 /// | 2015 | a parameter pattern the algorithm declares is invalid or over the host's caps (length, compiled size, count) |
+/// | 2016 | the component needs more than a limit grants it (core instances, memories, tables, table elements, initial memory); the message names the limit, the value needed and the manifest field or host setting that raises it |
 /// | 3001 | busy: the runner's queue is full; try again later (backpressure) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,6 +78,8 @@ pub enum ErrorCode {
     TrustStoreInvalid,
     /// 2015
     PatternRefused,
+    /// 2016
+    LimitTooLow,
     /// 3001
     Busy,
     /// 9999
@@ -109,6 +112,7 @@ impl ErrorCode {
             ErrorCode::AssetMismatch => 2013,
             ErrorCode::TrustStoreInvalid => 2014,
             ErrorCode::PatternRefused => 2015,
+            ErrorCode::LimitTooLow => 2016,
             ErrorCode::Busy => 3001,
             ErrorCode::Unknown => 9999,
         }
@@ -206,6 +210,20 @@ pub enum Error {
         /// What is refused and what is allowed.
         message: String,
     },
+    /// The component needs more of a counted resource than its limits grant
+    /// (error 2016), found on its bytes before it is compiled or instantiated.
+    #[error("{message}")]
+    LimitTooLow {
+        /// Which limit: "core instances", "memories", "tables", "table elements"
+        /// or "bytes of initial memory".
+        limit: &'static str,
+        /// What the component needs.
+        needed: u64,
+        /// What it is granted.
+        allowed: u64,
+        /// The limit, both values, and how to raise it.
+        message: String,
+    },
     /// Input refused by the host before calling the guest.
     #[error("{message}")]
     InvalidInput {
@@ -266,6 +284,7 @@ impl Error {
             | Error::Package { code, .. }
             | Error::Untrusted { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
+            Error::LimitTooLow { .. } => ErrorCode::LimitTooLow,
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
         }
@@ -277,7 +296,7 @@ impl Error {
             Error::Algorithm { .. } => ErrorKind::Algorithm,
             Error::Trap { .. } => ErrorKind::Trap,
             Error::Limit { .. } => ErrorKind::Limit,
-            Error::ImportsRefused { .. } => ErrorKind::Policy,
+            Error::ImportsRefused { .. } | Error::LimitTooLow { .. } => ErrorKind::Policy,
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::InvalidOutput { .. } => ErrorKind::InvalidOutput,
             Error::Package { .. } => ErrorKind::Package,

@@ -17,8 +17,23 @@ pub const DEFAULT_FUEL_PER_CALL: u64 = 50_000_000_000;
 pub const DEFAULT_MEMORY_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Default cap on table elements, summed over all tables. A Rust algorithm needs a
-/// few hundred (one per function called through a pointer).
-pub const DEFAULT_TABLE_ELEMENTS: u64 = 10_000;
+/// few hundred (one per function called through a pointer); a CPython component
+/// built by componentize-py 0.25 about 5 800 (5 680 for the interpreter and its
+/// libraries, the rest for the component's glue), so the cap leaves it more
+/// than three times that.
+pub const DEFAULT_TABLE_ELEMENTS: u64 = 20_000;
+
+/// Default cap on the core instances a component creates. A Rust algorithm
+/// makes a handful; a componentize-py 0.25 component 14, or 38 when built with
+/// `--stub-wasi` (one small module per stubbed interface). A core instance costs
+/// nothing up front, even pooled.
+pub const DEFAULT_CORE_INSTANCES: usize = 128;
+
+/// Default cap on the linear memories a component defines (CPython: one).
+pub const DEFAULT_MEMORIES: usize = 4;
+
+/// Default cap on the tables a component defines (CPython: two).
+pub const DEFAULT_TABLES: usize = 16;
 
 /// Default cap on the native stack used by wasm frames: wasmtime's own default.
 /// It must stay below the stack of the thread that calls into the guest.
@@ -125,8 +140,8 @@ impl fmt::Display for Phase {
 /// | execute deadline | 30 s | epoch interruption |
 /// | hook deadline (instantiation, `get-info`, `reset`, step hooks, `teardown`) | 5 s | epoch interruption |
 /// | linear memory, all memories of the store together | [`DEFAULT_MEMORY_BYTES`] (256 MiB) | the store limiter |
-/// | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (10 000) | the store limiter |
-/// | core instances / memories / tables | 32 / 4 / 16 | the store limiter |
+/// | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (20 000) | the store limiter |
+/// | core instances / memories / tables | [`DEFAULT_CORE_INSTANCES`] / [`DEFAULT_MEMORIES`] / [`DEFAULT_TABLES`] (128 / 4 / 16) | checked on the component's bytes at load (error 2016), then the store limiter |
 /// | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
 /// | guest log bytes per call (text plus 64 bytes a record, 48 a field) | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
 /// | guest log records per call | [`DEFAULT_LOG_RECORDS_PER_CALL`] (1024) | the log sink, with a marker record |
@@ -162,9 +177,9 @@ impl Default for Limits {
             deadlines: Some(Phase::ALL.map(Phase::default_deadline)),
             memory_bytes: DEFAULT_MEMORY_BYTES,
             table_elements: DEFAULT_TABLE_ELEMENTS,
-            instances: 32,
-            memories: 4,
-            tables: 16,
+            instances: DEFAULT_CORE_INSTANCES,
+            memories: DEFAULT_MEMORIES,
+            tables: DEFAULT_TABLES,
             wasm_stack_bytes: DEFAULT_WASM_STACK_BYTES,
             log_bytes_per_call: DEFAULT_LOG_BYTES_PER_CALL,
             log_records_per_call: DEFAULT_LOG_RECORDS_PER_CALL,
@@ -222,14 +237,17 @@ impl Limits {
     }
 
     /// Cap on table elements, summed over all tables. Default:
-    /// [`DEFAULT_TABLE_ELEMENTS`] (10 000).
+    /// [`DEFAULT_TABLE_ELEMENTS`] (20 000).
     pub fn with_table_elements(mut self, elements: u64) -> Self {
         self.table_elements = elements;
         self
     }
 
     /// Caps on the number of core instances, memories and tables a component may
-    /// create. Defaults: 32, 4 and 16 (a Rust algorithm uses a handful of each).
+    /// create. Defaults: [`DEFAULT_CORE_INSTANCES`], [`DEFAULT_MEMORIES`] and
+    /// [`DEFAULT_TABLES`] (128, 4 and 16: a Rust algorithm uses a handful of
+    /// each, a CPython one 14 or 38, 1 and 2). A component that needs more is
+    /// refused at load with 2016.
     pub fn with_counts(mut self, instances: usize, memories: usize, tables: usize) -> Self {
         self.instances = instances;
         self.memories = memories;
@@ -500,6 +518,205 @@ impl wasmtime::ResourceLimiter for StoreGuard {
     }
 }
 
+/// What a component needs before it runs a single instruction, read from its
+/// bytes: the core instances it creates, and the memories and tables (with
+/// their initial sizes) those instances define. Nested components count once
+/// per instantiation. Checked against the limits before compilation (a
+/// component over the host's caps is not compiled at all) and against the
+/// package's granted limits before instantiation; either way a shortfall is
+/// error 2016 naming the limit, what is needed and how to raise it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ComponentNeeds {
+    /// Core module instances created.
+    pub core_instances: u64,
+    /// Linear memories defined by those instances.
+    pub memories: u64,
+    /// Tables defined by those instances.
+    pub tables: u64,
+    /// Initial elements of those tables, summed.
+    pub table_elements: u64,
+    /// Initial bytes of those memories, summed.
+    pub memory_bytes: u64,
+}
+
+impl ComponentNeeds {
+    fn add(&mut self, other: &ComponentNeeds) {
+        self.core_instances = self.core_instances.saturating_add(other.core_instances);
+        self.memories = self.memories.saturating_add(other.memories);
+        self.tables = self.tables.saturating_add(other.tables);
+        self.table_elements = self.table_elements.saturating_add(other.table_elements);
+        self.memory_bytes = self.memory_bytes.saturating_add(other.memory_bytes);
+    }
+
+    /// Read the needs of a component's bytes. One pass of `wasmparser`, no
+    /// validation (the compiler validates); the index spaces it keeps grow with
+    /// the file, which the package size cap bounds.
+    pub fn of_component(bytes: &[u8]) -> Result<ComponentNeeds, wasmparser::BinaryReaderError> {
+        use wasmparser::{
+            ComponentAlias, ComponentExternalKind, ComponentInstance, ComponentOuterAliasKind, ComponentTypeRef, Encoding,
+            Instance, Payload,
+        };
+
+        /// A component or module being read: what it needs so far and, for a
+        /// component, the needs of each entry of its module and component index
+        /// spaces (imported ones need nothing the host provides).
+        #[derive(Default)]
+        struct Frame {
+            needs: ComponentNeeds,
+            modules: Vec<ComponentNeeds>,
+            components: Vec<ComponentNeeds>,
+        }
+        let mut stack: Vec<(Encoding, Frame)> = Vec::new();
+        let mut result = ComponentNeeds::default();
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            let payload = payload?;
+            let Some((encoding, frame)) = stack.last_mut() else {
+                if let Payload::Version { encoding, .. } = payload {
+                    stack.push((encoding, Frame::default()));
+                }
+                continue;
+            };
+            match payload {
+                Payload::Version { encoding, .. } => stack.push((encoding, Frame::default())),
+                Payload::End(_) => {
+                    let Some((encoding, done)) = stack.pop() else { break };
+                    match stack.last_mut() {
+                        Some((_, parent)) if encoding == Encoding::Module => parent.modules.push(done.needs),
+                        Some((_, parent)) => parent.components.push(done.needs),
+                        None => result = done.needs,
+                    }
+                }
+                // A module's own memories and tables: needed once per instantiation.
+                Payload::MemorySection(section) if *encoding == Encoding::Module => {
+                    for memory in section {
+                        let memory = memory?;
+                        let page = memory.page_size_log2.map_or(65536u64, |log2| 1u64.checked_shl(log2).unwrap_or(u64::MAX));
+                        frame.needs.memories += 1;
+                        frame.needs.memory_bytes = frame.needs.memory_bytes.saturating_add(memory.initial.saturating_mul(page));
+                    }
+                }
+                Payload::TableSection(section) if *encoding == Encoding::Module => {
+                    for table in section {
+                        frame.needs.tables += 1;
+                        frame.needs.table_elements = frame.needs.table_elements.saturating_add(table?.ty.initial);
+                    }
+                }
+                Payload::InstanceSection(section) => {
+                    for instance in section {
+                        if let Instance::Instantiate { module_index, .. } = instance? {
+                            let mut module = frame.modules.get(module_index as usize).copied().unwrap_or_default();
+                            module.core_instances = 1;
+                            frame.needs.add(&module);
+                        }
+                    }
+                }
+                Payload::ComponentInstanceSection(section) => {
+                    for instance in section {
+                        if let ComponentInstance::Instantiate { component_index, .. } = instance? {
+                            let nested = frame.components.get(component_index as usize).copied().unwrap_or_default();
+                            frame.needs.add(&nested);
+                        }
+                    }
+                }
+                Payload::ComponentImportSection(section) => {
+                    for import in section {
+                        match import?.ty {
+                            ComponentTypeRef::Module(_) => frame.modules.push(ComponentNeeds::default()),
+                            ComponentTypeRef::Component(_) => frame.components.push(ComponentNeeds::default()),
+                            _ => {}
+                        }
+                    }
+                }
+                Payload::ComponentAliasSection(section) => {
+                    for alias in section {
+                        // (into the module index space?, the entry's needs)
+                        let entry = match alias? {
+                            ComponentAlias::Outer { kind, count, index } => {
+                                let outer = stack.len().checked_sub(1 + count as usize).and_then(|i| stack.get(i));
+                                let of = |space: fn(&Frame) -> &Vec<ComponentNeeds>| {
+                                    outer.and_then(|(_, f)| space(f).get(index as usize)).copied().unwrap_or_default()
+                                };
+                                match kind {
+                                    ComponentOuterAliasKind::CoreModule => Some((true, of(|f| &f.modules))),
+                                    ComponentOuterAliasKind::Component => Some((false, of(|f| &f.components))),
+                                    _ => None,
+                                }
+                            }
+                            ComponentAlias::InstanceExport { kind: ComponentExternalKind::Module, .. } => {
+                                Some((true, ComponentNeeds::default()))
+                            }
+                            ComponentAlias::InstanceExport { kind: ComponentExternalKind::Component, .. } => {
+                                Some((false, ComponentNeeds::default()))
+                            }
+                            _ => None,
+                        };
+                        if let (Some((is_module, needs)), Some((_, frame))) = (entry, stack.last_mut()) {
+                            if is_module { frame.modules.push(needs) } else { frame.components.push(needs) }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(result)
+    }
+
+    /// Check the needs against `limits`; `raise` says how the limit is raised
+    /// where it is enforced (the host's caps, or the package's manifest).
+    pub(crate) fn check(&self, limits: &Limits, origin: &str, raise: Raise) -> crate::Result<()> {
+        let checks: [(&'static str, u64, u64, &str, &str); 5] = [
+            ("core instances", self.core_instances, limits.instances as u64, "core_instances", "Limits::with_counts"),
+            ("memories", self.memories, limits.memories as u64, "memories", "Limits::with_counts"),
+            ("tables", self.tables, limits.tables as u64, "tables", "Limits::with_counts"),
+            ("table elements", self.table_elements, limits.table_elements, "table_elements", "Limits::with_table_elements"),
+            (
+                "bytes of initial memory",
+                self.memory_bytes,
+                limits.memory_bytes,
+                "memory_mb",
+                "--memory-mb or Limits::with_memory_bytes",
+            ),
+        ];
+        let Some(&(limit, needed, allowed, field, host_knob)) = checks.iter().find(|(_, needed, allowed, ..)| needed > allowed)
+        else {
+            return Ok(());
+        };
+        let ask = if field == "memory_mb" { needed.div_ceil(1 << 20) } else { needed };
+        let how = match raise {
+            Raise::Manifest { host_max } => {
+                let max = match field {
+                    "core_instances" => host_max.instances as u64,
+                    "memories" => host_max.memories as u64,
+                    "tables" => host_max.tables as u64,
+                    "table_elements" => host_max.table_elements,
+                    _ => host_max.memory_bytes >> 20,
+                };
+                format!(
+                    "ask for it in the package's manifest.json, `\"limits\": {{ \"{field}\": {ask} }}`, and pack again (this host grants up to {max})"
+                )
+            }
+            Raise::Host => format!(
+                "that is over this host's cap; the operator raises it with {host_knob} (a package's manifest cannot ask for more than the host's cap; its field is `limits.{field}`)"
+            ),
+        };
+        Err(crate::Error::LimitTooLow {
+            limit,
+            needed,
+            allowed,
+            message: format!("{origin} needs {needed} {limit}, more than the {allowed} it is granted: {how}"),
+        })
+    }
+}
+
+/// Where a limit checked by [`ComponentNeeds::check`] is raised.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Raise<'a> {
+    /// By the host's operator: the cap is the host's own.
+    Host,
+    /// By the package's manifest, up to the host's caps.
+    Manifest { host_max: &'a Limits },
+}
+
 #[cfg(test)]
 mod tests {
     use wasmtime::ResourceLimiter;
@@ -542,5 +759,63 @@ mod tests {
         assert_eq!(no_deadlines.deadline(Phase::Execute), Some(Duration::from_secs(5)), "cannot opt out");
         let unmetered_policy = Limits::default().with_fuel_per_call(None);
         assert_eq!(Limits::default().capped_by(&unmetered_policy).fuel_per_call(), None);
+    }
+
+    /// A component with two modules, one instantiated twice, and a nested
+    /// component instantiated twice that instantiates a module of its own.
+    const NESTED: &str = r#"(component
+        (core module $m (memory 2) (table 10 funcref) (table 5 funcref))
+        (core module $plain)
+        (core instance (instantiate $m))
+        (core instance (instantiate $m))
+        (core instance (instantiate $plain))
+        (component $inner
+            (core module $n (memory 1 3))
+            (core instance (instantiate $n))
+        )
+        (instance (instantiate $inner))
+        (instance (instantiate $inner))
+    )"#;
+
+    #[test]
+    fn needs_count_every_instantiation_nested_ones_included() {
+        let bytes = wat::parse_str(NESTED).expect("valid WAT");
+        let needs = ComponentNeeds::of_component(&bytes).expect("parses");
+        assert_eq!(
+            needs,
+            ComponentNeeds {
+                core_instances: 5,
+                memories: 4,
+                tables: 4,
+                table_elements: 30,
+                memory_bytes: (2 + 2 + 1 + 1) * 65536,
+            }
+        );
+    }
+
+    #[test]
+    fn needs_over_a_cap_are_refused_with_2016_naming_the_limit() {
+        let bytes = wat::parse_str(NESTED).expect("valid WAT");
+        let needs = ComponentNeeds::of_component(&bytes).expect("parses");
+        needs.check(&Limits::default(), "nested.wasm", Raise::Host).expect("fits the defaults");
+        let tight = Limits::default().with_counts(4, 4, 4);
+        let err = needs.check(&tight, "nested.wasm", Raise::Host).expect_err("5 core instances over 4");
+        assert_eq!((err.kind(), err.code().number()), (crate::ErrorKind::Policy, 2016));
+        let crate::Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
+        assert_eq!((limit, needed, allowed), ("core instances", 5, 4));
+        let host = Limits::default();
+        let few_elements = Limits::default().with_table_elements(29);
+        let err = needs.check(&few_elements, "nested.wasm", Raise::Manifest { host_max: &host }).expect_err("30 over 29");
+        let crate::Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
+        assert_eq!((limit, needed, allowed), ("table elements", 30, 29));
+    }
+
+    #[test]
+    fn needs_of_garbage_are_an_error_not_a_panic() {
+        assert!(ComponentNeeds::of_component(b"\0asm\x0d\0\x01\0\x01\xff\xff").is_err());
+        let bytes = wat::parse_str(NESTED).expect("valid WAT");
+        for cut in [9, bytes.len() / 3, bytes.len() - 1] {
+            assert!(ComponentNeeds::of_component(&bytes[..cut]).is_err(), "truncated at {cut}");
+        }
     }
 }

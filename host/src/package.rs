@@ -11,7 +11,7 @@ use crate::bindings::InspectionAlgorithmPre;
 use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
 use crate::instance::Instance;
-use crate::limits::Limits;
+use crate::limits::{ComponentNeeds, Limits, Raise};
 use crate::package_file::Manifest;
 use crate::params::Patterns;
 use crate::state::{Assets, HostState};
@@ -46,10 +46,18 @@ struct Compiled {
     /// The parameter patterns of the algorithm, compiled when its first
     /// instance read `get-info`.
     patterns: Mutex<Option<Arc<Patterns>>>,
+    needs: ComponentNeeds,
 }
 
 impl Package {
-    pub(crate) fn new(host: Host, component: Component, origin: &str, assets: Assets, provenance: Provenance) -> Result<Package> {
+    pub(crate) fn new(
+        host: Host,
+        component: Component,
+        origin: &str,
+        assets: Assets,
+        provenance: Provenance,
+        needs: ComponentNeeds,
+    ) -> Result<Package> {
         let contract = |err: wasmtime::Error| {
             Error::package(
                 ErrorCode::ContractMismatch,
@@ -60,7 +68,7 @@ impl Package {
         let pre = InspectionAlgorithmPre::new(instance_pre).map_err(contract)?;
         let limits = host.limits().clone();
         let patterns = Mutex::new(None);
-        let compiled = Compiled { host, pre, origin: origin.to_owned(), assets, provenance, patterns };
+        let compiled = Compiled { host, pre, origin: origin.to_owned(), assets, provenance, patterns, needs };
         Ok(Package { compiled: Arc::new(compiled), limits })
     }
 
@@ -107,8 +115,11 @@ impl Package {
     }
 
     /// Create a fresh instance in a store of its own and ask it for its
-    /// [`info`](Instance::info). `setup` is not called yet.
+    /// [`info`](Instance::info). `setup` is not called yet. Error 2016 when the
+    /// component needs more than the package's [`limits`](Self::limits) grant
+    /// (its manifest can ask for more, up to the host's caps).
     pub fn instantiate(&self) -> Result<Instance> {
+        self.compiled.needs.check(&self.limits, self.origin(), Raise::Manifest { host_max: self.compiled.host.limits() })?;
         Instance::new(self.clone())
     }
 
@@ -126,6 +137,12 @@ impl Package {
         })?);
         *cached = Some(Arc::clone(&patterns));
         Ok(patterns)
+    }
+
+    /// What the component needs before it runs: core instances, memories,
+    /// tables and their initial sizes, read from its bytes.
+    pub fn needs(&self) -> ComponentNeeds {
+        self.compiled.needs
     }
 
     pub(crate) fn engine(&self) -> &Engine {

@@ -2,10 +2,17 @@
 //! bytes before anything is compiled or instantiated.
 //!
 //! A component names every interface it needs from the host in its top-level
-//! imports (for example `wasi:sockets/tcp@0.2.6`). The linker could satisfy some
-//! that the host never wants to grant (WASI sockets are linked, merely denied at
-//! run time), so the policy refuses them up front: a package that asks for the
-//! network is refused at load, with every offending import named.
+//! imports (for example `wasi:io/streams@0.2.6`); the policy refuses, up front
+//! and with every offending import named, those the host never grants.
+//!
+//! `wasi:sockets` is a special case. CPython links its socket module, so every
+//! component built with componentize-py imports `wasi:sockets/*` whether or not
+//! the algorithm touches the network. The default policy lets those imports
+//! through and the host links them to a deny-everything implementation: TCP,
+//! UDP and name lookup are switched off and every address is refused (see
+//! `HostState::new`), so each socket call fails with `access-denied` and a guest
+//! still has no network. A host that wants a component asking for the network
+//! refused at load instead uses [`ImportPolicy::strict`].
 
 use crate::error::{Error, Result};
 
@@ -24,33 +31,50 @@ use crate::error::{Error, Result};
 /// | `wasi:random/*` | `HashMap` seeds and the like |
 /// | `wasi:cli/*` | environment (empty), exit, stdio (captured into the log), terminals (none) |
 /// | `wasi:filesystem/*` | the standard library links it; nothing is preopened, so no file can be opened |
+/// | `wasi:sockets/*` | CPython (componentize-py) links it; every call is denied at run time, so no socket can be opened |
 ///
-/// Everything else is refused, `wasi:sockets/*` and `wasi:http/*` among them.
+/// Everything else is refused, `wasi:http/*` among them.
 ///
 /// ```
 /// use pv_host::ImportPolicy;
 ///
 /// let policy = ImportPolicy::default();
 /// assert!(policy.allows("wasi:io/streams@0.2.6"));
-/// assert!(!policy.allows("wasi:sockets/tcp@0.2.6"));
-/// assert!(ImportPolicy::default().allow("wasi:sockets/*").allows("wasi:sockets/tcp@0.2.6"));
+/// assert!(policy.allows("wasi:sockets/tcp@0.2.6"));
+/// assert!(!policy.allows("wasi:http/outgoing-handler@0.2.6"));
+/// assert!(!ImportPolicy::strict().allows("wasi:sockets/tcp@0.2.6"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportPolicy {
     rules: Vec<String>,
 }
 
-/// The rules of [`ImportPolicy::default`].
-const DEFAULT_RULES: [&str; 6] =
+/// The rules of [`ImportPolicy::strict`]: what a Rust guest needs.
+const STRICT_RULES: [&str; 6] =
     ["procvision:algorithm/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:cli/*", "wasi:filesystem/*"];
+
+/// The rule [`ImportPolicy::default`] adds to the strict rules: the sockets
+/// CPython links, denied at run time.
+const SOCKETS_RULE: &str = "wasi:sockets/*";
+
+/// What an author whose component is refused can do, for the refusal message.
+const REFUSAL_ADVICE: &str = "remove the code that needs them; a Python algorithm built with componentize-py can instead be built with `componentize-py ... componentize --stub-wasi`, which replaces every WASI import with a stub that traps when called";
 
 impl Default for ImportPolicy {
     fn default() -> Self {
-        ImportPolicy { rules: DEFAULT_RULES.iter().map(|r| (*r).to_owned()).collect() }
+        ImportPolicy::strict().allow(SOCKETS_RULE)
     }
 }
 
 impl ImportPolicy {
+    /// The default without `wasi:sockets`: a component that imports the network
+    /// (a Rust guest using `std::net`, any componentize-py build without
+    /// `--stub-wasi`) is refused at load with 2004 instead of being denied at
+    /// every call.
+    pub fn strict() -> Self {
+        ImportPolicy { rules: STRICT_RULES.iter().map(|r| (*r).to_owned()).collect() }
+    }
+
     /// A policy that allows nothing; add rules with [`allow`](Self::allow).
     pub fn deny_all() -> Self {
         ImportPolicy { rules: Vec::new() }
@@ -94,7 +118,7 @@ impl ImportPolicy {
         }
         Err(Error::ImportsRefused {
             message: format!(
-                "{origin} imports what the host does not grant: {} (allowed: {})",
+                "{origin} imports what the host does not grant: {} (allowed: {}); {REFUSAL_ADVICE}",
                 refused.join(", "),
                 self.rules.join(", ")
             ),
@@ -154,14 +178,24 @@ mod tests {
     }
 
     #[test]
-    fn the_default_refuses_the_network() {
+    fn the_default_links_sockets_only_to_deny_them_and_strict_refuses_them() {
         let policy = ImportPolicy::default();
-        for refused in ["wasi:sockets/tcp@0.2.6", "wasi:sockets/ip-name-lookup@0.2.6", "wasi:http/outgoing-handler@0.2.6"] {
+        for refused in ["wasi:http/outgoing-handler@0.2.6", "wasi:http/types@0.2.6", "wasi:keyvalue/store@0.2.0"] {
             assert!(!policy.allows(refused), "{refused}");
         }
-        for allowed in ["procvision:algorithm/log@1.0.0", "wasi:filesystem/preopens@0.2.6", "wasi:random/random@0.2.6"] {
+        for allowed in [
+            "procvision:algorithm/log@1.0.0",
+            "wasi:filesystem/preopens@0.2.6",
+            "wasi:random/random@0.2.6",
+            "wasi:sockets/tcp@0.2.9",
+        ] {
             assert!(policy.allows(allowed), "{allowed}");
         }
+        let strict = ImportPolicy::strict();
+        for refused in ["wasi:sockets/tcp@0.2.6", "wasi:sockets/ip-name-lookup@0.2.6", "wasi:http/outgoing-handler@0.2.6"] {
+            assert!(!strict.allows(refused), "{refused}");
+        }
+        assert!(strict.allows("wasi:cli/stdout@0.2.6"));
     }
 
     #[test]
@@ -175,7 +209,7 @@ mod tests {
             )"#,
         )
         .expect("valid WAT");
-        let err = ImportPolicy::default().check(&component, "test.wasm").expect_err("refused");
+        let err = ImportPolicy::strict().check(&component, "test.wasm").expect_err("refused");
         let Error::ImportsRefused { imports, .. } = &err else { panic!("wrong error: {err:?}") };
         assert_eq!(imports, &["wasi:sockets/tcp@0.2.6", "wasi:http/types@0.2.6"], "the nested import is not the component's");
         assert_eq!(err.code().number(), 2004);

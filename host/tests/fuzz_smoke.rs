@@ -164,3 +164,19 @@ fn write_seed_corpus() {
         }
     }
 }
+
+/// Untrusted component bytes: reading what a component needs (before it is
+/// compiled) gives counts or an error, never a panic; an intact seed's counts
+/// are what the WAT says.
+fn component_needs(data: &[u8]) {
+    let _ = pv_host::ComponentNeeds::of_component(data);
+}
+
+#[test]
+fn component_needs_reader_smoke() {
+    let seeds =
+        vec![wat_guest::component(wat_guest::Setup::Ok), std::fs::read(pv_test_artifacts::HOSTILE).expect("the hostile guest")];
+    let needs = pv_host::ComponentNeeds::of_component(&seeds[0]).expect("an intact component");
+    assert!(needs.core_instances >= 1 && needs.memories >= 1, "{needs:?}");
+    smoke(&seeds, component_needs, 4);
+}

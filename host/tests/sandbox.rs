@@ -400,19 +400,23 @@ fn a_session_bomb_is_refused_at_the_cap_and_the_session_stays_whole() {
 // ---- isolation --------------------------------------------------------------
 
 #[test]
-fn the_network_guest_is_refused_at_load_2004() {
-    let err =
-        Host::new().expect("host").load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect_err("refused at load");
+fn the_network_guest_loads_but_every_socket_call_fails() {
+    // The default policy links wasi:sockets (CPython needs the imports) to an
+    // implementation that denies everything: the guest's connect fails, its
+    // error is its own, and no byte leaves the sandbox.
+    let mut guest =
+        set_up(&Host::new().expect("host").load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect("loads"));
+    expect_failure(execute(&mut guest, "A01"), ErrorKind::Algorithm, 9999);
+}
+
+#[test]
+fn the_strict_policy_refuses_the_network_guest_at_load_2004() {
+    let strict = Host::builder().import_policy(ImportPolicy::strict()).build().expect("host");
+    let err = strict.load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect_err("refused at load");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::ImportRefused));
     let Error::ImportsRefused { imports, .. } = &err else { panic!("{err:?}") };
     assert!(imports.iter().any(|name| name.starts_with("wasi:sockets/tcp@")), "{imports:?}");
     assert!(imports.iter().all(|name| name.starts_with("wasi:sockets/")), "{imports:?}");
-
-    // A host whose policy allows sockets gets past the policy; WASI still denies
-    // every connection at run time.
-    let permissive = Host::builder().import_policy(ImportPolicy::default().allow("wasi:sockets/*")).build().expect("host");
-    let mut guest = set_up(&permissive.load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect("loads"));
-    expect_failure(execute(&mut guest, "A01"), ErrorKind::Algorithm, 9999);
 }
 
 #[test]
@@ -513,4 +517,38 @@ fn guest_declared_patterns_over_the_caps_refuse_the_package_2015() {
         let err = guest.params_from_json(1, &json("ab")).expect_err("does not match");
         assert_eq!(err.code(), ErrorCode::InvalidParams);
     });
+}
+
+// ---- counts a component needs -------------------------------------------------
+
+#[test]
+fn a_component_over_the_hosts_counts_is_refused_at_load_with_2016_before_compiling() {
+    let needs = host(Limits::default()).load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads").needs();
+    assert!(needs.core_instances >= 2, "{needs:?}");
+    let instances = usize::try_from(needs.core_instances).expect("small") - 1;
+    let tight = host(Limits::default().with_counts(instances, 4, 16));
+    let err = tight.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect_err("one core instance short");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::LimitTooLow));
+    let Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
+    assert_eq!((limit, needed, allowed), ("core instances", needs.core_instances, instances as u64));
+
+    let few_elements = host(Limits::default().with_table_elements(needs.table_elements - 1));
+    let err = few_elements.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect_err("one element short");
+    let Error::LimitTooLow { limit, .. } = err else { panic!("{err:?}") };
+    assert_eq!(limit, "table elements");
+}
+
+#[test]
+fn a_package_granted_less_than_it_needs_is_refused_at_instantiation_with_2016() {
+    let package = host(Limits::default()).load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
+    let needs = package.needs();
+    let starved = package.request_limits(&Limits::default().with_counts(1, 4, 16));
+    let err = starved.instantiate().expect_err("one core instance granted");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::LimitTooLow));
+    let Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
+    assert_eq!((limit, needed, allowed), ("core instances", needs.core_instances, 1));
+    // Asking for what it needs (within the host's caps) is enough.
+    let fed =
+        package.request_limits(&Limits::default().with_counts(usize::try_from(needs.core_instances).expect("small"), 4, 16));
+    set_up(&fed);
 }

@@ -88,6 +88,19 @@ pub struct RequestedLimits {
     /// Output bytes per transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bytes_per_call: Option<usize>,
+    /// Core instances the component may create (a componentize-py component
+    /// built with `--stub-wasi` makes 38).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_instances: Option<usize>,
+    /// Linear memories the component may define.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memories: Option<usize>,
+    /// Tables the component may define.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<usize>,
+    /// Table elements, all tables together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_elements: Option<u64>,
 }
 
 /// One asset a package ships.
@@ -134,6 +147,17 @@ impl RequestedLimits {
         if let Some(bytes) = self.output_bytes_per_call {
             limits = limits.with_output_bytes_per_call(bytes);
         }
+        if self.core_instances.is_some() || self.memories.is_some() || self.tables.is_some() {
+            let (instances, memories, tables) = limits.counts();
+            limits = limits.with_counts(
+                self.core_instances.unwrap_or(instances),
+                self.memories.unwrap_or(memories),
+                self.tables.unwrap_or(tables),
+            );
+        }
+        if let Some(elements) = self.table_elements {
+            limits = limits.with_table_elements(elements);
+        }
         limits
     }
 
@@ -147,6 +171,10 @@ impl RequestedLimits {
             ("hook_ms", self.hook_ms),
             ("log_bytes_per_call", self.log_bytes_per_call.map(|n| n as u64)),
             ("output_bytes_per_call", self.output_bytes_per_call.map(|n| n as u64)),
+            ("core_instances", self.core_instances.map(|n| n as u64)),
+            ("memories", self.memories.map(|n| n as u64)),
+            ("tables", self.tables.map(|n| n as u64)),
+            ("table_elements", self.table_elements),
         ];
         match positive.iter().find(|(_, value)| *value == Some(0)) {
             Some((name, _)) => Err(format!("limits.{name} must be positive")),
@@ -290,6 +318,7 @@ mod tests {
             (with("wit", "\"other:thing@1.0.0\""), "wit `other:thing@1.0.0` is not supported"),
             (with("publisher", "\" \""), "publisher must not be empty"),
             (with("limits", r#"{"memory_mb":0}"#), "limits.memory_mb must be positive"),
+            (with("limits", r#"{"core_instances":0}"#), "limits.core_instances must be positive"),
             (with("limits", r#"{"memory":1}"#), "unknown field `memory`"),
             (with("limits", r#"{"fuel_per_call":-1}"#), "invalid value: integer `-1`, expected u64"),
             (with("assets", r#"[{"name":"../x","size":1,"sha256":"00"}]"#), "asset name `../x` must be"),
@@ -319,9 +348,17 @@ mod tests {
 
     #[test]
     fn requested_limits_become_limits() {
-        let requested = RequestedLimits { memory_mb: Some(64), execute_ms: Some(2000), ..Default::default() };
+        let requested = RequestedLimits {
+            memory_mb: Some(64),
+            execute_ms: Some(2000),
+            core_instances: Some(300),
+            table_elements: Some(40_000),
+            ..Default::default()
+        };
         let limits = requested.to_limits();
         assert_eq!(limits.memory_bytes(), 64 << 20);
+        assert_eq!(limits.counts(), (300, crate::DEFAULT_MEMORIES, crate::DEFAULT_TABLES));
+        assert_eq!(limits.table_elements(), 40_000);
         assert_eq!(limits.deadline(Phase::Execute), Some(Duration::from_secs(2)));
         assert_eq!(limits.deadline(Phase::Setup), Limits::default().deadline(Phase::Setup));
     }

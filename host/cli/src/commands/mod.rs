@@ -7,6 +7,7 @@ pub mod keygen;
 pub mod man;
 pub mod options;
 pub mod pack;
+pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod sign;

@@ -89,7 +89,8 @@ impl AdmissionArgs {
         }
         .allow_downgrade(self.allow_downgrade)
         .record(record == Record::Admitted);
-        Ok(host.load_package_file(path, &admission)?)
+        let loading = format!("loading {}: compiling it (once per machine; later loads come from the cache)", path.display());
+        Ok(super::progress::slow_step(loading, || host.load_package_file(path, &admission))?)
     }
 }
 

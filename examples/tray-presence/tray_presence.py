@@ -1,0 +1,99 @@
+"""Tray presence check: every slot of a rows x columns tray holds a part.
+
+Bright parts (coins, caps, screws) on a darker tray. ``pre_execute`` checks the
+lighting; ``execute`` finds the parts (tile means, local background, Otsu,
+connected components; see ``vision.py``), and says NG when parts are missing,
+with a defect rect at each empty slot, or when there are too many. Pure Python:
+the standard library and the SDK, nothing else.
+"""
+
+import pv_guest
+from pv_guest import AlgorithmError, Param, Prepared, Rect, Step, log, ng, ok
+
+import vision
+
+#: Tile size of the segmentation, in pixels: parts of 30 px and more stay whole.
+BLOCK = 4
+
+#: Most defect and position rects reported: the host's default caps. The reason
+#: still counts every problem.
+MAX_DEFECTS = 20
+MAX_POSITIONS = 1000
+
+#: Largest frame checked: pure Python takes about 0.8 s per megapixel here, and
+#: a tray camera delivers far less; a larger frame is refused (1002), not cut.
+MAX_PIXELS = 4_000_000
+
+
+class TrayPresence(pv_guest.Algorithm):
+    name = "tray-presence"
+    version = "1.0.0"
+    description = "Checks that every slot of a tray holds a part; NG with the empty slots marked"
+    pids = ["T01", "T02"]
+    steps = [
+        Step(
+            1,
+            "check the tray",
+            "check the lighting, then find the parts and the empty slots",
+            params=[
+                Param.int("rows", default=4, min=1, max=100, description="rows of slots on the tray"),
+                Param.int("columns", default=6, min=1, max=100, description="slots per row"),
+                Param.int("min_area", default=600, min=16, max=1_000_000, description="smallest part, in pixels"),
+                Param.int("min_contrast", default=12, min=1, max=255, description="least grey step from tray to part"),
+                Param.int("min_mean", default=30, min=0, max=255, description="darkest acceptable frame (mean grey)"),
+                Param.int("max_mean", default=220, min=0, max=255, description="brightest acceptable frame (mean grey)"),
+            ],
+        )
+    ]
+
+    def pre_execute(self, step_index, step_desc, cur_image, guide_image, guide_info):
+        _check_size(cur_image)
+        mean = cur_image.gray().mean()
+        lo, hi = self.params["min_mean"], self.params["max_mean"]
+        if not lo <= mean <= hi:
+            raise AlgorithmError("IMAGE_LOAD_FAILED", f"lighting out of range: mean grey {mean:.0f}, need {lo}..{hi}")
+        return Prepared(f"lighting ok: mean grey {mean:.0f}", debug={"mean": round(mean, 1)})
+
+    def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):
+        p = self.params
+        _check_size(cur_image)
+        gray = cur_image.gray()
+        blobs = vision.find_parts(gray.pixels, gray.width, gray.height, BLOCK, p["min_contrast"])
+        parts = [b for b in blobs if b[4] >= p["min_area"]]
+        expected = p["rows"] * p["columns"]
+        positions = [Rect(b[0], b[1], b[2], b[3], label="part") for b in parts][:MAX_POSITIONS]
+        pv_guest.diagnostics.publish("parts", len(parts))
+        log.debug("found %d parts of %d", len(parts), expected, blobs=len(blobs))
+        debug = {"parts": len(parts), "expected": expected}
+        if len(parts) == expected:
+            return ok(positions, debug)
+        if len(parts) > expected:
+            return ng(f"{len(parts)} parts on a {expected}-slot tray", positions[:MAX_DEFECTS], positions, debug)
+        empty = vision.missing_slots(parts, p["rows"], p["columns"])
+        defects = [_clip(Rect(*box, label="empty slot"), gray) for box in empty]
+        defects = [d for d in defects if d is not None]
+        if not defects:
+            # No layout to place the gap in: the whole frame is the defect.
+            defects = [Rect(0, 0, gray.width, gray.height, label="parts missing")]
+        missing = expected - len(parts)
+        return ng(f"{missing} of {expected} parts missing", defects[:MAX_DEFECTS], positions, debug)
+
+
+def _check_size(image):
+    if image.width * image.height > MAX_PIXELS:
+        raise AlgorithmError(
+            "IMAGE_LOAD_FAILED",
+            f"a {image.width}x{image.height} frame is over the {MAX_PIXELS // 1_000_000} megapixels this check handles",
+        )
+
+
+def _clip(rect, image):
+    """The rect clipped to the image (the host refuses rects outside it), or None."""
+    x0, y0 = max(0, rect.x), max(0, rect.y)
+    x1, y1 = min(image.width, rect.x + rect.width), min(image.height, rect.y + rect.height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return Rect(x0, y0, x1 - x0, y1 - y0, rect.label)
+
+
+Algorithm = pv_guest.export(TrayPresence)
