@@ -27,6 +27,9 @@ use std::fmt;
 /// | 2012 | the package is older than a version already admitted (rollback) |
 /// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
 /// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
+/// | 2005 | station: a package could not be installed (the station cannot store it, or holds other bytes under its name and version) |
+/// | 2006 | station: activation conflict, another package is active for a product id |
+/// | 2007 | station: unsafe uninstall, the version is active |
 /// | 3001 | busy: the runner's queue is full; try again later (backpressure) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -74,6 +77,14 @@ pub enum ErrorCode {
     AssetMismatch,
     /// 2014
     TrustStoreInvalid,
+    /// 2005, the platform's "install failed": the station could not install
+    /// a package it admitted.
+    InstallFailed,
+    /// 2006, the platform's "activation conflict": another package is active
+    /// for a product id the activation claims.
+    ActivationConflict,
+    /// 2007, the platform's "unsafe uninstall": the version is active.
+    UnsafeUninstall,
     /// 3001
     Busy,
     /// 9999
@@ -105,6 +116,9 @@ impl ErrorCode {
             ErrorCode::Downgrade => 2012,
             ErrorCode::AssetMismatch => 2013,
             ErrorCode::TrustStoreInvalid => 2014,
+            ErrorCode::InstallFailed => 2005,
+            ErrorCode::ActivationConflict => 2006,
+            ErrorCode::UnsafeUninstall => 2007,
             ErrorCode::Busy => 3001,
             ErrorCode::Unknown => 9999,
         }
@@ -160,6 +174,9 @@ pub enum ErrorKind {
     Trust,
     /// The runner is at capacity: every instance is busy and the queue is full.
     Busy,
+    /// The station refused a change: an activation conflict, an unsafe
+    /// uninstall, an install it cannot complete.
+    Station,
     /// pv-host itself failed (I/O, engine, internal limits).
     Host,
 }
@@ -237,6 +254,15 @@ pub enum Error {
         /// Why, and what to do about it.
         message: String,
     },
+    /// The station refused a change.
+    #[error("{message}")]
+    Station {
+        /// [`ErrorCode::InstallFailed`], [`ErrorCode::ActivationConflict`] or
+        /// [`ErrorCode::UnsafeUninstall`].
+        code: ErrorCode,
+        /// What was refused, and what to do.
+        message: String,
+    },
     /// The runner's instances are all busy and its queue is full.
     #[error("busy: {message}")]
     Busy {
@@ -260,7 +286,8 @@ impl Error {
             | Error::InvalidInput { code, .. }
             | Error::InvalidOutput { code, .. }
             | Error::Package { code, .. }
-            | Error::Untrusted { code, .. } => *code,
+            | Error::Untrusted { code, .. }
+            | Error::Station { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
             Error::Busy { .. } => ErrorCode::Busy,
             Error::Trap { .. } | Error::Host { .. } => ErrorCode::Unknown,
@@ -279,6 +306,7 @@ impl Error {
             Error::Package { .. } => ErrorKind::Package,
             Error::Untrusted { .. } => ErrorKind::Trust,
             Error::Busy { .. } => ErrorKind::Busy,
+            Error::Station { .. } => ErrorKind::Station,
             Error::Host { .. } => ErrorKind::Host,
         }
     }
@@ -293,6 +321,10 @@ impl Error {
 
     pub(crate) fn untrusted(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::Untrusted { code, message: message.into() }
+    }
+
+    pub(crate) fn station(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Station { code, message: message.into() }
     }
 
     pub(crate) fn host(message: impl Into<String>) -> Self {

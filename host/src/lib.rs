@@ -47,6 +47,7 @@ pub mod annotate;
 pub mod audit;
 mod bindings;
 mod compile_cache;
+mod durable;
 mod engine;
 mod error;
 mod guest_log;
@@ -61,6 +62,7 @@ mod runner;
 pub mod serve;
 mod session;
 mod state;
+pub mod station;
 pub mod testing;
 mod trust;
 mod validate;
@@ -92,4 +94,5 @@ pub use crate::validate::{
     DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules,
 };
 pub use crate::state::DIAGNOSTICS_DROPPED_KEY;
+pub use crate::station::{Station, StationDir};
 pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};
