@@ -10,6 +10,7 @@ pub mod pack;
 pub mod run;
 pub mod serve;
 pub mod sign;
+pub mod station;
 pub mod test;
 pub mod trust;
 pub mod verify;
