@@ -317,6 +317,7 @@ fn fifty_switches_under_a_continuous_client_fail_no_call() {
     let failures = client.join().expect("the client thread");
     assert!(failures.is_empty(), "{} failures in {} calls: {failures:?}", failures.len(), calls.load(Ordering::SeqCst));
     assert!(calls.load(Ordering::SeqCst) >= 50);
+    eprintln!("{} calls across 50 switches, none failed", calls.load(Ordering::SeqCst));
 }
 
 #[test]
@@ -586,13 +587,18 @@ fn killed_during_activations_the_station_comes_back_old_or_new() {
         install(&setup, &dir, &setup.versioned("versioned", &child_version(i), &[PID]));
     }
     dir.activate(&setup.trust(), "versioned", &version(&child_version(0)), None).expect("activated");
+    let mut interrupted = 0u32;
     for (round, operations) in (1..=12u64).enumerate() {
         let before = dir.list().expect("listed");
         kill_after(spawn_child(&setup, "activate"), operations, round as u64 % 4);
+        // Where the kill landed is not controlled; how often it cut a change
+        // short is shown, not asserted.
+        interrupted += u32::from(setup.station().join("journal.json").exists());
         let after = assert_consistent(&setup);
         assert!(after.active.contains_key(PID), "round {round}: a version stays active");
         assert!(after.generation >= before.generation, "round {round}: the generation never goes back");
     }
+    eprintln!("kills that left a change half-done (finished on reopening): {interrupted} of 12");
 }
 
 #[test]

@@ -253,7 +253,13 @@ pub(crate) fn recover(station: &Path) -> Result<()> {
 }
 
 fn apply(station: &Path, journal: &Journal) -> Result<()> {
-    for (file, contents) in &journal.writes {
+    apply_until(station, journal, usize::MAX)
+}
+
+/// Apply the first `steps` writes of `journal`, and remove it once every write
+/// is applied. (Fewer steps stand for a process killed half-way; tests use it.)
+fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
+    for (file, contents) in journal.writes.iter().take(steps) {
         let path = station.join(file);
         let written = match contents {
             Some(contents) => {
@@ -265,6 +271,9 @@ fn apply(station: &Path, journal: &Journal) -> Result<()> {
             None => durable::remove_durably(&path),
         };
         written.map_err(|err| io_error("write", &path, &err))?;
+    }
+    if steps < journal.writes.len() {
+        return Ok(());
     }
     let path = station.join(JOURNAL_FILE);
     durable::remove_durably(&path).map_err(|err| io_error("remove", &path, &err))
@@ -298,6 +307,12 @@ impl Change {
     /// Commit the change (see the module documentation). Needs the exclusive
     /// lock, and [`recover`] run under it first.
     pub(crate) fn commit(self, station: &Path, current: &Mapping) -> Result<u64> {
+        self.commit_until(station, current, usize::MAX)
+    }
+
+    /// [`commit`](Self::commit), stopped after the journal and `steps` of its
+    /// writes (a process killed there).
+    fn commit_until(self, station: &Path, current: &Mapping, steps: usize) -> Result<u64> {
         let generation = current.generation + 1;
         let json = |value: serde_json::Value| serde_json::to_string_pretty(&value).unwrap_or_default();
         let mut writes: Vec<(String, Option<String>)> = Vec::new();
@@ -328,7 +343,7 @@ impl Change {
         let path = station.join(JOURNAL_FILE);
         let bytes = serde_json::to_vec(&journal).map_err(|err| Error::host(err.to_string()))?;
         durable::write_replacing(&path, &bytes).map_err(|err| io_error("write", &path, &err))?;
-        apply(station, &journal)?;
+        apply_until(station, &journal, steps)?;
         Ok(generation)
     }
 }
@@ -336,6 +351,42 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reference(version: &str) -> PackageRef {
+        PackageRef { name: "p".into(), version: version.parse().expect("version"), sha256: version.into() }
+    }
+
+    /// The change from {A: 1, B: 1} to {A: 2, B: 2} with histories, stopped
+    /// after every number of its writes: readers see the new mapping at once
+    /// (the journal is the commit point), and recovery leaves it on disk.
+    #[test]
+    fn a_change_killed_after_any_write_reads_as_done_and_recovers() {
+        let (one, two) = (reference("1.0.0"), reference("2.0.0"));
+        let change = |to: &PackageRef, from: Option<&PackageRef>| {
+            let mut change = Change::default();
+            for pid in ["A", "../B"] {
+                change.set_active(pid, Some(to.clone()));
+                change.set_history(pid, from.into_iter().cloned().collect());
+            }
+            change
+        };
+        // 2 active records, 2 histories and the generation.
+        for steps in 0..=5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            change(&one, None).commit(dir.path(), &Mapping::default()).expect("first change");
+            let old = read_mapping(dir.path()).expect("read");
+            change(&two, Some(&one)).commit_until(dir.path(), &old, steps).expect("stopped");
+            let new = read_mapping(dir.path()).expect("read");
+            assert_eq!(new.generation, old.generation + 1, "after {steps} writes");
+            assert_eq!(new.active.values().collect::<Vec<_>>(), [&two, &two], "after {steps} writes");
+            assert_eq!(new.history["../B"], [one.clone()]);
+            assert_eq!(journal_pending(dir.path()), steps < 5);
+            recover(dir.path()).expect("recovered");
+            assert!(!journal_pending(dir.path()));
+            assert_eq!(read_mapping(dir.path()).expect("read"), new, "after {steps} writes");
+            assert_eq!(read_generation_file(dir.path()).expect("generation"), new.generation);
+        }
+    }
 
     #[test]
     fn pid_files_are_plain_names_and_distinct() {
