@@ -157,6 +157,11 @@ fn install_list_activate_rollback_and_uninstall_through_the_library() {
     refused_with(station.activate(&trust, "versioned", &version("9.0.0"), None), ErrorCode::InvalidParams);
     assert_eq!(station.list().expect("listed").active["A02"].name, "part-counter", "a refused activation changes nothing");
 
+    // Moving a product id to another package: deactivate, then activate.
+    station.deactivate("A02").expect("deactivated");
+    station.activate(&trust, "intruder", &one, Some("A02")).expect("A02 is free");
+    refused_with(station.deactivate("B02"), ErrorCode::InvalidParams);
+
     // Uninstalling what is not active; the history forgets it.
     station.uninstall("versioned", &version("2.0.0")).expect("not active: uninstalled");
     let listing = station.list().expect("listed");
@@ -164,7 +169,7 @@ fn install_list_activate_rollback_and_uninstall_through_the_library() {
     refused_with(station.activate(&trust, "versioned", &version("2.0.0"), None), ErrorCode::InvalidParams);
 
     let events: Vec<String> = station.audit_trail().expect("audit").iter().map(|e| e.event.clone()).collect();
-    for event in ["install", "activate", "rollback", "uninstall"] {
+    for event in ["install", "activate", "rollback", "deactivate", "uninstall"] {
         assert!(events.iter().any(|e| e == event), "{event} is audited: {events:?}");
     }
     let trail = station.audit_trail().expect("audit");
@@ -340,6 +345,20 @@ fn a_version_that_cannot_be_loaded_leaves_the_one_before_serving() {
     assert!(station.execute_blocking(gray_input(PID)).report.result.is_ok(), "the old version still serves");
 }
 
+#[test]
+fn a_station_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new();
+    setup.open();
+    let station = setup.station();
+    std::fs::set_permissions(&station, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    refused_with(StationDir::open(&station), ErrorCode::InstallFailed);
+    std::fs::set_permissions(&station, std::fs::Permissions::from_mode(0o775)).expect("chmod");
+    refused_with(StationDir::open(&station), ErrorCode::InstallFailed);
+    std::fs::set_permissions(&station, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    setup.open();
+}
+
 // --- the binary ---
 
 fn pv_host(setup: &Setup) -> assert_cmd::Command {
@@ -410,6 +429,9 @@ fn the_binary_installs_lists_activates_rolls_back_and_uninstalls() {
     let intruder = setup.versioned("intruder", "1.0.0", &["A01"]);
     ok_json(pv_host(&setup).arg("install").arg(&intruder));
     refused_json(pv_host(&setup).args(["activate", "intruder", "1.0.0"]), ErrorCode::ActivationConflict, EXIT_STATION);
+    let json = ok_json(pv_host(&setup).args(["deactivate", "A01"]));
+    assert_eq!(json["deactivated"]["name"], "part-counter");
+    ok_json(pv_host(&setup).args(["activate", "intruder", "1.0.0"]));
 
     let unsigned = setup.dir.path().join("files/unsigned.pkg.wasm");
     let bytes = pv_host::pack(

@@ -264,7 +264,7 @@ fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
         let written = match contents {
             Some(contents) => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|err| io_error("create", dir, &err))?;
+                    crate::station::create_dirs(dir)?;
                 }
                 durable::write_replacing(&path, contents.as_bytes())
             }

@@ -1,5 +1,5 @@
 //! The station's audit trail: `audit.jsonl`, one JSON object per line for
-//! every install, activation, rollback and uninstall, appended and flushed
+//! every install, activation, rollback, deactivation and uninstall, appended and flushed
 //! under the station's exclusive lock. Each line is also emitted as a
 //! `tracing` record with target `audit` (see [`crate::audit`]).
 
@@ -19,7 +19,7 @@ pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
 pub struct AuditEntry {
     /// Milliseconds since the Unix epoch.
     pub time_ms: u64,
-    /// `install`, `activate`, `rollback` or `uninstall`.
+    /// `install`, `activate`, `rollback`, `deactivate` or `uninstall`.
     pub event: String,
     /// The user id of the process that made the change.
     pub uid: Option<u32>,

@@ -37,6 +37,9 @@
 //! had; rolling back activates the most recent of them and drops it from the
 //! history, so rolling back again goes further back.
 //!
+//! **Deactivating** a product id leaves nothing active for it (its version
+//! goes onto its history): how a product id moves to another package.
+//!
 //! **Uninstalling** an active version is refused
 //! ([`ErrorCode::UnsafeUninstall`]); an uninstalled version leaves every
 //! history.
@@ -46,6 +49,11 @@
 //! and renames; a change of several files goes through a journal (see the
 //! `activation` module), so a process killed at any point leaves the old state
 //! or the new one. Readers take a shared lock.
+//!
+//! **Permissions.** As for the trust store, a station directory (and its
+//! `packages`, `active` and `history`) owned by another user or writable by
+//! group or others is refused ([`ErrorCode::InstallFailed`]): whoever can
+//! write it could put an older signed version in place and activate it.
 //!
 //! The directory is `--station DIR` in the CLI, else `$PV_HOST_STATION`, else
 //! `$XDG_DATA_HOME/pv-host/station`, else `~/.local/share/pv-host/station`
@@ -154,6 +162,48 @@ fn not_installed(name: &str, version: &semver::Version) -> Error {
     )
 }
 
+/// Create `dir` and its parents, readable by all and writable by the owner
+/// only (whatever the umask adds), so that [`check_permissions`] accepts it.
+pub(crate) fn create_dirs(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
+    builder.create(dir).map_err(|err| store::io_error("create", dir, &err))
+}
+
+/// Refuse a station directory that someone other than the current user (or
+/// root) owns or may write: it could put an older signed version in place
+/// and activate it, around the trust store's rollback record. A directory not
+/// there yet is fine (it is created private).
+#[cfg(unix)]
+fn check_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(store::io_error("read", path, &err)),
+    };
+    let owner = metadata.uid();
+    let me = rustix::process::geteuid().as_raw();
+    let problem = if owner != me && owner != 0 {
+        format!("belongs to user {owner}, not to this user ({me}) or root; fix the owner (chown)")
+    } else if metadata.mode() & 0o022 != 0 {
+        format!("is writable by group or others (mode {:o}); run `chmod go-w {}`", metadata.mode() & 0o7777, path.display())
+    } else {
+        return Ok(());
+    };
+    Err(Error::station(
+        ErrorCode::InstallFailed,
+        format!("the station directory {} {problem}: anyone who can write it can change what the line runs", path.display()),
+    ))
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
 impl StationDir {
     /// The directory used when none is given: `$PV_HOST_STATION`, else
     /// `$XDG_DATA_HOME/pv-host/station`, else `$HOME/.local/share/pv-host/station`.
@@ -167,7 +217,12 @@ impl StationDir {
     /// Open the station in `dir`, creating it if needed, and finish a change a
     /// killed process left half-done.
     pub fn open(dir: &Path) -> Result<StationDir> {
-        std::fs::create_dir_all(dir).map_err(|err| store::io_error("create the station", dir, &err))?;
+        create_dirs(dir)?;
+        for path in
+            [dir.to_owned(), dir.join(store::PACKAGES_DIR), dir.join(activation::ACTIVE_DIR), dir.join(activation::HISTORY_DIR)]
+        {
+            check_permissions(&path)?;
+        }
         let station = StationDir { dir: dir.to_owned() };
         if activation::journal_pending(dir) {
             let _lock = station.lock()?;
@@ -378,6 +433,28 @@ impl StationDir {
         }
         self.verify_installed(trust, &bytes, &target)?;
         self.switch(&mapping, "rollback", &target, &[pid.to_owned()], |_, _| previous.clone())
+    }
+
+    /// Stop serving `pid`: nothing is active for it afterwards, and what was
+    /// goes onto its history (so [`rollback`](Self::rollback) brings it back).
+    /// This is how a product id moves to another package without a conflict.
+    /// 1006 when nothing is active for it.
+    pub fn deactivate(&self, pid: &str) -> Result<PackageRef> {
+        let (_lock, mapping) = self.begin_change()?;
+        let Some(current) = mapping.active.get(pid).cloned() else {
+            return Err(Error::input(ErrorCode::InvalidParams, format!("nothing is active for product id `{pid}`")));
+        };
+        let mut change = Change::default();
+        change.set_active(pid, None);
+        let mut previous = mapping.history.get(pid).cloned().unwrap_or_default();
+        previous.push(current.clone());
+        change.set_history(pid, previous);
+        change.commit(&self.dir, &mapping)?;
+        let mut entry = audit::AuditEntry::new("deactivate", &current.name, &current.version, &current.sha256);
+        entry.pids = vec![pid.to_owned()];
+        entry.previous = vec![Some(current.version.to_string())];
+        audit::append(&self.dir, &entry)?;
+        Ok(current)
     }
 
     /// Commit `target` as active for `pids`, each PID's history given by

@@ -64,7 +64,7 @@ pub(crate) fn installed(station: &Path) -> Result<Vec<(String, semver::Version, 
 pub(crate) fn store_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let created = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|err| install_error("create", dir, &err))?;
+    crate::station::create_dirs(dir).map_err(|err| Error::station(ErrorCode::InstallFailed, err.to_string()))?;
     if created && let Some(parent) = dir.parent() {
         durable::sync_dir(parent).map_err(|err| install_error("flush", parent, &err))?;
     }

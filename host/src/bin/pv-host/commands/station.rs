@@ -71,6 +71,12 @@ enum StationAction {
         #[command(flatten)]
         trust: TrustArgs,
     },
+    /// Stop serving a product id (its version can be brought back with
+    /// `rollback`): how a product id moves to another package.
+    Deactivate {
+        /// The product id.
+        pid: String,
+    },
     /// Remove an installed version; refused while it is active (2007).
     Uninstall {
         /// The package name.
@@ -123,6 +129,14 @@ pub fn run(command: StationCommand) -> Result<ExitCode> {
         StationAction::Rollback { pid, trust } => {
             let activation = station.rollback(&trust.open()?, &pid)?;
             report_activation(json, &station_name, "rolled back", &activation);
+        }
+        StationAction::Deactivate { pid } => {
+            let removed = station.deactivate(&pid)?;
+            if json {
+                println!("{}", json!({ "status": "OK", "station": station_name, "pid": pid, "deactivated": removed }));
+            } else {
+                println!("{}: deactivated {}", safe(&pid), safe(&removed.to_string()));
+            }
         }
         StationAction::Uninstall { name, version } => {
             let removed = station.uninstall(&name, &version)?;
