@@ -124,13 +124,25 @@ fn corrupt(path: &Path, err: impl std::fmt::Display) -> Error {
     Error::host(format!("{} is not a station record: {err}", path.display()))
 }
 
-/// Read a file, `None` when it is not there.
+/// Largest record read: an active record or a history is a few hundred bytes;
+/// a journal holds two per product id of one package (a manifest of at most
+/// 64 KiB lists at most a few thousand).
+const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+/// Read a file of at most [`MAX_RECORD_BYTES`], `None` when it is not there.
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(io_error("read", path, &err)),
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(io_error("read", path, &err)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).map_err(|err| io_error("read", path, &err))?;
+    if bytes.len() as u64 > MAX_RECORD_BYTES {
+        return Err(corrupt(path, format!("it is over the {MAX_RECORD_BYTES}-byte limit of a record")));
     }
+    Ok(Some(bytes))
 }
 
 /// The contents of every record file in `dir` by relative path.
@@ -386,6 +398,17 @@ mod tests {
             assert_eq!(read_mapping(dir.path()).expect("read"), new, "after {steps} writes");
             assert_eq!(read_generation_file(dir.path()).expect("generation"), new.generation);
         }
+    }
+
+    #[test]
+    fn an_oversized_record_is_an_error_not_an_allocation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(ACTIVE_DIR)).expect("dir");
+        let file = std::fs::File::create(dir.path().join(ACTIVE_DIR).join("A.json")).expect("file");
+        // Sparse: the size, not the bytes on disk, is what counts.
+        file.set_len(MAX_RECORD_BYTES + 1).expect("grown");
+        let err = read_mapping(dir.path()).expect_err("refused");
+        assert_eq!(err.kind(), crate::ErrorKind::Host);
     }
 
     #[test]

@@ -96,14 +96,28 @@ pub(crate) fn append(station: &Path, entry: &AuditEntry) -> Result<()> {
     file.write_all(&line).and_then(|()| file.sync_data()).map_err(failed)
 }
 
-/// Read the audit trail; a line that is not an entry (one cut short by a
-/// crash) is skipped.
+/// How much of the end of the audit trail
+/// [`StationDir::audit_trail`](crate::StationDir::audit_trail) reads: the
+/// trail only grows (rotate it as any log), and reading it must not grow with
+/// it.
+pub const MAX_AUDIT_READ_BYTES: u64 = 16 << 20;
+
+/// Read the audit trail, its last [`MAX_AUDIT_READ_BYTES`] at most; a line
+/// that is not an entry (one cut short by a crash, or by where the read
+/// starts) is skipped.
 pub(crate) fn read(station: &Path) -> Result<Vec<AuditEntry>> {
+    use std::io::{Read, Seek, SeekFrom};
     let path = station.join(AUDIT_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    let failed = |err: std::io::Error| io_error("read", &path, &err);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(io_error("read", &path, &err)),
+        Err(err) => return Err(failed(err)),
     };
+    let length = file.metadata().map_err(failed)?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(MAX_AUDIT_READ_BYTES))).map_err(failed)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_AUDIT_READ_BYTES).read_to_end(&mut bytes).map_err(failed)?;
+    let text = String::from_utf8_lossy(&bytes);
     Ok(text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect())
 }

@@ -70,7 +70,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use self::activation::{HISTORY_DEPTH, PackageRef};
-pub use self::audit::AuditEntry;
+pub use self::audit::{AuditEntry, MAX_AUDIT_READ_BYTES};
 pub use self::runtime::{ActiveVersion, DEFAULT_WATCH_INTERVAL, Routed, Station, Watcher};
 
 use self::activation::{Change, Mapping};
@@ -289,7 +289,7 @@ impl StationDir {
             path: path.clone(),
             already_installed,
         };
-        match std::fs::read(&path) {
+        match read_package_file(&path) {
             Ok(existing) if sha256_hex(&existing) == reference.sha256 => return Ok(installed(true)),
             Ok(_) => {
                 return Err(Error::station(
@@ -299,8 +299,8 @@ impl StationDir {
                     ),
                 ));
             }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(store::io_error("read", &path, &err)),
+            Err(_) if !path.exists() => {}
+            Err(err) => return Err(err),
         }
         store::store_new(&path, bytes)?;
         audit::append(&self.dir, &audit::AuditEntry::new("install", &reference.name, &reference.version, &reference.sha256))?;
@@ -521,7 +521,8 @@ impl StationDir {
         Ok(reference)
     }
 
-    /// The audit trail, oldest first.
+    /// The audit trail, oldest first: the entries of its last
+    /// [`MAX_AUDIT_READ_BYTES`].
     pub fn audit_trail(&self) -> Result<Vec<AuditEntry>> {
         audit::read(&self.dir)
     }
