@@ -222,6 +222,11 @@ impl TrustStore {
         let mut store = TrustStore { dir: Some(dir.to_owned()), ..TrustStore::in_memory() };
         let mut paths: Vec<PathBuf> = Vec::new();
         for entry in entries.filter_map(|entry| entry.ok()) {
+            // Another process's replacement in flight: never read, and gone
+            // (renamed) at any moment.
+            if entry.file_name().to_string_lossy().starts_with(durable::TEMPORARY_PREFIX) {
+                continue;
+            }
             let path = entry.path();
             // Every file of the store, not only keys: a replaceable revocation
             // list or rollback record is as bad as a replaceable key.
