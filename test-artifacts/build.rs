@@ -14,12 +14,8 @@ use std::process::Command;
 /// Every guest the tests use: (cargo package, whether it is a real example algorithm
 /// that `foreach_example!` must cover; the others are hostile guests for the
 /// sandbox tests).
-const GUESTS: &[(&str, bool)] = &[
-    ("part-counter", true),
-    ("scratch-detector", true),
-    ("hostile", false),
-    ("hostile-network", false),
-];
+const GUESTS: &[(&str, bool)] =
+    &[("part-counter", true), ("scratch-detector", true), ("hostile", false), ("hostile-network", false)];
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -44,7 +40,14 @@ fn main() {
     }
     // Flags and wrappers meant for the host build must not leak into the guest build
     // (a `-C target-cpu=native` or clippy's wrapper would break or slow it).
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     let output = cmd.output().expect("failed to start the nested cargo build of the example guests");
@@ -71,7 +74,9 @@ fn main() {
             names.push((guest, lib_name, constant));
         }
     }
-    generated.push_str("\n/// Every example algorithm (not the hostile guests): (package name, path).\npub const ALL: &[(&str, &str)] = &[\n");
+    generated.push_str(
+        "\n/// Every example algorithm (not the hostile guests): (package name, path).\npub const ALL: &[(&str, &str)] = &[\n",
+    );
     for (guest, _, constant) in &names {
         writeln!(generated, "    ({guest:?}, {constant}),").unwrap_or_default();
     }

@@ -16,8 +16,8 @@ use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
 use pv_benches::step_input;
 use pv_host::types::StepInput;
-use pv_test_artifacts::fixtures;
 use pv_host::{Host, Runner, RunnerConfig};
+use pv_test_artifacts::fixtures;
 
 const THREADS: usize = 2;
 const CALLS_PER_THREAD: usize = 4;

@@ -54,9 +54,7 @@ fn instance_start(c: &mut Criterion) {
     let mut group = c.benchmark_group("B4 fresh instance");
     group.bench_function("sandbox, pooled", |b| sandbox.iter_timed(b, || fresh_instance(&pooled, false)));
     group.bench_function("sandbox, on demand", |b| unpooled.iter_timed(b, || fresh_instance(&on_demand, false)));
-    group.bench_function("sandbox, pooled, with the drop", |b| {
-        sandbox_dropped.iter_timed(b, || fresh_instance(&pooled, true))
-    });
+    group.bench_function("sandbox, pooled, with the drop", |b| sandbox_dropped.iter_timed(b, || fresh_instance(&pooled, true)));
     group.bench_function("sandbox, on demand, with the drop", |b| {
         unpooled_dropped.iter_timed(b, || fresh_instance(&on_demand, true))
     });

@@ -53,8 +53,7 @@ fn kernels() -> [Kernel; 2] {
 
 fn wasm_vs_native(c: &mut Criterion) {
     let bounded = Host::new().expect("host");
-    let unbounded =
-        Host::builder().limits(Limits::default().with_fuel_per_call(None).without_deadlines()).build().expect("host");
+    let unbounded = Host::builder().limits(Limits::default().with_fuel_per_call(None).without_deadlines()).build().expect("host");
     for kernel in kernels() {
         let photo = fixtures::load_gray(kernel.photo);
         let view = ArrayView2::from_shape((photo.height() as usize, photo.width() as usize), photo.as_raw())

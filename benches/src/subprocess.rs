@@ -39,9 +39,7 @@ impl AdapterKind {
     pub fn available(self) -> bool {
         match self {
             AdapterKind::Rust(_) => true,
-            AdapterKind::Python => {
-                Command::new("python3").arg("--version").output().is_ok_and(|out| out.status.success())
-            }
+            AdapterKind::Python => Command::new("python3").arg("--version").output().is_ok_and(|out| out.status.success()),
         }
     }
 }

@@ -18,8 +18,6 @@ pub fn names() -> Vec<String> {
 pub fn read(name: &str) -> Result<Vec<u8>> {
     host::read(name).map_err(|err| match err {
         host::AssetError::NotFound => Error::model_not_found(format!("asset `{name}` is not in the package")),
-        host::AssetError::TooLarge => {
-            Error::model_not_found(format!("asset `{name}` is larger than the host lets a call read"))
-        }
+        host::AssetError::TooLarge => Error::model_not_found(format!("asset `{name}` is larger than the host lets a call read")),
     })
 }

@@ -36,10 +36,7 @@ impl Image {
 
     /// A gray image of the given size (for tests).
     pub fn gray(width: u32, height: u32, pixels: Vec<u8>) -> Self {
-        Self::new(
-            ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: String::new() },
-            pixels,
-        )
+        Self::new(ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: String::new() }, pixels)
     }
 
     /// Width in pixels.

@@ -166,16 +166,13 @@ mod tests {
 
     #[test]
     fn builders_produce_the_described_schema() {
-        let info = AlgorithmInfo::new("demo", "1.2.3")
-            .description("d")
-            .pids(["A", "B"])
-            .step(
-                Step::new(1, "count")
-                    .param(ParamSpec::int_in("n", 1, 10).default(5).describe("how many"))
-                    .param(ParamSpec::float_in("ratio", 0.0, 1.0).default(1))
-                    .param(ParamSpec::choice("mode", ["dark", "bright"]).default("dark"))
-                    .param(ParamSpec::text("code").length(Some(1), Some(8)).pattern("[A-Z]+").required()),
-            );
+        let info = AlgorithmInfo::new("demo", "1.2.3").description("d").pids(["A", "B"]).step(
+            Step::new(1, "count")
+                .param(ParamSpec::int_in("n", 1, 10).default(5).describe("how many"))
+                .param(ParamSpec::float_in("ratio", 0.0, 1.0).default(1))
+                .param(ParamSpec::choice("mode", ["dark", "bright"]).default("dark"))
+                .param(ParamSpec::text("code").length(Some(1), Some(8)).pattern("[A-Z]+").required()),
+        );
         assert_eq!(info.supported_pids, ["A", "B"]);
         let params = &info.steps[0].params;
         assert_eq!(params[0].default, Some(ParamValue::Int(5)));

@@ -97,13 +97,7 @@ pub struct ExecuteOutput {
 impl ExecuteOutput {
     /// An OK verdict.
     pub fn ok() -> Self {
-        ExecuteOutput {
-            verdict: Verdict::Ok,
-            ng_reason: None,
-            defect_rects: Vec::new(),
-            position_rects: Vec::new(),
-            debug: None,
-        }
+        ExecuteOutput { verdict: Verdict::Ok, ng_reason: None, defect_rects: Vec::new(), position_rects: Vec::new(), debug: None }
     }
     /// An NG verdict with its reason; add at least one defect with [`defect`](Self::defect).
     pub fn ng(reason: impl Into<String>) -> Self {

@@ -41,9 +41,7 @@ pub struct Params {
 impl Params {
     /// Parameters from name/value pairs (for tests of algorithm code).
     pub fn from_pairs<K: Into<String>>(pairs: impl IntoIterator<Item = (K, ParamValue)>) -> Self {
-        Params {
-            entries: pairs.into_iter().map(|(name, value)| wit::Param { name: name.into(), value }).collect(),
-        }
+        Params { entries: pairs.into_iter().map(|(name, value)| wit::Param { name: name.into(), value }).collect() }
     }
 
     /// The raw value, if the parameter was given (or has a default).
@@ -68,11 +66,7 @@ impl Params {
     fn mismatch(name: &str, found: &ParamValue, expected: &str) -> Error {
         let found = found.kind_name();
         let article = |word: &str| if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
-        Error::invalid_params(format!(
-            "param `{name}` is {} {found}, expected {} {expected}",
-            article(found),
-            article(expected)
-        ))
+        Error::invalid_params(format!("param `{name}` is {} {found}, expected {} {expected}", article(found), article(expected)))
     }
 
     /// An `int` parameter.
@@ -127,8 +121,7 @@ impl Params {
     /// An `int` parameter converted to `u32`, refusing negative or too large values.
     pub fn u32(&self, name: &str) -> Result<u32> {
         let value = self.int(name)?;
-        u32::try_from(value)
-            .map_err(|_| Error::invalid_params(format!("param `{name}` is {value}, expected 0..={}", u32::MAX)))
+        u32::try_from(value).map_err(|_| Error::invalid_params(format!("param `{name}` is {value}, expected 0..={}", u32::MAX)))
     }
 }
 

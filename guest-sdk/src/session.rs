@@ -42,8 +42,8 @@ pub fn get<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
 
 /// Store `value` under `key`, replacing what was there.
 pub fn set<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<()> {
-    let text = serde_json::to_string(value)
-        .map_err(|err| Error::unknown(format!("session value `{key}` does not encode: {err}")))?;
+    let text =
+        serde_json::to_string(value).map_err(|err| Error::unknown(format!("session value `{key}` does not encode: {err}")))?;
     host::set(key, &text).map_err(|reason| Error::unknown(format!("session refused `{key}`: {reason}")))
 }
 

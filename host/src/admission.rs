@@ -90,8 +90,9 @@ impl<'a> Admission<'a> {
 /// Read a package file once, refusing files over [`MAX_PACKAGE_BYTES`] before
 /// reading them (2001).
 pub fn read_package_file(path: &Path) -> Result<Vec<u8>> {
-    let unreadable =
-        |err: std::io::Error| Error::package(ErrorCode::PackageUnreadable, format!("cannot read package {}: {err}", path.display()));
+    let unreadable = |err: std::io::Error| {
+        Error::package(ErrorCode::PackageUnreadable, format!("cannot read package {}: {err}", path.display()))
+    };
     let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut bytes = Vec::new();
     // `take` bounds the read even if the file grows while it is read.

@@ -86,9 +86,7 @@ impl CompileCache {
         // Only its owner may list or add entries.
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
-            .map_err(|err| cache_error(format!("cannot create the compile cache {}: {err}", dir.display())))?;
+        builder.create(dir).map_err(|err| cache_error(format!("cannot create the compile cache {}: {err}", dir.display())))?;
         let key_path = dir.join("key");
         if !key_path.exists() {
             let mut key = [0u8; 32];
@@ -104,9 +102,8 @@ impl CompileCache {
         }
         let bytes = std::fs::read(&key_path)
             .map_err(|err| cache_error(format!("cannot read the cache key {}: {err}", key_path.display())))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| cache_error(format!("the cache key {} is not 32 bytes", key_path.display())))?;
+        let key: [u8; 32] =
+            bytes.try_into().map_err(|_| cache_error(format!("the cache key {} is not 32 bytes", key_path.display())))?;
         Ok(CompileCache { dir: dir.to_owned(), key, max_bytes: DEFAULT_CACHE_BYTES })
     }
 

@@ -10,8 +10,8 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::admission::{Provenance, read_package_file};
-use crate::compile_cache::CompileCache;
 use crate::bindings::InspectionAlgorithm;
+use crate::compile_cache::CompileCache;
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
 use crate::package::Package;
@@ -147,8 +147,7 @@ impl HostBuilder {
     pub fn build(self) -> Result<Host> {
         let engine = self.engine()?;
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|err| Error::host(format!("cannot link WASI: {err:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|err| Error::host(format!("cannot link WASI: {err:#}")))?;
         InspectionAlgorithm::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|err| Error::host(format!("cannot link the host imports: {err:#}")))?;
         let ticker = match self.limits.has_deadlines() {
@@ -171,17 +170,14 @@ impl HostBuilder {
         config.consume_fuel(self.limits.fuel_per_call().is_some());
         config.epoch_interruption(self.limits.has_deadlines());
         config.max_wasm_stack(self.limits.wasm_stack_bytes());
-        let on_demand = |config: &Config| {
-            Engine::new(config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")))
-        };
+        let on_demand =
+            |config: &Config| Engine::new(config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")));
         let Some(instances) = self.pooled_instances else { return on_demand(&config) };
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
         match Engine::new(&config) {
             Ok(engine) => Ok(engine),
             Err(err) if self.pooled_by_default => {
-                tracing::warn!(
-                    "cannot reserve the instance pool ({err:#}); allocating instances on demand instead"
-                );
+                tracing::warn!("cannot reserve the instance pool ({err:#}); allocating instances on demand instead");
                 on_demand(config.allocation_strategy(InstanceAllocationStrategy::OnDemand))
             }
             Err(err) => Err(Error::host(format!("cannot reserve a pool of {instances} instances: {err:#}"))),

@@ -110,9 +110,7 @@ pub fn check_image(image: &Image) -> Result<()> {
         return Err(invalid(format!("image size {width}x{height} is empty")));
     }
     if width > MAX_IMAGE_DIMENSION || height > MAX_IMAGE_DIMENSION {
-        return Err(invalid(format!(
-            "image size {width}x{height} exceeds the maximum of {MAX_IMAGE_DIMENSION} pixels per side"
-        )));
+        return Err(invalid(format!("image size {width}x{height} exceeds the maximum of {MAX_IMAGE_DIMENSION} pixels per side")));
     }
     let expected = u64::from(width) * u64::from(height) * channels(format) as u64;
     if image.pixels.len() as u64 != expected {

@@ -139,10 +139,7 @@ impl Instance {
     pub fn step(&self, index: u32) -> Result<&StepSpec> {
         self.info.steps.iter().find(|s| s.index == index).ok_or_else(|| {
             let known: Vec<String> = self.info.steps.iter().map(|s| s.index.to_string()).collect();
-            Error::input(
-                ErrorCode::InvalidParams,
-                format!("the algorithm has no step {index} (its steps: {})", known.join(", ")),
-            )
+            Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {index} (its steps: {})", known.join(", ")))
         })
     }
 
@@ -203,9 +200,7 @@ impl Instance {
     ) -> CallReport<ExecuteOutput> {
         let rules = self.package.output_rules().clone();
         let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
-        self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| {
-            alg.call_execute(store, input)
-        })
+        self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| alg.call_execute(store, input))
     }
 
     /// Run `reset` for the session.
@@ -225,13 +220,7 @@ impl Instance {
     }
 
     /// Run `on-step-finish`.
-    pub fn on_step_finish(
-        &mut self,
-        session: &mut Session,
-        step_index: u32,
-        pid: &str,
-        outcome: StepOutcome,
-    ) -> CallReport<()> {
+    pub fn on_step_finish(&mut self, session: &mut Session, step_index: u32, pid: &str, outcome: StepOutcome) -> CallReport<()> {
         self.call(
             Some(session),
             Phase::Hook,
@@ -245,7 +234,12 @@ impl Instance {
     /// tear down.
     pub fn teardown(mut self) -> CallReport<()> {
         if self.live.is_none() {
-            return CallReport { result: Ok(()), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() };
+            return CallReport {
+                result: Ok(()),
+                logs: Vec::new(),
+                diagnostics: BTreeMap::new(),
+                usage: ResourceUsage::default(),
+            };
         }
         self.call(None, Phase::Hook, "teardown", &accept, Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
     }
@@ -405,9 +399,7 @@ fn start(package: &Package) -> Result<(Live, AlgorithmInfo)> {
             let refused = store.data().guard.refused;
             let classified = classify_failure(&err, "instantiation", Phase::Hook, refused, limits, package.origin());
             return Err(match classified {
-                Error::Trap { message } => {
-                    Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}"))
-                }
+                Error::Trap { message } => Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}")),
                 other => other,
             });
         }
@@ -537,8 +529,7 @@ fn classify_failure(
         (None, Some(exit)) => format!("the algorithm called exit({})", exit.0),
         // Lifting and lowering failures: pointers or lengths outside the guest's
         // memory, strings that are not UTF-8, bad discriminants.
-        (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)"
-            .to_owned(),
+        (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)".to_owned(),
     };
     Error::Trap { message: format!("{message} during {name}") }
 }

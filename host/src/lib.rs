@@ -78,21 +78,18 @@ pub use crate::guest_log::{DEFAULT_LOG_BYTES_PER_CALL, LogRecord, LogSource};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
 pub use crate::limits::{
     DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL,
-    DEFAULT_SESSION_BYTES, DEFAULT_TABLE_ELEMENTS,
-    DEFAULT_WASM_STACK_BYTES, Limits, Phase,
+    DEFAULT_SESSION_BYTES, DEFAULT_TABLE_ELEMENTS, DEFAULT_WASM_STACK_BYTES, Limits, Phase,
 };
-pub use crate::policy::ImportPolicy;
 pub use crate::package::Package;
 pub use crate::package_file::{
     ASSET_SECTION_PREFIX, AssetEntry, KeyId, MANIFEST_SECTION, Manifest, PackageFile, PublicKey, RequestedLimits,
     SIGNATURE_SECTION, SUPPORTED_WIT, SecretKey, SectionInfo, SignatureSection, add_signature, pack,
 };
 pub use crate::params::{check_value, params_from_json};
+pub use crate::policy::ImportPolicy;
 pub use crate::runner::{DEFAULT_QUEUE, Isolation, LATENCY_BUCKETS_MS, Metrics, Runner, RunnerConfig};
 pub use crate::session::Session;
-pub use crate::validate::{
-    DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules,
-};
 pub use crate::state::DIAGNOSTICS_DROPPED_KEY;
 pub use crate::station::{Station, StationDir};
 pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};
+pub use crate::validate::{DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules};

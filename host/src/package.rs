@@ -45,13 +45,7 @@ struct Compiled {
 }
 
 impl Package {
-    pub(crate) fn new(
-        host: Host,
-        component: Component,
-        origin: &str,
-        assets: Assets,
-        provenance: Provenance,
-    ) -> Result<Package> {
+    pub(crate) fn new(host: Host, component: Component, origin: &str, assets: Assets, provenance: Provenance) -> Result<Package> {
         let contract = |err: wasmtime::Error| {
             Error::package(
                 ErrorCode::ContractMismatch,

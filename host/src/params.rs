@@ -60,9 +60,10 @@ fn value_from_json(spec: &ParamSpec, value: &Value) -> Result<ParamValue> {
         ParamKind::Boolean => ParamValue::Boolean(value.as_bool().ok_or_else(|| wrong("true or false"))?),
         ParamKind::Text(_) => ParamValue::Text(value.as_str().ok_or_else(|| wrong("a string"))?.to_owned()),
         ParamKind::Enumeration(_) => ParamValue::Choice(value.as_str().ok_or_else(|| wrong("a string"))?.to_owned()),
-        ParamKind::Rect => ParamValue::Rect(rect_from_json(value).ok_or_else(|| {
-            wrong(r#"a rectangle {"x": .., "y": .., "width": .., "height": ..} or [x, y, width, height]"#)
-        })?),
+        ParamKind::Rect => ParamValue::Rect(
+            rect_from_json(value)
+                .ok_or_else(|| wrong(r#"a rectangle {"x": .., "y": .., "width": .., "height": ..} or [x, y, width, height]"#))?,
+        ),
     })
 }
 
@@ -129,8 +130,7 @@ pub fn check_value(spec: &ParamSpec, value: &ParamValue) -> Result<()> {
         (ParamKind::Boolean, ParamValue::Boolean(_)) | (ParamKind::Rect, ParamValue::Rect(_)) => {}
         (ParamKind::Text(rule), ParamValue::Text(v)) => {
             let chars = v.chars().count();
-            if rule.min_length.is_some_and(|min| chars < min as usize)
-                || rule.max_length.is_some_and(|max| chars > max as usize)
+            if rule.min_length.is_some_and(|min| chars < min as usize) || rule.max_length.is_some_and(|max| chars > max as usize)
             {
                 return Err(invalid(format!(
                     "param `{name}` has {chars} characters, outside {}",

@@ -41,14 +41,8 @@ pub struct ImportPolicy {
 }
 
 /// The rules of [`ImportPolicy::default`].
-const DEFAULT_RULES: [&str; 6] = [
-    "procvision:algorithm/*",
-    "wasi:io/*",
-    "wasi:clocks/*",
-    "wasi:random/*",
-    "wasi:cli/*",
-    "wasi:filesystem/*",
-];
+const DEFAULT_RULES: [&str; 6] =
+    ["procvision:algorithm/*", "wasi:io/*", "wasi:clocks/*", "wasi:random/*", "wasi:cli/*", "wasi:filesystem/*"];
 
 impl Default for ImportPolicy {
     fn default() -> Self {
@@ -91,8 +85,9 @@ impl ImportPolicy {
     /// Check the top-level imports of a component's bytes; on refusal, error 2004
     /// naming each import that is not allowed.
     pub(crate) fn check(&self, bytes: &[u8], origin: &str) -> Result<()> {
-        let imports = component_imports(bytes)
-            .map_err(|err| Error::package(crate::ErrorCode::PackageMalformed, format!("{origin} is not a valid component: {err}")))?;
+        let imports = component_imports(bytes).map_err(|err| {
+            Error::package(crate::ErrorCode::PackageMalformed, format!("{origin} is not a valid component: {err}"))
+        })?;
         let refused: Vec<String> = imports.into_iter().filter(|name| !self.allows(name)).collect();
         if refused.is_empty() {
             return Ok(());

@@ -30,9 +30,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::bindings::procvision::algorithm::types::{
-    ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict,
-};
+use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
@@ -285,13 +283,7 @@ impl Runner {
     }
 
     /// Run `on-step-finish` on its own.
-    pub async fn on_step_finish(
-        &self,
-        session_id: &str,
-        step_index: u32,
-        pid: String,
-        outcome: StepOutcome,
-    ) -> CallReport<()> {
+    pub async fn on_step_finish(&self, session_id: &str, step_index: u32, pid: String, outcome: StepOutcome) -> CallReport<()> {
         self.call(session_id, "on-step-finish", Some((step_index, pid.clone())), move |instance, session| {
             instance.on_step_finish(session, step_index, &pid, outcome)
         })
@@ -347,16 +339,18 @@ impl Runner {
 
     /// The step and the work of a `pre-execute` call.
     fn pre_execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<PreExecuteOutput>) {
-        self.step_op(input, |instance, session, input| instance.pre_execute_input(session, input, true), |_| {
-            StepOutcome::Ok
-        })
+        self.step_op(input, |instance, session, input| instance.pre_execute_input(session, input, true), |_| StepOutcome::Ok)
     }
 
     /// The step and the work of an `execute` call.
     fn execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<ExecuteOutput>) {
-        self.step_op(input, |instance, session, input| instance.execute_input(session, input, true), |out| {
-            if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
-        })
+        self.step_op(
+            input,
+            |instance, session, input| instance.execute_input(session, input, true),
+            |out| {
+                if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
+            },
+        )
     }
 
     /// The step and the work of a phase call on `input`: the phase between the
@@ -498,11 +492,7 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    fn run<T>(
-        &self,
-        slot: &Mutex<SessionSlot>,
-        op: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
-    ) -> CallReport<T> {
+    fn run<T>(&self, slot: &Mutex<SessionSlot>, op: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>) -> CallReport<T> {
         let started = Instant::now();
         let mut slot = lock(slot);
         let slot = &mut *slot;

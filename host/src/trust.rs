@@ -290,7 +290,10 @@ impl TrustStore {
     /// Weak (small-order) keys, revoked keys and names that are not plain file
     /// names are refused (2014).
     pub fn add_key(&mut self, name: &str, key: PublicKey) -> Result<KeyId> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) || name.starts_with('.') {
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.starts_with('.')
+        {
             return Err(store_error(format!("key name `{name}` must be letters, digits, `-`, `_` or `.`")));
         }
         if self.revoked.contains(&key.id()) {

@@ -142,8 +142,7 @@ impl OutputRules {
         if debug.len() > self.max_debug_bytes {
             return Err(invalid(format!("the debug JSON has {} bytes, over the cap of {}", debug.len(), self.max_debug_bytes)));
         }
-        serde_json::from_str::<serde_json::Value>(debug)
-            .map_err(|err| invalid(format!("the debug data is not JSON: {err}")))?;
+        serde_json::from_str::<serde_json::Value>(debug).map_err(|err| invalid(format!("the debug data is not JSON: {err}")))?;
         Ok(())
     }
 }

@@ -95,7 +95,8 @@ impl Workshop {
 
     /// The key id of the first signature of package `name`.
     fn signer(&self, name: &str) -> String {
-        let report: Value = serde_json::from_str(&ok(self.cmd().arg("inspect").arg(self.path(name)).arg("--json"))).expect("JSON");
+        let report: Value =
+            serde_json::from_str(&ok(self.cmd().arg("inspect").arg(self.path(name)).arg("--json"))).expect("JSON");
         report["signatures"][0]["key_id"].as_str().expect("a key id").to_owned()
     }
 
@@ -134,9 +135,14 @@ fn keygen_pack_verify_inspect_run_and_countersign() {
     let verified = ok(shop.cmd().arg("verify").arg(shop.path("pc.pkg.wasm")));
     assert!(verified.starts_with("OK: part-counter 1.0.0"), "{verified}");
 
-    let inspected: Value =
-        serde_json::from_str(&ok(shop.cmd().arg("inspect").arg(shop.path("pc.pkg.wasm")).arg("--json").arg("--trust").arg(shop.trust())))
-            .expect("inspect --json prints JSON");
+    let inspected: Value = serde_json::from_str(&ok(shop
+        .cmd()
+        .arg("inspect")
+        .arg(shop.path("pc.pkg.wasm"))
+        .arg("--json")
+        .arg("--trust")
+        .arg(shop.trust())))
+    .expect("inspect --json prints JSON");
     assert_eq!(inspected["manifest"]["name"], "part-counter");
     assert_eq!(inspected["assets"][0]["name"], "notes.txt");
     assert_eq!(inspected["assets"][0]["size"], 21);

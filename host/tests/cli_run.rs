@@ -77,8 +77,7 @@ fn coins_with_a_coin_painted_over_is_ng_and_names_23() {
 
 #[test]
 fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
-    let (code, json) =
-        run_json(station::scratch_detector(), "B01", &fixtures::image_path("brick.png"), "{}");
+    let (code, json) = run_json(station::scratch_detector(), "B01", &fixtures::image_path("brick.png"), "{}");
     assert_eq!((code, &json["data"]["result_status"]), (0, &Value::from("OK")), "{json}");
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -98,8 +97,7 @@ fn brick_is_ok_and_brick_with_a_scratch_is_ng_with_a_rect_on_it() {
 
 #[test]
 fn json_output_has_the_platform_fields() {
-    let (code, json) =
-        run_json(station::part_counter(), "A01", &fixtures::image_path("coins.png"), r#"{"expected_count": 24}"#);
+    let (code, json) = run_json(station::part_counter(), "A01", &fixtures::image_path("coins.png"), r#"{"expected_count": 24}"#);
     assert_eq!(code, 0, "{json}");
     for field in ["status", "message", "error_code"] {
         assert!(json.get(field).is_some(), "missing {field}: {json}");

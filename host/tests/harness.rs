@@ -22,7 +22,12 @@ fn cases(example: &str) -> PathBuf {
 /// generous margin, so no check passes or fails by luck.
 const HOSTILE_DEADLINE: Duration = Duration::from_millis(1000);
 
-fn harness_run(package: &Path, trust: &TrustStore, pid: Option<&str>, configure: impl FnOnce(Harness<'_>) -> Harness<'_>) -> TestReport {
+fn harness_run(
+    package: &Path,
+    trust: &TrustStore,
+    pid: Option<&str>,
+    configure: impl FnOnce(Harness<'_>) -> Harness<'_>,
+) -> TestReport {
     let limits = match pid {
         Some(_) => Limits::default().with_all_deadlines(HOSTILE_DEADLINE),
         None => Limits::default(),
@@ -47,7 +52,11 @@ fn the_good_examples_pass_every_check() {
         let report = harness_run(package.as_ref(), &trust, None, |h| {
             h.with_images(&fixtures::images_dir()).expect("images").with_cases(&cases(example)).expect("cases")
         });
-        assert!(report.passed(), "{example}: {:#?}", report.checks.iter().filter(|c| c.status != Status::Pass).collect::<Vec<_>>());
+        assert!(
+            report.passed(),
+            "{example}: {:#?}",
+            report.checks.iter().filter(|c| c.status != Status::Pass).collect::<Vec<_>>()
+        );
         assert!(report.check("golden.case[clean brick]").is_some() || example == "part-counter");
         assert!(report.checks.len() > 15, "{example}: the whole battery ran");
     }
@@ -120,7 +129,14 @@ fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
         .arg(cases("part-counter"))
         .arg("--images")
         .arg(&images)
-        .args(["--report".as_ref(), json.as_os_str(), "--report".as_ref(), xml.as_os_str(), "--report".as_ref(), html.as_os_str()])
+        .args([
+            "--report".as_ref(),
+            json.as_os_str(),
+            "--report".as_ref(),
+            xml.as_os_str(),
+            "--report".as_ref(),
+            html.as_os_str(),
+        ])
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&output.stdout);

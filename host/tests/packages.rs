@@ -13,8 +13,8 @@ use std::cell::Cell;
 
 use pv_host::types::Verdict;
 use pv_host::{
-    Admission, ErrorKind, Host, Manifest, PackageFile, RequestedLimits, SUPPORTED_WIT, SecretKey,
-    Session, TrustStore, add_signature, pack,
+    Admission, ErrorKind, Host, Manifest, PackageFile, RequestedLimits, SUPPORTED_WIT, SecretKey, Session, TrustStore,
+    add_signature, pack,
 };
 use wasm_encoder::{CustomSection, Section};
 
@@ -66,8 +66,25 @@ fn small_package() -> Vec<u8> {
 
 fn hostile_manifest() -> Manifest {
     let pids = [
-        "GOOD", "LOOP", "MEMORY", "MEMORY_POLITE", "RECURSION", "DEEP_STACK", "RECTS", "STRING", "LOG_SPAM",
-        "DIAG_SPAM", "SESSION_BOMB", "ASSET", "COUNT", "FLOW", "OUTSIDE_RECT", "NG_WITHOUT_DEFECT", "SNOOP", "PANIC", "BAD_UTF8",
+        "GOOD",
+        "LOOP",
+        "MEMORY",
+        "MEMORY_POLITE",
+        "RECURSION",
+        "DEEP_STACK",
+        "RECTS",
+        "STRING",
+        "LOG_SPAM",
+        "DIAG_SPAM",
+        "SESSION_BOMB",
+        "ASSET",
+        "COUNT",
+        "FLOW",
+        "OUTSIDE_RECT",
+        "NG_WITHOUT_DEFECT",
+        "SNOOP",
+        "PANIC",
+        "BAD_UTF8",
         "BAD_POINTER",
     ];
     manifest("hostile", "1.0.0", &pids)
@@ -91,8 +108,8 @@ fn a_signed_package_is_admitted_and_its_guest_reads_its_asset() {
     let component = std::fs::read(pv_test_artifacts::HOSTILE).expect("hostile guest");
     let mut wanted = hostile_manifest();
     wanted.limits = RequestedLimits { memory_mb: Some(64), ..Default::default() };
-    let bytes = pack(&component, &wanted, &[("probe.txt".into(), b"signed asset text".to_vec())], Some(&vendor()))
-        .expect("packs");
+    let bytes =
+        pack(&component, &wanted, &[("probe.txt".into(), b"signed asset text".to_vec())], Some(&vendor())).expect("packs");
     let trust = trust_of(&[("vendor", &vendor())]);
     let package = Host::new().expect("host").load_package(&bytes, "hostile.pkg", &Admission::new(&trust)).expect("admitted");
 
@@ -246,10 +263,9 @@ fn a_tampered_asset_is_refused() {
     // refused: the manifest lists its size and digest.
     let component = wat_guest::component(wat_guest::Setup::Ok);
     let mut listed = wat_manifest();
-    listed.assets =
-        vec![pv_host::AssetEntry { name: "probe.txt".into(), size: 5, sha256: "0".repeat(64) }];
-    let forged = [component, custom("procvision:manifest", &listed.to_json()), custom("procvision:asset/probe.txt", b"probe")]
-        .concat();
+    listed.assets = vec![pv_host::AssetEntry { name: "probe.txt".into(), size: 5, sha256: "0".repeat(64) }];
+    let forged =
+        [component, custom("procvision:manifest", &listed.to_json()), custom("procvision:asset/probe.txt", b"probe")].concat();
     let forged = add_signature(&forged, &vendor()).expect("signed");
     assert_eq!(refusal(Admission::new(&trust).verify(&forged, "forged")), (ErrorKind::Package, 2013));
 }

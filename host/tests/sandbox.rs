@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
 use pv_host::{
-    CallReport, DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, Limits, LogSource, Package, Phase, Session,
+    CallReport, DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, Limits, LogSource, Package,
+    Phase, Session,
 };
 
 /// A short deadline for the tests that hit it, so the suite stays quick.
@@ -67,13 +68,7 @@ fn set_up(package: &Package) -> Instance {
 
 fn gray(width: u32, height: u32) -> pv_host::types::Image {
     pv_host::types::Image {
-        meta: pv_host::types::ImageMeta {
-            width,
-            height,
-            format: PixelFormat::Gray8,
-            timestamp_ms: 0,
-            camera_id: "test".into(),
-        },
+        meta: pv_host::types::ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "test".into() },
         pixels: vec![128; (width * height) as usize],
     }
 }
@@ -323,10 +318,8 @@ fn a_session_bomb_is_refused_at_the_cap_and_the_session_stays_whole() {
 
 #[test]
 fn the_network_guest_is_refused_at_load_2004() {
-    let err = Host::new()
-        .expect("host")
-        .load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref())
-        .expect_err("refused at load");
+    let err =
+        Host::new().expect("host").load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect_err("refused at load");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::ImportRefused));
     let Error::ImportsRefused { imports, .. } = &err else { panic!("{err:?}") };
     assert!(imports.iter().any(|name| name.starts_with("wasi:sockets/tcp@")), "{imports:?}");

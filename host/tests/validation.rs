@@ -45,7 +45,8 @@ fn refused_inputs_never_reach_the_guest() {
     let mut inconsistent = input("GOOD");
     inconsistent.image.pixels.pop();
     let mut guide_too_big = input("GOOD");
-    guide_too_big.guide_image = Some(Image { meta: ImageMeta { width: 1 << 20, height: 1 << 20, ..gray(1, 1).meta }, pixels: Vec::new() });
+    guide_too_big.guide_image =
+        Some(Image { meta: ImageMeta { width: 1 << 20, height: 1 << 20, ..gray(1, 1).meta }, pixels: Vec::new() });
     let mut unknown_param = input("GOOD");
     unknown_param.params = vec![Param { name: "nope".into(), value: ParamValue::Int(1) }];
     let cases = [

@@ -227,10 +227,7 @@ impl Algorithm for Hostile {
                     let mut chunk = Vec::new();
                     if chunk.try_reserve_exact(16 << 20).is_err() {
                         let held: usize = hoard.iter().map(Vec::capacity).sum();
-                        return Err(Error::new(
-                            pv_guest::ErrorCode::OutOfMemory,
-                            format!("gave up after {} MiB", held >> 20),
-                        ));
+                        return Err(Error::new(pv_guest::ErrorCode::OutOfMemory, format!("gave up after {} MiB", held >> 20)));
                     }
                     chunk.resize(16 << 20, 1);
                     hoard.push(chunk);
@@ -238,8 +235,9 @@ impl Algorithm for Hostile {
             }
             "RECURSION" => Ok(ExecuteOutput::ng(format!("depth {}", recurse(u64::MAX)))),
             "DEEP_STACK" => Ok(ExecuteOutput::ng(format!("depth {}", recurse_in_memory(u64::MAX)))),
-            "RECTS" => Ok(ExecuteOutput::ng("a million defects")
-                .defects((0..1_000_000).map(|i| Rect::new(i % 1000, i / 1000, 1, 1)))),
+            "RECTS" => {
+                Ok(ExecuteOutput::ng("a million defects").defects((0..1_000_000).map(|i| Rect::new(i % 1000, i / 1000, 1, 1))))
+            }
             "STRING" => Ok(ExecuteOutput::ng("x".repeat(100 << 20)).defect(Rect::new(0, 0, 1, 1))),
             "LOG_SPAM" => {
                 log_spam();
@@ -278,9 +276,7 @@ impl Algorithm for Hostile {
                 }
             }
             "PANIC" => panic!("the hostile algorithm panics on purpose"),
-            "BAD_UTF8" => {
-                Ok(ExecuteOutput::ng(forged_string(vec![0xC3, 0x28, 0xFF, 0xFE])).defect(Rect::new(0, 0, 1, 1)))
-            }
+            "BAD_UTF8" => Ok(ExecuteOutput::ng(forged_string(vec![0xC3, 0x28, 0xFF, 0xFE])).defect(Rect::new(0, 0, 1, 1))),
             "BAD_POINTER" => Ok(ExecuteOutput::ng(pointer_outside_memory()).defect(Rect::new(0, 0, 1, 1))),
             other => Err(Error::invalid_pid(format!("no misbehaviour for {other}"))),
         }

@@ -13,9 +13,7 @@
 
 pub mod vision;
 
-use pv_guest::{
-    Algorithm, AlgorithmInfo, Error, ExecuteOutput, ParamSpec, PreExecuteOutput, Rect, Result, Step, StepInput,
-};
+use pv_guest::{Algorithm, AlgorithmInfo, Error, ExecuteOutput, ParamSpec, PreExecuteOutput, Rect, Result, Step, StepInput};
 
 use crate::vision::{Blob, BoxPx};
 
@@ -87,9 +85,7 @@ impl Algorithm for PartCounter {
                             .describe("largest area of a part, in pixels"),
                     )
                     .param(ParamSpec::int_in("min_mean", 0, 255).default(40).describe("darkest acceptable mean intensity"))
-                    .param(
-                        ParamSpec::int_in("max_mean", 0, 255).default(220).describe("brightest acceptable mean intensity"),
-                    ),
+                    .param(ParamSpec::int_in("max_mean", 0, 255).default(220).describe("brightest acceptable mean intensity")),
             )
     }
 

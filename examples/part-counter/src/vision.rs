@@ -137,9 +137,7 @@ pub fn find_missing(parts: &[Blob], expected: usize) -> Vec<BoxPx> {
         return Vec::new();
     }
     let full_rows: Vec<&Vec<&Blob>> = rows.iter().filter(|row| row.len() == full).collect();
-    let pitch = median_f32(
-        full_rows.iter().flat_map(|row| row.windows(2).map(|p| p[1].centroid_x - p[0].centroid_x)).collect(),
-    );
+    let pitch = median_f32(full_rows.iter().flat_map(|row| row.windows(2).map(|p| p[1].centroid_x - p[0].centroid_x)).collect());
     if pitch <= 0.0 {
         return Vec::new();
     }
@@ -250,9 +248,8 @@ fn thresholds(residual: &[u8]) -> (u8, u8) {
     }
     let high = otsu(&hist).max(MIN_THRESHOLD);
     // A 9-bin box smoothing keeps the valley search off single-bin noise.
-    let smooth: Vec<u64> = (0..256usize)
-        .map(|v| hist[v.saturating_sub(VALLEY_SMOOTHING)..=(v + VALLEY_SMOOTHING).min(255)].iter().sum())
-        .collect();
+    let smooth: Vec<u64> =
+        (0..256usize).map(|v| hist[v.saturating_sub(VALLEY_SMOOTHING)..=(v + VALLEY_SMOOTHING).min(255)].iter().sum()).collect();
     let top = usize::from(high);
     let mode = (0..=top).max_by_key(|&v| (smooth[v], std::cmp::Reverse(v))).unwrap_or(0);
     let valley = (mode..=top).min_by_key(|&v| (smooth[v], std::cmp::Reverse(v))).unwrap_or(top);
@@ -484,8 +481,7 @@ mod tests {
     fn several_parts_missing_from_one_row_each_get_a_box() {
         let blobs = segment_parts(synthetic_tray(&grid(3, 5), 10.0).view(), 20);
         // Blobs come in raster order: 10..15 is the last row; drop its 2nd and 5th.
-        let kept: Vec<Blob> =
-            blobs.iter().enumerate().filter(|&(i, _)| i != 11 && i != 14).map(|(_, b)| b.clone()).collect();
+        let kept: Vec<Blob> = blobs.iter().enumerate().filter(|&(i, _)| i != 11 && i != 14).map(|(_, b)| b.clone()).collect();
         let missing = find_missing(&kept, 15);
         let centres: Vec<(f32, f32)> =
             missing.iter().map(|m| (m.x as f32 + m.width as f32 / 2.0, m.y as f32 + m.height as f32 / 2.0)).collect();
@@ -500,8 +496,7 @@ mod tests {
         let blobs = segment_parts(synthetic_tray(&grid(3, 5), 10.0).view(), 20);
         assert!(find_missing(&blobs, 15).is_empty(), "nothing missing");
         assert!(find_missing(&blobs, 17).is_empty(), "all rows full");
-        let two_rows: Vec<Blob> =
-            blobs.iter().enumerate().filter(|&(i, _)| i != 2 && i != 7).map(|(_, b)| b.clone()).collect();
+        let two_rows: Vec<Blob> = blobs.iter().enumerate().filter(|&(i, _)| i != 2 && i != 7).map(|(_, b)| b.clone()).collect();
         assert!(find_missing(&two_rows, 15).is_empty(), "missing from two rows");
         assert!(find_missing(&[], 3).is_empty());
         assert!(find_missing(&blobs[..1], 3).is_empty());

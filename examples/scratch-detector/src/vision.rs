@@ -112,10 +112,7 @@ pub fn find_scratches(image: ArrayView2<u8>, params: &ScratchParams) -> Vec<Scra
         let residual = top_hat(&pixels, w, h, window, bright);
         let pieces = pieces(&residual, min_contrast, w, h);
         for line in link(&pieces, w, h, max_offset) {
-            if line.length >= f64::from(params.min_length)
-                && line.elongation >= MIN_ELONGATION
-                && line.coverage >= MIN_COVERAGE
-            {
+            if line.length >= f64::from(params.min_length) && line.elongation >= MIN_ELONGATION && line.coverage >= MIN_COVERAGE {
                 scratches.push(line.into_scratch(bright));
             }
         }
@@ -181,8 +178,7 @@ impl Moments {
     }
 
     fn merge(&mut self, o: &Moments) {
-        (self.x0, self.y0, self.x1, self.y1) =
-            (self.x0.min(o.x0), self.y0.min(o.y0), self.x1.max(o.x1), self.y1.max(o.y1));
+        (self.x0, self.y0, self.x1, self.y1) = (self.x0.min(o.x0), self.y0.min(o.y0), self.x1.max(o.x1), self.y1.max(o.y1));
         self.area += o.area;
         self.residual += o.residual;
         self.sx += o.sx;

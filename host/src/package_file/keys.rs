@@ -43,9 +43,8 @@ impl FromStr for KeyId {
 
     fn from_str(text: &str) -> Result<Self> {
         let mut id = [0u8; 8];
-        hex::decode_to_slice(text.trim(), &mut id).map_err(|_| {
-            Error::untrusted(ErrorCode::TrustStoreInvalid, format!("`{text}` is not a key id (16 hex digits)"))
-        })?;
+        hex::decode_to_slice(text.trim(), &mut id)
+            .map_err(|_| Error::untrusted(ErrorCode::TrustStoreInvalid, format!("`{text}` is not a key id (16 hex digits)")))?;
         Ok(KeyId(id))
     }
 }
@@ -76,9 +75,9 @@ impl PublicKey {
 
     /// A key from its 32 raw bytes; fails when they are not a curve point.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self> {
-        VerifyingKey::from_bytes(bytes).map(PublicKey).map_err(|_| {
-            Error::untrusted(ErrorCode::TrustStoreInvalid, "the bytes are not an ed25519 public key")
-        })
+        VerifyingKey::from_bytes(bytes)
+            .map(PublicKey)
+            .map_err(|_| Error::untrusted(ErrorCode::TrustStoreInvalid, "the bytes are not an ed25519 public key"))
     }
 
     /// The text of a `.pub` file: a tag line and the key in hex.

@@ -208,10 +208,7 @@ impl Manifest {
         let mut names = std::collections::BTreeSet::new();
         for asset in &self.assets {
             if !valid_name(&asset.name, 128, true) {
-                return Err(format!(
-                    "asset name `{}` must be 1 to 128 letters, digits, `-`, `_`, `.` or `/`",
-                    asset.name
-                ));
+                return Err(format!("asset name `{}` must be 1 to 128 letters, digits, `-`, `_`, `.` or `/`", asset.name));
             }
             if !names.insert(&asset.name) {
                 return Err(format!("asset `{}` is listed twice", asset.name));
@@ -255,7 +252,8 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
-    const GOOD: &str = r#"{"name":"part-counter","version":"1.2.0","pids":["A01"],"wit":"procvision:algorithm@1.0.0","publisher":"ACME"}"#;
+    const GOOD: &str =
+        r#"{"name":"part-counter","version":"1.2.0","pids":["A01"],"wit":"procvision:algorithm@1.0.0","publisher":"ACME"}"#;
 
     fn with(field: &str, value: &str) -> String {
         let mut json: serde_json::Value = serde_json::from_str(GOOD).expect("json");

@@ -27,6 +27,5 @@ mod sections;
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use manifest::{AssetEntry, Manifest, RequestedLimits, SUPPORTED_WIT};
 pub use sections::{
-    ASSET_SECTION_PREFIX, MANIFEST_SECTION, PackageFile, SIGNATURE_SECTION, SectionInfo, SignatureSection,
-    add_signature, pack,
+    ASSET_SECTION_PREFIX, MANIFEST_SECTION, PackageFile, SIGNATURE_SECTION, SectionInfo, SignatureSection, add_signature, pack,
 };

@@ -231,9 +231,7 @@ fn top_level_sections(bytes: &[u8]) -> Result<Vec<RawSection<'_>>> {
         let kind = match payload {
             Payload::Version { encoding: Encoding::Component, .. } => continue,
             Payload::Version { encoding: Encoding::Module, .. } => {
-                return Err(malformed(
-                    "a core WebAssembly module, not a component: build the algorithm for wasm32-wasip2",
-                ));
+                return Err(malformed("a core WebAssembly module, not a component: build the algorithm for wasm32-wasip2"));
             }
             Payload::ModuleSection { unchecked_range, .. } | Payload::ComponentSection { unchecked_range, .. } => {
                 // The parser leaves a nested module to its own parser: step over it,
@@ -245,11 +243,7 @@ fn top_level_sections(bytes: &[u8]) -> Result<Vec<RawSection<'_>>> {
                 "module"
             }
             Payload::CustomSection(reader) => {
-                sections.push(RawSection {
-                    custom: Some((reader.name(), reader.data())),
-                    kind: "custom",
-                    range: start..pos,
-                });
+                sections.push(RawSection { custom: Some((reader.name(), reader.data())), kind: "custom", range: start..pos });
                 continue;
             }
             Payload::End(_) => break,

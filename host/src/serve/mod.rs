@@ -53,8 +53,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             max_frame_bytes: frame::DEFAULT_MAX_FRAME_BYTES,
-            shm_dir: std::env::var_os(shm::SHM_DIR_ENV)
-                .map_or_else(|| PathBuf::from(shm::DEFAULT_SHM_DIR), PathBuf::from),
+            shm_dir: std::env::var_os(shm::SHM_DIR_ENV).map_or_else(|| PathBuf::from(shm::DEFAULT_SHM_DIR), PathBuf::from),
             max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
@@ -188,7 +187,8 @@ async fn handle_call(
     if let Ok(mut book) = sessions.lock() {
         book.ensure(runner, &session, &call.session_context);
     }
-    let done = |message: &str, data: Map<String, Value>| protocol::result(request_id, &call.phase, call.step_index, message, data);
+    let done =
+        |message: &str, data: Map<String, Value>| protocol::result(request_id, &call.phase, call.step_index, message, data);
     let unit = |report: crate::CallReport<()>, message: &str| match report.result {
         Ok(()) => done(message, Map::new()),
         Err(err) => error_reply(request_id, &err),
@@ -233,9 +233,11 @@ async fn handle_call(
 }
 
 async fn step_input(info: &AlgorithmInfo, shm_dir: &std::path::Path, call: &Call) -> crate::Result<StepInput> {
-    let step = info.steps.iter().find(|s| s.index == call.step_index).ok_or_else(|| {
-        Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {}", call.step_index))
-    })?;
+    let step = info
+        .steps
+        .iter()
+        .find(|s| s.index == call.step_index)
+        .ok_or_else(|| Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {}", call.step_index)))?;
     let params = params_from_json(step, &call.user_params)?;
     let Some(image) = call.image.clone() else {
         return Err(Error::input(ErrorCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));

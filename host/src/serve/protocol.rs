@@ -310,9 +310,16 @@ mod tests {
 
     #[test]
     fn bad_frames_are_errors_not_panics() {
-        for bad in [&b"not json"[..], b"[]", b"{}", br#"{"type":"dance"}"#, br#"{"type":"call"}"#, br#"{"type":"call","data":{}}"#,
-            br#"{"type":"call","data":{"phase":"pre","step_index":-1}}"#, br#"{"type":"call","data":{"phase":"pre","user_params":3}}"#]
-        {
+        for bad in [
+            &b"not json"[..],
+            b"[]",
+            b"{}",
+            br#"{"type":"dance"}"#,
+            br#"{"type":"call"}"#,
+            br#"{"type":"call","data":{}}"#,
+            br#"{"type":"call","data":{"phase":"pre","step_index":-1}}"#,
+            br#"{"type":"call","data":{"phase":"pre","user_params":3}}"#,
+        ] {
             assert!(parse_request(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }

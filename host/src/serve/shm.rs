@@ -33,7 +33,9 @@ fn sanitised(id: &str) -> Result<&str> {
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|err| load_failed(format!("cannot open {}: {err}", path.display())))?;
     let mut bytes = Vec::new();
-    file.take(MAX_IMAGE_BYTES + 1).read_to_end(&mut bytes).map_err(|err| load_failed(format!("cannot read {}: {err}", path.display())))?;
+    file.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| load_failed(format!("cannot read {}: {err}", path.display())))?;
     if bytes.len() as u64 > MAX_IMAGE_BYTES {
         return Err(load_failed(format!("{} is over the {MAX_IMAGE_BYTES}-byte image limit", path.display())));
     }

@@ -8,7 +8,6 @@ use serde_json::Map;
 use super::cases::{GoldenCase, best_matches};
 use super::{Check, Harness, Status, TestReport, Thumbnail};
 use crate::annotate::{Mark, annotate};
-use crate::serve::protocol::verdict_name;
 use crate::error::{Error, ErrorKind};
 use crate::image::load_image;
 use crate::instance::{CallReport, Instance};
@@ -16,6 +15,7 @@ use crate::limits::{Limits, Phase};
 use crate::package::Package;
 use crate::package_file::PackageFile;
 use crate::params::params_from_json;
+use crate::serve::protocol::verdict_name;
 use crate::session::Session;
 use crate::types::{
     AlgorithmInfo, ExecuteOutput, Image, ImageMeta, ParamKind, ParamValue, PixelFormat, Rect, StepInput, StepSpec,
@@ -291,7 +291,12 @@ fn ready(package: &Package) -> crate::Result<Instance> {
 }
 
 /// pre-execute then execute in `session`; the execute output, or the first error.
-fn step_once(run: &mut Run<'_>, instance: &mut Instance, session: &mut Session, input: &StepInput) -> crate::Result<ExecuteOutput> {
+fn step_once(
+    run: &mut Run<'_>,
+    instance: &mut Instance,
+    session: &mut Session,
+    input: &StepInput,
+) -> crate::Result<ExecuteOutput> {
     let pre = instance.pre_execute(session, input);
     run.keep(Phase::PreExecute, &pre);
     pre.result?;
@@ -304,7 +309,10 @@ fn step_once(run: &mut Run<'_>, instance: &mut Instance, session: &mut Session, 
 /// sandbox stop or an invalid output fails.
 fn judge(result: &crate::Result<ExecuteOutput>) -> (Status, String) {
     match result {
-        Ok(out) => (Status::Pass, format!("{}{}", verdict_name(out.verdict), out.ng_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())),
+        Ok(out) => (
+            Status::Pass,
+            format!("{}{}", verdict_name(out.verdict), out.ng_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()),
+        ),
         Err(err) if crashed(err) => (Status::Fail, describe(err)),
         Err(err) => (Status::Pass, format!("a proper error: {}", describe(err))),
     }
@@ -450,7 +458,12 @@ fn value_text(value: &ParamValue) -> String {
 
 fn summary(result: &crate::Result<ExecuteOutput>) -> String {
     match result {
-        Ok(out) => format!("{} with {} defect(s), debug {}", verdict_name(out.verdict), out.defect_rects.len(), out.debug.as_deref().unwrap_or("-")),
+        Ok(out) => format!(
+            "{} with {} defect(s), debug {}",
+            verdict_name(out.verdict),
+            out.defect_rects.len(),
+            out.debug.as_deref().unwrap_or("-")
+        ),
         Err(err) => describe(err),
     }
 }
@@ -537,9 +550,10 @@ fn golden_check(package: &Package, info: &AlgorithmInfo, case: &GoldenCase, tole
     let name = format!("case[{}]", case.name);
     let outcome = (|| {
         let image = load_image(&case.image, None)?;
-        let step = info.steps.iter().find(|s| s.index == case.step).cloned().ok_or_else(|| {
-            Error::input(crate::ErrorCode::InvalidParams, format!("the algorithm has no step {}", case.step))
-        })?;
+        let step =
+            info.steps.iter().find(|s| s.index == case.step).cloned().ok_or_else(|| {
+                Error::input(crate::ErrorCode::InvalidParams, format!("the algorithm has no step {}", case.step))
+            })?;
         let input = StepInput {
             step_index: case.step,
             pid: case.pid.clone(),

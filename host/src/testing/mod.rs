@@ -126,15 +126,7 @@ impl<'a> Harness<'a> {
     /// refuses, as long as the component can be loaded).
     pub fn new(host: Host, path: &Path, admission: Admission<'a>) -> Result<Self> {
         let bytes = crate::admission::read_package_file(path)?;
-        Ok(Harness {
-            host,
-            origin: path.display().to_string(),
-            bytes,
-            admission,
-            images: Vec::new(),
-            cases: None,
-            pid: None,
-        })
+        Ok(Harness { host, origin: path.display().to_string(), bytes, admission, images: Vec::new(), cases: None, pid: None })
     }
 
     /// Run every step on each PNG or JPEG in `dir` too.

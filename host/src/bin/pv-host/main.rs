@@ -141,7 +141,9 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect())
+    std::borrow::Cow::Owned(
+        text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect(),
+    )
 }
 
 /// Colour on stderr only for a terminal, and never when `NO_COLOR` is set to
@@ -160,8 +162,7 @@ fn init_tracing(
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let stderr =
-        tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).with_ansi(use_colour());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true).with_ansi(use_colour());
     let stderr = match format {
         LogFormat::Text => stderr.boxed(),
         LogFormat::Json => stderr.json().boxed(),

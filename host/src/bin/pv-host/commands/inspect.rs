@@ -47,11 +47,8 @@ fn report(args: &InspectArgs, file: &PackageFile<'_>, trust: Option<&TrustStore>
         Ok(manifest) => (serde_json::to_value(manifest)?, Value::Null),
         Err(err) => (Value::Null, Value::String(err.to_string())),
     };
-    let assets: Vec<Value> = file
-        .assets()
-        .iter()
-        .map(|(name, data)| json!({ "name": name, "size": data.len(), "sha256": sha256(data) }))
-        .collect();
+    let assets: Vec<Value> =
+        file.assets().iter().map(|(name, data)| json!({ "name": name, "size": data.len(), "sha256": sha256(data) })).collect();
     let signatures: Vec<Value> = file
         .signatures()
         .iter()

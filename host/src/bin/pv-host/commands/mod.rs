@@ -34,19 +34,15 @@ pub fn use_compile_cache(on: bool) {
 /// A host builder with the compile cache at its default place, unless
 /// `--no-cache` or the cache cannot be opened (then packages simply compile).
 pub fn host_builder() -> HostBuilder {
-    let cache = USE_COMPILE_CACHE
-        .get()
-        .copied()
-        .unwrap_or(true)
-        .then(CompileCache::default_dir)
-        .flatten()
-        .and_then(|dir| match CompileCache::open(&dir) {
+    let cache = USE_COMPILE_CACHE.get().copied().unwrap_or(true).then(CompileCache::default_dir).flatten().and_then(|dir| {
+        match CompileCache::open(&dir) {
             Ok(cache) => Some(cache),
             Err(err) => {
                 tracing::warn!(%err, "compiling without the compile cache");
                 None
             }
-        });
+        }
+    });
     pv_host::Host::builder().compile_cache(cache)
 }
 
@@ -76,4 +72,3 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     temporary.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
-

@@ -25,9 +25,10 @@ pub struct TrustArgs {
 impl TrustArgs {
     /// The trust store directory: the flag, else the default location.
     pub fn dir(&self) -> Result<PathBuf> {
-        self.trust.clone().or_else(TrustStore::default_dir).context(
-            "no trust store: pass --trust DIR or set PV_HOST_TRUST (neither HOME nor XDG_CONFIG_HOME is set)",
-        )
+        self.trust
+            .clone()
+            .or_else(TrustStore::default_dir)
+            .context("no trust store: pass --trust DIR or set PV_HOST_TRUST (neither HOME nor XDG_CONFIG_HOME is set)")
     }
 
     /// Open the trust store.

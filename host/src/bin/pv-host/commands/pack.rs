@@ -45,8 +45,7 @@ pub struct PackArgs {
 /// Run the command.
 pub fn run(args: PackArgs) -> Result<ExitCode> {
     let component = pv_host::read_package_file(&args.component)?;
-    let manifest_json =
-        std::fs::read(&args.manifest).with_context(|| format!("cannot read {}", args.manifest.display()))?;
+    let manifest_json = std::fs::read(&args.manifest).with_context(|| format!("cannot read {}", args.manifest.display()))?;
     let manifest = Manifest::from_json(&manifest_json).with_context(|| format!("in {}", args.manifest.display()))?;
     let mut assets = Vec::new();
     for spec in &args.asset {

@@ -9,12 +9,10 @@ use clap::{Args, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use pv_host::annotate::{Mark, annotate};
-use pv_host::serve::protocol::{self, verdict_name};
 use pv_host::image::{format_name, load_image};
+use pv_host::serve::protocol::{self, verdict_name};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
-use pv_host::{
-    CallReport, Error, ErrorCode, Instance, LogRecord, Metrics, ResourceUsage, Session, params_from_json,
-};
+use pv_host::{CallReport, Error, ErrorCode, Instance, LogRecord, Metrics, ResourceUsage, Session, params_from_json};
 
 use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
@@ -166,9 +164,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             println!("\nmetrics {}", serde_json::to_string(metrics)?);
         }
     }
-    let failure = outcomes.iter().find_map(|o| {
-        o.pre.result.as_ref().err().or(o.exec.as_ref().and_then(|e| e.result.as_ref().err()))
-    });
+    let failure =
+        outcomes.iter().find_map(|o| o.pre.result.as_ref().err().or(o.exec.as_ref().and_then(|e| e.result.as_ref().err())));
     let any_ng = outcomes
         .iter()
         .any(|o| o.exec.as_ref().and_then(|e| e.result.as_ref().ok()).is_some_and(|out| out.verdict == Verdict::Ng));
@@ -310,8 +307,9 @@ fn run_step(
 pub(super) fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
     let Some(arg) = arg else { return Ok(Map::new()) };
     let text = match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|err| {
-            Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("cannot read params file {path}: {err}") }
+        Some(path) => std::fs::read_to_string(path).map_err(|err| Error::InvalidInput {
+            code: ErrorCode::InvalidParams,
+            message: format!("cannot read params file {path}: {err}"),
         })?,
         None => arg.to_owned(),
     };
@@ -323,8 +321,7 @@ pub(super) fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
         }
         .into()),
         Err(err) => {
-            Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("params are not JSON: {err}") }
-                .into())
+            Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("params are not JSON: {err}") }.into())
         }
     }
 }
@@ -410,10 +407,7 @@ fn result_json(outcome: &RunOutcome) -> Value {
         }
     };
     if let Value::Object(map) = &mut value {
-        map.insert(
-            "algorithm".into(),
-            json!({ "name": outcome.name, "version": outcome.version }),
-        );
+        map.insert("algorithm".into(), json!({ "name": outcome.name, "version": outcome.version }));
         map.insert("timings_ms".into(), Value::Object(timings));
         map.insert("resources".into(), Value::Object(resources));
         map.insert("logs".into(), Value::Array(logs));
@@ -440,11 +434,7 @@ fn usage_line(usage: &ResourceUsage) -> String {
         Some(fuel) => format!("{:>7.1} Mfuel", fuel as f64 / 1e6),
         None => format!("{:>13}", "fuel off"),
     };
-    format!(
-        "{:>8.1} ms {fuel} {:>7.1} MiB",
-        ms(usage.wall_time),
-        usage.peak_memory_bytes as f64 / (1024.0 * 1024.0)
-    )
+    format!("{:>8.1} ms {fuel} {:>7.1} MiB", ms(usage.wall_time), usage.peak_memory_bytes as f64 / (1024.0 * 1024.0))
 }
 
 fn print_summary(outcome: &RunOutcome) {

@@ -49,10 +49,7 @@ enum TrustAction {
 
 /// Run the command.
 pub fn run(command: TrustCommand) -> Result<ExitCode> {
-    let dir = command
-        .trust
-        .or_else(TrustStore::default_dir)
-        .context("no trust store: pass --trust DIR or set PV_HOST_TRUST")?;
+    let dir = command.trust.or_else(TrustStore::default_dir).context("no trust store: pass --trust DIR or set PV_HOST_TRUST")?;
     match command.action {
         TrustAction::Add { key, name } => {
             let public = PublicKey::read(&key)?;
