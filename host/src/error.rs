@@ -29,6 +29,9 @@ use std::fmt;
 /// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
 /// | 2015 | a parameter pattern the algorithm declares is invalid or over the host's caps (length, compiled size, count) |
 /// | 2016 | the component needs more than a limit grants it (core instances, memories, tables, table elements, initial memory); the message names the limit, the value needed and the manifest field or host setting that raises it |
+/// | 2005 | station: a package could not be installed (the station cannot store it, or holds other bytes under its name and version) |
+/// | 2006 | station: activation conflict, another package is active for a product id |
+/// | 2007 | station: unsafe uninstall, the version is active |
 /// | 3001 | busy: the runner's queue is full; try again later (backpressure) |
 /// | 9999 | anything else: a guest trap, a host failure |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +83,14 @@ pub enum ErrorCode {
     PatternRefused,
     /// 2016
     LimitTooLow,
+    /// 2005, the platform's "install failed": the station could not install
+    /// a package it admitted.
+    InstallFailed,
+    /// 2006, the platform's "activation conflict": another package is active
+    /// for a product id the activation claims.
+    ActivationConflict,
+    /// 2007, the platform's "unsafe uninstall": the version is active.
+    UnsafeUninstall,
     /// 3001
     Busy,
     /// 9999
@@ -113,6 +124,9 @@ impl ErrorCode {
             ErrorCode::TrustStoreInvalid => 2014,
             ErrorCode::PatternRefused => 2015,
             ErrorCode::LimitTooLow => 2016,
+            ErrorCode::InstallFailed => 2005,
+            ErrorCode::ActivationConflict => 2006,
+            ErrorCode::UnsafeUninstall => 2007,
             ErrorCode::Busy => 3001,
             ErrorCode::Unknown => 9999,
         }
@@ -168,6 +182,9 @@ pub enum ErrorKind {
     Trust,
     /// The runner is at capacity: every instance is busy and the queue is full.
     Busy,
+    /// The station refused a change: an activation conflict, an unsafe
+    /// uninstall, an install it cannot complete.
+    Station,
     /// pv-host itself failed (I/O, engine, internal limits).
     Host,
 }
@@ -259,6 +276,15 @@ pub enum Error {
         /// Why, and what to do about it.
         message: String,
     },
+    /// The station refused a change.
+    #[error("{message}")]
+    Station {
+        /// [`ErrorCode::InstallFailed`], [`ErrorCode::ActivationConflict`] or
+        /// [`ErrorCode::UnsafeUninstall`].
+        code: ErrorCode,
+        /// What was refused, and what to do.
+        message: String,
+    },
     /// The runner's instances are all busy and its queue is full.
     #[error("busy: {message}")]
     Busy {
@@ -282,7 +308,8 @@ impl Error {
             | Error::InvalidInput { code, .. }
             | Error::InvalidOutput { code, .. }
             | Error::Package { code, .. }
-            | Error::Untrusted { code, .. } => *code,
+            | Error::Untrusted { code, .. }
+            | Error::Station { code, .. } => *code,
             Error::ImportsRefused { .. } => ErrorCode::ImportRefused,
             Error::LimitTooLow { .. } => ErrorCode::LimitTooLow,
             Error::Busy { .. } => ErrorCode::Busy,
@@ -302,6 +329,7 @@ impl Error {
             Error::Package { .. } => ErrorKind::Package,
             Error::Untrusted { .. } => ErrorKind::Trust,
             Error::Busy { .. } => ErrorKind::Busy,
+            Error::Station { .. } => ErrorKind::Station,
             Error::Host { .. } => ErrorKind::Host,
         }
     }
@@ -316,6 +344,10 @@ impl Error {
 
     pub(crate) fn untrusted(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::Untrusted { code, message: message.into() }
+    }
+
+    pub(crate) fn station(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Station { code, message: message.into() }
     }
 
     pub(crate) fn host(message: impl Into<String>) -> Self {

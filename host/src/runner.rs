@@ -315,6 +315,11 @@ impl Runner {
         self.call_blocking(session_id, "execute", Some(step), op)
     }
 
+    /// The blocking form of [`warm_up`](Self::warm_up).
+    pub fn warm_up_blocking(&self, session_id: &str) -> CallReport<()> {
+        self.call_blocking(session_id, "setup", None, |_, _| CallReport::ok(()))
+    }
+
     /// The blocking form of [`reset`](Self::reset).
     pub fn reset_blocking(&self, session_id: &str) -> CallReport<()> {
         self.call_blocking(session_id, "reset", None, |instance, session| instance.reset(session))

@@ -3,10 +3,10 @@
 //! Its rules are documented on [`TrustStore`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::durable::{self, LockFile};
 use crate::error::{Error, ErrorCode, Result};
 use crate::package_file::{KeyId, Manifest, PackageFile, PublicKey, SignatureSection};
 
@@ -222,6 +222,11 @@ impl TrustStore {
         let mut store = TrustStore { dir: Some(dir.to_owned()), ..TrustStore::in_memory() };
         let mut paths: Vec<PathBuf> = Vec::new();
         for entry in entries.filter_map(|entry| entry.ok()) {
+            // Another process's replacement in flight: never read, and gone
+            // (renamed) at any moment.
+            if entry.file_name().to_string_lossy().starts_with(durable::TEMPORARY_PREFIX) {
+                continue;
+            }
             let path = entry.path();
             if path.extension().is_some_and(|ext| ext == "pub") {
                 check_permissions(&path)?;
@@ -536,50 +541,27 @@ fn check_permissions(_path: &Path) -> Result<()> {
 }
 
 /// An exclusive lock on the store's lock file, released when dropped.
-struct StoreLock(std::fs::File);
+struct StoreLock {
+    _held: LockFile,
+}
 
 impl StoreLock {
     fn exclusive(dir: &Path) -> Result<Self> {
         let path = dir.join(LOCK_FILE);
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path).map_err(|err| store_error(format!("cannot open {}: {err}", path.display())))?;
-        file.lock().map_err(|err| store_error(format!("cannot lock {}: {err}", path.display())))?;
-        Ok(StoreLock(file))
-    }
-}
-
-impl Drop for StoreLock {
-    fn drop(&mut self) {
-        // Closing the file releases the lock too; unlocking first says so.
-        let _ = self.0.unlock();
+        LockFile::exclusive(&path)
+            .map(|held| StoreLock { _held: held })
+            .map_err(|err| store_error(format!("cannot lock {}: {err}", path.display())))
     }
 }
 
 /// Create `path`, never overwriting.
 fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .and_then(|mut file| file.write_all(bytes))
-        .map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
+    durable::write_new(path, bytes).map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
 }
 
-/// Replace `path` atomically and durably: written to a fresh temporary file of
-/// its own (never a fixed name another process could be writing too), flushed,
-/// renamed over `path`, and the directory flushed. A reader sees the old file or
-/// the new one, never half of one, also after a crash.
+/// Replace `path` atomically and durably (see [`durable::write_replacing`]).
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
-    let failed = |err: std::io::Error| store_error(format!("cannot write {}: {err}", path.display()));
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temporary = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(failed)?;
-    temporary.write_all(bytes).map_err(failed)?;
-    temporary.as_file().sync_all().map_err(failed)?;
-    temporary.persist(path).map_err(|err| failed(err.error))?;
-    std::fs::File::open(dir).and_then(|dir| dir.sync_all()).map_err(failed)
+    durable::write_replacing(path, bytes).map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
 }
 
 #[cfg(test)]

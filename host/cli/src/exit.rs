@@ -25,6 +25,9 @@ pub const HOST: u8 = 7;
 /// The package is not trusted: unsigned, a bad signature, unknown or revoked
 /// signers, too few signers, a rollback, or an unusable trust store.
 pub const UNTRUSTED: u8 = 8;
+/// The station refused a change: an activation conflict, an unsafe uninstall,
+/// an install it cannot complete.
+pub const STATION: u8 = 9;
 
 /// The table printed under `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -38,7 +41,9 @@ Exit codes:
   6  the package cannot be used or is refused by policy (2xxx)
   7  pv-host failed (I/O, engine)
   8  the package is not trusted (2006-2010, 2012, 2014: unsigned, bad
-     signature, unknown or revoked key, too few signers, rollback, trust store)";
+     signature, unknown or revoked key, too few signers, rollback, trust store)
+  9  the station refused a change (install failed, activation conflict,
+     unsafe uninstall)";
 
 /// The library error inside an error chain, if any.
 pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
@@ -53,6 +58,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         Some(ErrorKind::Trap | ErrorKind::Limit) => ALGORITHM_CRASH,
         Some(ErrorKind::Package | ErrorKind::Policy) => PACKAGE,
         Some(ErrorKind::Trust) => UNTRUSTED,
+        Some(ErrorKind::Station) => STATION,
         _ => HOST,
     };
     ExitCode::from(code)

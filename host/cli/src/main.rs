@@ -66,6 +66,7 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     Bench(commands::bench::BenchArgs),
     Trust(commands::trust::TrustCommand),
+    Station(commands::station::StationCommand),
     Completions(commands::completions::CompletionsArgs),
     Man(commands::man::ManArgs),
 }
@@ -83,6 +84,7 @@ impl Command {
             Command::Test(args) => args.json,
             Command::Bench(args) => args.json,
             Command::Trust(command) => command.json,
+            Command::Station(command) => command.json,
             Command::Run(_) | Command::Serve(_) | Command::Completions(_) | Command::Man(_) => false,
         }
     }
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Trust(command) => commands::trust::run(command),
+        Command::Station(command) => commands::station::run(command),
         Command::Completions(args) => commands::completions::run(args, Cli::command()),
         Command::Man(args) => commands::man::run(args, Cli::command()),
     };

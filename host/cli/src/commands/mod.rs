@@ -11,6 +11,7 @@ pub mod progress;
 pub mod run;
 pub mod serve;
 pub mod sign;
+pub mod station;
 pub mod test;
 pub mod trust;
 pub mod verify;

@@ -1,0 +1,426 @@
+//! The active mapping (`active/<pid>.json`), the rollback history
+//! (`history/<pid>.json`) and the generation counter, changed together through
+//! a journal so that a change of several files is all or nothing.
+//!
+//! A change is committed in three steps, under the station's exclusive lock:
+//! the full set of new file contents is written to `journal.json` (replaced
+//! atomically: this rename is the commit point), each file is then replaced
+//! atomically, and the journal is removed. Whoever takes the exclusive lock
+//! next and finds a journal applies it again (applying is idempotent); a
+//! reader that finds one reads the journal's contents over the files. A
+//! process killed at any point therefore leaves the old state (no journal yet)
+//! or the new one, never a mix.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::durable;
+use crate::error::{Error, Result};
+use crate::station::store::io_error;
+
+/// The directory of active mappings.
+pub(crate) const ACTIVE_DIR: &str = "active";
+/// The directory of rollback histories.
+pub(crate) const HISTORY_DIR: &str = "history";
+/// The generation counter: bumped by every change of the mapping, so a running
+/// station notices a change by reading a few bytes.
+pub(crate) const GENERATION_FILE: &str = "generation";
+/// The journal of a change under way.
+pub(crate) const JOURNAL_FILE: &str = "journal.json";
+/// Format of the records and the journal.
+const FORMAT: u32 = 1;
+
+/// Longest `%XX`-encoded PID file name (file names are at most 255 bytes).
+const MAX_PLAIN_PID_FILE: usize = 200;
+
+/// How many earlier versions a PID keeps for rollback.
+pub const HISTORY_DEPTH: usize = 5;
+
+/// One version of one package, as the records name it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PackageRef {
+    /// The package's name.
+    pub name: String,
+    /// Its version.
+    pub version: semver::Version,
+    /// SHA-256 of the package file, hex.
+    pub sha256: String,
+}
+
+impl std::fmt::Display for PackageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.name, self.version)
+    }
+}
+
+/// `active/<pid>.json`: which version serves a PID.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActiveRecord {
+    format: u32,
+    pid: String,
+    name: String,
+    version: semver::Version,
+    sha256: String,
+    activated_at_ms: u64,
+}
+
+/// `history/<pid>.json`: the versions active before, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryRecord {
+    format: u32,
+    pid: String,
+    previous: Vec<PackageRef>,
+}
+
+/// `journal.json`: the new contents of every file a change touches (`None`:
+/// remove the file), by path relative to the station.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Journal {
+    format: u32,
+    writes: Vec<(String, Option<String>)>,
+}
+
+/// The mapping as read at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Mapping {
+    pub(crate) generation: u64,
+    pub(crate) active: BTreeMap<String, PackageRef>,
+    pub(crate) history: BTreeMap<String, Vec<PackageRef>>,
+}
+
+/// The file name for a PID. A PID is 1 to 64 printable characters (the
+/// manifest's rule), so it may hold `/` or start with `.`: every byte outside
+/// ASCII letters, digits, `-` and `_` (and a `.` that is not the first) is
+/// written `%XX`; a name that would be long (a PID of many non-ASCII
+/// characters) is `~` and the PID's SHA-256 instead (`~` never appears in the
+/// other form). The PID itself is kept inside the record, which is what
+/// readers use.
+pub(crate) fn pid_file(pid: &str) -> String {
+    let mut name = String::new();
+    for (i, byte) in pid.bytes().enumerate() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_') || (byte == b'.' && i > 0) {
+            name.push(char::from(byte));
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if name.len() > MAX_PLAIN_PID_FILE {
+        name = format!("~{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pid.as_bytes())));
+    }
+    name.push_str(".json");
+    name
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn corrupt(path: &Path, err: impl std::fmt::Display) -> Error {
+    Error::host(format!("{} is not a station record: {err}", path.display()))
+}
+
+/// Largest record read: an active record or a history is a few hundred bytes;
+/// a journal holds two per product id of one package (a manifest of at most
+/// 64 KiB lists at most a few thousand).
+const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+/// Read a file of at most [`MAX_RECORD_BYTES`], `None` when it is not there.
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(io_error("read", path, &err)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).map_err(|err| io_error("read", path, &err))?;
+    if bytes.len() as u64 > MAX_RECORD_BYTES {
+        return Err(corrupt(path, format!("it is over the {MAX_RECORD_BYTES}-byte limit of a record")));
+    }
+    Ok(Some(bytes))
+}
+
+/// The contents of every record file in `dir` by relative path.
+fn read_records(station: &Path, dir: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<()> {
+    let path = station.join(dir);
+    let entries = match std::fs::read_dir(&path) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_error("read", &path, &err)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|err| io_error("read", &path, &err))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        if let Some(bytes) = read_optional(&entry.path())? {
+            files.insert(format!("{dir}/{name}"), bytes);
+        }
+    }
+    Ok(())
+}
+
+/// Read the journal left by a change under way, if any.
+fn read_journal(station: &Path) -> Result<Option<Journal>> {
+    let path = station.join(JOURNAL_FILE);
+    let Some(bytes) = read_optional(&path)? else { return Ok(None) };
+    let journal: Journal = serde_json::from_slice(&bytes).map_err(|err| corrupt(&path, err))?;
+    if journal.format != FORMAT {
+        return Err(corrupt(&path, format!("format {} (this pv-host reads {FORMAT})", journal.format)));
+    }
+    for (file, _) in &journal.writes {
+        check_relative(file).map_err(|err| corrupt(&path, err))?;
+    }
+    Ok(Some(journal))
+}
+
+/// A journal names only files of the mapping: `generation`, `active/X.json`,
+/// `history/X.json`, X a plain file name.
+fn check_relative(file: &str) -> std::result::Result<(), String> {
+    if file == GENERATION_FILE {
+        return Ok(());
+    }
+    let plain = |name: &str| !name.is_empty() && !name.starts_with('.') && !name.contains('/') && name.ends_with(".json");
+    match file.split_once('/') {
+        Some((ACTIVE_DIR | HISTORY_DIR, name)) if plain(name) => Ok(()),
+        _ => Err(format!("the journal names `{file}`, not a file of the mapping")),
+    }
+}
+
+/// The generation as written in `generation` (0 before the first change).
+pub(crate) fn read_generation_file(station: &Path) -> Result<u64> {
+    let path = station.join(GENERATION_FILE);
+    match read_optional(&path)? {
+        None => Ok(0),
+        Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().map_err(|err| corrupt(&path, err)),
+    }
+}
+
+/// Whether a change was interrupted (its journal is still there).
+pub(crate) fn journal_pending(station: &Path) -> bool {
+    station.join(JOURNAL_FILE).exists()
+}
+
+/// Read the mapping: the files, with a pending journal's contents over them.
+/// The caller holds the station's lock (shared or exclusive).
+pub(crate) fn read_mapping(station: &Path) -> Result<Mapping> {
+    let mut files = BTreeMap::new();
+    read_records(station, ACTIVE_DIR, &mut files)?;
+    read_records(station, HISTORY_DIR, &mut files)?;
+    let mut generation = read_generation_file(station)?;
+    if let Some(journal) = read_journal(station)? {
+        for (file, contents) in journal.writes {
+            if file == GENERATION_FILE {
+                if let Some(contents) = &contents {
+                    generation = contents.trim().parse().map_err(|err| corrupt(&station.join(JOURNAL_FILE), err))?;
+                }
+                continue;
+            }
+            match contents {
+                Some(contents) => files.insert(file, contents.into_bytes()),
+                None => files.remove(&file),
+            };
+        }
+    }
+    let mut mapping = Mapping { generation, ..Mapping::default() };
+    for (file, bytes) in files {
+        let path = station.join(&file);
+        if file.starts_with(ACTIVE_DIR) {
+            let record: ActiveRecord = serde_json::from_slice(&bytes).map_err(|err| corrupt(&path, err))?;
+            if record.format != FORMAT || format!("{ACTIVE_DIR}/{}", pid_file(&record.pid)) != file {
+                return Err(corrupt(&path, "its format or product id does not match its file name"));
+            }
+            if !crate::station::store::plain_name(&record.name) {
+                return Err(corrupt(&path, format!("`{}` is not a package name", record.name)));
+            }
+            let reference = PackageRef { name: record.name, version: record.version, sha256: record.sha256 };
+            mapping.active.insert(record.pid, reference);
+        } else {
+            let record: HistoryRecord = serde_json::from_slice(&bytes).map_err(|err| corrupt(&path, err))?;
+            if record.format != FORMAT || format!("{HISTORY_DIR}/{}", pid_file(&record.pid)) != file {
+                return Err(corrupt(&path, "its format or product id does not match its file name"));
+            }
+            if record.previous.iter().any(|r| !crate::station::store::plain_name(&r.name)) {
+                return Err(corrupt(&path, "it names something that is not a package name"));
+            }
+            mapping.history.insert(record.pid, record.previous);
+        }
+    }
+    Ok(mapping)
+}
+
+/// Finish a change a killed process left half-done. Needs the exclusive lock.
+pub(crate) fn recover(station: &Path) -> Result<()> {
+    if let Some(journal) = read_journal(station)? {
+        tracing::info!(station = %station.display(), "finishing a change that was interrupted");
+        apply(station, &journal)?;
+    }
+    Ok(())
+}
+
+fn apply(station: &Path, journal: &Journal) -> Result<()> {
+    apply_until(station, journal, usize::MAX)
+}
+
+/// Apply the first `steps` writes of `journal`, and remove it once every write
+/// is applied. (Fewer steps stand for a process killed half-way; tests use it.)
+fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
+    for (file, contents) in journal.writes.iter().take(steps) {
+        let path = station.join(file);
+        let written = match contents {
+            Some(contents) => {
+                if let Some(dir) = path.parent() {
+                    crate::station::create_dirs(dir)?;
+                }
+                durable::write_replacing(&path, contents.as_bytes())
+            }
+            None => durable::remove_durably(&path),
+        };
+        written.map_err(|err| io_error("write", &path, &err))?;
+    }
+    if steps < journal.writes.len() {
+        return Ok(());
+    }
+    let path = station.join(JOURNAL_FILE);
+    durable::remove_durably(&path).map_err(|err| io_error("remove", &path, &err))
+}
+
+/// A change of the mapping: new active records and histories, by PID.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    active: BTreeMap<String, Option<PackageRef>>,
+    history: BTreeMap<String, Vec<PackageRef>>,
+}
+
+impl Change {
+    /// `pid` is served by `to` (or by nothing).
+    pub(crate) fn set_active(&mut self, pid: &str, to: Option<PackageRef>) {
+        self.active.insert(pid.to_owned(), to);
+    }
+
+    /// `pid`'s history becomes `previous` (oldest first; trimmed to
+    /// [`HISTORY_DEPTH`]).
+    pub(crate) fn set_history(&mut self, pid: &str, mut previous: Vec<PackageRef>) {
+        let excess = previous.len().saturating_sub(HISTORY_DEPTH);
+        previous.drain(..excess);
+        self.history.insert(pid.to_owned(), previous);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.active.is_empty() && self.history.is_empty()
+    }
+
+    /// Commit the change (see the module documentation). Needs the exclusive
+    /// lock, and [`recover`] run under it first.
+    pub(crate) fn commit(self, station: &Path, current: &Mapping) -> Result<u64> {
+        self.commit_until(station, current, usize::MAX)
+    }
+
+    /// [`commit`](Self::commit), stopped after the journal and `steps` of its
+    /// writes (a process killed there).
+    fn commit_until(self, station: &Path, current: &Mapping, steps: usize) -> Result<u64> {
+        let generation = current.generation + 1;
+        let json = |value: serde_json::Value| serde_json::to_string_pretty(&value).unwrap_or_default();
+        let mut writes: Vec<(String, Option<String>)> = Vec::new();
+        for (pid, to) in self.active {
+            let file = format!("{ACTIVE_DIR}/{}", pid_file(&pid));
+            let contents = to.map(|to| {
+                let record = ActiveRecord {
+                    format: FORMAT,
+                    pid: pid.clone(),
+                    name: to.name,
+                    version: to.version,
+                    sha256: to.sha256,
+                    activated_at_ms: now_ms(),
+                };
+                json(serde_json::to_value(record).unwrap_or_default())
+            });
+            writes.push((file, contents));
+        }
+        for (pid, previous) in self.history {
+            let file = format!("{HISTORY_DIR}/{}", pid_file(&pid));
+            let contents = (!previous.is_empty()).then(|| {
+                json(serde_json::to_value(HistoryRecord { format: FORMAT, pid: pid.clone(), previous }).unwrap_or_default())
+            });
+            writes.push((file, contents));
+        }
+        writes.push((GENERATION_FILE.to_owned(), Some(format!("{generation}\n"))));
+        let journal = Journal { format: FORMAT, writes };
+        let path = station.join(JOURNAL_FILE);
+        let bytes = serde_json::to_vec(&journal).map_err(|err| Error::host(err.to_string()))?;
+        durable::write_replacing(&path, &bytes).map_err(|err| io_error("write", &path, &err))?;
+        apply_until(station, &journal, steps)?;
+        Ok(generation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(version: &str) -> PackageRef {
+        PackageRef { name: "p".into(), version: version.parse().expect("version"), sha256: version.into() }
+    }
+
+    /// The change from {A: 1, B: 1} to {A: 2, B: 2} with histories, stopped
+    /// after every number of its writes: readers see the new mapping at once
+    /// (the journal is the commit point), and recovery leaves it on disk.
+    #[test]
+    fn a_change_killed_after_any_write_reads_as_done_and_recovers() {
+        let (one, two) = (reference("1.0.0"), reference("2.0.0"));
+        let change = |to: &PackageRef, from: Option<&PackageRef>| {
+            let mut change = Change::default();
+            for pid in ["A", "../B"] {
+                change.set_active(pid, Some(to.clone()));
+                change.set_history(pid, from.into_iter().cloned().collect());
+            }
+            change
+        };
+        // 2 active records, 2 histories and the generation.
+        for steps in 0..=5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            change(&one, None).commit(dir.path(), &Mapping::default()).expect("first change");
+            let old = read_mapping(dir.path()).expect("read");
+            change(&two, Some(&one)).commit_until(dir.path(), &old, steps).expect("stopped");
+            let new = read_mapping(dir.path()).expect("read");
+            assert_eq!(new.generation, old.generation + 1, "after {steps} writes");
+            assert_eq!(new.active.values().collect::<Vec<_>>(), [&two, &two], "after {steps} writes");
+            assert_eq!(new.history["../B"], std::slice::from_ref(&one));
+            assert_eq!(journal_pending(dir.path()), steps < 5);
+            recover(dir.path()).expect("recovered");
+            assert!(!journal_pending(dir.path()));
+            assert_eq!(read_mapping(dir.path()).expect("read"), new, "after {steps} writes");
+            assert_eq!(read_generation_file(dir.path()).expect("generation"), new.generation);
+        }
+    }
+
+    #[test]
+    fn an_oversized_record_is_an_error_not_an_allocation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join(ACTIVE_DIR)).expect("dir");
+        let file = std::fs::File::create(dir.path().join(ACTIVE_DIR).join("A.json")).expect("file");
+        // Sparse: the size, not the bytes on disk, is what counts.
+        file.set_len(MAX_RECORD_BYTES + 1).expect("grown");
+        let err = read_mapping(dir.path()).expect_err("refused");
+        assert_eq!(err.kind(), crate::ErrorKind::Host);
+    }
+
+    #[test]
+    fn pid_files_are_plain_names_and_distinct() {
+        assert_eq!(pid_file("A01"), "A01.json");
+        assert_eq!(pid_file("../x"), "%2E.%2Fx.json");
+        assert_eq!(pid_file("a/b"), "a%2Fb.json");
+        assert_ne!(pid_file("a%2Fb"), pid_file("a/b"));
+        let long = "\u{00e9}".repeat(64);
+        assert!(pid_file(&long).starts_with('~') && pid_file(&long).len() < 80);
+        assert!(check_relative(&format!("{ACTIVE_DIR}/{}", pid_file("../../etc"))).is_ok());
+        assert!(check_relative("active/../../x.json").is_err());
+        assert!(check_relative("packages/x.json").is_err());
+    }
+}
