@@ -43,7 +43,7 @@ pub fn package_bytes(data: &[u8]) {
         }
         Err(err) => {
             let code = err.code().number();
-            assert!(code == 2002 || (2005..=2013).contains(&code), "a refusal has a package or trust code, not {code}: {err}");
+            assert!(code == 2102 || (2105..=2113).contains(&code), "a refusal has a package or trust code, not {code}: {err}");
         }
     }
 }

@@ -32,23 +32,23 @@ pub const MAX_PACKAGE_BYTES: u64 = 1 << 30;
 /// [`Host::load_package_file`] reads the file once and works on those bytes
 /// only, in this order; the first failure refuses the package with its code:
 ///
-/// 1. the layout: component, manifest, assets, signatures (2002);
-/// 2. the signatures against the trust store: revoked (2009), not verifying
-///    (2007), unsigned (2006), unknown signers only (2008), too few (2010);
-/// 3. the manifest (2005) and the assets against it (2013);
+/// 1. the layout: component, manifest, assets, signatures (2102);
+/// 2. the signatures against the trust store: revoked (2109), not verifying
+///    (2107), unsigned (2106), unknown signers only (2108), too few (2110);
+/// 3. the manifest (2105) and the assets against it (2113);
 /// 4. rollback: not older than a version of the same publisher admitted
-///    before (2012);
-/// 5. the import policy (2004), compilation (2002) and linking (2003), on the
+///    before (2112);
+/// 5. the import policy (2104), compilation (2102) and linking (2103), on the
 ///    component bytes that were verified;
 /// 6. the component's `get-info` against the manifest: name, version, PIDs
-///    (2011).
+///    (2111).
 ///
 /// Only then is the version recorded as admitted (unless
 /// [`Admission::record`] says not to). Nothing is compiled or run before step 5.
 ///
 /// Every byte of an admitted package is covered by a trusted signature: a
 /// signature by a key the store does not know that comes after the last
-/// trusted one is refused (2008), since what it added is not authenticated.
+/// trusted one is refused (2108), since what it added is not authenticated.
 #[derive(Debug, Clone, Copy)]
 pub struct Admission<'a> {
     trust: Option<&'a TrustStore>,
@@ -88,7 +88,7 @@ impl<'a> Admission<'a> {
 }
 
 /// Read a package file once, refusing files over [`MAX_PACKAGE_BYTES`] before
-/// reading them (2001).
+/// reading them (2101).
 pub fn read_package_file(path: &Path) -> Result<Vec<u8>> {
     let unreadable = |err: std::io::Error| {
         Error::package(ErrorCode::PackageUnreadable, format!("cannot read package {}: {err}", path.display()))
@@ -222,7 +222,7 @@ impl Admission<'_> {
     }
 }
 
-/// The manifest must describe the component it ships with (2011).
+/// The manifest must describe the component it ships with (2111).
 pub(crate) fn check_info(package: &Package, manifest: &Manifest, origin: &str) -> Result<()> {
     let instance = package.instantiate()?;
     let info = instance.info();

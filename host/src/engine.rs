@@ -282,10 +282,10 @@ impl Host {
     }
 
     /// Read and compile a bare component file (an unpackaged `.wasm` built for
-    /// `wasm32-wasip2`). Error 2001 when the file cannot be read, 2002 when it is
-    /// not a valid component, 2004 when it imports what the policy refuses, 2016
+    /// `wasm32-wasip2`). Error 2101 when the file cannot be read, 2102 when it is
+    /// not a valid component, 2104 when it imports what the policy refuses, 2116
     /// when it needs more core instances, memories, tables or table elements than
-    /// the host's limits allow, 2003 when it does not fit the contract.
+    /// the host's limits allow, 2103 when it does not fit the contract.
     ///
     /// No signature is checked: for trusted code and tests. Packages from
     /// vendors go through [`load_package_file`](Self::load_package_file).

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-/// The platform's error codes, plus pv-host's own package codes (2xxx).
+/// The platform's error codes: its algorithm codes (1xxx), its package-management
+/// codes 2005-2007 (used by station mode, with the platform's meanings), and
+/// pv-host's own package and trust codes in a block the platform does not use
+/// (21xx; before this block existed they were 20xx: 2101 was 2001, and so on).
 ///
 /// | code | meaning |
 /// |------|---------|
@@ -13,22 +16,22 @@ use std::fmt;
 /// | 1005 | timeout |
 /// | 1006 | invalid parameters or input (unknown step, wrong param type or range) |
 /// | 1007 | a coordinate is outside the image or a size is not positive |
-/// | 2001 | the package file cannot be read |
-/// | 2002 | the package is malformed: not a valid component, or its sections are not laid out as a package |
-/// | 2003 | the component does not implement the `procvision:algorithm@1` contract |
-/// | 2004 | the component imports an interface the host's import policy refuses (the network, for one) |
-/// | 2005 | the manifest is invalid (schema, unknown field, bad version or name) |
-/// | 2006 | the package is not signed |
-/// | 2007 | a signature does not verify: the package was changed after signing |
-/// | 2008 | the package is signed only by keys the trust store does not know |
-/// | 2009 | the package is signed by a revoked key |
-/// | 2010 | fewer distinct trusted signers than the trust policy requires |
-/// | 2011 | the manifest and the component's `get-info` disagree (name, version, PIDs) |
-/// | 2012 | the package is older than a version already admitted (rollback) |
-/// | 2013 | an asset does not match the manifest (missing, extra, size or digest) |
-/// | 2014 | the trust store cannot be used (unreadable, a malformed or weak key) |
-/// | 2015 | a parameter pattern the algorithm declares is invalid or over the host's caps (length, compiled size, count) |
-/// | 2016 | the component needs more than a limit grants it (core instances, memories, tables, table elements, initial memory); the message names the limit, the value needed and the manifest field or host setting that raises it |
+/// | 2101 | the package file cannot be read |
+/// | 2102 | the package is malformed: not a valid component, or its sections are not laid out as a package |
+/// | 2103 | the component does not implement the `procvision:algorithm@1` contract |
+/// | 2104 | the component imports an interface the host's import policy refuses (the network, for one) |
+/// | 2105 | the manifest is invalid (schema, unknown field, bad version or name) |
+/// | 2106 | the package is not signed |
+/// | 2107 | a signature does not verify: the package was changed after signing |
+/// | 2108 | the package is signed only by keys the trust store does not know |
+/// | 2109 | the package is signed by a revoked key |
+/// | 2110 | fewer distinct trusted signers than the trust policy requires |
+/// | 2111 | the manifest and the component's `get-info` disagree (name, version, PIDs) |
+/// | 2112 | the package is older than a version already admitted (rollback) |
+/// | 2113 | an asset does not match the manifest (missing, extra, size or digest) |
+/// | 2114 | the trust store cannot be used (unreadable, a malformed or weak key) |
+/// | 2115 | a parameter pattern the algorithm declares is invalid or over the host's caps (length, compiled size, count) |
+/// | 2116 | the component needs more than a limit grants it (core instances, memories, tables, table elements, initial memory); the message names the limit, the value needed and the manifest field or host setting that raises it |
 /// | 2005 | station: a package could not be installed (the station cannot store it, or holds other bytes under its name and version) |
 /// | 2006 | station: activation conflict, another package is active for a product id |
 /// | 2007 | station: unsafe uninstall, the version is active |
@@ -51,37 +54,37 @@ pub enum ErrorCode {
     InvalidParams,
     /// 1007
     CoordinateInvalid,
-    /// 2001
+    /// 2101
     PackageUnreadable,
-    /// 2002
+    /// 2102
     PackageMalformed,
-    /// 2003
+    /// 2103
     ContractMismatch,
-    /// 2004
+    /// 2104
     ImportRefused,
-    /// 2005
+    /// 2105
     InvalidManifest,
-    /// 2006
+    /// 2106
     Unsigned,
-    /// 2007
+    /// 2107
     BadSignature,
-    /// 2008
+    /// 2108
     UnknownSigner,
-    /// 2009
+    /// 2109
     RevokedSigner,
-    /// 2010
+    /// 2110
     TooFewSigners,
-    /// 2011
+    /// 2111
     ManifestMismatch,
-    /// 2012
+    /// 2112
     Downgrade,
-    /// 2013
+    /// 2113
     AssetMismatch,
-    /// 2014
+    /// 2114
     TrustStoreInvalid,
-    /// 2015
+    /// 2115
     PatternRefused,
-    /// 2016
+    /// 2116
     LimitTooLow,
     /// 2005, the platform's "install failed": the station could not install
     /// a package it admitted.
@@ -108,22 +111,22 @@ impl ErrorCode {
             ErrorCode::Timeout => 1005,
             ErrorCode::InvalidParams => 1006,
             ErrorCode::CoordinateInvalid => 1007,
-            ErrorCode::PackageUnreadable => 2001,
-            ErrorCode::PackageMalformed => 2002,
-            ErrorCode::ContractMismatch => 2003,
-            ErrorCode::ImportRefused => 2004,
-            ErrorCode::InvalidManifest => 2005,
-            ErrorCode::Unsigned => 2006,
-            ErrorCode::BadSignature => 2007,
-            ErrorCode::UnknownSigner => 2008,
-            ErrorCode::RevokedSigner => 2009,
-            ErrorCode::TooFewSigners => 2010,
-            ErrorCode::ManifestMismatch => 2011,
-            ErrorCode::Downgrade => 2012,
-            ErrorCode::AssetMismatch => 2013,
-            ErrorCode::TrustStoreInvalid => 2014,
-            ErrorCode::PatternRefused => 2015,
-            ErrorCode::LimitTooLow => 2016,
+            ErrorCode::PackageUnreadable => 2101,
+            ErrorCode::PackageMalformed => 2102,
+            ErrorCode::ContractMismatch => 2103,
+            ErrorCode::ImportRefused => 2104,
+            ErrorCode::InvalidManifest => 2105,
+            ErrorCode::Unsigned => 2106,
+            ErrorCode::BadSignature => 2107,
+            ErrorCode::UnknownSigner => 2108,
+            ErrorCode::RevokedSigner => 2109,
+            ErrorCode::TooFewSigners => 2110,
+            ErrorCode::ManifestMismatch => 2111,
+            ErrorCode::Downgrade => 2112,
+            ErrorCode::AssetMismatch => 2113,
+            ErrorCode::TrustStoreInvalid => 2114,
+            ErrorCode::PatternRefused => 2115,
+            ErrorCode::LimitTooLow => 2116,
             ErrorCode::InstallFailed => 2005,
             ErrorCode::ActivationConflict => 2006,
             ErrorCode::UnsafeUninstall => 2007,
@@ -228,7 +231,7 @@ pub enum Error {
         message: String,
     },
     /// The component needs more of a counted resource than its limits grant
-    /// (error 2016), found on its bytes before it is compiled or instantiated.
+    /// (error 2116), found on its bytes before it is compiled or instantiated.
     #[error("{message}")]
     LimitTooLow {
         /// Which limit: "core instances", "memories", "tables", "table elements"
@@ -271,7 +274,7 @@ pub enum Error {
     /// The package is not trusted.
     #[error("{message}")]
     Untrusted {
-        /// 2006 to 2010, 2012 or 2014.
+        /// 2106 to 2110, 2112 or 2114.
         code: ErrorCode,
         /// Why, and what to do about it.
         message: String,

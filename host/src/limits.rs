@@ -141,7 +141,7 @@ impl fmt::Display for Phase {
 /// | hook deadline (instantiation, `get-info`, `reset`, step hooks, `teardown`) | 5 s | epoch interruption |
 /// | linear memory, all memories of the store together | [`DEFAULT_MEMORY_BYTES`] (256 MiB) | the store limiter |
 /// | table elements, all tables together | [`DEFAULT_TABLE_ELEMENTS`] (20 000) | the store limiter |
-/// | core instances / memories / tables | [`DEFAULT_CORE_INSTANCES`] / [`DEFAULT_MEMORIES`] / [`DEFAULT_TABLES`] (128 / 4 / 16) | checked on the component's bytes at load (error 2016), then the store limiter |
+/// | core instances / memories / tables | [`DEFAULT_CORE_INSTANCES`] / [`DEFAULT_MEMORIES`] / [`DEFAULT_TABLES`] (128 / 4 / 16) | checked on the component's bytes at load (error 2116), then the store limiter |
 /// | wasm stack | [`DEFAULT_WASM_STACK_BYTES`] (512 KiB) | wasmtime |
 /// | guest log bytes per call (text plus 64 bytes a record, 48 a field) | [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB) | the log sink, with a marker record |
 /// | guest log records per call | [`DEFAULT_LOG_RECORDS_PER_CALL`] (1024) | the log sink, with a marker record |
@@ -247,7 +247,7 @@ impl Limits {
     /// create. Defaults: [`DEFAULT_CORE_INSTANCES`], [`DEFAULT_MEMORIES`] and
     /// [`DEFAULT_TABLES`] (128, 4 and 16: a Rust algorithm uses a handful of
     /// each, a CPython one 14 or 38, 1 and 2). A component that needs more is
-    /// refused at load with 2016.
+    /// refused at load with 2116.
     pub fn with_counts(mut self, instances: usize, memories: usize, tables: usize) -> Self {
         self.instances = instances;
         self.memories = memories;
@@ -524,7 +524,7 @@ impl wasmtime::ResourceLimiter for StoreGuard {
 /// per instantiation. Checked against the limits before compilation (a
 /// component over the host's caps is not compiled at all) and against the
 /// package's granted limits before instantiation; either way a shortfall is
-/// error 2016 naming the limit, what is needed and how to raise it.
+/// error 2116 naming the limit, what is needed and how to raise it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ComponentNeeds {
     /// Core module instances created.
@@ -794,13 +794,13 @@ mod tests {
     }
 
     #[test]
-    fn needs_over_a_cap_are_refused_with_2016_naming_the_limit() {
+    fn needs_over_a_cap_are_refused_with_2116_naming_the_limit() {
         let bytes = wat::parse_str(NESTED).expect("valid WAT");
         let needs = ComponentNeeds::of_component(&bytes).expect("parses");
         needs.check(&Limits::default(), "nested.wasm", Raise::Host).expect("fits the defaults");
         let tight = Limits::default().with_counts(4, 4, 4);
         let err = needs.check(&tight, "nested.wasm", Raise::Host).expect_err("5 core instances over 4");
-        assert_eq!((err.kind(), err.code().number()), (crate::ErrorKind::Policy, 2016));
+        assert_eq!((err.kind(), err.code().number()), (crate::ErrorKind::Policy, 2116));
         let crate::Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
         assert_eq!((limit, needed, allowed), ("core instances", 5, 4));
         let host = Limits::default();

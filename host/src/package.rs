@@ -115,7 +115,7 @@ impl Package {
     }
 
     /// Create a fresh instance in a store of its own and ask it for its
-    /// [`info`](Instance::info). `setup` is not called yet. Error 2016 when the
+    /// [`info`](Instance::info). `setup` is not called yet. Error 2116 when the
     /// component needs more than the package's [`limits`](Self::limits) grant
     /// (its manifest can ask for more, up to the host's caps).
     pub fn instantiate(&self) -> Result<Instance> {
@@ -124,7 +124,7 @@ impl Package {
     }
 
     /// The compiled patterns of `info`: compiled once per package, again only
-    /// for an instance that declares patterns the first did not. Error 2015 when
+    /// for an instance that declares patterns the first did not. Error 2115 when
     /// one is invalid or over the caps.
     pub(crate) fn patterns_for(&self, info: &crate::types::AlgorithmInfo) -> Result<Arc<Patterns>> {
         let mut cached = self.compiled.patterns.lock().unwrap_or_else(PoisonError::into_inner);

@@ -19,7 +19,7 @@ fn invalid(message: String) -> Error {
 /// in the rest. Errors are 1006 and name the parameter and the rule.
 ///
 /// Each pattern the step declares is compiled for the call (within the host's
-/// pattern caps, see error 2015);
+/// pattern caps, see error 2115);
 /// [`Instance::params_from_json`](crate::Instance::params_from_json) uses the
 /// ones compiled once when the package was instantiated.
 pub fn params_from_json(step: &StepSpec, json: &Map<String, Value>) -> Result<Vec<Param>> {
@@ -114,7 +114,7 @@ pub const MAX_PATTERN_DFA_BYTES: usize = 256 * 1024;
 /// the per-pattern caps, at most 8 MiB of compiled patterns per package.
 pub const MAX_PATTERNS_PER_PACKAGE: usize = 32;
 
-/// Why a pattern is refused (error 2015 at load).
+/// Why a pattern is refused (error 2115 at load).
 fn refused(message: String) -> Error {
     Error::package(ErrorCode::PatternRefused, message)
 }
@@ -141,7 +141,7 @@ fn compile_pattern(pattern: &str) -> Result<Arc<regex::Regex>> {
 
 /// The text patterns an algorithm declares, compiled once (when the package is
 /// first instantiated and its `get-info` read) under the caps above; a pattern
-/// that is invalid or over a cap refuses the package with 2015.
+/// that is invalid or over a cap refuses the package with 2115.
 ///
 /// Shared as `Arc`s: cloning a `Regex` gives the clone a match cache of its own,
 /// built again on its first match.
@@ -354,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn patterns_over_the_caps_refuse_the_package_with_2015() {
+    fn patterns_over_the_caps_refuse_the_package_with_2115() {
         let code = |patterns: &[String]| Patterns::compile(&info_with_patterns(patterns)).expect_err("refused").code();
         assert_eq!(code(&["(".into()]), ErrorCode::PatternRefused, "invalid");
         assert_eq!(code(&["a".repeat(MAX_PATTERN_BYTES + 1)]), ErrorCode::PatternRefused, "too long");

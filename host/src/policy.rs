@@ -69,7 +69,7 @@ impl Default for ImportPolicy {
 impl ImportPolicy {
     /// The default without `wasi:sockets`: a component that imports the network
     /// (a Rust guest using `std::net`, any componentize-py build without
-    /// `--stub-wasi`) is refused at load with 2004 instead of being denied at
+    /// `--stub-wasi`) is refused at load with 2104 instead of being denied at
     /// every call.
     pub fn strict() -> Self {
         ImportPolicy { rules: STRICT_RULES.iter().map(|r| (*r).to_owned()).collect() }
@@ -106,7 +106,7 @@ impl ImportPolicy {
         })
     }
 
-    /// Check the top-level imports of a component's bytes; on refusal, error 2004
+    /// Check the top-level imports of a component's bytes; on refusal, error 2104
     /// naming each import that is not allowed.
     pub(crate) fn check(&self, bytes: &[u8], origin: &str) -> Result<()> {
         let imports = component_imports(bytes).map_err(|err| {
@@ -212,6 +212,6 @@ mod tests {
         let err = ImportPolicy::strict().check(&component, "test.wasm").expect_err("refused");
         let Error::ImportsRefused { imports, .. } = &err else { panic!("wrong error: {err:?}") };
         assert_eq!(imports, &["wasi:sockets/tcp@0.2.6", "wasi:http/types@0.2.6"], "the nested import is not the component's");
-        assert_eq!(err.code().number(), 2004);
+        assert_eq!(err.code().number(), 2104);
     }
 }

@@ -93,8 +93,8 @@ impl Verification {
         self.trusted.first()
     }
 
-    /// An error unless enough trusted keys signed: 2006 unsigned, 2008 only
-    /// unknown signers, 2010 too few.
+    /// An error unless enough trusted keys signed: 2106 unsigned, 2108 only
+    /// unknown signers, 2110 too few.
     pub fn require(&self, origin: &str) -> Result<()> {
         if self.is_sufficient() {
             return Ok(());
@@ -151,7 +151,7 @@ impl Verification {
 ///
 /// **Permissions.** Like OpenSSH's `StrictModes`, a store is used only when the
 /// directory and every file in it are owned by the current user or by root and
-/// are not writable by group or others; anything else is refused with 2014 (a
+/// are not writable by group or others; anything else is refused with 2114 (a
 /// key another user can replace is not a key the station trusts).
 ///
 /// **Several processes.** Many `pv-host` processes may share one store (one
@@ -208,7 +208,7 @@ impl TrustStore {
             .or_else(|| var("HOME").map(|home| home.join(".config").join("pv-host").join("trust")))
     }
 
-    /// Open the store in `dir` (error 2014 when it does not exist or holds a
+    /// Open the store in `dir` (error 2114 when it does not exist or holds a
     /// malformed or weak key).
     pub fn open(dir: &Path) -> Result<Self> {
         let entries = std::fs::read_dir(dir).map_err(|err| {
@@ -295,7 +295,7 @@ impl TrustStore {
 
     /// Trust `key` under `name` (written as `NAME.pub` for a store on disk).
     /// Weak (small-order) keys, revoked keys and names that are not plain file
-    /// names are refused (2014).
+    /// names are refused (2114).
     pub fn add_key(&mut self, name: &str, key: PublicKey) -> Result<KeyId> {
         if name.is_empty()
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -317,7 +317,7 @@ impl TrustStore {
         Ok(id)
     }
 
-    /// Revoke a key id: packages it signed are refused from now on (2009).
+    /// Revoke a key id: packages it signed are refused from now on (2109).
     pub fn revoke(&mut self, id: KeyId) -> Result<()> {
         self.revoked.insert(id);
         if let Some(dir) = &self.dir {
@@ -335,8 +335,8 @@ impl TrustStore {
     }
 
     /// Check every signature of `file` (verify first, nothing else runs before).
-    /// Refuses a signature by a revoked key (2009) and a signature by a known key
-    /// that does not verify (2007); reports who signed. Whether that is enough is
+    /// Refuses a signature by a revoked key (2109) and a signature by a known key
+    /// that does not verify (2107); reports who signed. Whether that is enough is
     /// [`Verification::require`].
     pub fn verify(&self, file: &PackageFile<'_>, origin: &str) -> Result<Verification> {
         let mut verification = Verification { required: self.required_signers, ..Verification::default() };
@@ -404,7 +404,7 @@ impl TrustStore {
     }
 
     /// Refuse a version older than one admitted before from the same publisher
-    /// (2012), unless `allow_downgrade`. The record is read again from disk
+    /// (2112), unless `allow_downgrade`. The record is read again from disk
     /// first, so an admission by another process counts.
     pub fn check_rollback(&self, publisher: &KeyId, manifest: &Manifest, allow_downgrade: bool) -> Result<()> {
         if let Some(dir) = &self.dir {
@@ -510,7 +510,7 @@ fn read_revoked(dir: &Path) -> Result<BTreeSet<KeyId>> {
 }
 
 /// Refuse a store directory or file that someone other than the current user
-/// (or root) owns or may write (2014). See [`TrustStore`].
+/// (or root) owns or may write (2114). See [`TrustStore`].
 #[cfg(unix)]
 fn check_permissions(path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;

@@ -151,12 +151,12 @@ fn a_package_countersigned_by_site_qa_meets_a_two_signer_policy() {
     let once = small_package();
     let twice = add_signature(&once, &site_qa()).expect("countersigned");
     let trust = trust_of(&[("vendor", &vendor()), ("qa", &site_qa())]).with_required_signers(2);
-    assert_eq!(refusal(Admission::new(&trust).verify(&once, "once")), (ErrorKind::Trust, 2010));
+    assert_eq!(refusal(Admission::new(&trust).verify(&once, "once")), (ErrorKind::Trust, 2110));
     let verified = Admission::new(&trust).verify(&twice, "twice").expect("two trusted signers");
     assert_eq!(verified.signers.len(), 2);
     Host::new().expect("host").load_package(&twice, "twice", &Admission::new(&trust)).expect("admitted");
     // The same key twice is one signer, and `sign` refuses to do it.
-    assert_eq!(refusal(add_signature(&twice, &vendor())), (ErrorKind::Package, 2002));
+    assert_eq!(refusal(add_signature(&twice, &vendor())), (ErrorKind::Package, 2102));
 }
 
 #[test]
@@ -166,10 +166,10 @@ fn a_signature_by_an_unknown_key_after_the_trusted_one_is_refused() {
     // file after the trusted signature: refused.
     let trust = trust_of(&[("vendor", &vendor())]);
     let appended = add_signature(&small_package(), &key(9)).expect("countersigned by a stranger");
-    assert_eq!(refusal(Admission::new(&trust).verify(&appended, "appended")), (ErrorKind::Trust, 2008));
+    assert_eq!(refusal(Admission::new(&trust).verify(&appended, "appended")), (ErrorKind::Trust, 2108));
     assert_eq!(
         refusal(Host::new().expect("host").load_package(&appended, "appended", &Admission::new(&trust))),
-        (ErrorKind::Trust, 2008)
+        (ErrorKind::Trust, 2108)
     );
     // A stranger's signature before the vendor's is covered by the vendor's.
     let component = wat_guest::component(wat_guest::Setup::Ok);
@@ -184,12 +184,12 @@ fn an_unsigned_package_runs_only_when_allowed() {
     let unsigned = pack(&wat_guest::component(wat_guest::Setup::Ok), &wat_manifest(), &[], None).expect("packs");
     let trust = trust_of(&[("vendor", &vendor())]);
     let host = Host::new().expect("host");
-    assert_eq!(refusal(host.load_package(&unsigned, "unsigned", &Admission::new(&trust))), (ErrorKind::Trust, 2006));
+    assert_eq!(refusal(host.load_package(&unsigned, "unsigned", &Admission::new(&trust))), (ErrorKind::Trust, 2106));
     let package = host.load_package(&unsigned, "unsigned", &Admission::unsigned_allowed(Some(&trust))).expect("allowed");
     assert!(package.signers().is_empty());
     // A bare component too.
     let bare = wat_guest::component(wat_guest::Setup::Ok);
-    assert_eq!(refusal(host.load_package(&bare, "bare", &Admission::new(&trust))), (ErrorKind::Trust, 2006));
+    assert_eq!(refusal(host.load_package(&bare, "bare", &Admission::new(&trust))), (ErrorKind::Trust, 2106));
     host.load_package(&bare, "bare", &Admission::unsigned_allowed(None)).expect("allowed");
 }
 
@@ -229,28 +229,28 @@ fn sections_after_the_signature_and_moved_or_duplicated_signatures_are_refused()
     let signature = bytes[signature_at..].to_vec();
 
     let appended = [bytes.clone(), custom("notes", b"appended")].concat();
-    assert_eq!(verify(&appended), (ErrorKind::Package, 2002), "a section after the signature");
+    assert_eq!(verify(&appended), (ErrorKind::Package, 2102), "a section after the signature");
     let appended_asset = [bytes.clone(), custom("procvision:asset/extra", b"x")].concat();
-    assert_eq!(verify(&appended_asset), (ErrorKind::Package, 2002), "an asset after the signature");
+    assert_eq!(verify(&appended_asset), (ErrorKind::Package, 2102), "an asset after the signature");
     let garbage = [bytes.clone(), vec![0]].concat();
-    assert_eq!(verify(&garbage), (ErrorKind::Package, 2002), "a stray byte after the signature");
+    assert_eq!(verify(&garbage), (ErrorKind::Package, 2102), "a stray byte after the signature");
 
     let duplicated = [bytes.clone(), signature.clone()].concat();
-    assert_eq!(verify(&duplicated), (ErrorKind::Trust, 2007), "the signature twice");
+    assert_eq!(verify(&duplicated), (ErrorKind::Trust, 2107), "the signature twice");
 
     // Moved before the asset: the asset then follows a signature.
     let asset_at = file.sections().iter().find(|s| s.name == "custom procvision:asset/probe.txt").expect("asset").offset;
     let moved = [&bytes[..asset_at], &signature[..], &bytes[asset_at..signature_at]].concat();
-    assert_eq!(verify(&moved), (ErrorKind::Package, 2002), "the signature moved before an asset");
+    assert_eq!(verify(&moved), (ErrorKind::Package, 2102), "the signature moved before an asset");
     // Moved before the manifest.
     let manifest_at = file.component().len();
     let moved = [&bytes[..manifest_at], &signature[..], &bytes[manifest_at..signature_at]].concat();
-    assert_eq!(verify(&moved), (ErrorKind::Package, 2002), "the signature moved before the manifest");
+    assert_eq!(verify(&moved), (ErrorKind::Package, 2102), "the signature moved before the manifest");
 
     // The preamble says core module instead of component.
     let mut module = bytes.clone();
     module[4..8].copy_from_slice(&[1, 0, 0, 0]);
-    assert_eq!(verify(&module), (ErrorKind::Package, 2002), "a core module preamble");
+    assert_eq!(verify(&module), (ErrorKind::Package, 2102), "a core module preamble");
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn a_tampered_asset_is_refused() {
     let at = bytes.windows(5).rposition(|w| w == b"probe").expect("the asset bytes");
     let mut tampered = bytes.clone();
     tampered[at] = b'P';
-    assert_eq!(refusal(Admission::new(&trust).verify(&tampered, "tampered")), (ErrorKind::Trust, 2007));
+    assert_eq!(refusal(Admission::new(&trust).verify(&tampered, "tampered")), (ErrorKind::Trust, 2107));
 
     // Re-signed by the vendor, an asset that does not match the manifest is still
     // refused: the manifest lists its size and digest.
@@ -272,7 +272,7 @@ fn a_tampered_asset_is_refused() {
     let forged =
         [component, custom("procvision:manifest", &listed.to_json()), custom("procvision:asset/probe.txt", b"probe")].concat();
     let forged = add_signature(&forged, &vendor()).expect("signed");
-    assert_eq!(refusal(Admission::new(&trust).verify(&forged, "forged")), (ErrorKind::Package, 2013));
+    assert_eq!(refusal(Admission::new(&trust).verify(&forged, "forged")), (ErrorKind::Package, 2113));
 }
 
 // ---- refused: who signed ----------------------------------------------------
@@ -281,15 +281,15 @@ fn a_tampered_asset_is_refused() {
 fn untrusted_and_revoked_signers_are_refused() {
     let bytes = small_package();
     let stranger = trust_of(&[("someone-else", &key(9))]);
-    assert_eq!(refusal(Admission::new(&stranger).verify(&bytes, "pkg")), (ErrorKind::Trust, 2008));
+    assert_eq!(refusal(Admission::new(&stranger).verify(&bytes, "pkg")), (ErrorKind::Trust, 2108));
 
     let mut revoked = trust_of(&[("vendor", &vendor())]);
     revoked.revoke(vendor().public().id()).expect("revoked");
-    assert_eq!(refusal(Admission::new(&revoked).verify(&bytes, "pkg")), (ErrorKind::Trust, 2009));
+    assert_eq!(refusal(Admission::new(&revoked).verify(&bytes, "pkg")), (ErrorKind::Trust, 2109));
     // A revoked key cannot be trusted again.
     let mut store = TrustStore::in_memory();
     store.revoke(vendor().public().id()).expect("revoked");
-    assert_eq!(refusal(store.add_key("vendor", vendor().public())), (ErrorKind::Trust, 2014));
+    assert_eq!(refusal(store.add_key("vendor", vendor().public())), (ErrorKind::Trust, 2114));
 }
 
 #[test]
@@ -303,7 +303,7 @@ fn an_older_version_after_a_newer_one_is_refused_unless_allowed() {
 
     let newer = manifest("wat-hostile", "1.1.0", &wat_guest::PIDS);
     trust.record_admitted(&publisher, &newer).expect("recorded");
-    assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Trust, 2012));
+    assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Trust, 2112));
     host.load_package(&bytes, "pkg", &Admission::new(&trust).allow_downgrade(true)).expect("a downgrade when asked");
     assert_eq!(
         trust.admitted_version(&publisher, "wat-hostile"),
@@ -345,7 +345,7 @@ fn a_manifest_that_disagrees_with_get_info_is_refused() {
         manifest("wat-hostile", "1.0.0", &["GOOD"]),
     ] {
         let bytes = pack(&component, &wrong, &[], Some(&vendor())).expect("packs");
-        assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Package, 2011));
+        assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Package, 2111));
         assert_eq!(trust.admitted_version(&vendor().public().id(), &wrong.name), None, "a refused package is not recorded");
     }
 }
@@ -388,7 +388,7 @@ fn a_section_claiming_gigabytes_is_refused_without_allocating_it() {
     let component_len = PackageFile::parse(&bytes).expect("parses").component().len();
     for tampered in [[bytes.clone(), huge_header.to_vec()].concat(), [&bytes[..component_len], &huge_header[..]].concat()] {
         LARGEST_ALLOCATION.with(|largest| largest.set(0));
-        assert_eq!(refusal(Admission::new(&trust).verify(&tampered, "huge")), (ErrorKind::Package, 2002));
+        assert_eq!(refusal(Admission::new(&trust).verify(&tampered, "huge")), (ErrorKind::Package, 2102));
         let largest = LARGEST_ALLOCATION.with(Cell::get);
         assert!(largest < 1 << 20, "refusing it allocated {largest} bytes at once");
     }

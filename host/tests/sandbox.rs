@@ -410,7 +410,7 @@ fn the_network_guest_loads_but_every_socket_call_fails() {
 }
 
 #[test]
-fn the_strict_policy_refuses_the_network_guest_at_load_2004() {
+fn the_strict_policy_refuses_the_network_guest_at_load_2104() {
     let strict = Host::builder().import_policy(ImportPolicy::strict()).build().expect("host");
     let err = strict.load_component_file(pv_test_artifacts::HOSTILE_NETWORK.as_ref()).expect_err("refused at load");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::ImportRefused));
@@ -469,7 +469,7 @@ fn a_package_is_granted_at_most_the_host_policy() {
 // ---- parameter patterns -----------------------------------------------------
 
 #[test]
-fn guest_declared_patterns_over_the_caps_refuse_the_package_2015() {
+fn guest_declared_patterns_over_the_caps_refuse_the_package_2115() {
     watched(|| {
         let host = host(Limits::default());
         let cases: [(&str, Vec<String>); 4] = [
@@ -522,7 +522,7 @@ fn guest_declared_patterns_over_the_caps_refuse_the_package_2015() {
 // ---- counts a component needs -------------------------------------------------
 
 #[test]
-fn a_component_over_the_hosts_counts_is_refused_at_load_with_2016_before_compiling() {
+fn a_component_over_the_hosts_counts_is_refused_at_load_with_2116_before_compiling() {
     let needs = host(Limits::default()).load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads").needs();
     assert!(needs.core_instances >= 2, "{needs:?}");
     let instances = usize::try_from(needs.core_instances).expect("small") - 1;
@@ -539,7 +539,7 @@ fn a_component_over_the_hosts_counts_is_refused_at_load_with_2016_before_compili
 }
 
 #[test]
-fn a_package_granted_less_than_it_needs_is_refused_at_instantiation_with_2016() {
+fn a_package_granted_less_than_it_needs_is_refused_at_instantiation_with_2116() {
     let package = host(Limits::default()).load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
     let needs = package.needs();
     let starved = package.request_limits(&Limits::default().with_counts(1, 4, 16));

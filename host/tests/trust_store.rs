@@ -111,13 +111,13 @@ fn a_store_others_can_write_is_refused() {
 
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o666)).expect("chmod");
     let err = TrustStore::open(dir.path()).expect_err("a world-writable key is refused");
-    assert_eq!(err.code().number(), 2014);
+    assert_eq!(err.code().number(), 2114);
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o664)).expect("chmod");
-    assert_eq!(TrustStore::open(dir.path()).expect_err("group-writable too").code().number(), 2014);
+    assert_eq!(TrustStore::open(dir.path()).expect_err("group-writable too").code().number(), 2114);
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
 
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    assert_eq!(TrustStore::open(dir.path()).expect_err("a world-writable directory").code().number(), 2014);
+    assert_eq!(TrustStore::open(dir.path()).expect_err("a world-writable directory").code().number(), 2114);
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     TrustStore::open(dir.path()).expect("fixed, it opens again");
 }
@@ -129,7 +129,7 @@ fn a_record_in_the_older_format_still_applies_to_every_publisher() {
     let store = TrustStore::open(dir.path()).expect("opens");
     let anyone = SecretKey::from_seed(&[8; 32]).public().id();
     let older = manifest("part-counter", semver::Version::new(1, 0, 0));
-    assert_eq!(store.check_rollback(&anyone, &older, false).expect_err("refused").code().number(), 2012);
+    assert_eq!(store.check_rollback(&anyone, &older, false).expect_err("refused").code().number(), 2112);
     store.record_admitted(&anyone, &manifest("other", semver::Version::new(1, 0, 0))).expect("recorded");
     let reopened = TrustStore::open(dir.path()).expect("rewritten in the new format, still readable");
     assert_eq!(reopened.admitted_version(&anyone, "part-counter"), Some(semver::Version::new(2, 0, 0)));

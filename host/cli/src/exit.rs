@@ -40,7 +40,7 @@ Exit codes:
   5  the algorithm crashed or hit a limit
   6  the package cannot be used or is refused by policy (2xxx)
   7  pv-host failed (I/O, engine)
-  8  the package is not trusted (2006-2010, 2012, 2014: unsigned, bad
+  8  the package is not trusted (2106-2110, 2112, 2114: unsigned, bad
      signature, unknown or revoked key, too few signers, rollback, trust store)
   9  the station refused a change (install failed, activation conflict,
      unsafe uninstall)";

@@ -93,7 +93,7 @@ fn the_audit_log_records_limit_hits_and_refusals_as_json_lines() {
     assert_eq!(code, 8, "{stderr}");
     let records = audit_records(&audit);
     let refusal = records.iter().find(|r| r["fields"]["event"] == "package_refused").expect("a package_refused record");
-    assert_eq!(refusal["fields"]["code"], 2006);
+    assert_eq!(refusal["fields"]["code"], 2106);
 }
 
 #[test]

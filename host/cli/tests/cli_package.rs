@@ -159,7 +159,7 @@ fn keygen_pack_verify_inspect_run_and_countersign() {
     // Site QA countersigns; a station that wants two signers admits it then.
     let qa = shop.keygen("qa");
     ok(shop.cmd().args(["trust", "add"]).arg(shop.path("qa.pub")));
-    refused(shop.cmd().arg("verify").arg(shop.path("pc.pkg.wasm")).args(["--required-signers", "2"]), 2010, EXIT_UNTRUSTED);
+    refused(shop.cmd().arg("verify").arg(shop.path("pc.pkg.wasm")).args(["--required-signers", "2"]), 2110, EXIT_UNTRUSTED);
     ok(shop.cmd().arg("sign").arg(shop.path("pc.pkg.wasm")).arg("--key").arg(&qa));
     ok(shop.cmd().arg("verify").arg(shop.path("pc.pkg.wasm")).args(["--required-signers", "2"]));
 }
@@ -175,7 +175,7 @@ fn each_refusal_has_its_code() {
     // Unsigned: the bare component.
     let mut bare = shop.cmd();
     bare.args(["run", pv_test_artifacts::PART_COUNTER, "--pid", "A01", "--image"]).arg(fixtures::image_path("coins.png"));
-    refused(&mut bare, 2006, EXIT_UNTRUSTED);
+    refused(&mut bare, 2106, EXIT_UNTRUSTED);
     let (code, stdout, stderr) = run(bare.arg("--allow-unsigned"));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stderr.contains("RUNNING AN UNTRUSTED PACKAGE"), "a loud warning: {stderr}");
@@ -185,26 +185,26 @@ fn each_refusal_has_its_code() {
     let middle = tampered.len() / 2;
     tampered[middle] ^= 0x40;
     shop.write("tampered.wasm", &tampered);
-    refused(&mut shop.run_coins("tampered.wasm"), 2007, EXIT_UNTRUSTED);
-    refused(shop.run_coins("tampered.wasm").arg("--allow-unsigned"), 2007, EXIT_UNTRUSTED);
+    refused(&mut shop.run_coins("tampered.wasm"), 2107, EXIT_UNTRUSTED);
+    refused(shop.run_coins("tampered.wasm").arg("--allow-unsigned"), 2107, EXIT_UNTRUSTED);
 
     // Signed by a key this station does not know.
     let stranger = shop.keygen("stranger");
     let mut foreign = shop.pack(&stranger, &shop.manifest(|_| {}), "foreign.wasm");
     ok(&mut foreign);
-    refused(&mut shop.run_coins("foreign.wasm"), 2008, EXIT_UNTRUSTED);
+    refused(&mut shop.run_coins("foreign.wasm"), 2108, EXIT_UNTRUSTED);
 
     // Malformed: not a package at all, and garbage after the signature.
     shop.write("garbage.wasm", b"\0asm\x0d\0\x01\0garbage");
-    refused(&mut shop.run_coins("garbage.wasm"), 2002, EXIT_PACKAGE);
+    refused(&mut shop.run_coins("garbage.wasm"), 2102, EXIT_PACKAGE);
     shop.write("trailing.wasm", &[package.as_slice(), b"\0"].concat());
-    refused(&mut shop.run_coins("trailing.wasm"), 2002, EXIT_PACKAGE);
+    refused(&mut shop.run_coins("trailing.wasm"), 2102, EXIT_PACKAGE);
 
     // An invalid manifest, and one that disagrees with get-info: pack refuses both.
     let typo = shop.manifest(|m| m["publsher"] = "typo".into());
-    refused(&mut shop.pack(&key, &typo, "typo.wasm"), 2005, EXIT_PACKAGE);
+    refused(&mut shop.pack(&key, &typo, "typo.wasm"), 2105, EXIT_PACKAGE);
     let wrong_version = shop.manifest(|m| m["version"] = "9.9.9".into());
-    refused(&mut shop.pack(&key, &wrong_version, "wrong.wasm"), 2011, EXIT_PACKAGE);
+    refused(&mut shop.pack(&key, &wrong_version, "wrong.wasm"), 2111, EXIT_PACKAGE);
 
     // Rollback: once 1.1.0 was admitted here, 1.0.0 is refused unless allowed.
     ok(&mut shop.run_coins("pc.pkg.wasm"));
@@ -214,21 +214,21 @@ fn each_refusal_has_its_code() {
     assert_eq!(admitted["admitted"][&publisher]["part-counter"], "1.0.0", "{admitted}");
     let newer = serde_json::json!({"format": 2, "admitted": {(publisher.as_str()): {"part-counter": "1.1.0"}}});
     std::fs::write(&record, newer.to_string()).expect("write record");
-    refused(&mut shop.run_coins("pc.pkg.wasm"), 2012, EXIT_UNTRUSTED);
+    refused(&mut shop.run_coins("pc.pkg.wasm"), 2112, EXIT_UNTRUSTED);
     ok(shop.run_coins("pc.pkg.wasm").arg("--allow-downgrade"));
 
     // Revoked.
     let id = ok(shop.cmd().arg("inspect").arg(shop.path("pc.pkg.wasm")).arg("--json"));
     let id: Value = serde_json::from_str(&id).expect("JSON");
     ok(shop.cmd().args(["trust", "revoke", id["signatures"][0]["key_id"].as_str().expect("key id")]));
-    refused(&mut shop.run_coins("pc.pkg.wasm"), 2009, EXIT_UNTRUSTED);
-    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2009, EXIT_UNTRUSTED);
+    refused(&mut shop.run_coins("pc.pkg.wasm"), 2109, EXIT_UNTRUSTED);
+    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2109, EXIT_UNTRUSTED);
 
     // A weak key is refused when added.
     let mut identity = String::from("pv-host ed25519 public key\n01");
     identity.push_str(&"00".repeat(31));
     shop.write("weak.pub", identity.as_bytes());
-    refused(shop.cmd().args(["trust", "add"]).arg(shop.path("weak.pub")), 2014, EXIT_UNTRUSTED);
+    refused(shop.cmd().args(["trust", "add"]).arg(shop.path("weak.pub")), 2114, EXIT_UNTRUSTED);
 }
 
 #[test]
@@ -261,9 +261,9 @@ fn a_trust_store_that_cannot_be_read_is_an_error_even_for_development_runs() {
     // One junk key file makes the store unreadable; --allow-unsigned must not
     // then run the package as if there were no store (and no revocation).
     std::fs::write(shop.trust().join("junk.pub"), "not a key").expect("write");
-    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2014, EXIT_UNTRUSTED);
+    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2114, EXIT_UNTRUSTED);
     std::fs::remove_file(shop.trust().join("junk.pub")).expect("removed");
-    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2009, EXIT_UNTRUSTED);
+    refused(shop.run_coins("pc.pkg.wasm").arg("--allow-unsigned"), 2109, EXIT_UNTRUSTED);
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn every_reporting_command_speaks_json() {
     let (code, stdout, stderr) = run(shop.cmd().arg("verify").arg(shop.path("tampered.wasm")).arg("--json"));
     assert_eq!(code, EXIT_UNTRUSTED, "{stderr}");
     let error: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
-    assert_eq!((error["status"].as_str(), error["error_code"].as_str()), (Some("ERROR"), Some("2007")));
+    assert_eq!((error["status"].as_str(), error["error_code"].as_str()), (Some("ERROR"), Some("2107")));
 }
 
 #[test]

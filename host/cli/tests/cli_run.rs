@@ -209,15 +209,15 @@ fn bad_inputs_get_one_line_errors_and_documented_exit_codes() {
     let pc = station::part_counter();
 
     let missing = dir.path().join("missing.wasm");
-    assert_refused(&["run", missing.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2001");
+    assert_refused(&["run", missing.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2101");
 
     let not_wasm = dir.path().join("not.wasm");
     std::fs::write(&not_wasm, b"this is not webassembly").expect("write");
-    assert_refused(&["run", not_wasm.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2002");
+    assert_refused(&["run", not_wasm.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2102");
 
     let core_module = dir.path().join("module.wasm");
     std::fs::write(&core_module, b"\0asm\x01\0\0\0").expect("write");
-    assert_refused(&["run", core_module.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2002");
+    assert_refused(&["run", core_module.to_str().expect("path"), "--pid", "A01", "--image", coins], 6, "2102");
 
     let not_image = dir.path().join("frame.png");
     std::fs::write(&not_image, b"not a png").expect("write");

@@ -287,7 +287,7 @@ fn a_python_guest_gets_no_network_no_files_no_environment() {
 }
 
 #[test]
-fn a_cpython_component_fits_the_default_limits_and_a_tight_cap_is_refused_with_2016_before_compiling() {
+fn a_cpython_component_fits_the_default_limits_and_a_tight_cap_is_refused_with_2116_before_compiling() {
     let Some(path) = guest(pv_test_artifacts::PY_BRIGHTNESS_BARE) else { return };
     let needs = package(path).needs();
     assert!(needs.core_instances > 8 && needs.table_elements > 1000, "a CPython component: {needs:?}");
@@ -302,6 +302,6 @@ fn a_cpython_component_fits_the_default_limits_and_a_tight_cap_is_refused_with_2
     assert_eq!((err.kind(), err.code()), (ErrorKind::Policy, ErrorCode::LimitTooLow));
     let Error::LimitTooLow { limit, needed, allowed, .. } = err else { panic!("{err:?}") };
     // Refused from its bytes, before compilation: wasmtime's own check would
-    // have come after it, as a 2002 that names no limit.
+    // have come after it, as a 2102 that names no limit.
     assert_eq!((limit, needed, allowed), ("core instances", needs.core_instances, 8));
 }

@@ -184,7 +184,7 @@ impl RequestedLimits {
 }
 
 impl Manifest {
-    /// Parse and check a manifest (error 2005 with the reason).
+    /// Parse and check a manifest (error 2105 with the reason).
     pub fn from_json(json: &[u8]) -> Result<Manifest> {
         let invalid = |reason: String| {
             Error::package(ErrorCode::InvalidManifest, format!("invalid manifest: {reason}; fix the manifest and pack again"))
@@ -295,7 +295,7 @@ mod tests {
         json.to_string()
     }
 
-    /// Golden messages: each malformed manifest is refused with 2005 and a reason
+    /// Golden messages: each malformed manifest is refused with 2105 and a reason
     /// that names what is wrong.
     #[test]
     fn malformed_manifests_are_refused_with_their_reason() {

@@ -76,7 +76,7 @@ fn malformed(message: impl std::fmt::Display) -> Error {
 }
 
 impl<'a> PackageFile<'a> {
-    /// Split `bytes` into component, manifest, assets and signatures (error 2002
+    /// Split `bytes` into component, manifest, assets and signatures (error 2102
     /// when they are not laid out as a package). A bare component, with no
     /// package sections, parses too: it has no manifest and no signature.
     pub fn parse(bytes: &'a [u8]) -> Result<PackageFile<'a>> {
@@ -150,7 +150,7 @@ impl<'a> PackageFile<'a> {
         self.manifest
     }
 
-    /// The manifest, parsed and checked (error 2005); `None` for a bare
+    /// The manifest, parsed and checked (error 2105); `None` for a bare
     /// component.
     pub fn manifest(&self) -> Result<Option<Manifest>> {
         self.manifest.map(Manifest::from_json).transpose()
@@ -172,7 +172,7 @@ impl<'a> PackageFile<'a> {
     }
 
     /// The component's top-level imports and exports (interface names), as
-    /// `(imports, exports)`; error 2002 when the component cannot be read.
+    /// `(imports, exports)`; error 2102 when the component cannot be read.
     pub fn interfaces(&self) -> Result<(Vec<String>, Vec<String>)> {
         crate::policy::component_interfaces(self.component())
             .map_err(|err| malformed(format!("the component cannot be read: {err}")))
@@ -184,7 +184,7 @@ impl<'a> PackageFile<'a> {
     }
 
     /// Check the assets against the manifest's list: same names, sizes and
-    /// digests (error 2013).
+    /// digests (error 2113).
     pub fn check_assets(&self, manifest: &Manifest) -> Result<()> {
         let mismatch = |message: String| {
             Error::package(ErrorCode::AssetMismatch, format!("{message}; pack the package again with its assets"))

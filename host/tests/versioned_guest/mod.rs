@@ -6,7 +6,7 @@
 //!
 //! (The example algorithms take their version from their crate at build time,
 //! so packing the part counter's component under another manifest version is
-//! refused with 2011, as it should be.)
+//! refused with 2111, as it should be.)
 
 #![allow(dead_code)]
 
