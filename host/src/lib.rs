@@ -19,10 +19,10 @@
 //! Cargo features, all on by default; an embedder that needs only the runner
 //! turns them off with `default-features = false`:
 //!
-//! - `serve`: [`serve`](crate::serve), the platform's frame protocol on stdio;
-//! - `harness`: [`testing`](crate::testing), the conformance harness behind
+//! - `serve`: [`serve`], the platform's frame protocol on stdio;
+//! - `harness`: [`testing`], the conformance harness behind
 //!   `pv-host test`, and its reports (needs `annotate`);
-//! - `annotate`: [`annotate`](crate::annotate), rectangles drawn on an image.
+//! - `annotate`: [`annotate`], rectangles drawn on an image.
 //!
 //! The `pv-host` command itself is the crate `pv-host-cli` (`host/cli/`).
 //!

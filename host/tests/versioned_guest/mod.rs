@@ -121,8 +121,8 @@ pub fn component(name: &str, version: &str, pids: &[&str]) -> Vec<u8> {
     );
     let mut module = wat::parse_str(&wat).expect("the WAT guest parses");
     let mut resolve = wit_parser::Resolve::default();
-    let wit_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit");
-    let (package, _) = resolve.push_path(wit_dir).expect("the WIT package parses");
+    let wit_dir = pv_test_artifacts::fixtures::examples_dir().join("../wit");
+    let (package, _) = resolve.push_path(&wit_dir).expect("the WIT package parses");
     let world = resolve.select_world(&[package], Some("inspection-algorithm")).expect("the world exists");
     wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
         .expect("the world embeds");
