@@ -281,34 +281,34 @@ impl Station {
     /// in a session of its own, on the calling thread (not from inside an
     /// async runtime).
     pub fn execute_blocking(&self, input: StepInput) -> Routed<ExecuteOutput> {
-        let version = match self.route(&input.pid) {
-            Ok(version) => version,
-            Err(err) => return Routed { package: None, report: CallReport::refused(err) },
-        };
-        let package = Some(version.package.clone());
-        let session = match self.one_shot_session(&version) {
-            Ok(session) => session,
-            Err(err) => return Routed { package, report: CallReport::refused(err) },
+        let (version, session) = match self.open_call(&input.pid) {
+            Ok(opened) => opened,
+            Err(refused) => return *refused,
         };
         let report = version.runner.execute_blocking(&session, input);
         version.runner.end_session(&session);
-        Routed { package, report }
+        Routed { package: Some(version.package.clone()), report }
     }
 
     /// The async form of [`execute_blocking`](Self::execute_blocking).
     pub async fn execute(&self, input: StepInput) -> Routed<ExecuteOutput> {
-        let version = match self.route(&input.pid) {
-            Ok(version) => version,
-            Err(err) => return Routed { package: None, report: CallReport::refused(err) },
-        };
-        let package = Some(version.package.clone());
-        let session = match self.one_shot_session(&version) {
-            Ok(session) => session,
-            Err(err) => return Routed { package, report: CallReport::refused(err) },
+        let (version, session) = match self.open_call(&input.pid) {
+            Ok(opened) => opened,
+            Err(refused) => return *refused,
         };
         let report = version.runner.execute(&session, input).await;
         version.runner.end_session(&session);
-        Routed { package, report }
+        Routed { package: Some(version.package.clone()), report }
+    }
+
+    /// The version active for `pid` and a session of its own for one call, or
+    /// the call's refusal.
+    fn open_call<T>(&self, pid: &str) -> std::result::Result<(Arc<ActiveVersion>, String), Box<Routed<T>>> {
+        let version = self.route(pid).map_err(|err| Box::new(Routed { package: None, report: CallReport::refused(err) }))?;
+        match self.one_shot_session(&version) {
+            Ok(session) => Ok((version, session)),
+            Err(err) => Err(Box::new(Routed { package: Some(version.package.clone()), report: CallReport::refused(err) })),
+        }
     }
 }
 
