@@ -73,3 +73,24 @@ pub fn protocol_bytes(data: &[u8]) {
         }
     }
 }
+
+/// Untrusted `.npy` files from the shared-memory directory: the bounded
+/// header reader either refuses the preamble (a header over the cap among
+/// them, before anything is read) or parses the header into at most a few
+/// dimensions, or refuses it; never a panic, and never more work than the
+/// header's length.
+pub fn npy_bytes(data: &[u8]) {
+    use pv_host::serve::shm::{MAX_NPY_HEADER_BYTES, npy_header_len, parse_npy_header};
+
+    let Ok((start, len)) = npy_header_len(data) else {
+        return;
+    };
+    assert!(len <= MAX_NPY_HEADER_BYTES, "a header over the cap passed: {len}");
+    assert!(start == 10 || start == 12);
+    let Some(header) = data.get(start..start + len) else {
+        return;
+    };
+    if let Ok(layout) = parse_npy_header(header) {
+        assert!(layout.shape.len() <= 8, "{:?}", layout.shape);
+    }
+}

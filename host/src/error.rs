@@ -16,6 +16,8 @@ use std::fmt;
 /// | 1005 | timeout |
 /// | 1006 | invalid parameters or input (unknown step, wrong param type or range) |
 /// | 1007 | a coordinate is outside the image or a size is not positive |
+/// | 1000 | `serve`: a frame that cannot be understood (an `error` frame) |
+/// | 1009 | `serve`: the algorithm crashed, reported as the platform reports an exception (an `error` frame) |
 /// | 2101 | the package file cannot be read |
 /// | 2102 | the package is malformed: not a valid component, or its sections are not laid out as a package |
 /// | 2103 | the component does not implement the `procvision:algorithm@1` contract |
@@ -54,6 +56,10 @@ pub enum ErrorCode {
     InvalidParams,
     /// 1007
     CoordinateInvalid,
+    /// 1000 (`serve` only: the platform's protocol error)
+    Protocol,
+    /// 1009 (`serve` only: the platform's code for an algorithm that raised)
+    Exception,
     /// 2101
     PackageUnreadable,
     /// 2102
@@ -111,6 +117,8 @@ impl ErrorCode {
             ErrorCode::Timeout => 1005,
             ErrorCode::InvalidParams => 1006,
             ErrorCode::CoordinateInvalid => 1007,
+            ErrorCode::Protocol => 1000,
+            ErrorCode::Exception => 1009,
             ErrorCode::PackageUnreadable => 2101,
             ErrorCode::PackageMalformed => 2102,
             ErrorCode::ContractMismatch => 2103,

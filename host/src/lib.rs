@@ -103,7 +103,7 @@ pub use crate::package_file::{
 };
 pub use crate::params::{check_value, params_from_json};
 pub use crate::policy::ImportPolicy;
-pub use crate::runner::{DEFAULT_QUEUE, Isolation, LATENCY_BUCKETS_MS, Metrics, Runner, RunnerConfig};
+pub use crate::runner::{DEFAULT_QUEUE, Isolation, LATENCY_BUCKETS_MS, Metrics, Reservation, Runner, RunnerConfig};
 pub use crate::session::Session;
 pub use crate::state::{DIAGNOSTICS_DROPPED_KEY, DIAGNOSTICS_ENTRY_OVERHEAD};
 pub use crate::station::{Station, StationDir};

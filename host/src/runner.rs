@@ -187,15 +187,6 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Gives a queue place back when the waiting call ends or is dropped.
-struct QueuePlace<'a>(&'a AtomicUsize);
-
-impl Drop for QueuePlace<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl Runner {
     /// A runner for `package`. Instances are created and set up on first use.
     pub fn new(package: Package, config: RunnerConfig) -> Runner {
@@ -379,14 +370,9 @@ impl Runner {
         step: Option<(u32, String)>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
-        let admitted = match self.admit(session_id, phase, step).await {
-            Ok(admitted) => admitted,
-            Err(err) => return CallReport::refused(err),
-        };
-        let runner = Arc::clone(&self.inner);
-        match tokio::task::spawn_blocking(move || admitted.run(&runner, op)).await {
-            Ok(report) => report,
-            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
+        match self.admit(session_id, phase, step).await {
+            Ok(admitted) => admitted.run_async(&self.inner, op).await,
+            Err(err) => CallReport::refused(err),
         }
     }
 
@@ -415,12 +401,22 @@ impl Runner {
     /// Find the session and take a concurrency permit, waiting in the queue
     /// for one if there is room (else error 3001, counted).
     async fn admit(&self, session_id: &str, phase: &'static str, step: Option<(u32, String)>) -> Result<Admitted> {
+        self.reserve(session_id)?.admitted(phase, step).await
+    }
+
+    /// Reserve a place for one call on `session_id` without waiting: a running
+    /// slot when one is free, else a place in the queue, else error 3001 (busy,
+    /// counted); 1006 when the session is not open. A caller that must prepare
+    /// costly input (decode images) reserves first, so that a call that would
+    /// be refused costs nothing, then runs the call on the [`Reservation`].
+    /// Dropping the reservation gives its place back.
+    pub fn reserve(&self, session_id: &str) -> Result<Reservation> {
         let inner = &self.inner;
         let Some(slot) = lock(&inner.sessions).get(session_id).cloned() else {
             return Err(Error::input(ErrorCode::InvalidParams, format!("no session {session_id:?}: begin it first")));
         };
-        let permit = match Arc::clone(&inner.running).try_acquire_owned() {
-            Ok(permit) => permit,
+        let place = match Arc::clone(&inner.running).try_acquire_owned() {
+            Ok(permit) => Place::Running(permit),
             Err(_) => {
                 if inner.queued.fetch_add(1, Ordering::SeqCst) >= inner.config.queue {
                     inner.queued.fetch_sub(1, Ordering::SeqCst);
@@ -435,23 +431,93 @@ impl Runner {
                         ),
                     });
                 }
-                let _place = QueuePlace(&inner.queued);
-                match Arc::clone(&inner.running).acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => return Err(Error::host("the runner is closed")),
-                }
+                Place::Queued(QueueTicket(Arc::clone(inner)))
             }
         };
+        Ok(Reservation { runner: self.clone(), session_id: session_id.to_owned(), slot, place })
+    }
+}
+
+/// A call's place on a [`Runner`], taken by [`Runner::reserve`] before its input
+/// is prepared: a running slot, or a place in the queue that [`ready`](Self::ready)
+/// turns into one.
+pub struct Reservation {
+    runner: Runner,
+    session_id: String,
+    slot: Arc<Mutex<SessionSlot>>,
+    place: Place,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = matches!(self.place, Place::Running(_));
+        f.debug_struct("Reservation").field("session", &self.session_id).field("running", &running).finish()
+    }
+}
+
+/// Where a reserved call stands.
+enum Place {
+    Running(OwnedSemaphorePermit),
+    Queued(QueueTicket),
+}
+
+/// A place in the queue, given back when dropped.
+struct QueueTicket(Arc<Inner>);
+
+impl Drop for QueueTicket {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Reservation {
+    /// Wait until the call may run: at once when it holds a running slot, else
+    /// until one is free (its queue place is then given back).
+    pub async fn ready(&mut self) -> Result<()> {
+        if let Place::Queued(ticket) = &self.place {
+            let permit = Arc::clone(&ticket.0.running).acquire_owned().await.map_err(|_| Error::host("the runner is closed"))?;
+            self.place = Place::Running(permit);
+        }
+        Ok(())
+    }
+
+    /// Run `pre-execute` in the reserved place (see [`Runner::pre_execute`]).
+    pub async fn pre_execute(self, input: StepInput) -> CallReport<PreExecuteOutput> {
+        let (step, op) = self.runner.pre_execute_op(input);
+        self.run("pre-execute", Some(step), op).await
+    }
+
+    /// Run `execute` in the reserved place (see [`Runner::execute`]).
+    pub async fn execute(self, input: StepInput) -> CallReport<ExecuteOutput> {
+        let (step, op) = self.runner.execute_op(input);
+        self.run("execute", Some(step), op).await
+    }
+
+    async fn run<T: Send + 'static>(self, phase: &'static str, step: Option<(u32, String)>, op: impl CallOp<T>) -> CallReport<T> {
+        let inner = Arc::clone(&self.runner.inner);
+        match self.admitted(phase, step).await {
+            Ok(admitted) => admitted.run_async(&inner, op).await,
+            Err(err) => CallReport::refused(err),
+        }
+    }
+
+    /// Wait for a running slot, then hold it as an admitted call.
+    async fn admitted(mut self, phase: &'static str, step: Option<(u32, String)>) -> Result<Admitted> {
+        self.ready().await?;
+        let Place::Running(permit) = self.place else {
+            return Err(Error::host("the reservation holds no slot"));
+        };
+        let inner = &self.runner.inner;
         let span = tracing::info_span!(
             "call",
             package = inner.package.manifest().map_or(inner.package.origin(), |m| m.name.as_str()),
             version = inner.package.manifest().map(|m| m.version.to_string()),
-            session = session_id,
+            session = self.session_id.as_str(),
             phase,
             step = step.as_ref().map(|(index, _)| *index),
             pid = step.as_ref().map(|(_, pid)| pid.as_str()),
         );
-        Ok(Admitted { slot, permit, span })
+        Ok(Admitted { slot: self.slot, permit, span })
     }
 }
 
@@ -472,6 +538,16 @@ impl Admitted {
         let _permit = self.permit;
         let _span = self.span.enter();
         inner.run(&self.slot, op)
+    }
+
+    /// Run `op` on a blocking thread. If the caller drops this future the call
+    /// still finishes, commits or not, and gives its instance and permit back.
+    async fn run_async<T: Send + 'static>(self, inner: &Arc<Inner>, op: impl CallOp<T>) -> CallReport<T> {
+        let runner = Arc::clone(inner);
+        match tokio::task::spawn_blocking(move || self.run(&runner, op)).await {
+            Ok(report) => report,
+            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
+        }
     }
 }
 

@@ -126,18 +126,50 @@ fn protocol_seeds() -> Vec<Vec<u8>> {
     let frame = |json: &str| [&(json.len() as u32).to_be_bytes()[..], json.as_bytes()].concat();
     vec![
         [
-            frame(r#"{"type":"hello","heartbeat_interval_ms":1000}"#),
+            frame(r#"{"type":"hello","runner_version":"1","heartbeat_interval_ms":5000,"heartbeat_grace_ms":2000}"#),
             frame(r#"{"type":"ping","request_id":1}"#),
             frame(
-                r#"{"type":"call","request_id":2,"data":{"phase":"execute","step_index":1,"pid":"A01","session":{"id":"s","context":{}},"user_params":{"n":1},"shared_mem_id":"f","image_meta":{"width":4,"height":4,"color_space":"BGR"}}}"#,
+                r#"{"type":"call","request_id":2,"data":{"phase":"execute","step_index":1,"pid":"A01","session":{"id":"s","context":{"product_code":"A01","trace_id":"t"}},"user_params":{"n":1},"shared_mem_id":"dev-shm:session-1732870000000","image_meta":{"width":640,"height":480,"timestamp_ms":1,"camera_id":"c","color_space":"BGR"}}}"#,
             ),
         ]
         .concat(),
         frame(
             r#"{"type":"call","request_id":"r","data":{"phase":"pre","cur_image_shm_id":"a","cur_image_meta":{},"guide_image_shm_id":"g","guide_info":[[0,0,1,1]]}}"#,
         ),
+        // Generation 2: no phase, pid, session or params; guide_info groups.
+        frame(
+            r#"{"type":"call","request_id":3,"timestamp_ms":1,"data":{"step_index":2,"step_desc":"\u62e7\u7d27 screw","guide_info":[{"label":"1","posList":[{"x":94,"y":269,"width":319,"height":398},{"x":1,"y":2,"width":3,"height":4}]},{"label":2,"posList":[]}],"cur_image_shm_id":"dev-shm:session-1:cur","cur_image_meta":{"width":640,"height":480},"guide_image_shm_id":"dev-shm:session-1:guide","guide_image_meta":{"width":640,"height":480}}}"#,
+        ),
+        // Generation 2 without its guide image (1000), then a zero-length frame.
+        [frame(r#"{"type":"call","request_id":4,"data":{"cur_image_shm_id":"dev-shm:x"}}"#), frame("")].concat(),
         frame(r#"{"type":"shutdown"}"#),
     ]
+}
+
+fn npy_seeds() -> Vec<Vec<u8>> {
+    let npy = |major: u8, header: &str| {
+        let mut bytes = vec![0x93, b'N', b'U', b'M', b'P', b'Y', major, 0];
+        if major == 1 {
+            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        } else {
+            bytes.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        }
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(&[0; 12]);
+        bytes
+    };
+    vec![
+        npy(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (303, 384, 3), }                  \n"),
+        npy(2, "{'descr': '<u1', 'fortran_order': False, 'shape': (480, 640), }\n"),
+        npy(3, "{\"descr\": \"|u1\", \"fortran_order\": True, \"shape\": (1, 1, 1, 1, 1, 1, 1, 1, 1), }\n"),
+        // A header that claims 4 GiB.
+        [&b"\x93NUMPY\x02\x00"[..], &0xFFFF_FFF0u32.to_le_bytes(), b"{'descr'"].concat(),
+    ]
+}
+
+#[test]
+fn npy_header_reader_smoke() {
+    smoke(&npy_seeds(), oracles::npy_bytes, 4);
 }
 
 #[test]
@@ -156,7 +188,13 @@ fn image_decoder_smoke() {
 #[ignore = "writes into the source tree; run by hand before fuzzing"]
 fn write_seed_corpus() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-    for (target, seeds) in [("package", package_seeds()), ("decode_image", image_seeds()), ("protocol", protocol_seeds())] {
+    let targets = [
+        ("package", package_seeds()),
+        ("decode_image", image_seeds()),
+        ("protocol", protocol_seeds()),
+        ("npy_header", npy_seeds()),
+    ];
+    for (target, seeds) in targets {
         let dir = corpus.join(target);
         std::fs::create_dir_all(&dir).expect("corpus dir");
         for (i, seed) in seeds.iter().enumerate() {

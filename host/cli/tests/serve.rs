@@ -16,9 +16,13 @@ fn pv_host_binary() -> std::path::PathBuf {
 }
 
 #[test]
-fn a_python_client_drives_the_whole_protocol() {
+fn a_platform_client_drives_both_generations_and_the_validation_flow() {
     let shm = tempfile::tempdir().expect("tempdir");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/serve_client.py");
+    // The photograph's raw pixels, for the client's numpy to write as a `.npy`.
+    let coins = image::open(fixtures::image_path("coins.png")).expect("coins").to_rgb8();
+    let raw = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(raw.path(), coins.as_raw()).expect("raw pixels");
     let output = Command::new("python3")
         .arg(script)
         .arg(pv_host_binary())
@@ -26,16 +30,18 @@ fn a_python_client_drives_the_whole_protocol() {
         .arg(&station::station().trust)
         .arg(pv_test_artifacts::HOSTILE)
         .arg(fixtures::image_path("coins.png"))
+        .arg(raw.path())
+        .arg(coins.width().to_string())
+        .arg(coins.height().to_string())
         .arg(shm.path())
         .env_remove("PV_HOST_LOG")
         .output()
         .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "stdout: {}\nstderr: {stderr}", String::from_utf8_lossy(&output.stdout));
+    if stderr.contains("numpy is not installed") {
+        eprintln!("the .npy part of the platform client was skipped: numpy is not installed");
+    }
 }
 
 struct Server {
@@ -46,10 +52,15 @@ struct Server {
 
 impl Server {
     fn start(package: &str, shm: &Path, flags: &[&str]) -> Server {
-        let mut child = Command::new(pv_host_binary())
+        let mut command = Command::new(pv_host_binary());
+        command.env("PROC_SHM_DIR", shm);
+        Server::start_with(command, package, flags)
+    }
+
+    fn start_with(mut command: Command, package: &str, flags: &[&str]) -> Server {
+        let mut child = command
             .args(["serve", package])
             .args(flags)
-            .env("PROC_SHM_DIR", shm)
             .env("PV_HOST_TRUST", &station::station().trust)
             .env_remove("PV_HOST_LOG")
             .stdin(Stdio::piped())
@@ -88,6 +99,19 @@ impl Server {
         reply
     }
 
+    /// Peak resident memory of the server so far, in KiB (Linux).
+    fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn shutdown(mut self) {
+        self.send(json!({"type": "shutdown"}));
+        assert_eq!(self.receive()["type"], "shutdown");
+        assert_eq!(self.finish(), 0);
+    }
+
     /// Close stdin and wait for the exit code.
     fn finish(mut self) -> i32 {
         drop(self.stdin.take());
@@ -105,6 +129,10 @@ fn write_npy(path: &Path, image: &image::RgbImage) {
     std::fs::write(path, bytes).expect("write npy");
 }
 
+fn is_result_error(reply: &Value, code: &str) -> bool {
+    reply["type"] == "result" && reply["status"] == "ERROR" && reply["error_code"] == code
+}
+
 #[test]
 fn a_rust_client_runs_npy_frames_and_sessions() {
     let shm = tempfile::tempdir().expect("tempdir");
@@ -119,16 +147,189 @@ fn a_rust_client_runs_npy_frames_and_sessions() {
     assert_eq!(server.call(2, data(25))["data"]["result_status"], "NG");
     let mut wrong_meta = data(24);
     wrong_meta["cur_image_meta"]["width"] = json!(100);
-    assert_eq!(server.call(3, wrong_meta)["error_code"], "1006");
+    assert!(is_result_error(&server.call(3, wrong_meta), "1006"));
     let mut escape = data(24);
     escape["cur_image_shm_id"] = json!("../coins-rgb");
-    assert_eq!(server.call(4, escape)["error_code"], "1002", "ids cannot leave the directory");
+    assert!(is_result_error(&server.call(4, escape), "1002"), "ids cannot leave the directory");
     let mut missing = data(24);
     missing["cur_image_shm_id"] = json!("nothing-here");
-    assert_eq!(server.call(5, missing)["error_code"], "1002");
-    server.send(json!({"type": "shutdown"}));
-    assert_eq!(server.receive()["type"], "shutdown");
-    assert_eq!(server.finish(), 0);
+    assert!(is_result_error(&server.call(5, missing), "1002"));
+    let mut empty = data(24);
+    empty["cur_image_shm_id"] = json!("");
+    assert!(is_result_error(&server.call(6, empty), "1002"));
+    server.shutdown();
+}
+
+fn coins_call(id: &str) -> Value {
+    json!({ "phase": "execute", "pid": "A01", "session": {"id": "s1"}, "user_params": {"expected_count": 24},
+            "shared_mem_id": id, "image_meta": {"width": 384, "height": 303} })
+}
+
+#[test]
+fn ids_with_colons_are_read_under_the_platforms_names_from_its_default_directory() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    // No PROC_SHM_DIR: the platform's directory in $TMPDIR.
+    let platform_dir = temp.path().join("procvision_dev_shm");
+    std::fs::create_dir(&platform_dir).expect("mkdir");
+    std::fs::copy(fixtures::image_path("coins.png"), platform_dir.join("dev-shm_session-1732870000000_cur.bin")).expect("copy");
+    let mut command = Command::new(pv_host_binary());
+    command.env_remove("PROC_SHM_DIR").env("TMPDIR", temp.path()).env("TEMP", "/nonexistent").env("TMP", "/nonexistent");
+    let mut server = Server::start_with(command, station::part_counter(), &[]);
+    let reply = server.call(1, coins_call("dev-shm:session-1732870000000:cur"));
+    assert_eq!((reply["status"].as_str(), reply["data"]["result_status"].as_str()), (Some("OK"), Some("OK")), "{reply}");
+    server.shutdown();
+
+    // --shm-dir wins over PROC_SHM_DIR.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let mut command = Command::new(pv_host_binary());
+    command.env("PROC_SHM_DIR", elsewhere.path());
+    let flags = ["--shm-dir", platform_dir.to_str().expect("utf-8")];
+    let mut server = Server::start_with(command, station::part_counter(), &flags);
+    let reply = server.call(2, coins_call("dev-shm:session-1732870000000:cur"));
+    assert_eq!(reply["data"]["result_status"], "OK", "{reply}");
+    server.shutdown();
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_fifos_and_directories_in_the_shm_directory_are_refused() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let secret = outside.path().join("coins.png");
+    std::fs::copy(fixtures::image_path("coins.png"), &secret).expect("copy");
+    std::os::unix::fs::symlink(&secret, shm.path().join("link.bin")).expect("symlink");
+    std::os::unix::fs::symlink(&secret, shm.path().join("link2.npy")).expect("symlink");
+    let fifo = shm.path().join("pipe.bin");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs").success());
+    std::fs::create_dir(shm.path().join("dir.bin")).expect("mkdir");
+    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    for (i, id) in ["link", "link2", "pipe", "dir"].iter().enumerate() {
+        let reply = server.call(i as u64, coins_call(id));
+        assert!(is_result_error(&reply, "1002"), "{id}: {reply}");
+    }
+    // Nothing hangs on the FIFO: the server still answers and shuts down.
+    server.send(json!({"type": "ping", "request_id": 9}));
+    assert_eq!(server.receive()["type"], "pong");
+    server.shutdown();
+}
+
+fn npy_with_header(header_len: u32, header: &[u8]) -> Vec<u8> {
+    let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+    bytes.extend_from_slice(&header_len.to_le_bytes());
+    bytes.extend_from_slice(header);
+    bytes
+}
+
+#[test]
+fn npy_header_bombs_are_refused_before_anything_is_allocated() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    // A header that claims 4 GiB, and a real one of 8 MiB of `[0,0,...`.
+    std::fs::write(shm.path().join("claims.npy"), npy_with_header(0xFFFF_FFF0, b"{'descr': '|u1'")).expect("write");
+    let mut big = b"{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1), 'x': [".to_vec();
+    big.resize(8 << 20, b'0');
+    big.extend_from_slice(b"]}\n");
+    std::fs::write(shm.path().join("big.npy"), npy_with_header(big.len() as u32, &big)).expect("write");
+    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    let before = server.peak_rss_kib();
+    for (i, id) in ["claims", "big"].iter().enumerate() {
+        let mut call = coins_call(id);
+        call["image_meta"] = json!({});
+        let reply = server.call(i as u64, call);
+        assert!(is_result_error(&reply, "1002"), "{id}: {reply}");
+    }
+    if let (Some(before), Some(after)) = (before, server.peak_rss_kib()) {
+        // The 8 MiB header is never read, the 4 GiB one never reserved.
+        assert!(after < before + 8 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
+    }
+    server.shutdown();
+}
+
+fn execute_only(cur: &str, guide: &str) -> Value {
+    let meta = json!({"width": 384, "height": 303, "timestamp_ms": 1, "camera_id": "cam-1"});
+    json!({ "step_index": 1, "step_desc": "count the coins", "cur_image_shm_id": cur, "cur_image_meta": meta,
+            "guide_image_shm_id": guide, "guide_image_meta": meta,
+            "guide_info": [{"label": "1", "posList": [{"x": 94, "y": 269, "width": 19, "height": 30}]}] })
+}
+
+#[test]
+fn execute_only_calls_take_the_pid_and_params_from_the_command_line() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    for name in ["dev-shm_s_cur.bin", "dev-shm_s_guide.bin"] {
+        std::fs::copy(fixtures::image_path("coins.png"), shm.path().join(name)).expect("copy");
+    }
+    let call = execute_only("dev-shm:s:cur", "dev-shm:s:guide");
+    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    assert!(is_result_error(&server.call(1, call.clone()), "1001"), "two PIDs and no --pid");
+    server.shutdown();
+
+    let mut server = Server::start(station::part_counter(), shm.path(), &["--pid", "A02"]);
+    let ok = server.call(2, call.clone());
+    assert_eq!((ok["status"].as_str(), ok["data"]["result_status"].as_str()), (Some("OK"), Some("OK")), "{ok}");
+    assert_eq!(ok["data"]["step_index"], 1);
+    assert!(ok["data"].get("phase").is_none(), "no phase in an execute-only reply: {ok}");
+    // Both call shapes on one connection.
+    assert_eq!(server.call(3, coins_call("dev-shm:s:cur"))["data"]["phase"], "execute");
+    server.shutdown();
+
+    let mut server =
+        Server::start(station::part_counter(), shm.path(), &["--pid", "A01", "--params", r#"{"expected_count": 25}"#]);
+    assert_eq!(server.call(4, call.clone())["data"]["result_status"], "NG");
+    server.shutdown();
+
+    // One session shared by every execute-only call, kept across them.
+    let mut server = Server::start(station::part_counter(), shm.path(), &["--pid", "A01", "--execute-session", "station"]);
+    for id in 5..8 {
+        assert_eq!(server.call(id, call.clone())["data"]["result_status"], "OK");
+    }
+    server.shutdown();
+}
+
+#[test]
+fn serve_refuses_a_pid_or_params_the_algorithm_does_not_take() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    for flags in [&["--pid", "Z99"][..], &["--params", r#"{"nope": 1}"#], &["--params", r#"{"expected_count": -3}"#]] {
+        let status = Command::new(pv_host_binary())
+            .args(["serve", station::part_counter()])
+            .args(flags)
+            .env("PROC_SHM_DIR", shm.path())
+            .env("PV_HOST_TRUST", &station::station().trust)
+            .env_remove("PV_HOST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("runs");
+        assert!(!status.success(), "{flags:?} is refused before serving");
+    }
+}
+
+#[test]
+fn a_ping_is_answered_before_a_looping_call_in_an_evicted_session_ends() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(fixtures::image_path("coins.png"), shm.path().join("f.bin")).expect("copy image");
+    let flags = ["--allow-unsigned", "--instances", "1", "--queue", "0", "--timeout-ms", "6000"];
+    let mut server = Server::start(pv_test_artifacts::HOSTILE, shm.path(), &flags);
+    server.send(json!({ "type": "call", "request_id": "loop",
+                        "data": { "phase": "execute", "pid": "LOOP", "session": {"id": "s0"}, "shared_mem_id": "f" } }));
+    // 256 new sessions: the last one evicts s0, whose call is still running.
+    let mut loop_done = false;
+    for i in 1..=256u64 {
+        server.send(json!({ "type": "call", "request_id": i, "data": { "phase": "setup", "session": {"id": format!("s{i}")} } }));
+        loop {
+            let reply = server.receive();
+            if reply["request_id"] == "loop" {
+                loop_done = true;
+                continue;
+            }
+            assert_eq!(reply["request_id"], i, "{reply}");
+            break;
+        }
+    }
+    server.send(json!({"type": "ping", "request_id": "hb"}));
+    let first = server.receive();
+    assert!(!loop_done && first["type"] == "pong", "the pong comes before the loop's end: {first}");
+    assert!(is_result_error(&server.receive(), "1005"), "then the loop's deadline");
+    server.shutdown();
 }
 
 #[test]
@@ -138,8 +339,9 @@ fn bad_json_and_unknown_types_get_error_frames_and_the_server_goes_on() {
     server.send_raw(&[0, 0, 0, 5, b'{', b'o', b'o', b'p', b's']);
     let reply = server.receive();
     assert_eq!((reply["type"].as_str(), reply["error_code"].as_str()), (Some("error"), Some("1000")), "{reply}");
-    server.send(json!({"type": "dance"}));
-    assert_eq!(server.receive()["error_code"], "1000");
+    server.send(json!({"type": "dance", "request_id": 4}));
+    let reply = server.receive();
+    assert_eq!((reply["error_code"].as_str(), reply["request_id"].as_i64()), (Some("1000"), Some(4)), "{reply}");
     assert_eq!(server.call(1, json!({"phase": "moonwalk"}))["error_code"], "1000");
     server.send(json!({"type": "ping", "request_id": 9}));
     assert_eq!(server.receive()["type"], "pong", "still serving");
@@ -206,4 +408,180 @@ fn with_no_queue_a_call_made_while_another_runs_is_busy() {
     assert!(busy, "a call made while another ran was refused as busy");
     assert_eq!(loop_end["error_code"], "1005");
     assert_eq!(server.finish(), 0);
+}
+
+// ---- in process: what the server holds and decodes ----------------------------
+
+mod in_process {
+    use std::sync::Arc;
+
+    use pv_host::serve::frame::{encode_frame, read_frame};
+    use pv_host::serve::{ServeConfig, ServeStats, serve};
+    use pv_host::{Host, Limits, Phase, Runner, RunnerConfig};
+    use serde_json::{Value, json};
+    use tokio::io::{AsyncWriteExt, DuplexStream};
+
+    struct Client {
+        to: DuplexStream,
+        from: DuplexStream,
+    }
+
+    impl Client {
+        async fn send(&mut self, message: Value) {
+            self.to.write_all(&encode_frame(&message).expect("encodes")).await.expect("write");
+        }
+
+        async fn receive(&mut self) -> Value {
+            let payload = read_frame(&mut self.from, 1 << 24).await.expect("a frame").expect("not the end");
+            serde_json::from_slice(&payload).expect("JSON")
+        }
+    }
+
+    /// The hostile guest served in process over pipes; returns the client, the
+    /// server's counters and the server's task.
+    fn start(
+        runtime: &tokio::runtime::Runtime,
+        config: RunnerConfig,
+        shm: &std::path::Path,
+    ) -> (Client, Arc<ServeStats>, tokio::task::JoinHandle<pv_host::serve::ServeEnd>) {
+        start_with(runtime, config, ServeConfig { shm_dir: shm.to_owned(), ..ServeConfig::default() })
+    }
+
+    fn start_with(
+        runtime: &tokio::runtime::Runtime,
+        config: RunnerConfig,
+        serve_config: ServeConfig,
+    ) -> (Client, Arc<ServeStats>, tokio::task::JoinHandle<pv_host::serve::ServeEnd>) {
+        let limits = Limits::default().with_deadline(Phase::Execute, std::time::Duration::from_millis(1500));
+        let host = Host::builder().limits(limits).build().expect("host");
+        let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
+        let info = package.instantiate().expect("instantiates").info().clone();
+        let runner = Runner::new(package, config);
+        let stats = Arc::clone(&serve_config.stats);
+        let (to, server_in) = tokio::io::duplex(1 << 20);
+        let (server_out, from) = tokio::io::duplex(1 << 20);
+        let task = runtime.spawn(serve(runner, info, serve_config, server_in, server_out));
+        (Client { to, from }, stats, task)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    }
+
+    #[test]
+    fn finished_calls_are_reaped_not_kept() {
+        let runtime = runtime();
+        let shm = tempfile::tempdir().expect("tempdir");
+        let (mut client, stats, task) = start(&runtime, RunnerConfig::default().with_instances(1), shm.path());
+        runtime.block_on(async {
+            assert_eq!(client.receive().await["type"], "hello");
+            for i in 0..400u64 {
+                let phase = if i % 2 == 0 { "info" } else { "reset" };
+                client.send(json!({"type": "call", "request_id": i, "data": {"phase": phase, "session": {"id": "s"}}})).await;
+                let reply = client.receive().await;
+                assert_eq!((reply["request_id"].as_u64(), reply["status"].as_str()), (Some(i), Some("OK")), "{reply}");
+            }
+            client.send(json!({"type": "shutdown"})).await;
+            assert_eq!(client.receive().await["type"], "shutdown");
+        });
+        runtime.block_on(task).expect("the server ends");
+        // One call at a time: the set holds the call in flight and at most the
+        // one before it, never the 400 that ran.
+        assert!(stats.calls_held_peak() <= 2, "the server held {} calls at once", stats.calls_held_peak());
+    }
+
+    /// A PNG of a few hundred KB that decodes to 64 MiB.
+    fn png_bomb() -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageLuma8(image::GrayImage::new(8192, 8192))
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .expect("encode");
+        bytes
+    }
+
+    #[test]
+    fn calls_refused_as_busy_never_decode_their_images() {
+        let runtime = runtime();
+        let shm = tempfile::tempdir().expect("tempdir");
+        std::fs::write(shm.path().join("bomb.bin"), png_bomb()).expect("write bomb");
+        std::fs::copy(pv_test_artifacts::fixtures::image_path("coins.png"), shm.path().join("small.bin")).expect("copy");
+        let config = RunnerConfig::default().with_instances(1).with_queue(0);
+        let (mut client, stats, task) = start(&runtime, config, shm.path());
+        let call = |id: u64, pid: &str, image: &str| {
+            json!({"type": "call", "request_id": id,
+                   "data": {"phase": "execute", "pid": pid, "session": {"id": format!("s{id}")}, "shared_mem_id": image}})
+        };
+        let (busy, answered) = runtime.block_on(async {
+            assert_eq!(client.receive().await["type"], "hello");
+            // The loop holds the only instance; twelve bombs arrive behind it.
+            client.send(call(0, "LOOP", "small")).await;
+            for id in 1..=12 {
+                client.send(call(id, "GOOD", "bomb")).await;
+            }
+            let mut busy = 0;
+            for _ in 0..13 {
+                let reply = client.receive().await;
+                if reply["error_code"] == "3001" {
+                    assert_eq!(reply["type"], "result", "busy is a result ERROR: {reply}");
+                    busy += 1;
+                }
+            }
+            client.send(json!({"type": "shutdown"})).await;
+            assert_eq!(client.receive().await["type"], "shutdown");
+            (busy, 13)
+        });
+        runtime.block_on(task).expect("the server ends");
+        assert!(busy >= 1, "a call made while the loop ran was refused");
+        assert_eq!(stats.images_loaded(), (answered - busy) as u64, "only the calls that ran decoded an image");
+    }
+
+    #[test]
+    fn images_larger_than_the_budget_run_one_at_a_time_and_all_answer() {
+        let runtime = runtime();
+        let shm = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(pv_test_artifacts::fixtures::image_path("coins.png"), shm.path().join("small.bin")).expect("copy");
+        // 1 KiB for all images in flight: each call's image alone is larger.
+        let serve_config =
+            ServeConfig { shm_dir: shm.path().to_owned(), max_image_bytes_in_flight: 1024, ..ServeConfig::default() };
+        let (mut client, stats, task) = start_with(&runtime, RunnerConfig::default().with_instances(2), serve_config);
+        runtime.block_on(async {
+            assert_eq!(client.receive().await["type"], "hello");
+            for id in 0..6u64 {
+                let data =
+                    json!({"phase": "execute", "pid": "GOOD", "session": {"id": format!("s{id}")}, "shared_mem_id": "small"});
+                client.send(json!({"type": "call", "request_id": id, "data": data})).await;
+            }
+            for _ in 0..6 {
+                let reply = client.receive().await;
+                assert_eq!((reply["type"].as_str(), reply["status"].as_str()), (Some("result"), Some("OK")), "{reply}");
+            }
+            client.send(json!({"type": "shutdown"})).await;
+            assert_eq!(client.receive().await["type"], "shutdown");
+        });
+        runtime.block_on(task).expect("the server ends");
+        assert_eq!(stats.images_loaded(), 6);
+    }
+}
+
+#[test]
+fn pv_host_run_takes_the_platforms_development_flags() {
+    let run = |guide_info: &str| {
+        Command::new(pv_host_binary())
+            .args(["run", station::part_counter(), "--pid", "A01", "--step", "1", "--step-desc", "数硬币"])
+            .arg("--cur-image")
+            .arg(fixtures::image_path("coins.png"))
+            .arg("--guide-image")
+            .arg(fixtures::image_path("coins.png"))
+            .args(["--guide-info", guide_info, "--json"])
+            .env("PV_HOST_TRUST", &station::station().trust)
+            .env_remove("PV_HOST_LOG")
+            .output()
+            .expect("runs")
+    };
+    let ok = run(r#"[{"label": "1", "posList": [{"x": 94, "y": 269, "width": 19, "height": 30}]}]"#);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let result: Value = serde_json::from_slice(&ok.stdout).expect("JSON");
+    assert_eq!(result["data"]["result_status"], "OK", "{result}");
+    let refused = run(r#"[{"label": "1", "posList": 3}]"#);
+    assert!(!refused.status.success(), "a malformed --guide-info is refused");
 }

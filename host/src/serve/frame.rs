@@ -30,7 +30,9 @@ pub enum Split<'a> {
 /// The first frame of `buffer`, without copying (for the fuzz target and
 /// tests; the server reads with [`read_frame`]).
 pub fn split_frame(buffer: &[u8], max_frame_bytes: usize) -> Split<'_> {
-    let Some(prefix) = buffer.get(..4) else { return Split::Incomplete };
+    let Some(prefix) = buffer.get(..4) else {
+        return Split::Incomplete;
+    };
     let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
     if len as usize > max_frame_bytes {
         return Split::TooLarge(u64::from(len));
@@ -65,11 +67,20 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_frame_bytes: u
     Ok(Some(payload))
 }
 
-/// Write one frame and flush it.
-pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, payload: &[u8]) -> std::io::Result<()> {
-    let len = u32::try_from(payload.len()).map_err(|_| std::io::Error::other("frame over 4 GiB"))?;
-    writer.write_all(&len.to_be_bytes()).await?;
-    writer.write_all(payload).await?;
+/// Encode `message` as one frame: the length prefix and the JSON in one buffer.
+pub fn encode_frame(message: &serde_json::Value) -> std::io::Result<Vec<u8>> {
+    let mut bytes = vec![0u8; 4];
+    serde_json::to_writer(&mut bytes, message).map_err(std::io::Error::other)?;
+    let len = u32::try_from(bytes.len() - 4).map_err(|_| std::io::Error::other("frame over 4 GiB"))?;
+    bytes[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(bytes)
+}
+
+/// Write one frame with one write and one flush, so that a frame is never
+/// split across writes the platform might read apart.
+pub async fn write_frame<W: AsyncWrite + Unpin>(writer: &mut W, message: &serde_json::Value) -> std::io::Result<()> {
+    let bytes = encode_frame(message)?;
+    writer.write_all(&bytes).await?;
     writer.flush().await
 }
 
@@ -83,5 +94,11 @@ mod tests {
         assert_eq!(split_frame(&[0, 0, 0, 2, b'{'], 16), Split::Incomplete);
         assert_eq!(split_frame(&[0, 0, 0, 2, b'{', b'}', 9], 16), Split::Frame(b"{}", 6));
         assert_eq!(split_frame(&[0xFF, 0xFF, 0xFF, 0xFF], 16), Split::TooLarge(u64::from(u32::MAX)));
+    }
+
+    #[test]
+    fn an_encoded_frame_splits_back() {
+        let bytes = encode_frame(&serde_json::json!({"type": "pong"})).expect("encodes");
+        assert_eq!(split_frame(&bytes, 64), Split::Frame(br#"{"type":"pong"}"#, bytes.len()));
     }
 }

@@ -1,13 +1,32 @@
 //! `pv-host serve`: a drop-in for the platform's algorithm subprocess, speaking
-//! its frame protocol on stdin and stdout.
+//! its frame protocol on stdin and stdout, in both of the platform's call
+//! shapes on one connection.
 //!
 //! Frames are a 4-byte big-endian length and UTF-8 JSON ([`frame`]). The server
-//! opens with a `hello`, answers `ping` with `pong` at once (also while a call
-//! runs: calls run on the [`Runner`], the reader never waits for them), runs
-//! `call` frames (`info`, `setup`, `teardown`, `reset`, `on_step_start`,
-//! `on_step_finish`, `pre`, `execute`) and answers each with a `result` or an
-//! `error` frame, and on `shutdown` tears down and acknowledges. Images arrive
-//! by shared-memory id ([`shm`]). Sessions map onto the runner's by id.
+//! opens with a `hello`, answers `ping` with `pong` from the reader itself (the
+//! reader never waits for a guest: calls run on the [`Runner`], session
+//! evictions on blocking threads), and on `shutdown`, or a frame of length 0,
+//! tears down (acknowledging the `shutdown`).
+//!
+//! Calls ([`protocol`]): one with `phase` is generation 1 (`info`, `setup`,
+//! `teardown`, `reset`, `on_step_start`, `on_step_finish`, `pre`, `execute`;
+//! sessions map onto the runner's by id, the least recently begun ended past
+//! [`ServeConfig::max_sessions`]). One without `phase` is a generation-2 execute
+//! on a current and a guide image; its product id is [`ServeConfig::pid`], else
+//! the algorithm's only one; it runs in a session of its own unless
+//! [`ServeConfig::execute_session`] names one they share.
+//!
+//! Replies as the platform reads them: the algorithm's output, or its error or
+//! a refused input, is a `result` frame (status OK, or ERROR with `error_code`
+//! and `message`); an `error` frame is only for the protocol (1000: a frame that
+//! cannot be understood, a generation-2 call without both images, an unknown
+//! phase) and for a guest that crashed (1009, as the platform reports an
+//! exception).
+//!
+//! Images arrive by shared-memory id ([`shm`]). A call reserves its place on the
+//! runner before any image is opened (a busy call, 3001, decodes nothing), waits
+//! for a running slot, then reserves the memory its images will take from
+//! [`ServeConfig::max_image_bytes_in_flight`] before decoding them.
 //!
 //! Hostile input: a frame over the cap gets an error frame and ends the
 //! connection, without allocating the claimed size; a frame that is not JSON or
@@ -20,42 +39,93 @@ pub mod shm;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use self::frame::{FrameError, read_frame, write_frame};
-use self::protocol::{Call, PROTOCOL_ERROR_CODE, Request};
-use crate::error::{Error, ErrorCode};
+use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_ERROR_CODE, Request, Shape};
+use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::params::params_from_json;
-use crate::runner::Runner;
-use crate::types::{AlgorithmInfo, StepInput, StepOutcome};
+use crate::runner::{Reservation, Runner};
+use crate::types::{AlgorithmInfo, Image, StepInput, StepOutcome};
 
 /// Default number of sessions kept; the least recently begun is ended past it.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
+
+/// Default bound on the memory the images of calls in flight may take: 1 GiB,
+/// room for two calls with the largest image each ([`crate::image::MAX_IMAGE_BYTES`]).
+pub const DEFAULT_MAX_IMAGE_BYTES_IN_FLIGHT: u64 = 1 << 30;
 
 /// How the server behaves; every setting documents its default.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// Largest incoming frame. Default: [`frame::DEFAULT_MAX_FRAME_BYTES`] (16 MiB).
     pub max_frame_bytes: usize,
-    /// Where shared-memory images are. Default: `$PROC_SHM_DIR`, else
-    /// [`shm::DEFAULT_SHM_DIR`].
+    /// Where shared-memory images are. Default: [`shm::default_shm_dir`]
+    /// (`$PROC_SHM_DIR`, else `procvision_dev_shm` in the temp directory).
     pub shm_dir: PathBuf,
     /// Sessions kept at once. Default: [`DEFAULT_MAX_SESSIONS`].
     pub max_sessions: usize,
+    /// Product id of generation-2 calls, which carry none. Default: none, and
+    /// then the algorithm's only PID when it declares exactly one; otherwise
+    /// such a call gets a result ERROR 1001.
+    pub pid: Option<String>,
+    /// The station's parameter values: a JSON object of name to value applied
+    /// to every step that declares the name, or an object of step index (`"1"`)
+    /// to such an object. Generation-2 calls run with these over the step's
+    /// defaults; generation-1 calls with their `user_params` over these.
+    /// Default: empty (the step's defaults).
+    pub params: Map<String, Value>,
+    /// Session shared by generation-2 calls. Default: none, each call runs in
+    /// a session of its own, begun before it and ended after it (the platform
+    /// has no sessions in that generation).
+    pub execute_session: Option<String>,
+    /// Bound on the memory images of calls in flight may take (the decoded
+    /// pixels and the encoded bytes); a call waits until its images fit. A
+    /// call whose images alone take more than the bound runs alone. Default:
+    /// [`DEFAULT_MAX_IMAGE_BYTES_IN_FLIGHT`].
+    pub max_image_bytes_in_flight: u64,
+    /// Counters the server keeps, shared with whoever holds a clone.
+    pub stats: Arc<ServeStats>,
 }
 
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             max_frame_bytes: frame::DEFAULT_MAX_FRAME_BYTES,
-            shm_dir: std::env::var_os(shm::SHM_DIR_ENV).map_or_else(|| PathBuf::from(shm::DEFAULT_SHM_DIR), PathBuf::from),
+            shm_dir: shm::default_shm_dir(),
             max_sessions: DEFAULT_MAX_SESSIONS,
+            pid: None,
+            params: Map::new(),
+            execute_session: None,
+            max_image_bytes_in_flight: DEFAULT_MAX_IMAGE_BYTES_IN_FLIGHT,
+            stats: Arc::default(),
         }
+    }
+}
+
+/// What the server has done, for tests and dashboards.
+#[derive(Debug, Default)]
+pub struct ServeStats {
+    images_loaded: AtomicU64,
+    calls_held_peak: AtomicUsize,
+}
+
+impl ServeStats {
+    /// Images read or decoded so far.
+    pub fn images_loaded(&self) -> u64 {
+        self.images_loaded.load(Ordering::SeqCst)
+    }
+
+    /// The most call tasks the server held at once (running, or finished and
+    /// not yet reaped).
+    pub fn calls_held_peak(&self) -> usize {
+        self.calls_held_peak.load(Ordering::SeqCst)
     }
 }
 
@@ -64,7 +134,8 @@ impl Default for ServeConfig {
 pub enum ServeEnd {
     /// A `shutdown` frame: torn down and acknowledged.
     Shutdown,
-    /// The input ended between frames.
+    /// The input ended between frames, or a frame of length 0 ended the
+    /// conversation (as the platform's adapter takes it).
     EndOfInput,
     /// The input ended inside a frame.
     Truncated,
@@ -72,7 +143,9 @@ pub enum ServeEnd {
     FrameTooLarge,
 }
 
-/// Sessions begun on the runner, oldest first.
+/// Sessions begun on the runner, oldest first. Owned by the reader: nothing
+/// here waits, an evicted session is ended on a blocking thread (its call may
+/// still be running).
 struct Sessions {
     order: VecDeque<String>,
     max: usize,
@@ -88,38 +161,72 @@ impl Sessions {
         }
         while self.order.len() > self.max {
             if let Some(oldest) = self.order.pop_front() {
-                runner.end_session(&oldest);
+                let runner = runner.clone();
+                tokio::task::spawn_blocking(move || runner.end_session(&oldest));
             }
         }
     }
 }
 
+/// The writing half: one frame at a time, each one buffered write and one
+/// flush. Only writes wait on it, never a guest.
+struct Out<W> {
+    writer: tokio::sync::Mutex<W>,
+}
+
+impl<W: AsyncWrite + Unpin> Out<W> {
+    async fn send(&self, frame: &Value) {
+        let mut writer = self.writer.lock().await;
+        if let Err(err) = write_frame(&mut *writer, frame).await {
+            tracing::warn!(%err, "cannot write a frame; the platform is gone");
+        }
+    }
+}
+
+/// What every call task shares.
+struct Context<W> {
+    runner: Runner,
+    info: AlgorithmInfo,
+    shm_dir: PathBuf,
+    params: Map<String, Value>,
+    budget: Arc<Semaphore>,
+    budget_units: u32,
+    stats: Arc<ServeStats>,
+    out: Out<W>,
+}
+
+/// Bytes per unit of the image memory budget (a semaphore counts in `u32`).
+const BUDGET_UNIT: u64 = 1024;
+
 /// Serve the protocol on `reader` and `writer` until shutdown or the end of
 /// input. `info` is the algorithm's `get-info`.
-pub async fn serve<R, W>(runner: Runner, info: AlgorithmInfo, config: ServeConfig, mut reader: R, mut writer: W) -> ServeEnd
+pub async fn serve<R, W>(runner: Runner, info: AlgorithmInfo, config: ServeConfig, mut reader: R, writer: W) -> ServeEnd
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    // One writer: frames from the reader loop and from calls never interleave.
-    let (frames, mut outgoing) = mpsc::channel::<Value>(64);
-    let writing = tokio::spawn(async move {
-        while let Some(frame) = outgoing.recv().await {
-            let bytes = serde_json::to_vec(&frame).unwrap_or_default();
-            if let Err(err) = write_frame(&mut writer, &bytes).await {
-                tracing::warn!(%err, "cannot write a frame; the platform is gone");
-                break;
-            }
-        }
+    let budget_units = (config.max_image_bytes_in_flight / BUDGET_UNIT).clamp(1, u64::from(u32::MAX >> 1)) as u32;
+    let context = Arc::new(Context {
+        runner: runner.clone(),
+        info,
+        shm_dir: config.shm_dir.clone(),
+        params: config.params.clone(),
+        budget: Arc::new(Semaphore::new(budget_units as usize)),
+        budget_units,
+        stats: Arc::clone(&config.stats),
+        out: Out { writer: tokio::sync::Mutex::new(writer) },
     });
-    let _ = frames.send(protocol::hello()).await;
-    let info = Arc::new(info);
-    let sessions = Arc::new(Mutex::new(Sessions { order: VecDeque::new(), max: config.max_sessions.max(1) }));
-    let shm_dir = Arc::new(config.shm_dir.clone());
+    context.out.send(&protocol::hello()).await;
+    let mut sessions = Sessions { order: VecDeque::new(), max: config.max_sessions.max(1) };
     let mut calls = JoinSet::new();
+    let mut executes: u64 = 0;
 
     let end = loop {
+        // Finished calls are reaped as frames come: the set holds the calls in
+        // flight, not every call ever made.
+        while calls.try_join_next().is_some() {}
         let payload = match read_frame(&mut reader, config.max_frame_bytes).await {
+            Ok(Some(payload)) if payload.is_empty() => break ServeEnd::EndOfInput,
             Ok(Some(payload)) => payload,
             Ok(None) => break ServeEnd::EndOfInput,
             Err(FrameError::Truncated) => {
@@ -129,7 +236,7 @@ where
             Err(FrameError::TooLarge(len)) => {
                 let message = format!("a frame of {len} bytes is over the {}-byte cap; closing", config.max_frame_bytes);
                 tracing::warn!("{message}");
-                let _ = frames.send(protocol::error(&Value::Null, PROTOCOL_ERROR_CODE, &message)).await;
+                context.out.send(&protocol::error(&Value::Null, PROTOCOL_ERROR_CODE, &message)).await;
                 break ServeEnd::FrameTooLarge;
             }
             Err(FrameError::Io(err)) => {
@@ -137,24 +244,35 @@ where
                 break ServeEnd::Truncated;
             }
         };
-        match protocol::parse_request(&payload) {
-            Err(message) => {
-                let _ = frames.send(protocol::error(&Value::Null, PROTOCOL_ERROR_CODE, &message)).await;
+        let (request_id, call) = match protocol::parse_request(&payload) {
+            Err(err) => {
+                context.out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await;
+                continue;
             }
             Ok(Request::Hello { heartbeat_interval_ms, heartbeat_grace_ms }) => {
-                tracing::info!(?heartbeat_interval_ms, ?heartbeat_grace_ms, "the platform said hello");
+                tracing::debug!(?heartbeat_interval_ms, ?heartbeat_grace_ms, "the platform said hello");
+                continue;
             }
             Ok(Request::Ping { request_id }) => {
-                let _ = frames.send(protocol::pong(&request_id)).await;
+                // Answered here, not behind any call.
+                context.out.send(&protocol::pong(&request_id)).await;
+                continue;
             }
             Ok(Request::Shutdown) => break ServeEnd::Shutdown,
-            Ok(Request::Call { request_id, call }) => {
-                let (runner, info, sessions, shm_dir, frames) =
-                    (runner.clone(), Arc::clone(&info), Arc::clone(&sessions), Arc::clone(&shm_dir), frames.clone());
-                calls.spawn(async move {
-                    let reply = handle_call(&runner, &info, &sessions, &shm_dir, &request_id, call).await;
-                    let _ = frames.send(reply).await;
-                });
+            Ok(Request::Call { request_id, call }) => (request_id, call),
+        };
+        let task = match call.generation {
+            Generation::Phases => phase_call(&context, &mut sessions, request_id, call),
+            Generation::ExecuteOnly => {
+                executes += 1;
+                execute_call(&context, &config, executes, request_id, call)
+            }
+        };
+        match task {
+            Task::Reply(reply) => context.out.send(&reply).await,
+            Task::Run(work) => {
+                calls.spawn(work);
+                context.stats.calls_held_peak.fetch_max(calls.len(), Ordering::SeqCst);
             }
         }
     };
@@ -164,99 +282,295 @@ where
     let teardown = runner.clone();
     let _ = tokio::task::spawn_blocking(move || teardown.shutdown()).await;
     if end == ServeEnd::Shutdown {
-        let _ = frames.send(protocol::shutdown_ack()).await;
+        context.out.send(&protocol::shutdown_ack()).await;
     }
-    drop(frames);
-    let _ = writing.await;
     end
 }
 
-fn error_reply(request_id: &Value, err: &Error) -> Value {
-    protocol::error(request_id, &err.code().number().to_string(), &err.to_string())
+/// What the reader does with a call: answer at once, or run it as a task that
+/// answers when done.
+enum Task {
+    Reply(Value),
+    Run(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
 }
 
-async fn handle_call(
-    runner: &Runner,
-    info: &AlgorithmInfo,
-    sessions: &Mutex<Sessions>,
-    shm_dir: &std::path::Path,
-    request_id: &Value,
-    call: Box<Call>,
-) -> Value {
-    let session = call.session_id.clone();
-    if let Ok(mut book) = sessions.lock() {
-        book.ensure(runner, &session, &call.session_context);
+/// The reply to a failed call, as the platform reads it: a crashed guest is an
+/// `error` frame 1009 (the platform's exception), everything else a result with
+/// status ERROR and the code.
+fn error_reply(request_id: &Value, shape: Shape<'_>, err: &Error) -> Value {
+    if err.kind() == ErrorKind::Trap {
+        protocol::error(request_id, EXCEPTION_ERROR_CODE, &err.to_string())
+    } else {
+        protocol::result_error(request_id, shape, &err.code().number().to_string(), &err.to_string())
     }
-    let done =
-        |message: &str, data: Map<String, Value>| protocol::result(request_id, &call.phase, call.step_index, message, data);
-    let unit = |report: crate::CallReport<()>, message: &str| match report.result {
-        Ok(()) => done(message, Map::new()),
-        Err(err) => error_reply(request_id, &err),
-    };
+}
+
+fn unit_reply(request_id: &Value, shape: Shape<'_>, report: crate::CallReport<()>, message: &str) -> Value {
+    match report.result {
+        Ok(()) => protocol::result(request_id, shape, message, Map::new()),
+        Err(err) => error_reply(request_id, shape, &err),
+    }
+}
+
+/// A generation-1 call: sessions by id, one of the lifecycle phases.
+fn phase_call<W>(context: &Arc<Context<W>>, sessions: &mut Sessions, request_id: Value, call: Box<Call>) -> Task
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let shape = Shape::Phase(&call.phase, call.step_index);
     match call.phase.as_str() {
-        "info" => done("ok", protocol::info_data(info)),
-        "setup" => unit(runner.warm_up(&session).await, "set up"),
-        "teardown" => {
+        "info" => {
+            return Task::Reply(protocol::result(&request_id, shape, "ok", protocol::info_data(&context.info)));
+        }
+        "teardown" | "setup" | "reset" | "on_step_start" | "on_step_finish" | "pre" | "execute" => {}
+        other => {
+            return Task::Reply(protocol::error(&request_id, PROTOCOL_ERROR_CODE, &format!("unknown phase `{other}`")));
+        }
+    }
+    let session = call.session_id.clone();
+    if call.phase != "teardown" {
+        sessions.ensure(&context.runner, &session, &call.session_context);
+    }
+    // Reserved now, in frame order and before any image is opened: a call
+    // refused as busy costs nothing.
+    let reservation = match call.phase.as_str() {
+        "pre" | "execute" => match context.runner.reserve(&session) {
+            Ok(reservation) => Some(reservation),
+            Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+        },
+        _ => None,
+    };
+    let context = Arc::clone(context);
+    Task::Run(Box::pin(async move {
+        let reply = run_phase(&context, &request_id, &call, &session, reservation).await;
+        context.out.send(&reply).await;
+    }))
+}
+
+async fn run_phase<W>(
+    context: &Context<W>,
+    request_id: &Value,
+    call: &Call,
+    session: &str,
+    reservation: Option<Reservation>,
+) -> Value {
+    let shape = Shape::Phase(&call.phase, call.step_index);
+    let runner = &context.runner;
+    match (call.phase.as_str(), reservation) {
+        ("setup", _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
+        ("teardown", _) => {
             let teardown = runner.clone();
             let _ = tokio::task::spawn_blocking(move || teardown.shutdown()).await;
-            done("torn down", Map::new())
+            protocol::result(request_id, shape, "torn down", Map::new())
         }
-        "reset" => unit(runner.reset(&session).await, "reset"),
-        "on_step_start" => unit(runner.on_step_start(&session, call.step_index, call.pid.clone()).await, "ok"),
-        "on_step_finish" => {
+        ("reset", _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
+        ("on_step_start", _) => {
+            unit_reply(request_id, shape, runner.on_step_start(session, call.step_index, call.pid.clone()).await, "ok")
+        }
+        ("on_step_finish", _) => {
             let outcome = match call.outcome.as_deref().map(str::to_ascii_uppercase).as_deref() {
                 Some("NG") => StepOutcome::Ng,
                 Some("ERROR") => StepOutcome::Error,
                 _ => StepOutcome::Ok,
             };
-            unit(runner.on_step_finish(&session, call.step_index, call.pid.clone(), outcome).await, "ok")
+            let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), outcome).await;
+            unit_reply(request_id, shape, report, "ok")
         }
-        "pre" | "execute" => {
-            let input = match step_input(info, shm_dir, &call).await {
-                Ok(input) => input,
-                Err(err) => return error_reply(request_id, &err),
+        (phase, Some(mut reservation)) => {
+            let mut params = context.station_params(call.step_index);
+            params.extend(call.user_params.clone());
+            let prepared = prepare(context, call, &call.pid, params, &mut reservation).await;
+            let (input, _images) = match prepared {
+                Ok(prepared) => prepared,
+                Err(err) => return error_reply(request_id, shape, &err),
             };
-            if call.phase == "pre" {
-                match runner.pre_execute(&session, input).await.result {
-                    Ok(out) => done(&out.message, protocol::pre_data(&out)),
-                    Err(err) => error_reply(request_id, &err),
+            if phase == "pre" {
+                match reservation.pre_execute(input).await.result {
+                    Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
+                    Err(err) => error_reply(request_id, shape, &err),
                 }
             } else {
-                match runner.execute(&session, input).await.result {
-                    Ok(out) => done(out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out)),
-                    Err(err) => error_reply(request_id, &err),
+                match reservation.execute(input).await.result {
+                    Ok(out) => protocol::result(
+                        request_id,
+                        shape,
+                        out.ng_reason.as_deref().unwrap_or("OK"),
+                        protocol::execute_data(&out),
+                    ),
+                    Err(err) => error_reply(request_id, shape, &err),
                 }
             }
         }
-        other => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("unknown phase `{other}`")),
+        (other, None) => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("unknown phase `{other}`")),
     }
 }
 
-async fn step_input(info: &AlgorithmInfo, shm_dir: &std::path::Path, call: &Call) -> crate::Result<StepInput> {
-    let step = info
+/// A generation-2 call: an execute on the current and guide images, with the
+/// server's product id and params, in a session of its own (or the shared one).
+fn execute_call<W>(context: &Arc<Context<W>>, config: &ServeConfig, serial: u64, request_id: Value, call: Box<Call>) -> Task
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let shape = Shape::Step(call.step_index);
+    let pid = match (&config.pid, context.info.supported_pids.as_slice()) {
+        (Some(pid), _) => pid.clone(),
+        (None, [only]) => only.clone(),
+        (None, pids) => {
+            let message = format!(
+                "the call names no product id and the algorithm supports {} ({}); start serve with --pid",
+                pids.len(),
+                pids.join(", ")
+            );
+            let err = Error::input(ErrorCode::InvalidPid, message);
+            return Task::Reply(error_reply(&request_id, shape, &err));
+        }
+    };
+    let (session, own_session) = match &config.execute_session {
+        Some(shared) => (shared.clone(), false),
+        None => (format!("pv-host:execute:{serial}"), true),
+    };
+    // A shared session is begun once and kept; "open already" is expected.
+    let begun = context.runner.begin_session(&session, Value::Object(Map::new()));
+    if own_session && let Err(err) = begun {
+        return Task::Reply(error_reply(&request_id, shape, &err));
+    }
+    let end_own = |context: &Context<W>| {
+        if own_session {
+            context.runner.end_session(&session);
+        }
+    };
+    let mut reservation = match context.runner.reserve(&session) {
+        Ok(reservation) => reservation,
+        Err(err) => {
+            end_own(context);
+            return Task::Reply(error_reply(&request_id, shape, &err));
+        }
+    };
+    let context = Arc::clone(context);
+    Task::Run(Box::pin(async move {
+        let shape = Shape::Step(call.step_index);
+        let params = context.station_params(call.step_index);
+        let reply = match prepare(&context, &call, &pid, params, &mut reservation).await {
+            Err(err) => {
+                drop(reservation);
+                error_reply(&request_id, shape, &err)
+            }
+            Ok((input, _images)) => match reservation.execute(input).await.result {
+                Ok(out) => {
+                    protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out))
+                }
+                Err(err) => error_reply(&request_id, shape, &err),
+            },
+        };
+        // The call is over, so ending its session waits on nothing.
+        if own_session {
+            context.runner.end_session(&session);
+        }
+        context.out.send(&reply).await;
+    }))
+}
+
+impl<W> Context<W> {
+    /// The station's params for `step` (see [`ServeConfig::params`]).
+    fn station_params(&self, step: u32) -> Map<String, Value> {
+        station_params_for(&self.info, &self.params, step)
+    }
+}
+
+/// Whether `params` is keyed by step index (`{"1": {...}}`) rather than by name.
+fn per_step(params: &Map<String, Value>) -> bool {
+    !params.is_empty() && params.iter().all(|(key, value)| key.parse::<u32>().is_ok() && value.is_object())
+}
+
+fn station_params_for(info: &AlgorithmInfo, params: &Map<String, Value>, step: u32) -> Map<String, Value> {
+    if per_step(params) {
+        return params.get(&step.to_string()).and_then(Value::as_object).cloned().unwrap_or_default();
+    }
+    let Some(spec) = info.steps.iter().find(|s| s.index == step) else {
+        return Map::new();
+    };
+    params.iter().filter(|(name, _)| spec.params.iter().any(|p| &p.name == *name)).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Check the station's params against the algorithm's steps before serving:
+/// every name must be declared by a step it applies to, every value must obey
+/// the step's rules (1006 otherwise).
+pub fn check_station_params(info: &AlgorithmInfo, params: &Map<String, Value>) -> crate::Result<()> {
+    if per_step(params) {
+        for (key, values) in params {
+            let index: u32 = key.parse().unwrap_or_default();
+            let step = info.steps.iter().find(|s| s.index == index).ok_or_else(|| {
+                Error::input(ErrorCode::InvalidParams, format!("the params name step {index}, which the algorithm lacks"))
+            })?;
+            params_from_json(step, values.as_object().unwrap_or(&Map::new()))?;
+        }
+        return Ok(());
+    }
+    if let Some(unknown) = params.keys().find(|name| !info.steps.iter().any(|s| s.params.iter().any(|p| &p.name == *name))) {
+        return Err(Error::input(ErrorCode::InvalidParams, format!("no step of the algorithm has a param `{unknown}`")));
+    }
+    for step in &info.steps {
+        params_from_json(step, &station_params_for(info, params, step.index))?;
+    }
+    Ok(())
+}
+
+/// The input of a pre or execute call: params checked, then (once the call
+/// holds a running slot) the images opened, their memory reserved from the
+/// budget, and read. The budget permit is returned with the input and must be
+/// held until the call ends.
+async fn prepare<W>(
+    context: &Context<W>,
+    call: &Call,
+    pid: &str,
+    params: Map<String, Value>,
+    reservation: &mut Reservation,
+) -> crate::Result<(StepInput, OwnedSemaphorePermit)> {
+    let step = context
+        .info
         .steps
         .iter()
         .find(|s| s.index == call.step_index)
         .ok_or_else(|| Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {}", call.step_index)))?;
-    let params = params_from_json(step, &call.user_params)?;
+    let params = params_from_json(step, &params)?;
     let Some(image) = call.image.clone() else {
         return Err(Error::input(ErrorCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));
     };
-    let (dir, guide) = (shm_dir.to_owned(), call.guide_image.clone());
-    let (image, guide_image) = tokio::task::spawn_blocking(move || {
-        let image = shm::load(&dir, &image)?;
-        let guide = guide.map(|g| shm::load(&dir, &g)).transpose()?;
-        Ok::<_, Error>((image, guide))
+    // No file is opened before the call may run: a queued call holds no image.
+    reservation.ready().await?;
+    let refs: Vec<ImageRef> = std::iter::once(image).chain(call.guide_image.clone()).collect();
+    let dir = context.shm_dir.clone();
+    let opened = blocking(move || refs.iter().map(|r| shm::open(&dir, r)).collect::<crate::Result<Vec<_>>>()).await?;
+    let bound: u64 = opened.iter().map(shm::Opened::memory_bound).sum();
+    let units = bound.div_ceil(BUDGET_UNIT).clamp(1, u64::from(context.budget_units)) as u32;
+    let images_permit =
+        Arc::clone(&context.budget).acquire_many_owned(units).await.map_err(|_| Error::host("the image budget is closed"))?;
+    let stats = Arc::clone(&context.stats);
+    let mut images: Vec<Image> = blocking(move || {
+        opened
+            .into_iter()
+            .map(|o| {
+                stats.images_loaded.fetch_add(1, Ordering::SeqCst);
+                o.load()
+            })
+            .collect::<crate::Result<Vec<_>>>()
     })
-    .await
-    .map_err(|err| Error::host(format!("the image loader failed: {err}")))??;
-    Ok(StepInput {
+    .await?;
+    let guide_image = if images.len() > 1 { images.pop() } else { None };
+    let image = images.pop().ok_or_else(|| Error::host("no image was loaded"))?;
+    let input = StepInput {
         step_index: call.step_index,
-        pid: call.pid.clone(),
+        pid: pid.to_owned(),
         step_desc: if call.step_desc.is_empty() { step.description.clone() } else { call.step_desc.clone() },
         params,
         image,
         guide_image,
         guide_info: call.guide_info.clone(),
-    })
+    };
+    Ok((input, images_permit))
+}
+
+/// Run blocking file work off the runtime's workers.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> crate::Result<T> + Send + 'static) -> crate::Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| Error::host(format!("the image loader failed: {err}")))?
 }

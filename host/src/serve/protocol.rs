@@ -5,8 +5,38 @@ use serde_json::{Map, Value, json};
 
 use crate::types::{AlgorithmInfo, ExecuteOutput, ParamKind, ParamValue, PreExecuteOutput, Rect, Verdict};
 
-/// Error code of a frame the server cannot understand (bad JSON, unknown type).
+/// Error code of a frame the server cannot understand (bad JSON, unknown type,
+/// a generation-2 call without both images): an `error` frame.
 pub const PROTOCOL_ERROR_CODE: &str = "1000";
+
+/// Error code the platform uses when the algorithm raised an exception; serve
+/// sends it in an `error` frame when the guest crashed (trapped).
+pub const EXCEPTION_ERROR_CODE: &str = "1009";
+
+/// A frame that cannot be understood: answered with an `error` frame 1000.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProtocolError {
+    /// The frame's `request_id` when it could be read, else null.
+    pub request_id: Value,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ProtocolError {
+    fn new(request_id: &Value, message: impl Into<String>) -> Self {
+        ProtocolError { request_id: request_id.clone(), message: message.into() }
+    }
+}
+
+/// Which of the platform's call shapes a call came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    /// SDK 0.2.x: lifecycle phases, `pid`, `session`, `user_params`.
+    Phases,
+    /// SDK 0.3.x: no `phase`; every call is one execute with a current and a
+    /// guide image, `guide_info` groups and `step_desc`.
+    ExecuteOnly,
+}
 
 /// A message from the platform.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,12 +96,14 @@ pub struct ImageMetaJson {
 /// The `data` of a call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
+    /// The call's shape.
+    pub generation: Generation,
     /// `info`, `setup`, `teardown`, `reset`, `on_step_start`, `on_step_finish`,
-    /// `pre` or `execute`.
+    /// `pre` or `execute` (always `execute` for [`Generation::ExecuteOnly`]).
     pub phase: String,
     /// Step index (default 1).
     pub step_index: u32,
-    /// Product id.
+    /// Product id (empty in a generation-2 call: the server supplies it).
     pub pid: String,
     /// Step description.
     pub step_desc: String,
@@ -85,7 +117,8 @@ pub struct Call {
     pub image: Option<ImageRef>,
     /// The guide image.
     pub guide_image: Option<ImageRef>,
-    /// Guide rects.
+    /// Guide rects; from `guide_info` groups, each rect labelled with its
+    /// group's label.
     pub guide_info: Vec<Rect>,
     /// For `on_step_finish`: how the step ended (`OK`, `NG`, `ERROR`).
     pub outcome: Option<String>,
@@ -96,20 +129,75 @@ fn string(value: Option<&Value>) -> String {
 }
 
 fn image_ref(data: &Map<String, Value>, id_keys: &[&str], meta_keys: &[&str]) -> Result<Option<ImageRef>, String> {
-    let Some(shm_id) = id_keys.iter().find_map(|k| data.get(*k)).filter(|v| !v.is_null()) else { return Ok(None) };
+    let Some(shm_id) = id_keys.iter().find_map(|k| data.get(*k)).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
     let shm_id = shm_id.as_str().ok_or("a shared-memory id must be a string")?.to_owned();
-    let meta = match meta_keys.iter().find_map(|k| data.get(*k)) {
+    let meta = match meta_keys.iter().find_map(|k| data.get(*k)).filter(|v| !v.is_null()) {
         Some(meta) => ImageMetaJson::deserialize(meta).map_err(|err| format!("bad image meta: {err}"))?,
         None => ImageMetaJson::default(),
     };
     Ok(Some(ImageRef { shm_id, meta }))
 }
 
-/// Parse one frame's JSON (the error is the message of a 1000 error frame).
-pub fn parse_request(payload: &[u8]) -> Result<Request, String> {
-    let value: Value = serde_json::from_slice(payload).map_err(|err| format!("the frame is not JSON: {err}"))?;
-    let Value::Object(message) = value else { return Err("a frame must be a JSON object".into()) };
+/// A label as the platform writes it: a string, or a number written as one.
+fn label(value: Option<&Value>) -> Result<Option<String>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(format!("a label must be a string, got {other}")),
+    }
+}
+
+fn guide_rect(value: &Value, group_label: Option<&String>) -> Result<Rect, String> {
+    let mut rect = crate::params::rect_from_json(value)
+        .ok_or_else(|| format!("`guide_info` holds rects of x, y, width, height, got {value}"))?;
+    rect.label = match group_label {
+        Some(label) => Some(label.clone()),
+        None => label(value.get("label"))?,
+    };
+    Ok(rect)
+}
+
+/// `guide_info` as either generation writes it: a list whose items are groups
+/// `{"label": L, "posList": [rect, ...]}` (each rect then carries L) or rects
+/// (`{"x", "y", "width", "height"}` or `[x, y, w, h]`); flattened in order.
+pub fn guide_info_from_json(value: &Value) -> Result<Vec<Rect>, String> {
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        _ => return Err("`guide_info` must be a list".into()),
+    };
+    let mut rects = Vec::new();
+    for item in items {
+        match item.get("posList") {
+            Some(Value::Array(positions)) => {
+                let group = label(item.get("label"))?;
+                for position in positions {
+                    rects.push(guide_rect(position, group.as_ref())?);
+                }
+            }
+            Some(_) => {
+                return Err("a `guide_info` group's `posList` must be a list of rects".into());
+            }
+            None => rects.push(guide_rect(item, None)?),
+        }
+    }
+    Ok(rects)
+}
+
+/// Parse one frame's JSON; what cannot be understood is a [`ProtocolError`],
+/// answered with an `error` frame 1000.
+pub fn parse_request(payload: &[u8]) -> Result<Request, ProtocolError> {
+    let null = Value::Null;
+    let value: Value =
+        serde_json::from_slice(payload).map_err(|err| ProtocolError::new(&null, format!("the frame is not JSON: {err}")))?;
+    let Value::Object(message) = value else {
+        return Err(ProtocolError::new(&null, "a frame must be a JSON object"));
+    };
     let request_id = message.get("request_id").cloned().unwrap_or(Value::Null);
+    let fail = |message: String| ProtocolError::new(&request_id, message);
     match message.get("type").and_then(Value::as_str) {
         Some("hello") => Ok(Request::Hello {
             heartbeat_interval_ms: message.get("heartbeat_interval_ms").and_then(Value::as_u64),
@@ -118,50 +206,78 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, String> {
         Some("ping") => Ok(Request::Ping { request_id }),
         Some("shutdown") => Ok(Request::Shutdown),
         Some("call") => {
-            let Some(Value::Object(data)) = message.get("data") else { return Err("a call needs a `data` object".into()) };
-            let phase = data.get("phase").and_then(Value::as_str).ok_or("a call needs a `phase`")?.to_owned();
-            let step_index = match data.get("step_index") {
-                None | Some(Value::Null) => 1,
-                Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("`step_index` must be a whole number")?,
+            let Some(Value::Object(data)) = message.get("data") else {
+                return Err(fail("a call needs a `data` object".into()));
             };
-            let (session_id, session_context) = match data.get("session") {
-                Some(Value::Object(session)) => (
-                    session.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
-                    session.get("context").cloned().unwrap_or_else(|| json!({})),
-                ),
-                _ => (String::new(), json!({})),
-            };
-            let user_params = match data.get("user_params") {
-                None | Some(Value::Null) => Map::new(),
-                Some(Value::Object(params)) => params.clone(),
-                Some(_) => return Err("`user_params` must be an object".into()),
-            };
-            let guide_info = match data.get("guide_info") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|item| crate::params::rect_from_json(item).ok_or("`guide_info` holds rects"))
-                    .collect::<Result<_, _>>()?,
-                Some(_) => return Err("`guide_info` must be a list of rects".into()),
-            };
-            let call = Box::new(Call {
-                phase,
-                step_index,
-                pid: string(data.get("pid")),
-                step_desc: string(data.get("step_desc")),
-                session_id: if session_id.is_empty() { "default".into() } else { session_id },
-                session_context,
-                user_params,
-                image: image_ref(data, &["cur_image_shm_id", "shared_mem_id"], &["cur_image_meta", "image_meta"])?,
-                guide_image: image_ref(data, &["guide_image_shm_id"], &["guide_image_meta"])?,
-                guide_info,
-                outcome: data.get("outcome").and_then(Value::as_str).map(str::to_owned),
-            });
-            Ok(Request::Call { request_id, call })
+            let call = parse_call(data).map_err(fail)?;
+            Ok(Request::Call { request_id, call: Box::new(call) })
         }
-        Some(other) => Err(format!("unknown message type `{other}`")),
-        None => Err("a frame needs a `type`".into()),
+        Some(other) => Err(fail(format!("unknown message type `{other}`"))),
+        None => Err(fail("a frame needs a `type`".into())),
     }
+}
+
+fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
+    let (generation, phase) = match data.get("phase") {
+        None | Some(Value::Null) => (Generation::ExecuteOnly, "execute".to_owned()),
+        Some(Value::String(phase)) => (Generation::Phases, phase.clone()),
+        Some(_) => return Err("`phase` must be a string".into()),
+    };
+    let step_index = match data.get("step_index") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("`step_index` must be a whole number")?,
+    };
+    let guide_info = guide_info_from_json(data.get("guide_info").unwrap_or(&Value::Null))?;
+    let step_desc = string(data.get("step_desc"));
+    let guide_image = image_ref(data, &["guide_image_shm_id"], &["guide_image_meta"])?;
+    if generation == Generation::ExecuteOnly {
+        // The platform's adapter answers 1000 when either image is missing.
+        let image = image_ref(data, &["cur_image_shm_id"], &["cur_image_meta"])?;
+        let (Some(image), Some(guide)) = (image.filter(|i| !i.shm_id.is_empty()), guide_image.filter(|i| !i.shm_id.is_empty()))
+        else {
+            return Err("an execute call needs `cur_image_shm_id` and `guide_image_shm_id`".into());
+        };
+        return Ok(Call {
+            generation,
+            phase,
+            step_index,
+            pid: String::new(),
+            step_desc,
+            session_id: String::new(),
+            session_context: json!({}),
+            user_params: Map::new(),
+            image: Some(image),
+            guide_image: Some(guide),
+            guide_info,
+            outcome: None,
+        });
+    }
+    let (session_id, session_context) = match data.get("session") {
+        Some(Value::Object(session)) => (
+            session.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
+            session.get("context").cloned().unwrap_or_else(|| json!({})),
+        ),
+        _ => (String::new(), json!({})),
+    };
+    let user_params = match data.get("user_params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(params)) => params.clone(),
+        Some(_) => return Err("`user_params` must be an object".into()),
+    };
+    Ok(Call {
+        generation,
+        phase,
+        step_index,
+        pid: string(data.get("pid")),
+        step_desc,
+        session_id: if session_id.is_empty() { "default".into() } else { session_id },
+        session_context,
+        user_params,
+        image: image_ref(data, &["cur_image_shm_id", "shared_mem_id"], &["cur_image_meta", "image_meta"])?,
+        guide_image,
+        guide_info,
+        outcome: data.get("outcome").and_then(Value::as_str).map(str::to_owned),
+    })
 }
 
 /// Milliseconds since the Unix epoch.
@@ -169,13 +285,33 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// What the server can do, as the hello lists it: the platform's names
+/// (`ping`, `call`, `shutdown`, `shared_memory:v1`, `execute`) and pv-host's own.
+pub const CAPABILITIES: [&str; 15] = [
+    "ping",
+    "call",
+    "shutdown",
+    "shared_memory:v1",
+    "execute",
+    "info",
+    "setup",
+    "teardown",
+    "reset",
+    "on_step_start",
+    "on_step_finish",
+    "pre",
+    "shm:bin",
+    "shm:npy",
+    "pong_while_busy",
+];
+
 /// The hello the server opens with.
 pub fn hello() -> Value {
     json!({
         "type": "hello",
         "sdk_version": format!("pv-host {}", env!("CARGO_PKG_VERSION")),
         "timestamp_ms": now_ms(),
-        "capabilities": ["ping", "info", "setup", "teardown", "reset", "on_step_start", "on_step_finish", "pre", "execute", "shm:bin", "shm:npy"],
+        "capabilities": CAPABILITIES,
     })
 }
 
@@ -184,14 +320,46 @@ pub fn pong(request_id: &Value) -> Value {
     json!({ "type": "pong", "request_id": request_id, "timestamp_ms": now_ms(), "status": "OK" })
 }
 
+/// How a call's reply is shaped: generation 1 names the phase beside the step,
+/// generation 2 only the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape<'a> {
+    /// `data` carries `phase` and `step_index`.
+    Phase(&'a str, u32),
+    /// `data` carries `step_index`.
+    Step(u32),
+}
+
+impl Shape<'_> {
+    fn stamp(self, data: &mut Map<String, Value>) {
+        match self {
+            Shape::Phase(phase, step) => {
+                data.insert("phase".into(), json!(phase));
+                data.insert("step_index".into(), json!(step));
+            }
+            Shape::Step(step) => {
+                data.insert("step_index".into(), json!(step));
+            }
+        }
+    }
+}
+
 /// A successful result.
-pub fn result(request_id: &Value, phase: &str, step_index: u32, message: &str, mut data: Map<String, Value>) -> Value {
-    data.insert("phase".into(), json!(phase));
-    data.insert("step_index".into(), json!(step_index));
+pub fn result(request_id: &Value, shape: Shape<'_>, message: &str, mut data: Map<String, Value>) -> Value {
+    shape.stamp(&mut data);
     json!({ "type": "result", "request_id": request_id, "timestamp_ms": now_ms(), "status": "OK", "message": message, "data": data })
 }
 
-/// An error frame.
+/// A result with status ERROR: how the platform reads an algorithm's error or
+/// an input the host refused.
+pub fn result_error(request_id: &Value, shape: Shape<'_>, code: &str, message: &str) -> Value {
+    let mut data = Map::new();
+    shape.stamp(&mut data);
+    json!({ "type": "result", "request_id": request_id, "timestamp_ms": now_ms(), "status": "ERROR",
+            "error_code": code, "message": message, "data": data })
+}
+
+/// An error frame: the protocol's (1000) or an exception's (1009).
 pub fn error(request_id: &Value, code: &str, message: &str) -> Value {
     json!({ "type": "error", "request_id": request_id, "timestamp_ms": now_ms(), "status": "ERROR", "message": message, "error_code": code })
 }
@@ -296,16 +464,32 @@ mod tests {
             "image_meta":{"width":4,"height":2,"timestamp_ms":1,"camera_id":"c","color_space":"BGR"}}}"#;
         let Ok(Request::Call { request_id, call }) = parse_request(old) else { panic!("parses") };
         assert_eq!(request_id, json!(7));
+        assert_eq!(call.generation, Generation::Phases);
         assert_eq!((call.phase.as_str(), call.step_index, call.session_id.as_str()), ("execute", 2, "s1"));
         let image = call.image.expect("an image");
         assert_eq!((image.shm_id.as_str(), image.meta.color_space.as_deref()), ("img-1", Some("BGR")));
 
-        let new = br#"{"type":"call","request_id":"r","data":{"phase":"pre","pid":"A01","cur_image_shm_id":"a",
-            "cur_image_meta":{"width":1,"height":1},"guide_image_shm_id":"g","guide_info":[[0,0,1,1]],"step_desc":"d"}}"#;
+        let new = br#"{"type":"call","request_id":"r","data":{"step_index":3,"step_desc":"\u62e7\u7d27",
+            "cur_image_shm_id":"dev-shm:session-1:cur","cur_image_meta":{"width":1,"height":1},
+            "guide_image_shm_id":"dev-shm:session-1:guide","guide_image_meta":{"width":1,"height":1},
+            "guide_info":[{"label":"1","posList":[{"x":94,"y":269,"width":319,"height":398},{"x":1,"y":2,"width":3,"height":4}]},
+                          {"label":2,"posList":[]},{"label":"3","posList":[[5,6,7,8]]}]}}"#;
         let Ok(Request::Call { call, .. }) = parse_request(new) else { panic!("parses") };
-        assert_eq!(call.image.expect("current").shm_id, "a");
-        assert_eq!(call.guide_image.expect("guide").shm_id, "g");
-        assert_eq!((call.guide_info.len(), call.step_index, call.step_desc.as_str()), (1, 1, "d"));
+        assert_eq!((call.generation, call.phase.as_str(), call.step_index), (Generation::ExecuteOnly, "execute", 3));
+        assert_eq!(call.image.expect("current").shm_id, "dev-shm:session-1:cur");
+        assert_eq!(call.guide_image.expect("guide").shm_id, "dev-shm:session-1:guide");
+        let labels: Vec<_> = call.guide_info.iter().map(|r| (r.x, r.label.as_deref())).collect();
+        assert_eq!(labels, [(94, Some("1")), (1, Some("1")), (5, Some("3"))]);
+        assert!(call.pid.is_empty() && call.user_params.is_empty());
+    }
+
+    #[test]
+    fn a_generation_2_call_without_both_images_is_a_protocol_error() {
+        let cur_only = br#"{"type":"call","request_id":5,"data":{"cur_image_shm_id":"a"}}"#;
+        let err = parse_request(cur_only).expect_err("no guide image");
+        assert_eq!(err.request_id, json!(5), "the error answers the call");
+        let empty_guide = br#"{"type":"call","request_id":6,"data":{"cur_image_shm_id":"a","guide_image_shm_id":""}}"#;
+        assert!(parse_request(empty_guide).is_err());
     }
 
     #[test]
@@ -319,8 +503,28 @@ mod tests {
             br#"{"type":"call","data":{}}"#,
             br#"{"type":"call","data":{"phase":"pre","step_index":-1}}"#,
             br#"{"type":"call","data":{"phase":"pre","user_params":3}}"#,
+            br#"{"type":"call","data":{"phase":7}}"#,
+            br#"{"type":"call","data":{"phase":"pre","guide_info":[{"posList":3}]}}"#,
+            br#"{"type":"call","data":{"phase":"pre","guide_info":[{"label":[],"posList":[[0,0,1,1]]}]}}"#,
+            br#"{"type":"call","data":{"phase":"pre","guide_info":[[0,0,-1,1]]}}"#,
         ] {
             assert!(parse_request(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn frame_codes_are_the_library_codes() {
+        use crate::error::ErrorCode;
+        assert_eq!(PROTOCOL_ERROR_CODE, ErrorCode::Protocol.number().to_string());
+        assert_eq!(EXCEPTION_ERROR_CODE, ErrorCode::Exception.number().to_string());
+    }
+
+    #[test]
+    fn replies_are_shaped_per_generation() {
+        let gen2 = result(&json!(1), Shape::Step(2), "OK", Map::new());
+        assert_eq!(gen2["data"], json!({"step_index": 2}));
+        let gen1 = result_error(&json!(1), Shape::Phase("pre", 1), "1002", "no image");
+        assert_eq!((gen1["type"].as_str(), gen1["status"].as_str()), (Some("result"), Some("ERROR")));
+        assert_eq!(gen1["data"], json!({"phase": "pre", "step_index": 1}));
     }
 }

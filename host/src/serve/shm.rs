@@ -1,102 +1,446 @@
-//! Images by shared-memory id: files the platform writes into a directory,
-//! either encoded PNG/JPEG bytes (`<id>.bin`) or NumPy arrays (`<id>.npy`,
-//! uint8, HxW or HxWx3).
+//! Images by shared-memory id, named and found as the platform does on a
+//! development station: a file in a directory whose name is the id with every
+//! character other than ASCII letters, digits, `.`, `_` and `-` replaced by `_`,
+//! plus `.npy` (a NumPy array: uint8, HxWx3 RGB or BGR, HxW or HxWx1 gray) or
+//! `.bin` (the encoded camera file, PNG or JPEG); the `.npy` is looked for first.
+//!
+//! Loading is in two steps so that a caller can reserve memory between them:
+//! [`open`] opens the file once (never following a link, never blocking on a
+//! FIFO), checks on the handle that it is a regular file within the size cap,
+//! and reads only what tells the decoded size (the `.npy` header, the encoded
+//! bytes); [`Opened::load`] then produces the pixels. The `.npy` payload is read
+//! straight into the image's buffer, one copy from the page cache.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
-use super::protocol::ImageRef;
+use super::protocol::{ImageMetaJson, ImageRef};
 use crate::error::{Error, ErrorCode, Result};
 use crate::image::{MAX_IMAGE_BYTES, MAX_IMAGE_DIMENSION, check_image, decode_image};
 use crate::types::{Image, ImageMeta, PixelFormat};
 
-/// Environment variable naming the shared-memory directory.
+/// Environment variable naming the shared-memory directory (the platform's).
 pub const SHM_DIR_ENV: &str = "PROC_SHM_DIR";
 
-/// The platform's shared-memory directory on a development machine.
-pub const DEFAULT_SHM_DIR: &str = "/dev/shm/procvision";
+/// The directory the platform uses inside the temp directory when
+/// [`SHM_DIR_ENV`] is not set.
+pub const DEFAULT_SHM_DIR_NAME: &str = "procvision_dev_shm";
+
+/// Longest `.npy` header read, checked against the declared length before
+/// anything is allocated. NumPy itself refuses headers over 10 000 bytes unless
+/// told otherwise; 64 KiB leaves room for any array it writes.
+pub const MAX_NPY_HEADER_BYTES: usize = 64 * 1024;
+
+/// Longest file name the mapped id may give (NAME_MAX on Linux).
+const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// The shared-memory directory as the platform computes it: `$PROC_SHM_DIR`
+/// when set, else `procvision_dev_shm` inside the system temp directory (the
+/// first of `$TMPDIR`, `$TEMP`, `$TMP` that is set, else `/tmp`). An empty
+/// variable counts as unset, as in Python's `tempfile`.
+pub fn default_shm_dir() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = var(SHM_DIR_ENV) {
+        return dir;
+    }
+    let temp = ["TMPDIR", "TEMP", "TMP"].iter().find_map(|name| var(name)).unwrap_or_else(|| PathBuf::from("/tmp"));
+    temp.join(DEFAULT_SHM_DIR_NAME)
+}
 
 fn load_failed(message: String) -> Error {
     Error::input(ErrorCode::ImageLoadFailed, message)
 }
 
-/// An id is a plain file name: letters, digits, `-`, `_`, `.`, not starting with
-/// a dot, at most 128 characters; so it can never leave the directory.
-fn sanitised(id: &str) -> Result<&str> {
-    let plain = !id.is_empty()
-        && id.len() <= 128
-        && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if plain { Ok(id) } else { Err(load_failed(format!("shared-memory id {id:?} is not a plain name"))) }
-}
-
-fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|err| load_failed(format!("cannot open {}: {err}", path.display())))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_IMAGE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|err| load_failed(format!("cannot read {}: {err}", path.display())))?;
-    if bytes.len() as u64 > MAX_IMAGE_BYTES {
-        return Err(load_failed(format!("{} is over the {MAX_IMAGE_BYTES}-byte image limit", path.display())));
+/// The file stem the platform gives an id: every character other than ASCII
+/// letters, digits, `.`, `_` and `-` becomes `_` (one per character). With the
+/// `.npy` or `.bin` suffix the name can hold no separator and is never `.` or
+/// `..`, so it cannot leave the directory. An empty id, or one whose name would
+/// be over the file system's limit, is refused (1002).
+pub fn file_stem(id: &str) -> Result<String> {
+    if id.is_empty() {
+        return Err(load_failed("the shared-memory id is empty".into()));
     }
-    Ok(bytes)
+    let stem: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    if stem.len() + ".npy".len() > MAX_FILE_NAME_BYTES {
+        return Err(load_failed(format!("the shared-memory id is {} characters long, over the file name limit", stem.len())));
+    }
+    Ok(stem)
 }
 
-/// Load the image `image` names from `dir` (1002 when it cannot be read or
-/// decoded, 1006 when it disagrees with its meta).
-pub fn load(dir: &Path, image: &ImageRef) -> Result<Image> {
-    let id = sanitised(&image.shm_id)?;
-    let candidates: [(PathBuf, bool); 3] =
-        [(dir.join(format!("{id}.npy")), true), (dir.join(format!("{id}.bin")), false), (dir.join(id), false)];
-    let Some((path, npy)) = candidates.into_iter().find(|(path, _)| path.is_file()) else {
-        return Err(load_failed(format!("no image {id:?} in {} (looked for {id}.npy, {id}.bin, {id})", dir.display())));
+/// How an opened image is stored.
+#[derive(Debug)]
+enum Stored {
+    /// A `.npy` array; the file is positioned at the first pixel byte.
+    Npy { height: u32, width: u32, format: PixelFormat, file: File },
+    /// An encoded file, read whole, and the size its header declares.
+    Encoded { bytes: Vec<u8>, width: u32, height: u32 },
+}
+
+/// An image file opened and checked, not yet decoded (see [`open`]).
+#[derive(Debug)]
+pub struct Opened {
+    path: PathBuf,
+    stored: Stored,
+    meta: ImageMetaJson,
+}
+
+/// How the platform's files are opened: never through a symbolic link (the
+/// last component), never blocking (a FIFO would wait for a writer).
+fn open_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    options.open(path)
+}
+
+/// Open the file `image` names in `dir`: `<stem>.npy` first, then `<stem>.bin`.
+/// Refused with 1002: an empty id, no such file, a symbolic link, anything but a
+/// regular file, a file over [`MAX_IMAGE_BYTES`], an empty file, a `.npy` whose
+/// header is malformed, over [`MAX_NPY_HEADER_BYTES`] or not uint8 C-order HxW,
+/// HxWx1 or HxWx3, or whose size disagrees with its shape, an encoded file of no
+/// known format. 1006 when the size disagrees with the meta.
+pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
+    let stem = file_stem(&image.shm_id)?;
+    let mut found = None;
+    for (suffix, npy) in [(".npy", true), (".bin", false)] {
+        let path = dir.join(format!("{stem}{suffix}"));
+        match open_file(&path) {
+            Ok(file) => {
+                found = Some((path, file, npy));
+                break;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) if err.raw_os_error() == Some(ELOOP) => {
+                return Err(load_failed(format!("{} is a symbolic link; only regular files are read", path.display())));
+            }
+            Err(err) => {
+                return Err(load_failed(format!("cannot open {}: {err}", path.display())));
+            }
+        }
+    }
+    let Some((path, file, npy)) = found else {
+        return Err(load_failed(format!(
+            "no image {:?} in {} (looked for {stem}.npy and {stem}.bin)",
+            image.shm_id,
+            dir.display()
+        )));
     };
-    let bytes = read_capped(&path)?;
-    let bgr = image.meta.color_space.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("BGR"));
-    let mut loaded = if npy || bytes.starts_with(b"\x93NUMPY") { from_npy(&bytes, bgr)? } else { decode_image(&bytes, None)? };
-    let meta = &image.meta;
-    if meta.width.is_some_and(|w| w != loaded.meta.width) || meta.height.is_some_and(|h| h != loaded.meta.height) {
-        return Err(Error::input(
-            ErrorCode::InvalidParams,
-            format!(
-                "image {id:?} is {}x{} but its meta says {}x{}",
-                loaded.meta.width,
-                loaded.meta.height,
-                meta.width.unwrap_or(loaded.meta.width),
-                meta.height.unwrap_or(loaded.meta.height)
-            ),
-        ));
+    // The type and size come from the open handle: what was checked is what is read.
+    let stat = file.metadata().map_err(|err| load_failed(format!("cannot stat {}: {err}", path.display())))?;
+    if !stat.file_type().is_file() {
+        return Err(load_failed(format!("{} is not a regular file", path.display())));
     }
-    loaded.meta.timestamp_ms = meta.timestamp_ms.unwrap_or(0);
-    loaded.meta.camera_id = meta.camera_id.clone().unwrap_or_default();
-    check_image(&loaded)?;
-    Ok(loaded)
+    let size = stat.len();
+    if size == 0 {
+        return Err(load_failed(format!("{} is empty", path.display())));
+    }
+    if size > MAX_IMAGE_BYTES + MAX_NPY_HEADER_BYTES as u64 + 16 {
+        return Err(load_failed(format!("{} is {size} bytes, over the {MAX_IMAGE_BYTES}-byte image limit", path.display())));
+    }
+    let bgr = image.meta.color_space.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("BGR"));
+    let stored = if npy { open_npy(&path, file, size, bgr)? } else { open_encoded(&path, file, size)? };
+    let opened = Opened { path, stored, meta: image.meta.clone() };
+    opened.check_meta(image)?;
+    Ok(opened)
 }
 
-fn from_npy(bytes: &[u8], bgr: bool) -> Result<Image> {
-    let npy = npyz::NpyFile::new(bytes).map_err(|err| load_failed(format!("not a NumPy array: {err}")))?;
-    if npy.order() != npyz::Order::C {
-        return Err(load_failed("the array is in Fortran order; write it C-contiguous".into()));
+#[cfg(unix)]
+const ELOOP: i32 = libc::ELOOP;
+#[cfg(not(unix))]
+const ELOOP: i32 = -1;
+
+fn open_npy(path: &Path, mut file: File, size: u64, bgr: bool) -> Result<Stored> {
+    let fail = |message: String| load_failed(format!("{}: {message}", path.display()));
+    let mut preamble = [0u8; 12];
+    file.read_exact(&mut preamble[..10]).map_err(|err| fail(format!("not a NumPy array: {err}")))?;
+    let wide = matches!(preamble[6], 2 | 3);
+    if wide {
+        file.read_exact(&mut preamble[10..]).map_err(|err| fail(format!("not a NumPy array: {err}")))?;
     }
-    let shape = npy.shape().to_vec();
-    let (height, width, format) = match shape[..] {
+    let (start, header_len) = npy_header_len(&preamble[..if wide { 12 } else { 10 }]).map_err(fail)?;
+    // Checked before the header is allocated: a claimed 4 GiB header costs nothing.
+    let mut header = vec![0u8; header_len];
+    file.read_exact(&mut header).map_err(|err| fail(format!("the header is cut short: {err}")))?;
+    let layout = parse_npy_header(&header).map_err(fail)?;
+    let (height, width, format) = match layout.shape[..] {
         [h, w] | [h, w, 1] => (h, w, PixelFormat::Gray8),
         [h, w, 3] => (h, w, if bgr { PixelFormat::Bgr8 } else { PixelFormat::Rgb8 }),
-        _ => return Err(load_failed(format!("array shape {shape:?} is not HxW or HxWx3"))),
+        _ => {
+            return Err(fail(format!("array shape {:?} is not HxW, HxWx1 or HxWx3", layout.shape)));
+        }
     };
     if height == 0 || width == 0 || height > u64::from(MAX_IMAGE_DIMENSION) || width > u64::from(MAX_IMAGE_DIMENSION) {
-        return Err(load_failed(format!("array of {height}x{width} pixels is empty or too large")));
+        return Err(fail(format!("an array of {height}x{width} pixels is empty or over {MAX_IMAGE_DIMENSION} per side")));
     }
-    // The header's claim is checked against the bytes before anything is read.
-    let channels = if format == PixelFormat::Gray8 { 1 } else { 3 };
-    if height * width * channels > bytes.len() as u64 {
-        return Err(load_failed(format!("the array claims {height}x{width}x{channels} bytes, the file is shorter")));
+    let channels: u64 = if format == PixelFormat::Gray8 { 1 } else { 3 };
+    let payload = height * width * channels;
+    let data_offset = (start + header_len) as u64;
+    if data_offset + payload != size {
+        return Err(fail(format!(
+            "the array claims {height}x{width}x{channels} bytes after a {data_offset}-byte header, the file has {size}"
+        )));
     }
-    let pixels: Vec<u8> = npy.into_vec().map_err(|err| load_failed(format!("the array is not uint8: {err}")))?;
-    Ok(Image {
-        meta: ImageMeta { width: width as u32, height: height as u32, format, timestamp_ms: 0, camera_id: String::new() },
-        pixels,
-    })
+    // The file now stands at the first pixel byte.
+    Ok(Stored::Npy { height: height as u32, width: width as u32, format, file })
+}
+
+fn open_encoded(path: &Path, file: File, size: u64) -> Result<Stored> {
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(size).read_to_end(&mut bytes).map_err(|err| load_failed(format!("cannot read {}: {err}", path.display())))?;
+    let reader = image::ImageReader::new(Cursor::new(&bytes[..]))
+        .with_guessed_format()
+        .map_err(|err| load_failed(format!("{}: unreadable: {err}", path.display())))?;
+    if reader.format().is_none() {
+        return Err(load_failed(format!("{} is not a PNG or JPEG image", path.display())));
+    }
+    let (width, height) =
+        reader.into_dimensions().map_err(|err| load_failed(format!("{}: no image header: {err}", path.display())))?;
+    if width == 0 || height == 0 || width > MAX_IMAGE_DIMENSION || height > MAX_IMAGE_DIMENSION {
+        return Err(load_failed(format!(
+            "{}: an image of {width}x{height} pixels is empty or over {MAX_IMAGE_DIMENSION} per side",
+            path.display()
+        )));
+    }
+    Ok(Stored::Encoded { bytes, width, height })
+}
+
+impl Opened {
+    /// Width and height as the file declares them.
+    fn size(&self) -> (u32, u32) {
+        match &self.stored {
+            Stored::Npy { height, width, .. } => (*width, *height),
+            Stored::Encoded { width, height, .. } => (*width, *height),
+        }
+    }
+
+    fn check_meta(&self, image: &ImageRef) -> Result<()> {
+        let (width, height) = self.size();
+        let meta = &image.meta;
+        if meta.width.is_some_and(|w| w != width) || meta.height.is_some_and(|h| h != height) {
+            return Err(Error::input(
+                ErrorCode::InvalidParams,
+                format!(
+                    "image {:?} is {width}x{height} but its meta says {}x{}",
+                    image.shm_id,
+                    meta.width.unwrap_or(width),
+                    meta.height.unwrap_or(height)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The most memory loading may take: the decoded pixels (for an encoded
+    /// file, at 8 bytes a pixel, the widest layout the decoder may use, capped
+    /// by its own allocation limit) plus the encoded bytes already held.
+    pub fn memory_bound(&self) -> u64 {
+        let (width, height) = self.size();
+        let pixels = u64::from(width) * u64::from(height);
+        match &self.stored {
+            Stored::Npy { format, .. } => pixels * crate::image::channels(*format) as u64,
+            Stored::Encoded { bytes, .. } => (pixels * 8).min(MAX_IMAGE_BYTES) + bytes.len() as u64,
+        }
+    }
+
+    /// Read or decode the pixels (1002 when they cannot be).
+    pub fn load(self) -> Result<Image> {
+        let path = self.path;
+        let mut image = match self.stored {
+            Stored::Npy { height, width, format, mut file } => {
+                let len = height as usize * width as usize * crate::image::channels(format);
+                let mut pixels = vec![0u8; len];
+                file.read_exact(&mut pixels)
+                    .map_err(|err| load_failed(format!("cannot read the pixels of {}: {err}", path.display())))?;
+                Image { meta: ImageMeta { width, height, format, timestamp_ms: 0, camera_id: String::new() }, pixels }
+            }
+            Stored::Encoded { bytes, .. } => {
+                decode_image(&bytes, None).map_err(|err| load_failed(format!("{}: {err}", path.display())))?
+            }
+        };
+        image.meta.timestamp_ms = self.meta.timestamp_ms.unwrap_or(0);
+        image.meta.camera_id = self.meta.camera_id.clone().unwrap_or_default();
+        check_image(&image)?;
+        Ok(image)
+    }
+}
+
+/// Open and load in one go (see [`open`] and [`Opened::load`]).
+pub fn load(dir: &Path, image: &ImageRef) -> Result<Image> {
+    open(dir, image)?.load()
+}
+
+/// Where a `.npy` header starts and how long it says it is, from the first
+/// bytes of the file (10 for version 1, 12 for versions 2 and 3). The length
+/// is checked against [`MAX_NPY_HEADER_BYTES`] here, before anything is read.
+pub fn npy_header_len(preamble: &[u8]) -> std::result::Result<(usize, usize), String> {
+    if preamble.len() < 10 || !preamble.starts_with(b"\x93NUMPY") {
+        return Err("not a NumPy array (no .npy magic)".into());
+    }
+    let (start, len) = match preamble[6] {
+        1 => (10, usize::from(u16::from_le_bytes([preamble[8], preamble[9]]))),
+        2 | 3 if preamble.len() >= 12 => {
+            (12, u32::from_le_bytes([preamble[8], preamble[9], preamble[10], preamble[11]]) as usize)
+        }
+        2 | 3 => return Err("the .npy preamble is cut short".into()),
+        major => return Err(format!("unknown .npy format version {major}")),
+    };
+    if len > MAX_NPY_HEADER_BYTES {
+        return Err(format!("the .npy header claims {len} bytes, over the {MAX_NPY_HEADER_BYTES}-byte cap"));
+    }
+    Ok((start, len))
+}
+
+/// The fields of a `.npy` header that matter here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyLayout {
+    /// The array's shape.
+    pub shape: Vec<u64>,
+}
+
+/// Most dimensions read from a shape (an image has at most 3).
+const MAX_NPY_DIMS: usize = 8;
+
+/// Parse a `.npy` header: the Python dict literal NumPy writes,
+/// `{'descr': '|u1', 'fortran_order': False, 'shape': (H, W, 3), }`, padded with
+/// spaces and a newline. Exactly these three keys; the dtype must be uint8 and the
+/// order C. Linear in the header's length, which the caller has capped.
+pub fn parse_npy_header(header: &[u8]) -> std::result::Result<NpyLayout, String> {
+    let mut p = DictReader { text: header, at: 0 };
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    p.expect(b'{')?;
+    loop {
+        p.skip_space();
+        if p.eat(b'}') {
+            break;
+        }
+        let key = p.string()?;
+        p.skip_space();
+        p.expect(b':')?;
+        p.skip_space();
+        let duplicate = match key {
+            "descr" => descr.replace(p.string()?).is_some(),
+            "fortran_order" => fortran.replace(p.boolean()?).is_some(),
+            "shape" => shape.replace(p.tuple()?).is_some(),
+            other => return Err(format!("the .npy header has an unknown key {other:?}")),
+        };
+        if duplicate {
+            return Err(format!("the .npy header repeats {key:?}"));
+        }
+        p.skip_space();
+        if !p.eat(b',') {
+            p.skip_space();
+            p.expect(b'}')?;
+            break;
+        }
+    }
+    if p.text[p.at..].iter().any(|b| !b.is_ascii_whitespace()) {
+        return Err("the .npy header has text after its dict".into());
+    }
+    let (Some(descr), Some(fortran), Some(shape)) = (descr, fortran, shape) else {
+        return Err("the .npy header lacks descr, fortran_order or shape".into());
+    };
+    if !matches!(descr, "|u1" | "<u1" | ">u1" | "=u1" | "u1") {
+        return Err(format!("the array's dtype is {descr:?}, not uint8"));
+    }
+    if fortran {
+        return Err("the array is in Fortran order; write it C-contiguous".into());
+    }
+    Ok(NpyLayout { shape })
+}
+
+/// A cursor over a header's bytes; every step moves forward, so parsing is linear.
+struct DictReader<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl<'a> DictReader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(|b| b == b' ' || b == b'\t' || b == b'\n' || b == b'\r') {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let hit = self.peek() == Some(byte);
+        self.at += usize::from(hit);
+        hit
+    }
+
+    fn expect(&mut self, byte: u8) -> std::result::Result<(), String> {
+        if self.eat(byte) { Ok(()) } else { Err(format!("the .npy header is malformed at byte {}", self.at)) }
+    }
+
+    /// A quoted string without escapes (NumPy writes none in these fields).
+    fn string(&mut self) -> std::result::Result<&'a str, String> {
+        let quote = match self.peek() {
+            Some(q @ (b'\'' | b'"')) => q,
+            _ => {
+                return Err(format!("the .npy header expects a string at byte {}", self.at));
+            }
+        };
+        let start = self.at + 1;
+        let len = self.text[start..].iter().position(|&b| b == quote || b == b'\\').ok_or("an unterminated string")?;
+        if self.text[start + len] != quote {
+            return Err("the .npy header has an escaped string".into());
+        }
+        self.at = start + len + 1;
+        std::str::from_utf8(&self.text[start..start + len]).map_err(|_| "the .npy header is not UTF-8".into())
+    }
+
+    fn boolean(&mut self) -> std::result::Result<bool, String> {
+        for (word, value) in [(&b"True"[..], true), (&b"False"[..], false)] {
+            if self.text[self.at..].starts_with(word) {
+                self.at += word.len();
+                return Ok(value);
+            }
+        }
+        Err(format!("the .npy header expects True or False at byte {}", self.at))
+    }
+
+    /// `(a, b, c)`, `(a,)` or `()`: whole numbers, at most [`MAX_NPY_DIMS`].
+    fn tuple(&mut self) -> std::result::Result<Vec<u64>, String> {
+        self.expect(b'(')?;
+        let mut dims = Vec::new();
+        loop {
+            self.skip_space();
+            if self.eat(b')') {
+                return Ok(dims);
+            }
+            let start = self.at;
+            let mut value: u64 = 0;
+            while let Some(digit) = self.peek().filter(u8::is_ascii_digit) {
+                value = value
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+                    .ok_or("a .npy dimension overflows")?;
+                self.at += 1;
+            }
+            if self.at == start {
+                return Err(format!("the .npy header expects a dimension at byte {}", self.at));
+            }
+            if dims.len() == MAX_NPY_DIMS {
+                return Err(format!("the array has more than {MAX_NPY_DIMS} dimensions"));
+            }
+            dims.push(value);
+            self.skip_space();
+            if !self.eat(b',') {
+                self.skip_space();
+                self.expect(b')')?;
+                return Ok(dims);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -104,10 +448,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_cannot_leave_the_directory() {
-        for bad in ["", "../etc/passwd", "/etc/passwd", ".hidden", "a/b", "a\\b", "x\0y"] {
-            assert!(sanitised(bad).is_err(), "{bad:?}");
+    fn ids_map_to_the_platforms_file_names() {
+        assert_eq!(file_stem("dev-shm:session-1732870000000:cur").ok().as_deref(), Some("dev-shm_session-1732870000000_cur"));
+        assert_eq!(file_stem("frame_0001.cam-2").ok().as_deref(), Some("frame_0001.cam-2"));
+        // Separators and anything else become one `_` per character.
+        assert_eq!(file_stem("../etc/passwd").ok().as_deref(), Some(".._etc_passwd"));
+        assert_eq!(file_stem("a\\b\0c é").ok().as_deref(), Some("a_b_c__"));
+        assert_eq!(file_stem("").map_err(|e| e.code()).err(), Some(ErrorCode::ImageLoadFailed));
+        assert!(file_stem(&"x".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn npy_headers_parse_only_uint8_c_order() {
+        let good = b"{'descr': '|u1', 'fortran_order': False, 'shape': (303, 384, 3), }          \n";
+        assert_eq!(parse_npy_header(good).map(|l| l.shape), Ok(vec![303, 384, 3]));
+        assert_eq!(parse_npy_header(b"{\"shape\":(2,),\"descr\":\"<u1\",\"fortran_order\":False}").map(|l| l.shape), Ok(vec![2]));
+        for bad in [
+            &b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1), }"[..],
+            b"{'descr': '|u1', 'fortran_order': True, 'shape': (1, 1), }",
+            b"{'descr': '|u1', 'fortran_order': False, }",
+            b"{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1), 'x': 1}",
+            b"{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (1, 1)}",
+            b"{'descr': '|u1', 'fortran_order': False, 'shape': (99999999999999999999999, 1), }",
+            b"{'descr': '|u1', 'fortran_order': False, 'shape': (1, 1), } trailing",
+            b"{'descr': '|u1",
+            b"",
+        ] {
+            assert!(parse_npy_header(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
-        assert_eq!(sanitised("frame_0001.cam-2").ok(), Some("frame_0001.cam-2"));
+    }
+
+    #[test]
+    fn npy_header_length_is_capped_before_reading() {
+        let mut v2 = b"\x93NUMPY\x02\x00".to_vec();
+        v2.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        assert!(npy_header_len(&v2).is_err());
+        let mut v1 = b"\x93NUMPY\x01\x00".to_vec();
+        v1.extend_from_slice(&70u16.to_le_bytes());
+        assert_eq!(npy_header_len(&v1), Ok((10, 70)));
+        assert!(npy_header_len(b"\x93NUMPY\x04\x00\x00\x00").is_err());
+        assert!(npy_header_len(b"PK\x03\x04").is_err());
     }
 }

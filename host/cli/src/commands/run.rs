@@ -37,13 +37,24 @@ pub struct RunArgs {
     #[arg(long)]
     pid: String,
 
-    /// The frame to inspect (PNG or JPEG).
-    #[arg(long)]
+    /// The frame to inspect (PNG or JPEG); `--cur-image` as the platform's
+    /// development CLI spells it.
+    #[arg(long, visible_alias = "cur-image")]
     image: PathBuf,
 
     /// A reference frame of a good part (PNG or JPEG).
     #[arg(long)]
     guide_image: Option<PathBuf>,
+
+    /// The station's description of the step [default: the step's own].
+    #[arg(long, value_name = "TEXT")]
+    step_desc: Option<String>,
+
+    /// Labelled regions that go with the guide image, as JSON or @FILE.json:
+    /// the platform's groups `[{"label": "1", "posList": [{"x", "y", "width",
+    /// "height"}, ...]}, ...]` (each rect takes its group's label) or a list of rects.
+    #[arg(long, value_name = "JSON|@FILE")]
+    guide_info: Option<String>,
 
     /// Step parameters as a JSON object, or @FILE to read them from a file.
     #[arg(long, value_name = "JSON|@FILE")]
@@ -212,6 +223,7 @@ fn plan(args: &RunArgs) -> Result<Vec<StepPlan>> {
 fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
     let plan = plan(args)?;
     let default_params = parse_params(args.params.as_deref())?;
+    let guide_info = parse_guide_info(args.guide_info.as_deref())?;
     let host = super::host_builder().limits(args.limits.limits()).build()?;
     let package = args.admission.load(&host, &args.package, Record::Admitted)?;
     let mut instance = package.instantiate()?;
@@ -236,7 +248,8 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
         // Headers only here: each step's image is decoded when its step runs, so
         // a run holds one step's frames at a time.
         probe_image(&image_path, args.pixel_format.format())?;
-        inputs.push((image_path, pid, step_plan.step, step.description.clone(), params));
+        let step_desc = args.step_desc.clone().unwrap_or_else(|| step.description.clone());
+        inputs.push((image_path, pid, step_plan.step, step_desc, params));
     }
     if let Some(guide) = &args.guide_image {
         probe_image(guide, args.pixel_format.format())?;
@@ -257,7 +270,7 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
         }
         let image = load_image(&image_path, args.pixel_format.format())?;
         let guide_image = args.guide_image.as_deref().map(|p| load_image(p, args.pixel_format.format())).transpose()?;
-        let input = StepInput { step_index, pid, step_desc, params, image, guide_image, guide_info: Vec::new() };
+        let input = StepInput { step_index, pid, step_desc, params, image, guide_image, guide_info: guide_info.clone() };
         let (pre, exec) = run_step(&mut instance, &mut session, &input);
         let failed = pre.result.is_err() || exec.as_ref().is_some_and(|e| e.result.is_err());
         outcomes.push(RunOutcome {
@@ -305,6 +318,20 @@ fn run_step(
         tracing::warn!(%err, "on-step-finish failed");
     }
     (pre, exec)
+}
+
+/// `--guide-info`: the platform's groups or a list of rects, as JSON or @FILE.
+fn parse_guide_info(arg: Option<&str>) -> Result<Vec<Rect>> {
+    let Some(arg) = arg else { return Ok(Vec::new()) };
+    let invalid = |message: String| Error::InvalidInput { code: ErrorCode::InvalidParams, message };
+    let text = match arg.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|err| invalid(format!("cannot read guide info file {path}: {err}")))?
+        }
+        None => arg.to_owned(),
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|err| invalid(format!("guide info is not JSON: {err}")))?;
+    Ok(protocol::guide_info_from_json(&value).map_err(invalid)?)
 }
 
 /// `--params`: a JSON object, or @FILE holding one.
