@@ -11,7 +11,7 @@ rustup toolchain install
 rustup target add wasm32-wasip2
 
 cargo build -p part-counter --release --target wasm32-wasip2
-cargo build -p pv-host
+cargo build -p pv-host-cli
 pv_host=target/debug/pv-host
 demo=target/demo
 rm -rf "$demo"
