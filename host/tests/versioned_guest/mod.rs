@@ -12,6 +12,9 @@
 
 use std::fmt::Write as _;
 
+#[path = "../wit_world/mod.rs"]
+mod wit_world;
+
 use pv_host::{Manifest, RequestedLimits, SUPPORTED_WIT, SecretKey, pack};
 
 /// Where the static data starts, and where the bump allocator starts.
@@ -119,19 +122,7 @@ pub fn component(name: &str, version: &str, pids: &[&str]) -> Vec<u8> {
         debug_ptr = debug.0,
         debug_len = debug.1,
     );
-    let mut module = wat::parse_str(&wat).expect("the WAT guest parses");
-    let mut resolve = wit_parser::Resolve::default();
-    let wit_dir = pv_test_artifacts::fixtures::examples_dir().join("../wit");
-    let (package, _) = resolve.push_path(&wit_dir).expect("the WIT package parses");
-    let world = resolve.select_world(&[package], Some("inspection-algorithm")).expect("the world exists");
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
-        .expect("the world embeds");
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .expect("the module fits the world")
-        .validate(true)
-        .encode()
-        .expect("the component encodes")
+    wit_world::encode_component(&wat)
 }
 
 /// The manifest that goes with [`component`].

@@ -9,6 +9,9 @@
 
 use std::fmt::Write as _;
 
+#[path = "../wit_world/mod.rs"]
+mod wit_world;
+
 /// What `setup` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setup {
@@ -222,17 +225,5 @@ pub fn component_with_patterns(setup: Setup, patterns: &[String]) -> Vec<u8> {
         utf8_ptr = invalid_utf8.0,
         utf8_len = invalid_utf8.1,
     );
-    let mut module = wat::parse_str(&wat).expect("the WAT guest parses");
-    let mut resolve = wit_parser::Resolve::default();
-    let wit_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../wit");
-    let (package, _) = resolve.push_path(wit_dir).expect("the WIT package parses");
-    let world = resolve.select_world(&[package], Some("inspection-algorithm")).expect("the world exists");
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8)
-        .expect("the world embeds");
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .expect("the module fits the world")
-        .validate(true)
-        .encode()
-        .expect("the component encodes")
+    wit_world::encode_component(&wat)
 }
