@@ -11,10 +11,11 @@ use crate::annotate::{Mark, annotate};
 use crate::error::{Error, ErrorKind};
 use crate::image::load_image;
 use crate::instance::{CallReport, Instance};
-use crate::limits::{Limits, Phase};
 use crate::package::Package;
 use crate::package_file::PackageFile;
 use crate::params::params_from_json;
+use crate::phase::Phase;
+use crate::sandbox::Limits;
 use crate::serve::protocol::verdict_name;
 use crate::session::Session;
 use crate::types::{
@@ -164,7 +165,7 @@ fn package_checks(harness: &Harness<'_>, run: &mut Run<'_>) -> Option<Package> {
         None => package,
     };
     if let Some(manifest) = &manifest {
-        match crate::admission::check_info(&package, manifest, &harness.origin) {
+        match package.check_info(manifest) {
             Ok(()) => run.record("package", "manifest_matches_info", started, Status::Pass, "name, version and PIDs agree"),
             Err(err) => run.record("package", "manifest_matches_info", started, Status::Fail, describe(&err)),
         }
