@@ -74,6 +74,7 @@ mod sandbox;
 pub mod serve;
 mod session;
 pub mod station;
+mod step;
 #[cfg(feature = "harness")]
 pub mod testing;
 mod trust;
@@ -103,4 +104,5 @@ pub use crate::sandbox::{
 };
 pub use crate::session::Session;
 pub use crate::station::{Station, StationDir};
+pub use crate::step::{StepCalls, StepDriver, StepReport};
 pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};
