@@ -64,7 +64,7 @@ impl<T> CallReport<T> {
 
 /// An algorithm instance in a store of its own: its own linear memory, tables and
 /// WASI context, under the package's [`Limits`]. Created by
-/// [`Package::instantiate`].
+/// [`Package::instantiate`](crate::Package::instantiate).
 ///
 /// Calls validate their input on the host side first (PID, step, image, params) and
 /// refuse bad input without calling the guest. When the guest traps or hits a
