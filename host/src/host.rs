@@ -11,7 +11,7 @@ use wasmtime::component::Component;
 
 use crate::admission::Admission;
 use crate::compile_cache::CompileCache;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, PackageCode, Result};
 use crate::package::{Package, Provenance};
 use crate::package_file::{Manifest, PackageFile, read_package_file};
 use crate::sandbox::engine::{DEFAULT_EPOCH_TICK, EngineSettings, Runtime, default_pooled_instances};
@@ -205,7 +205,7 @@ impl Host {
         manifest: Option<Manifest>,
         signers: Vec<Signer>,
     ) -> Result<Package> {
-        let malformed = |message: String| Error::package(ErrorCode::PackageMalformed, message);
+        let malformed = |message: String| Error::package(PackageCode::Malformed, message);
         if !bytes.starts_with(b"\0asm") {
             return Err(malformed(format!("{origin} is not a WebAssembly file")));
         }
@@ -230,8 +230,9 @@ impl Host {
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::from_binary(engine, bytes)
-                    .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
+                let component = Component::from_binary(engine, bytes).map_err(|err| {
+                    Error::package_caused(PackageCode::Malformed, format!("{origin} is not a valid component"), err)
+                })?;
                 if let Some((cache, entry)) = &cache {
                     cache.store(entry, &component);
                 }

@@ -9,7 +9,7 @@ use super::reports::{Activation, Installed, InstalledVersion, Listing, Switch};
 use super::{audit, store};
 use crate::admission::Admission;
 use crate::durable::LockFile;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, PackageCode, Result, StationCode, TrustCode};
 use crate::host::Host;
 use crate::package_file::read_package_file;
 use crate::package_file::{Manifest, PackageFile};
@@ -32,7 +32,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 fn not_installed(name: &str, version: &semver::Version) -> Error {
     Error::input(
-        ErrorCode::InvalidParams,
+        InputCode::InvalidParams,
         format!("{name} {version} is not installed on this station: install it with `pv-host station install PACKAGE`"),
     )
 }
@@ -69,7 +69,7 @@ fn check_permissions(path: &Path) -> Result<()> {
         return Ok(());
     };
     Err(Error::station(
-        ErrorCode::InstallFailed,
+        StationCode::InstallFailed,
         format!("the station directory {} {problem}: anyone who can write it can change what the line runs", path.display()),
     ))
 }
@@ -143,13 +143,13 @@ impl StationDir {
         let package = host.load_package(bytes, origin, admission)?;
         let Some(manifest) = package.manifest().cloned() else {
             return Err(Error::untrusted(
-                ErrorCode::Unsigned,
+                TrustCode::Unsigned,
                 format!("{origin} is a bare component: a station installs signed packages only (`pv-host pack`, `pv-host sign`)"),
             ));
         };
         if package.signers().is_empty() {
             return Err(Error::untrusted(
-                ErrorCode::Unsigned,
+                TrustCode::Unsigned,
                 format!("{origin} is not signed by enough trusted keys: a station installs trusted packages only"),
             ));
         }
@@ -168,7 +168,7 @@ impl StationDir {
             Ok(existing) if sha256_hex(&existing) == reference.sha256 => return Ok(installed(true)),
             Ok(_) => {
                 return Err(Error::station(
-                    ErrorCode::InstallFailed,
+                    StationCode::InstallFailed,
                     format!(
                         "{reference} is installed already with other bytes: an installed version is never replaced; publish a new version"
                     ),
@@ -202,7 +202,7 @@ impl StationDir {
     fn verify_installed(&self, trust: &TrustStore, bytes: &[u8], reference: &PackageRef) -> Result<Manifest> {
         let origin = format!("installed {reference}");
         let verified = Admission::new(trust).allow_downgrade(true).record(false).verify(bytes, &origin)?;
-        verified.manifest.ok_or_else(|| Error::package(ErrorCode::InvalidManifest, format!("{origin} has no manifest")))
+        verified.manifest.ok_or_else(|| Error::package(PackageCode::InvalidManifest, format!("{origin} has no manifest")))
     }
 
     /// The bytes of an installed version whose digest is `reference.sha256`,
@@ -211,7 +211,7 @@ impl StationDir {
         let (bytes, found) = self.read_installed(&reference.name, &reference.version)?;
         if found.sha256 != reference.sha256 {
             return Err(Error::station(
-                ErrorCode::InstallFailed,
+                StationCode::InstallFailed,
                 format!("the stored file of {reference} is not the one that was activated (its digest differs)"),
             ));
         }
@@ -262,7 +262,7 @@ impl StationDir {
             Some(pid) if manifest.pids.iter().any(|p| p == pid) => vec![pid.to_owned()],
             Some(pid) => {
                 return Err(Error::input(
-                    ErrorCode::InvalidPid,
+                    InputCode::InvalidPid,
                     format!("{target} does not support product id `{pid}` (it lists {:?})", manifest.pids),
                 ));
             }
@@ -273,7 +273,7 @@ impl StationDir {
             .collect();
         if !conflicts.is_empty() {
             return Err(Error::station(
-                ErrorCode::ActivationConflict,
+                StationCode::ActivationConflict,
                 format!(
                     "activating {target} conflicts with another package active for {}: a product id is served by one package",
                     conflicts.join(", ")
@@ -295,14 +295,14 @@ impl StationDir {
         let mut previous = mapping.history.get(pid).cloned().unwrap_or_default();
         let Some(target) = previous.pop() else {
             return Err(Error::input(
-                ErrorCode::InvalidParams,
+                InputCode::InvalidParams,
                 format!("product id `{pid}` has no earlier version to roll back to"),
             ));
         };
         let (bytes, found) = self.read_installed(&target.name, &target.version)?;
         if found.sha256 != target.sha256 {
             return Err(Error::station(
-                ErrorCode::InstallFailed,
+                StationCode::InstallFailed,
                 format!("the stored file of {target} is not the one that was active (its digest differs)"),
             ));
         }
@@ -317,7 +317,7 @@ impl StationDir {
     pub fn deactivate(&self, pid: &str) -> Result<PackageRef> {
         let (_lock, mapping) = self.begin_change()?;
         let Some(current) = mapping.active.get(pid).cloned() else {
-            return Err(Error::input(ErrorCode::InvalidParams, format!("nothing is active for product id `{pid}`")));
+            return Err(Error::input(InputCode::InvalidParams, format!("nothing is active for product id `{pid}`")));
         };
         let mut change = Change::default();
         change.set_active(pid, None);
@@ -377,7 +377,7 @@ impl StationDir {
             .collect();
         if !active.is_empty() {
             return Err(Error::station(
-                ErrorCode::UnsafeUninstall,
+                StationCode::UnsafeUninstall,
                 format!("{reference} is active for {active:?}: activate another version (or roll back) before uninstalling it"),
             ));
         }

@@ -8,7 +8,7 @@ use serde_json::Map;
 use super::cases::{GoldenCase, best_matches};
 use super::{Check, Harness, Status, TestReport, Thumbnail};
 use crate::annotate::{Mark, annotate};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, InputCode};
 use crate::image::load_image;
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
@@ -551,10 +551,12 @@ fn golden_check(package: &Package, info: &AlgorithmInfo, case: &GoldenCase, tole
     let name = format!("case[{}]", case.name);
     let outcome = (|| {
         let image = load_image(&case.image, None)?;
-        let step =
-            info.steps.iter().find(|s| s.index == case.step).cloned().ok_or_else(|| {
-                Error::input(crate::ErrorCode::InvalidParams, format!("the algorithm has no step {}", case.step))
-            })?;
+        let step = info
+            .steps
+            .iter()
+            .find(|s| s.index == case.step)
+            .cloned()
+            .ok_or_else(|| Error::input(InputCode::InvalidParams, format!("the algorithm has no step {}", case.step)))?;
         let input = StepInput {
             step_index: case.step,
             pid: case.pid.clone(),

@@ -15,7 +15,7 @@ use self::rollback::{
     ADMITTED_FILE, ADMITTED_FORMAT, ANY_PUBLISHER, AdmittedFile, AdmittedRecord, merge_admitted, read_admitted,
 };
 pub use self::verification::{SignatureStatus, Signer, Verification};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result, TrustCode};
 use crate::package_file::{KeyId, Manifest, PackageFile, PublicKey, SignatureSection};
 
 /// Environment variable naming the trust store directory.
@@ -65,7 +65,7 @@ pub struct TrustStore {
 }
 
 pub(super) fn store_error(message: String) -> Error {
-    Error::untrusted(ErrorCode::TrustStoreInvalid, message)
+    Error::untrusted(TrustCode::StoreInvalid, message)
 }
 
 impl TrustStore {
@@ -228,13 +228,13 @@ impl TrustStore {
             match self.signature_status(file, signature) {
                 SignatureStatus::Revoked => {
                     return Err(Error::untrusted(
-                        ErrorCode::RevokedSigner,
+                        TrustCode::RevokedSigner,
                         format!("{origin} is signed by revoked key {id}: obtain a package signed with a current key"),
                     ));
                 }
                 SignatureStatus::Invalid { name } => {
                     return Err(Error::untrusted(
-                        ErrorCode::BadSignature,
+                        TrustCode::BadSignature,
                         format!(
                             "the signature of {origin} by key `{name}` ({id}) does not verify: the package was changed after it was signed; obtain an intact copy"
                         ),
@@ -297,7 +297,7 @@ impl TrustStore {
         }
         match self.admitted_version(publisher, &manifest.name) {
             Some(highest) if manifest.version < highest && !allow_downgrade => Err(Error::untrusted(
-                ErrorCode::Downgrade,
+                TrustCode::Downgrade,
                 format!(
                     "{} {} is older than version {highest} admitted before from the same publisher ({publisher}): refusing a rollback (pass --allow-downgrade if it is intended)",
                     manifest.name, manifest.version
@@ -338,6 +338,7 @@ impl TrustStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
     use crate::package_file::SecretKey;
 
     #[test]

@@ -1,6 +1,6 @@
 //! What the signatures of a package amount to against a trust store.
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result, TrustCode};
 use crate::package_file::KeyId;
 
 /// A trusted signer of a package.
@@ -67,7 +67,7 @@ impl Verification {
         }
         if self.trusted.is_empty() && self.unknown.is_empty() {
             return Err(Error::untrusted(
-                ErrorCode::Unsigned,
+                TrustCode::Unsigned,
                 format!(
                     "{origin} is not signed: sign it with `pv-host sign {origin} --key KEY.key` (or, for development only, run with --allow-unsigned)"
                 ),
@@ -77,7 +77,7 @@ impl Verification {
         if !self.trusted.is_empty() && !self.unknown_after_trusted.is_empty() {
             let late = self.unknown_after_trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             return Err(Error::untrusted(
-                ErrorCode::UnknownSigner,
+                TrustCode::UnknownSigner,
                 format!(
                     "{origin} was signed after its last trusted signature by key(s) the trust store does not know ({late}): those bytes are not authenticated; obtain the package as the trusted signer released it, or trust the later signer with `pv-host trust add KEY.pub`"
                 ),
@@ -85,7 +85,7 @@ impl Verification {
         }
         if self.trusted.is_empty() {
             return Err(Error::untrusted(
-                ErrorCode::UnknownSigner,
+                TrustCode::UnknownSigner,
                 format!(
                     "{origin} is signed only by keys the trust store does not know ({unknown}): if you trust the signer, add its public key with `pv-host trust add KEY.pub`"
                 ),
@@ -93,7 +93,7 @@ impl Verification {
         }
         let names = self.trusted.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
         Err(Error::untrusted(
-            ErrorCode::TooFewSigners,
+            TrustCode::TooFewSigners,
             format!(
                 "{origin} has {} trusted signer(s) ({names}) but the trust policy requires {}: have it countersigned with `pv-host sign`",
                 self.trusted.len(),

@@ -12,7 +12,7 @@ use pv_host::annotate::{Mark, annotate};
 use pv_host::image::{format_name, load_image, probe_image};
 use pv_host::serve::protocol::{self, verdict_name};
 use pv_host::types::{ExecuteOutput, LogLevel, PixelFormat, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
-use pv_host::{CallReport, Error, ErrorCode, Instance, LogRecord, Metrics, ResourceUsage, Session, params_from_json};
+use pv_host::{CallReport, Error, InputCode, Instance, LogRecord, Metrics, ResourceUsage, Session, params_from_json};
 
 use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
@@ -206,11 +206,11 @@ fn plan(args: &RunArgs) -> Result<Vec<StepPlan>> {
     if let Some(path) = &args.flow {
         let text = std::fs::read(path).with_context(|| format!("cannot read the flow file {}", path.display()))?;
         let steps: Vec<StepPlan> = serde_json::from_slice(&text).map_err(|err| Error::InvalidInput {
-            code: ErrorCode::InvalidParams,
+            code: InputCode::InvalidParams,
             message: format!("the flow file {} is not a JSON array of steps: {err}", path.display()),
         })?;
         if steps.is_empty() {
-            return Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: "the flow has no steps".into() }.into());
+            return Err(Error::InvalidInput { code: InputCode::InvalidParams, message: "the flow has no steps".into() }.into());
         }
         return Ok(steps);
     }
@@ -236,7 +236,7 @@ fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
             Some(Value::Object(map)) => map.clone(),
             Some(other) => {
                 return Err(Error::InvalidInput {
-                    code: ErrorCode::InvalidParams,
+                    code: InputCode::InvalidParams,
                     message: format!("the params of step {} must be a JSON object, got {other}", step_plan.step),
                 }
                 .into());
@@ -323,7 +323,7 @@ fn run_step(
 /// `--guide-info`: the platform's groups or a list of rects, as JSON or @FILE.
 fn parse_guide_info(arg: Option<&str>) -> Result<Vec<Rect>> {
     let Some(arg) = arg else { return Ok(Vec::new()) };
-    let invalid = |message: String| Error::InvalidInput { code: ErrorCode::InvalidParams, message };
+    let invalid = |message: String| Error::InvalidInput { code: InputCode::InvalidParams, message };
     let text = match arg.strip_prefix('@') {
         Some(path) => {
             std::fs::read_to_string(path).map_err(|err| invalid(format!("cannot read guide info file {path}: {err}")))?
@@ -339,7 +339,7 @@ pub(super) fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
     let Some(arg) = arg else { return Ok(Map::new()) };
     let text = match arg.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).map_err(|err| Error::InvalidInput {
-            code: ErrorCode::InvalidParams,
+            code: InputCode::InvalidParams,
             message: format!("cannot read params file {path}: {err}"),
         })?,
         None => arg.to_owned(),
@@ -347,12 +347,12 @@ pub(super) fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Error::InvalidInput {
-            code: ErrorCode::InvalidParams,
+            code: InputCode::InvalidParams,
             message: format!("params must be a JSON object, got {other}"),
         }
         .into()),
         Err(err) => {
-            Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("params are not JSON: {err}") }.into())
+            Err(Error::InvalidInput { code: InputCode::InvalidParams, message: format!("params are not JSON: {err}") }.into())
         }
     }
 }
