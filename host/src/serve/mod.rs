@@ -82,7 +82,8 @@ pub struct ServeConfig {
     /// Sessions kept at once. Default: [`DEFAULT_MAX_SESSIONS`].
     pub max_sessions: usize,
     /// Product id of generation-2 calls, which carry none. Default: none, and
-    /// then the algorithm's only PID when it declares exactly one; otherwise
+    /// then the algorithm's only PID when it declares exactly one (on a
+    /// station, the only product id active when the call arrives); otherwise
     /// such a call gets a result ERROR 1001.
     pub pid: Option<String>,
     /// The station's parameter values: a JSON object of name to value applied
