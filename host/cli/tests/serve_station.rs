@@ -301,7 +301,8 @@ fn a_session_stays_on_the_version_it_began_on() {
     setup.install(&setup.versioned("versioned", "1.0.0", &["V"]));
     setup.install(&setup.versioned("versioned", "2.0.0", &["V"]));
     setup.station_ok(&["activate", "versioned", "1.0.0"]);
-    let mut server = Server::start(&setup, &["--watch-ms", "10"]);
+    // Generation-2 calls share one session, begun on each version they reach.
+    let mut server = Server::start(&setup, &["--watch-ms", "10", "--execute-session", "line"]);
     let mut ids = 0u64..;
     let mut next = move || ids.next().expect("ids");
 
@@ -312,6 +313,10 @@ fn a_session_stays_on_the_version_it_began_on() {
     assert_eq!(reported_version(&server.call(next(), sessionless.clone())).as_deref(), Some("1.0.0"));
     // The only active product id serves generation 2 without --pid.
     assert_eq!(reported_version(&server.call(next(), execute_only("coins", "coins"))).as_deref(), Some("1.0.0"));
+    // One version serves every active product id: `info` is its own.
+    let info = server.call(next(), json!({ "phase": "info" }));
+    assert_eq!((info["data"]["name"].as_str(), info["data"]["version"].as_str()), (Some("versioned"), Some("1.0.0")), "{info}");
+    assert_eq!(info["data"]["supported_pids"], json!(["V"]));
 
     setup.station_ok(&["activate", "versioned", "2.0.0"]);
     let deadline = Instant::now() + WAIT_BOUND;
@@ -397,7 +402,7 @@ fn fifty_switches_through_the_binary_under_a_continuous_client_fail_no_call() {
             while !stop.load(Ordering::SeqCst) {
                 id += 1;
                 calls.fetch_add(1, Ordering::SeqCst);
-                if id % 4 == 0 {
+                if id.is_multiple_of(4) {
                     // The scratch detector is never disturbed by the switches.
                     let reply = server.call(id, execute("B01", &format!("wall-{id}"), "scratched", json!({})));
                     if verdict(&reply) != Some("NG") {
