@@ -380,7 +380,7 @@ fn a_session_stays_on_the_version_it_began_on() {
 #[test]
 fn fifty_switches_through_the_binary_under_a_continuous_client_fail_no_call() {
     let setup = two_package_station();
-    let mut server = Server::start(&setup, &["--watch-ms", "10"]);
+    let mut server = Server::start(&setup, &["--watch-ms", "10", "--instances", "2"]);
     // Installed while the server serves.
     let first = server.call(0, execute("A01", "first", "coins", json!({})));
     assert_eq!(part_counter_version(&first).as_deref(), Some("1.0.0"), "{first}");
@@ -400,29 +400,51 @@ fn fifty_switches_through_the_binary_under_a_continuous_client_fail_no_call() {
             let mut failures = Vec::new();
             let mut id = 1u64;
             while !stop.load(Ordering::SeqCst) {
-                id += 1;
-                calls.fetch_add(1, Ordering::SeqCst);
-                if id.is_multiple_of(4) {
-                    // The scratch detector is never disturbed by the switches.
-                    let reply = server.call(id, execute("B01", &format!("wall-{id}"), "scratched", json!({})));
-                    if verdict(&reply) != Some("NG") {
-                        failures.push(format!("scratch detector: {reply}"));
-                    }
-                    continue;
-                }
+                // A batch of calls sent at once, so that calls are in flight
+                // (two run at a time) when a switch lands: three on the part
+                // counter, each in a session of its own (each takes the version
+                // active then), and one on the scratch detector, which the
+                // switches never disturb.
                 let start = log.lock().expect("log").len();
-                // A new session each call: each takes the version active then.
-                let reply = server.call(id, execute("A01", &format!("tray-{id}"), "coins", json!({})));
-                let end = log.lock().expect("log").len();
-                let Some(answered) = part_counter_version(&reply).filter(|_| verdict(&reply) == Some("OK")) else {
-                    failures.push(format!("call failed: {reply}"));
-                    continue;
-                };
-                let allowed = log.lock().expect("log")[start.saturating_sub(2)..end].to_vec();
-                if !allowed.contains(&answered) {
-                    failures.push(format!("answered by {answered}, active then: {allowed:?}"));
+                let batch: Vec<(u64, &str)> = ["A01", "A01", "B01", "A01"]
+                    .iter()
+                    .map(|pid| {
+                        id += 1;
+                        (id, *pid)
+                    })
+                    .collect();
+                for (id, pid) in &batch {
+                    let data = match *pid {
+                        "A01" => execute("A01", &format!("tray-{id}"), "coins", json!({})),
+                        _ => execute("B01", &format!("wall-{id}"), "scratched", json!({})),
+                    };
+                    server.send(&json!({ "type": "call", "request_id": id, "data": data }));
                 }
-                *last_answer.lock().expect("answer") = answered;
+                let mut replies: Vec<Value> = batch.iter().map(|_| server.receive()).collect();
+                let end = log.lock().expect("log").len();
+                calls.fetch_add(batch.len() as u64, Ordering::SeqCst);
+                replies.sort_by_key(|reply| reply["request_id"].as_u64());
+                let allowed = log.lock().expect("log")[start.saturating_sub(2)..end].to_vec();
+                for ((sent, pid), reply) in batch.iter().zip(&replies) {
+                    if reply["request_id"] != *sent {
+                        failures.push(format!("request {sent} unanswered; got {reply}"));
+                        continue;
+                    }
+                    if *pid == "B01" {
+                        if verdict(reply) != Some("NG") {
+                            failures.push(format!("scratch detector: {reply}"));
+                        }
+                        continue;
+                    }
+                    let Some(answered) = part_counter_version(reply).filter(|_| verdict(reply) == Some("OK")) else {
+                        failures.push(format!("call failed: {reply}"));
+                        continue;
+                    };
+                    if !allowed.contains(&answered) {
+                        failures.push(format!("answered by {answered}, active then: {allowed:?}"));
+                    }
+                    *last_answer.lock().expect("answer") = answered;
+                }
             }
             (server, failures)
         })
