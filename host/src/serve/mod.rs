@@ -207,9 +207,9 @@ where
 /// generation-2 call runs for [`ServeConfig::pid`], else the station's only
 /// active product id, else it gets a result ERROR 1001, as does a call for a
 /// product id with nothing active. [`ServeConfig::params`] apply to every
-/// version by name or step as they do to one package (names a step does not
-/// declare are skipped), unchecked: [`check_station_params`] checks them
-/// against one algorithm.
+/// version as they do to one package (in the by-name form, names a step does
+/// not declare are skipped) but are not checked before serving:
+/// [`check_station_params`] checks them against one algorithm.
 pub async fn serve_station<R, W>(
     station: Arc<Station>,
     watch_interval: Duration,
