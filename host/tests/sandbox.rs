@@ -552,3 +552,33 @@ fn a_package_granted_less_than_it_needs_is_refused_at_instantiation_with_2116() 
         package.request_limits(&Limits::default().with_counts(usize::try_from(needs.core_instances).expect("small"), 4, 16));
     set_up(&fed);
 }
+
+/// The chain of causes of an error, outermost first.
+fn causes(err: &Error) -> Vec<String> {
+    let mut chain = Vec::new();
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        chain.push(inner.to_string());
+        cause = inner.source();
+    }
+    chain
+}
+
+#[test]
+fn wasmtime_errors_stay_reachable_through_source() {
+    let host = host(Limits::default());
+    // A trap: the classified error, with wasmtime's own as its cause.
+    let mut guest = rust_hostile(&host);
+    let err = expect_failure(execute(&mut guest, "RECURSION"), ErrorKind::Trap, 9999);
+    assert!(!causes(&err).is_empty(), "a trap keeps wasmtime's error as its source: {err:?}");
+    // A component that does not fit the contract: the linker's refusal is the cause.
+    let empty_component = wat::parse_str("(component)").expect("WAT");
+    let err = host.load_component(&empty_component, "empty.wasm").expect_err("an empty component has no exports");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Package, ErrorCode::ContractMismatch));
+    assert!(!causes(&err).is_empty(), "the linker's error is the source: {err:?}");
+    // Bytes the compiler refuses: its error is the cause.
+    let broken = wat::parse_str("(component (core module (func (result i32) (i64.const 0))))").expect("WAT");
+    let err = host.load_component(&broken, "broken.wasm").expect_err("an ill-typed module does not compile");
+    assert_eq!(err.code(), ErrorCode::PackageMalformed);
+    assert!(!causes(&err).is_empty(), "the compiler's error is the source: {err:?}");
+}
