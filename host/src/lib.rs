@@ -20,7 +20,7 @@
 //! turns them off with `default-features = false`:
 //!
 //! - `serve`: [`serve`], the platform's frame protocol on stdio;
-//! - `harness`: [`testing`], the conformance harness behind
+//! - `harness`: [`harness`], the conformance harness behind
 //!   `pv-host test`, and its reports (needs `annotate`);
 //! - `annotate`: [`annotate`], rectangles drawn on an image.
 //!
@@ -62,6 +62,8 @@ mod durable;
 mod engine;
 mod error;
 mod guest_log;
+#[cfg(feature = "harness")]
+pub mod harness;
 pub mod image;
 mod instance;
 mod limits;
@@ -75,8 +77,6 @@ pub mod serve;
 mod session;
 mod state;
 pub mod station;
-#[cfg(feature = "harness")]
-pub mod testing;
 mod trust;
 mod validate;
 
