@@ -4,12 +4,11 @@
 
 use std::time::Instant;
 
-use super::{Run, crashed, describe, input, ready, step_once, thumbnail};
+use super::{Run, crashed, describe, input, ready, step_once, thumbnail, verdict_name};
 use crate::error::{Error, ErrorKind};
 use crate::harness::{Harness, Status};
 use crate::image::load_image;
 use crate::package::Package;
-use crate::serve::protocol::verdict_name;
 use crate::session::Session;
 use crate::types::{AlgorithmInfo, ExecuteOutput, Image, ImageMeta, ParamKind, ParamValue, PixelFormat};
 

@@ -3,14 +3,13 @@
 
 use std::time::Instant;
 
-use super::{Run, describe, ready, step_once, thumbnail};
+use super::{Run, describe, ready, step_once, thumbnail, verdict_name};
 use crate::error::Error;
 use crate::harness::Status;
 use crate::harness::cases::{GoldenCase, best_matches};
 use crate::image::load_image;
 use crate::package::Package;
 use crate::params::params_from_json;
-use crate::serve::protocol::verdict_name;
 use crate::session::Session;
 use crate::types::{AlgorithmInfo, Rect, StepInput};
 

@@ -26,7 +26,7 @@ use crate::limits::Phase;
 use crate::package::Package;
 use crate::params::params_from_json;
 use crate::session::Session;
-use crate::types::{ExecuteOutput, Image, Rect, StepInput, StepSpec};
+use crate::types::{ExecuteOutput, Image, Rect, StepInput, StepSpec, Verdict};
 
 /// Collects results and feeds the progress callback.
 struct Run<'p> {
@@ -57,6 +57,15 @@ impl Run<'_> {
 
 fn describe(err: &Error) -> String {
     format!("[{}] {err}", err.code())
+}
+
+/// The platform's name of a verdict, as `serve` writes it; here too so the
+/// harness builds without the `serve` feature.
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "OK",
+        Verdict::Ng => "NG",
+    }
 }
 
 /// Whether an error is a sandbox stop (a trap or a limit), which a conformant
