@@ -1,20 +1,11 @@
-//! Admitting a signed package: verify, then check, then compile. The order of
-//! the checks and their codes are documented on [`Admission`].
+//! Admitting a signed package: the checks that need no compiler (layout,
+//! signatures, manifest, assets, rollback). [`Host::load_package`](crate::Host::load_package)
+//! runs them, then compiles; the order of every check and its code is
+//! documented on [`Admission`].
 
-use std::collections::BTreeSet;
-use std::io::Read;
-use std::path::Path;
-use std::sync::Arc;
-
-use crate::engine::Host;
-use crate::error::{Error, ErrorCode, Result};
-use crate::package::Package;
-use crate::package_file::{Manifest, PackageFile};
-use crate::state::Assets;
+use crate::error::Result;
+use crate::package_file::{KeyId, Manifest, PackageFile};
 use crate::trust::{Signer, TrustStore, Verification};
-
-/// Largest package file the host reads: 1 GiB.
-pub const MAX_PACKAGE_BYTES: u64 = 1 << 30;
 
 /// How a package is admitted: against which trust store, and which developer
 /// exceptions apply.
@@ -87,80 +78,6 @@ impl<'a> Admission<'a> {
     }
 }
 
-/// Read a package file once, refusing files over [`MAX_PACKAGE_BYTES`] before
-/// reading them (2101).
-pub fn read_package_file(path: &Path) -> Result<Vec<u8>> {
-    let unreadable = |err: std::io::Error| {
-        Error::package(ErrorCode::PackageUnreadable, format!("cannot read package {}: {err}", path.display()))
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let mut bytes = Vec::new();
-    // `take` bounds the read even if the file grows while it is read.
-    file.take(MAX_PACKAGE_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_PACKAGE_BYTES {
-        return Err(Error::package(
-            ErrorCode::PackageUnreadable,
-            format!("package {} is over the {MAX_PACKAGE_BYTES}-byte limit", path.display()),
-        ));
-    }
-    Ok(bytes)
-}
-
-impl Host {
-    /// Read a package file once and admit it (see [`Admission`] for
-    /// the checks and their codes).
-    pub fn load_package_file(&self, path: &Path, admission: &Admission<'_>) -> Result<Package> {
-        let bytes = read_package_file(path)?;
-        self.load_package(&bytes, &path.display().to_string(), admission)
-    }
-
-    /// Admit a package from bytes; `origin` names it in messages.
-    pub fn load_package(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Package> {
-        self.admit(bytes, origin, admission, true)
-    }
-
-    /// Every check of [`load_package`](Self::load_package), compilation and
-    /// the `get-info` comparison included, without recording the version as
-    /// admitted: for `pv-host verify` and QA.
-    pub fn check_package(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Package> {
-        self.admit(bytes, origin, admission, false)
-    }
-
-    fn admit(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
-        let admitted = self.admit_checked(bytes, origin, admission, record);
-        match &admitted {
-            Ok(package) => {
-                let signers: Vec<String> = package.signers().iter().map(|s| format!("{} ({})", s.name, s.key_id)).collect();
-                let (name, version) =
-                    package.manifest().map_or((String::new(), String::new()), |m| (m.name.clone(), m.version.to_string()));
-                let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
-                crate::audit::package_admitted(origin, &name, &version, &signers, &sha256);
-            }
-            Err(err) => crate::audit::package_refused(origin, err),
-        }
-        admitted
-    }
-
-    fn admit_checked(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
-        let file = PackageFile::parse(bytes)?;
-        let verified = admission.check(&file, origin)?;
-        let Some(manifest) = verified.manifest.clone() else {
-            // A bare component: only ever admitted as unsigned.
-            return self.compile(file.component(), origin, Assets::default(), None, Vec::new());
-        };
-        let assets: Assets =
-            Arc::new(file.assets().iter().map(|(name, data)| (name.clone(), Arc::<[u8]>::from(*data))).collect());
-        let package = self
-            .compile(file.component(), origin, assets, Some(manifest.clone()), verified.signers.clone())?
-            .request_limits(&manifest.limits.to_limits());
-        check_info(&package, &manifest, origin)?;
-        if let (Some(trust), Some(publisher), true) = (admission.trust, verified.publisher(), record && admission.record) {
-            trust.record_admitted(&publisher.key_id, &manifest)?;
-        }
-        Ok(package)
-    }
-}
-
 /// What [`Admission::verify`] found: the checks that need no compiler passed.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -169,7 +86,7 @@ pub struct Verified {
     /// The trusted keys whose signatures verified (empty when admitted unsigned).
     pub signers: Vec<Signer>,
     /// Keys that signed but are not in the trust store.
-    pub unknown_signers: Vec<crate::package_file::KeyId>,
+    pub unknown_signers: Vec<KeyId>,
     /// Whether enough trusted keys signed.
     pub trusted: bool,
 }
@@ -188,7 +105,7 @@ impl Admission<'_> {
         self.check(&PackageFile::parse(bytes)?, origin)
     }
 
-    fn check(&self, file: &PackageFile<'_>, origin: &str) -> Result<Verified> {
+    pub(crate) fn check(&self, file: &PackageFile<'_>, origin: &str) -> Result<Verified> {
         let verification = match self.trust {
             Some(trust) => trust.verify(file, origin)?,
             None => Verification::default(),
@@ -220,39 +137,13 @@ impl Admission<'_> {
             trusted,
         })
     }
-}
 
-/// The manifest must describe the component it ships with (2111).
-pub(crate) fn check_info(package: &Package, manifest: &Manifest, origin: &str) -> Result<()> {
-    let instance = package.instantiate()?;
-    let info = instance.info();
-    let disagree = |what: &str, manifest_says: String, component_says: String| {
-        Error::package(
-            ErrorCode::ManifestMismatch,
-            format!(
-                "{origin}: the manifest and the component disagree on the {what}: the manifest says {manifest_says}, get-info says {component_says}; fix the manifest and pack again"
-            ),
-        )
-    };
-    if info.name != manifest.name {
-        return Err(disagree("name", format!("`{}`", manifest.name), format!("`{}`", info.name)));
+    /// Record an admitted version in the trust store's rollback record, unless
+    /// this admission says not to or no trusted publisher signed it.
+    pub(crate) fn record_admitted(&self, verified: &Verified, manifest: &Manifest) -> Result<()> {
+        match (self.trust, verified.publisher(), self.record) {
+            (Some(trust), Some(publisher), true) => trust.record_admitted(&publisher.key_id, manifest),
+            _ => Ok(()),
+        }
     }
-    if semver::Version::parse(&info.version).ok().as_ref() != Some(&manifest.version) {
-        return Err(disagree("version", format!("`{}`", manifest.version), format!("`{}`", info.version)));
-    }
-    let listed: BTreeSet<&String> = manifest.pids.iter().collect();
-    let supported: BTreeSet<&String> = info.supported_pids.iter().collect();
-    if listed != supported {
-        return Err(disagree("product ids", format!("{listed:?}"), format!("{supported:?}")));
-    }
-    Ok(())
-}
-
-/// Who vouches for a package: its manifest and trusted signers.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Provenance {
-    pub(crate) manifest: Option<Manifest>,
-    pub(crate) signers: Vec<Signer>,
-    /// Whether the compiled code came from the compile cache.
-    pub(crate) from_cache: bool,
 }

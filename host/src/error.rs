@@ -364,6 +364,22 @@ impl Error {
     pub(crate) fn host(message: impl Into<String>) -> Self {
         Error::Host { message: message.into() }
     }
+
+    pub(crate) fn host_caused(message: impl Into<String>, cause: impl fmt::Display) -> Self {
+        Error::Host { message: format!("{}: {cause:#}", message.into()) }
+    }
+
+    pub(crate) fn package_caused(code: ErrorCode, message: impl Into<String>, cause: impl fmt::Display) -> Self {
+        Error::Package { code, message: format!("{}: {cause:#}", message.into()) }
+    }
+
+    /// The same error, its message prefixed with the package it concerns.
+    pub(crate) fn in_package(self, origin: &str) -> Self {
+        match self {
+            Error::Package { code, message } => Error::Package { code, message: format!("{origin}: {message}") },
+            other => other,
+        }
+    }
 }
 
 impl From<crate::types::AlgorithmError> for Error {

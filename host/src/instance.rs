@@ -1,6 +1,7 @@
 //! One sandboxed instance of an algorithm and the calls into it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -8,14 +9,13 @@ use wasmtime::Store;
 
 use crate::bindings::InspectionAlgorithm;
 use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
+use crate::compiled::Compiled;
 use crate::error::{Error, ErrorCode, Result};
-use crate::guest_log::LogRecord;
 use crate::image::check_image;
-use crate::limits::{Limits, Phase, Refusal};
-use crate::package::Package;
 use crate::params::{Patterns, check_value_with, params_from_json_with};
+use crate::phase::Phase;
+use crate::sandbox::{HostState, Limits, LogRecord, Refusal};
 use crate::session::Session;
-use crate::state::HostState;
 use crate::types::{AlgorithmError, AlgorithmInfo, ExecuteOutput, Param, PreExecuteOutput, StepInput, StepOutcome, StepSpec};
 
 /// What one call consumed. Kept on failure too: a call stopped by a limit shows
@@ -72,11 +72,12 @@ impl<T> CallReport<T> {
 /// classified error; the next call starts a fresh store and re-runs `setup` first
 /// if it had been run, so one bad frame does not take the station down.
 pub struct Instance {
-    package: Package,
+    compiled: Arc<Compiled>,
+    limits: Limits,
     live: Option<Live>,
     info: AlgorithmInfo,
     /// The patterns `info` declares, compiled once per package.
-    patterns: std::sync::Arc<Patterns>,
+    patterns: Arc<Patterns>,
     setup_requested: bool,
     restarts: u32,
 }
@@ -84,7 +85,7 @@ pub struct Instance {
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Instance")
-            .field("package", &self.package.origin())
+            .field("package", &self.compiled.origin())
             .field("algorithm", &format_args!("{} {}", self.info.name, self.info.version))
             .field("poisoned", &self.live.is_none())
             .field("restarts", &self.restarts)
@@ -111,10 +112,10 @@ fn accept<T>(_: &T) -> Result<()> {
 type GuestCall<'a, T> = dyn FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, AlgorithmError>> + 'a;
 
 impl Instance {
-    pub(crate) fn new(package: Package) -> Result<Instance> {
-        let (live, info) = start(&package)?;
-        let patterns = package.patterns_for(&info)?;
-        Ok(Instance { package, live: Some(live), info, patterns, setup_requested: false, restarts: 0 })
+    pub(crate) fn new(compiled: Arc<Compiled>, limits: Limits) -> Result<Instance> {
+        let (live, info) = start(&compiled, &limits)?;
+        let patterns = compiled.patterns_for(&info)?;
+        Ok(Instance { compiled, limits, live: Some(live), info, patterns, setup_requested: false, restarts: 0 })
     }
 
     /// What the algorithm says about itself (from `get-info`, asked once at instantiation).
@@ -124,7 +125,7 @@ impl Instance {
 
     /// The limits the instance runs under.
     pub fn limits(&self) -> &Limits {
-        self.package.limits()
+        &self.limits
     }
 
     /// Whether the last call trapped or hit a limit, so that the next call will
@@ -169,7 +170,7 @@ impl Instance {
     /// Run `setup`. A fresh store that replaces a poisoned one runs it again.
     pub fn setup(&mut self) -> CallReport<()> {
         self.setup_requested = true;
-        self.call(None, Phase::Setup, "setup", &accept, Box::new(|alg, store| alg.call_setup(store)))
+        self.call(None, Phase::Setup, &accept, Box::new(|alg, store| alg.call_setup(store)))
     }
 
     /// Run `pre-execute` for one step of the session's part. The output is
@@ -186,7 +187,7 @@ impl Instance {
         input: &StepInput,
         input_checked: bool,
     ) -> CallReport<PreExecuteOutput> {
-        let rules = self.package.output_rules().clone();
+        let rules = self.compiled.output_rules().clone();
         let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, &input.image.meta);
         self.call_step(session, input, input_checked, Phase::PreExecute, &check, |alg, store, input| {
             alg.call_pre_execute(store, input)
@@ -207,22 +208,21 @@ impl Instance {
         input: &StepInput,
         input_checked: bool,
     ) -> CallReport<ExecuteOutput> {
-        let rules = self.package.output_rules().clone();
+        let rules = self.compiled.output_rules().clone();
         let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
         self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| alg.call_execute(store, input))
     }
 
     /// Run `reset` for the session.
     pub fn reset(&mut self, session: &mut Session) -> CallReport<()> {
-        self.call(Some(session), Phase::Hook, "reset", &accept, Box::new(|alg, store| alg.call_reset(store)))
+        self.call(Some(session), Phase::Reset, &accept, Box::new(|alg, store| alg.call_reset(store)))
     }
 
     /// Run `on-step-start`.
     pub fn on_step_start(&mut self, session: &mut Session, step_index: u32, pid: &str) -> CallReport<()> {
         self.call(
             Some(session),
-            Phase::Hook,
-            "on-step-start",
+            Phase::OnStepStart,
             &accept,
             Box::new(move |alg, store| alg.call_on_step_start(store, step_index, pid)),
         )
@@ -232,8 +232,7 @@ impl Instance {
     pub fn on_step_finish(&mut self, session: &mut Session, step_index: u32, pid: &str, outcome: StepOutcome) -> CallReport<()> {
         self.call(
             Some(session),
-            Phase::Hook,
-            "on-step-finish",
+            Phase::OnStepFinish,
             &accept,
             Box::new(move |alg, store| alg.call_on_step_finish(store, step_index, pid, outcome)),
         )
@@ -250,7 +249,7 @@ impl Instance {
                 usage: ResourceUsage::default(),
             };
         }
-        self.call(None, Phase::Hook, "teardown", &accept, Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
+        self.call(None, Phase::Teardown, &accept, Box::new(|alg, store| alg.call_teardown(store).map(Ok)))
     }
 
     /// Host-side validation of a step input; see [`Instance`].
@@ -276,28 +275,27 @@ impl Instance {
         if !input_checked && let Err(err) = self.check_input(input) {
             return CallReport::refused(err);
         }
-        let name = phase.name();
         let missing_defaults = self.step(input.step_index).map(|step| with_defaults(step, &input.params));
         match missing_defaults {
             Ok(Some(params)) => {
                 let input = StepInput { params, ..input.clone() };
-                self.call(Some(session), phase, name, check, Box::new(|alg, store| f(alg, store, &input)))
+                self.call(Some(session), phase, check, Box::new(|alg, store| f(alg, store, &input)))
             }
-            _ => self.call(Some(session), phase, name, check, Box::new(|alg, store| f(alg, store, input))),
+            _ => self.call(Some(session), phase, check, Box::new(|alg, store| f(alg, store, input))),
         }
     }
 
     /// Replace a poisoned store with a fresh one, set up again if it had been.
     fn restart(&mut self) -> Result<()> {
-        let (live, info) = start(&self.package)?;
+        let (live, info) = start(&self.compiled, &self.limits)?;
         if info != self.info {
-            tracing::warn!(package = self.package.origin(), "the restarted instance describes itself differently");
+            tracing::warn!(package = self.compiled.origin(), "the restarted instance describes itself differently");
         }
         self.live = Some(live);
         self.restarts += 1;
-        tracing::info!(package = self.package.origin(), restarts = self.restarts, "restarted a poisoned instance");
+        tracing::info!(package = self.compiled.origin(), restarts = self.restarts, "restarted a poisoned instance");
         if self.setup_requested {
-            let report = self.run(None, Phase::Setup, "setup", &accept, Box::new(|alg, store| alg.call_setup(store)));
+            let report = self.run(None, Phase::Setup, &accept, Box::new(|alg, store| alg.call_setup(store)));
             if report.result.is_err() {
                 // A store whose setup failed is not an instance: the next call must
                 // start again (and run setup again), never call in without setup.
@@ -317,7 +315,6 @@ impl Instance {
         &mut self,
         session: Option<&mut Session>,
         phase: Phase,
-        name: &'static str,
         check: &OutputCheck<'_, T>,
         f: Box<GuestCall<'_, T>>,
     ) -> CallReport<T> {
@@ -326,19 +323,18 @@ impl Instance {
         {
             return CallReport::refused(err);
         }
-        self.run(session, phase, name, check, f)
+        self.run(session, phase, check, f)
     }
 
     fn run<T>(
         &mut self,
         session: Option<&mut Session>,
         phase: Phase,
-        name: &'static str,
         check: &OutputCheck<'_, T>,
         f: Box<GuestCall<'_, T>>,
     ) -> CallReport<T> {
-        let limits = self.package.limits().clone();
-        let tick = self.package.epoch_tick();
+        let limits = self.limits.clone();
+        let tick = self.compiled.epoch_tick();
         let Some(live) = self.live.as_mut() else {
             return CallReport::refused(Error::host("the instance has no store"));
         };
@@ -372,13 +368,13 @@ impl Instance {
                 // wasmtime poisons a store after a trap: drop it now, the next call
                 // starts a fresh one.
                 self.live = None;
-                let err = classify_failure(&err, name, phase, refused, &limits, self.package.origin());
-                crate::audit::guest_failure(self.package.origin(), name, &err);
+                let err = classify_failure(&err, phase.name(), phase, refused, &limits, self.compiled.origin());
+                crate::audit::guest_failure(self.compiled.origin(), phase.name(), &err);
                 Err(err)
             }
         };
         tracing::debug!(
-            phase = name,
+            phase = phase.name(),
             wall_ms = wall_time.as_secs_f64() * 1e3,
             fuel = fuel_consumed,
             peak_memory = usage.peak_memory_bytes,
@@ -391,12 +387,11 @@ impl Instance {
 
 /// A fresh store for `package`: instantiate (start functions run under the hook
 /// deadline) and ask for `get-info`.
-fn start(package: &Package) -> Result<(Live, AlgorithmInfo)> {
-    let limits = package.limits();
+fn start(package: &Compiled, limits: &Limits) -> Result<(Live, AlgorithmInfo)> {
     let mut store = Store::new(package.engine(), HostState::new(package.assets(), limits));
     store.limiter(|state| &mut state.guard);
     store.set_hostcall_fuel(limits.output_bytes_per_call());
-    arm(&mut store, limits, Phase::Hook, package.epoch_tick())?;
+    arm(&mut store, limits, Phase::Info, package.epoch_tick())?;
     let bindings = match package.pre().instantiate(&mut store) {
         Ok(bindings) => bindings,
         Err(err) if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
@@ -411,17 +406,17 @@ fn start(package: &Package) -> Result<(Live, AlgorithmInfo)> {
         }
         Err(err) => {
             let refused = store.data().guard.refused;
-            let classified = classify_failure(&err, "instantiation", Phase::Hook, refused, limits, package.origin());
+            let classified = classify_failure(&err, "instantiation", Phase::Info, refused, limits, package.origin());
             return Err(match classified {
                 Error::Trap { message } => Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}")),
                 other => other,
             });
         }
     };
-    arm(&mut store, limits, Phase::Hook, package.epoch_tick())?;
+    arm(&mut store, limits, Phase::Info, package.epoch_tick())?;
     let info = bindings.procvision_algorithm_algorithm().call_get_info(&mut store).map_err(|err| {
         let refused = store.data().guard.refused;
-        classify_failure(&err, "get-info", Phase::Hook, refused, limits, package.origin())
+        classify_failure(&err, "get-info", Phase::Info, refused, limits, package.origin())
     })?;
     // get-info may log; those records belong to no call.
     let _ = store.data().logs.take();

@@ -58,54 +58,51 @@ pub mod annotate;
 pub mod audit;
 mod bindings;
 mod compile_cache;
+mod compiled;
 mod durable;
-mod engine;
 mod error;
-mod guest_log;
 #[cfg(feature = "harness")]
 pub mod harness;
+mod host;
 pub mod image;
 mod instance;
-mod limits;
 mod package;
 mod package_file;
 mod params;
-mod policy;
+mod phase;
 mod runner;
+mod sandbox;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod session;
-mod state;
 pub mod station;
+mod step;
 mod trust;
-mod validate;
 
-pub use crate::admission::{Admission, MAX_PACKAGE_BYTES, Verified, read_package_file};
+pub use crate::admission::{Admission, Verified};
 pub use crate::bindings::types;
 pub use crate::compile_cache::{CACHE_DIR_ENV, CompileCache, DEFAULT_CACHE_BYTES};
-pub use crate::engine::{
-    DEFAULT_EPOCH_TICK, DEFAULT_POOLED_INSTANCES, DEFAULT_RESIDENT_MEMORY_BYTES, Host, HostBuilder, default_pooled_instances,
-};
 pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
-pub use crate::guest_log::{
-    DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, LogRecord, LogSource,
-};
+pub use crate::host::{Host, HostBuilder};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
-pub use crate::limits::{
-    ComponentNeeds, DEFAULT_CORE_INSTANCES, DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL,
-    DEFAULT_FUEL_PER_CALL, DEFAULT_MEMORIES, DEFAULT_MEMORY_BYTES, DEFAULT_OUTPUT_BYTES_PER_CALL, DEFAULT_SESSION_BYTES,
-    DEFAULT_TABLE_ELEMENTS, DEFAULT_TABLES, DEFAULT_WASM_STACK_BYTES, Limits, Phase,
-};
 pub use crate::package::Package;
 pub use crate::package_file::{
-    ASSET_SECTION_PREFIX, AssetEntry, KeyId, MANIFEST_SECTION, Manifest, PackageFile, PublicKey, RequestedLimits,
-    SIGNATURE_SECTION, SUPPORTED_WIT, SecretKey, SectionInfo, SignatureSection, add_signature, pack,
+    ASSET_SECTION_PREFIX, AssetEntry, KeyId, MANIFEST_SECTION, MAX_PACKAGE_BYTES, Manifest, PackageFile, PublicKey,
+    RequestedLimits, SIGNATURE_SECTION, SUPPORTED_WIT, SecretKey, SectionInfo, SignatureSection, add_signature, pack,
+    read_package_file,
 };
 pub use crate::params::{check_value, params_from_json};
-pub use crate::policy::ImportPolicy;
+pub use crate::phase::Phase;
 pub use crate::runner::{DEFAULT_QUEUE, Isolation, LATENCY_BUCKETS_MS, Metrics, Reservation, Runner, RunnerConfig};
+pub use crate::sandbox::{
+    ComponentNeeds, DEFAULT_CORE_INSTANCES, DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL,
+    DEFAULT_EPOCH_TICK, DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, DEFAULT_MAX_DEBUG_BYTES,
+    DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MEMORIES, DEFAULT_MEMORY_BYTES,
+    DEFAULT_OUTPUT_BYTES_PER_CALL, DEFAULT_POOLED_INSTANCES, DEFAULT_RESIDENT_MEMORY_BYTES, DEFAULT_SESSION_BYTES,
+    DEFAULT_TABLE_ELEMENTS, DEFAULT_TABLES, DEFAULT_WASM_STACK_BYTES, DIAGNOSTICS_DROPPED_KEY, DIAGNOSTICS_ENTRY_OVERHEAD,
+    ImportPolicy, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, Limits, LogRecord, LogSource, OutputRules, default_pooled_instances,
+};
 pub use crate::session::Session;
-pub use crate::state::{DIAGNOSTICS_DROPPED_KEY, DIAGNOSTICS_ENTRY_OVERHEAD};
 pub use crate::station::{Station, StationDir};
+pub use crate::step::{StepCalls, StepDriver, StepReport};
 pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};
-pub use crate::validate::{DEFAULT_MAX_DEBUG_BYTES, DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, OutputRules};

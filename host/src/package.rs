@@ -1,20 +1,17 @@
-//! A compiled algorithm, ready to be instantiated.
+//! A compiled algorithm with the limits its instances run under, and who
+//! vouches for it.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::admission::Provenance;
-use crate::bindings::InspectionAlgorithmPre;
-use crate::engine::Host;
+use crate::compiled::Compiled;
 use crate::error::{Error, ErrorCode, Result};
 use crate::instance::Instance;
-use crate::limits::{ComponentNeeds, Limits, Raise};
 use crate::package_file::Manifest;
-use crate::params::Patterns;
-use crate::state::{Assets, HostState};
+use crate::sandbox::engine::Runtime;
+use crate::sandbox::{Assets, ComponentNeeds, Limits, Raise};
 use crate::trust::Signer;
 
 /// A compiled, linked algorithm with the limits its instances run under.
@@ -23,82 +20,71 @@ use crate::trust::Signer;
 #[derive(Clone)]
 pub struct Package {
     compiled: Arc<Compiled>,
+    provenance: Arc<Provenance>,
     limits: Limits,
 }
 
 impl std::fmt::Debug for Package {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Package")
-            .field("origin", &self.compiled.origin)
-            .field("manifest", &self.compiled.provenance.manifest)
-            .field("signers", &self.compiled.provenance.signers)
+            .field("origin", &self.compiled.origin())
+            .field("manifest", &self.provenance.manifest)
+            .field("signers", &self.provenance.signers)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
-struct Compiled {
-    host: Host,
-    pre: InspectionAlgorithmPre<HostState>,
-    origin: String,
-    assets: Assets,
-    provenance: Provenance,
-    /// The parameter patterns of the algorithm, compiled when its first
-    /// instance read `get-info`.
-    patterns: Mutex<Option<Arc<Patterns>>>,
-    needs: ComponentNeeds,
+/// Who vouches for a package: its manifest and trusted signers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Provenance {
+    pub(crate) manifest: Option<Manifest>,
+    pub(crate) signers: Vec<Signer>,
+    /// Whether the compiled code came from the compile cache.
+    pub(crate) from_cache: bool,
 }
 
 impl Package {
     pub(crate) fn new(
-        host: Host,
+        runtime: Arc<Runtime>,
         component: Component,
         origin: &str,
         assets: Assets,
         provenance: Provenance,
         needs: ComponentNeeds,
     ) -> Result<Package> {
-        let contract = |err: wasmtime::Error| {
-            Error::package(
-                ErrorCode::ContractMismatch,
-                format!("{origin} does not implement procvision:algorithm@1.0.0: {err:#}"),
-            )
-        };
-        let instance_pre = host.linker().instantiate_pre(&component).map_err(contract)?;
-        let pre = InspectionAlgorithmPre::new(instance_pre).map_err(contract)?;
-        let limits = host.limits().clone();
-        let patterns = Mutex::new(None);
-        let compiled = Compiled { host, pre, origin: origin.to_owned(), assets, provenance, patterns, needs };
-        Ok(Package { compiled: Arc::new(compiled), limits })
+        let limits = runtime.limits.clone();
+        let compiled = Compiled::link(runtime, &component, origin, assets, needs)?;
+        Ok(Package { compiled: Arc::new(compiled), provenance: Arc::new(provenance), limits })
     }
 
     /// Where the package came from (its path), for messages.
     pub fn origin(&self) -> &str {
-        &self.compiled.origin
+        self.compiled.origin()
     }
 
     /// The manifest of a package admitted with
     /// [`Host::load_package_file`](crate::Host::load_package_file); `None` for a
     /// bare component.
     pub fn manifest(&self) -> Option<&Manifest> {
-        self.compiled.provenance.manifest.as_ref()
+        self.provenance.manifest.as_ref()
     }
 
     /// The trusted keys whose signatures were verified on admission; empty for
     /// a package admitted unsigned.
     pub fn signers(&self) -> &[Signer] {
-        &self.compiled.provenance.signers
+        &self.provenance.signers
     }
 
     /// Whether the compiled code came from the compile cache rather than the
     /// compiler.
     pub fn compiled_from_cache(&self) -> bool {
-        self.compiled.provenance.from_cache
+        self.provenance.from_cache
     }
 
     /// Names of the assets shipped in the package.
     pub fn asset_names(&self) -> impl Iterator<Item = &str> {
-        self.compiled.assets.keys().map(String::as_str)
+        self.compiled.asset_names()
     }
 
     /// The limits its instances run under: the host's policy unless
@@ -111,7 +97,11 @@ impl Package {
     /// manifest), capped by the host's policy: a package can ask for less than
     /// the policy, never for more. See [`Limits::capped_by`].
     pub fn request_limits(&self, requested: &Limits) -> Package {
-        Package { compiled: Arc::clone(&self.compiled), limits: requested.capped_by(self.compiled.host.limits()) }
+        Package {
+            compiled: Arc::clone(&self.compiled),
+            provenance: Arc::clone(&self.provenance),
+            limits: requested.capped_by(self.compiled.host_limits()),
+        }
     }
 
     /// Create a fresh instance in a store of its own and ask it for its
@@ -119,49 +109,41 @@ impl Package {
     /// component needs more than the package's [`limits`](Self::limits) grant
     /// (its manifest can ask for more, up to the host's caps).
     pub fn instantiate(&self) -> Result<Instance> {
-        self.compiled.needs.check(&self.limits, self.origin(), Raise::Manifest { host_max: self.compiled.host.limits() })?;
-        Instance::new(self.clone())
-    }
-
-    /// The compiled patterns of `info`: compiled once per package, again only
-    /// for an instance that declares patterns the first did not. Error 2115 when
-    /// one is invalid or over the caps.
-    pub(crate) fn patterns_for(&self, info: &crate::types::AlgorithmInfo) -> Result<Arc<Patterns>> {
-        let mut cached = self.compiled.patterns.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(patterns) = cached.as_ref().filter(|patterns| patterns.covers(info)) {
-            return Ok(Arc::clone(patterns));
-        }
-        let patterns = Arc::new(Patterns::compile(info).map_err(|err| match err {
-            Error::Package { code, message } => Error::Package { code, message: format!("{}: {message}", self.origin()) },
-            other => other,
-        })?);
-        *cached = Some(Arc::clone(&patterns));
-        Ok(patterns)
+        let host_max = self.compiled.host_limits();
+        self.compiled.needs().check(&self.limits, self.origin(), Raise::Manifest { host_max })?;
+        Instance::new(Arc::clone(&self.compiled), self.limits.clone())
     }
 
     /// What the component needs before it runs: core instances, memories,
     /// tables and their initial sizes, read from its bytes.
     pub fn needs(&self) -> ComponentNeeds {
-        self.compiled.needs
+        self.compiled.needs()
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
-        self.compiled.host.engine()
-    }
-
-    pub(crate) fn pre(&self) -> &InspectionAlgorithmPre<HostState> {
-        &self.compiled.pre
-    }
-
-    pub(crate) fn assets(&self) -> Assets {
-        Arc::clone(&self.compiled.assets)
-    }
-
-    pub(crate) fn output_rules(&self) -> &crate::validate::OutputRules {
-        self.compiled.host.output_rules()
-    }
-
-    pub(crate) fn epoch_tick(&self) -> Duration {
-        self.compiled.host.epoch_tick()
+    /// The manifest must describe the component it ships with (2111).
+    pub(crate) fn check_info(&self, manifest: &Manifest) -> Result<()> {
+        let origin = self.origin();
+        let instance = self.instantiate()?;
+        let info = instance.info();
+        let disagree = |what: &str, manifest_says: String, component_says: String| {
+            Error::package(
+                ErrorCode::ManifestMismatch,
+                format!(
+                    "{origin}: the manifest and the component disagree on the {what}: the manifest says {manifest_says}, get-info says {component_says}; fix the manifest and pack again"
+                ),
+            )
+        };
+        if info.name != manifest.name {
+            return Err(disagree("name", format!("`{}`", manifest.name), format!("`{}`", info.name)));
+        }
+        if semver::Version::parse(&info.version).ok().as_ref() != Some(&manifest.version) {
+            return Err(disagree("version", format!("`{}`", manifest.version), format!("`{}`", info.version)));
+        }
+        let listed: BTreeSet<&String> = manifest.pids.iter().collect();
+        let supported: BTreeSet<&String> = info.supported_pids.iter().collect();
+        if listed != supported {
+            return Err(disagree("product ids", format!("{listed:?}"), format!("{supported:?}")));
+        }
+        Ok(())
     }
 }

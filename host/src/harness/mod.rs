@@ -38,8 +38,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::admission::Admission;
-use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
+use crate::host::Host;
 
 pub use cases::{DEFAULT_IOU, ExpectedRect, GoldenCase, GoldenCases, best_matches, iou};
 
@@ -125,7 +125,7 @@ impl<'a> Harness<'a> {
     /// verdict is the first check; the other checks run even on a package it
     /// refuses, as long as the component can be loaded).
     pub fn new(host: Host, path: &Path, admission: Admission<'a>) -> Result<Self> {
-        let bytes = crate::admission::read_package_file(path)?;
+        let bytes = crate::package_file::read_package_file(path)?;
         Ok(Harness { host, origin: path.display().to_string(), bytes, admission, images: Vec::new(), cases: None, pid: None })
     }
 

@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::limits::{Limits, Phase};
+use crate::phase::Phase;
+use crate::sandbox::Limits;
 
 /// The WIT contract this host implements; a manifest must name it or an older
 /// minor version of it.
@@ -135,7 +136,7 @@ impl RequestedLimits {
             (Phase::Setup, self.setup_ms),
             (Phase::PreExecute, self.pre_execute_ms),
             (Phase::Execute, self.execute_ms),
-            (Phase::Hook, self.hook_ms),
+            (Phase::Info, self.hook_ms), // one deadline for every hook,
         ] {
             if let Some(ms) = ms {
                 limits = limits.with_deadline(phase, Duration::from_millis(ms));

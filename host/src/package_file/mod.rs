@@ -22,10 +22,12 @@
 
 mod keys;
 mod manifest;
+mod read;
 mod sections;
 
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use manifest::{AssetEntry, Manifest, RequestedLimits, SUPPORTED_WIT};
+pub use read::{MAX_PACKAGE_BYTES, read_package_file};
 pub use sections::{
     ASSET_SECTION_PREFIX, MANIFEST_SECTION, PackageFile, SIGNATURE_SECTION, SectionInfo, SignatureSection, add_signature, pack,
 };

@@ -174,7 +174,7 @@ impl<'a> PackageFile<'a> {
     /// The component's top-level imports and exports (interface names), as
     /// `(imports, exports)`; error 2102 when the component cannot be read.
     pub fn interfaces(&self) -> Result<(Vec<String>, Vec<String>)> {
-        crate::policy::component_interfaces(self.component())
+        crate::sandbox::component_interfaces(self.component())
             .map_err(|err| malformed(format!("the component cannot be read: {err}")))
     }
 

@@ -74,10 +74,11 @@ pub use self::audit::{AuditEntry, MAX_AUDIT_READ_BYTES};
 pub use self::runtime::{ActiveVersion, DEFAULT_WATCH_INTERVAL, Routed, Station, Watcher};
 
 use self::activation::{Change, Mapping};
-use crate::admission::{Admission, read_package_file};
+use crate::admission::Admission;
 use crate::durable::LockFile;
-use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
+use crate::host::Host;
+use crate::package_file::read_package_file;
 use crate::package_file::{Manifest, PackageFile};
 use crate::trust::TrustStore;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use crate::admission::Admission;
 use crate::bindings::procvision::algorithm::types::{AlgorithmInfo, ExecuteOutput, StepInput};
-use crate::engine::Host;
 use crate::error::{Error, ErrorCode, Result};
+use crate::host::Host;
 use crate::instance::CallReport;
 use crate::runner::{Runner, RunnerConfig};
 use crate::station::{PackageRef, StationDir};

@@ -22,9 +22,9 @@ use super::{Check, Harness, Status, TestReport, Thumbnail};
 use crate::annotate::{Mark, annotate};
 use crate::error::{Error, ErrorKind};
 use crate::instance::{CallReport, Instance};
-use crate::limits::Phase;
 use crate::package::Package;
 use crate::params::params_from_json;
+use crate::phase::Phase;
 use crate::session::Session;
 use crate::types::{ExecuteOutput, Image, Rect, StepInput, StepSpec, Verdict};
 

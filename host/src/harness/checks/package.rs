@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use super::{Run, describe};
 use crate::harness::{Harness, Status};
-use crate::limits::Phase;
 use crate::package::Package;
 use crate::package_file::PackageFile;
+use crate::phase::Phase;
 
 /// Packages larger than this get a warning: they slow every station's start.
 const LARGE_PACKAGE_BYTES: usize = 64 << 20;
@@ -80,7 +80,7 @@ pub(super) fn package_checks(harness: &Harness<'_>, run: &mut Run<'_>) -> Option
         None => package,
     };
     if let Some(manifest) = &manifest {
-        match crate::admission::check_info(&package, manifest, &harness.origin) {
+        match package.check_info(manifest) {
             Ok(()) => run.record("package", "manifest_matches_info", started, Status::Pass, "name, version and PIDs agree"),
             Err(err) => run.record("package", "manifest_matches_info", started, Status::Fail, describe(&err)),
         }

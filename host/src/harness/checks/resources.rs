@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::Run;
 use crate::harness::Status;
-use crate::limits::{Limits, Phase};
+use crate::phase::Phase;
+use crate::sandbox::Limits;
 
 /// Headroom under which a resource gets a warning.
 const MIN_HEADROOM: f64 = 0.25;

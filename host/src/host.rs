@@ -1,51 +1,22 @@
-//! The [`Host`]: one wasmtime engine, its linker and its epoch ticker, shared by
-//! every package it loads.
+//! The [`Host`] and its [`HostBuilder`]: the front door of the library. A host
+//! owns the engine every package shares ([`sandbox::engine`](crate::sandbox)),
+//! compiles components (through the compile cache when it has one) and admits
+//! signed packages ([`Admission`]).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::component::Component;
 
-use crate::admission::{Provenance, read_package_file};
-use crate::bindings::InspectionAlgorithm;
+use crate::admission::Admission;
 use crate::compile_cache::CompileCache;
 use crate::error::{Error, ErrorCode, Result};
-use crate::limits::{ComponentNeeds, Limits, Raise};
-use crate::package::Package;
-use crate::package_file::Manifest;
-use crate::policy::ImportPolicy;
-use crate::state::{Assets, HostState};
+use crate::package::{Package, Provenance};
+use crate::package_file::{Manifest, PackageFile, read_package_file};
+use crate::sandbox::engine::{DEFAULT_EPOCH_TICK, EngineSettings, Runtime, default_pooled_instances};
+use crate::sandbox::{Assets, ComponentNeeds, ImportPolicy, Limits, OutputRules, Raise};
 use crate::trust::Signer;
-use crate::validate::OutputRules;
-
-/// Default period of the epoch ticker: deadlines are enforced to within about two
-/// ticks, and ticking costs nothing measurable at this rate.
-pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Fewest live instances the default pool has room for, across every package
-/// of a host: far more than a station runs at once (a runner keeps
-/// [`RunnerConfig::with_instances`](crate::RunnerConfig::with_instances), by default one
-/// per CPU, per package). See [`default_pooled_instances`].
-pub const DEFAULT_POOLED_INSTANCES: u32 = 64;
-
-/// Live instances the default pool has room for: [`DEFAULT_POOLED_INSTANCES`],
-/// or twice the CPUs on a machine with more than 32 of them, so default
-/// runners of two packages always fit. A slot reserves address space; memory
-/// is committed only as its instance touches it, and a slot that has held an
-/// instance keeps up to [`DEFAULT_RESIDENT_MEMORY_BYTES`] of it.
-pub fn default_pooled_instances() -> u32 {
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    DEFAULT_POOLED_INSTANCES.max(u32::try_from(cpus.saturating_mul(2)).unwrap_or(u32::MAX))
-}
-
-/// Bytes of each pooled linear memory kept resident when its instance is
-/// dropped (reset with `memset` rather than handed back to the kernel): a Rust
-/// guest's heap plus a 1920x1200 RGB frame, so a recycled slot takes its next
-/// image without page faults.
-pub const DEFAULT_RESIDENT_MEMORY_BYTES: usize = 16 << 20;
 
 /// Builder for a [`Host`]; every setting has a documented default.
 ///
@@ -145,85 +116,14 @@ impl HostBuilder {
     /// Create the engine, the linker with WASI and the host imports, and (when
     /// deadlines are on) the epoch ticker thread.
     pub fn build(self) -> Result<Host> {
-        let engine = self.engine()?;
-        let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|err| Error::host(format!("cannot link WASI: {err:#}")))?;
-        InspectionAlgorithm::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|err| Error::host(format!("cannot link the host imports: {err:#}")))?;
-        let ticker = match self.limits.has_deadlines() {
-            true => Some(EpochTicker::start(engine.clone(), self.epoch_tick)?),
-            false => None,
+        let engine = EngineSettings {
+            limits: &self.limits,
+            epoch_tick: self.epoch_tick,
+            pooled_instances: self.pooled_instances,
+            pooled_by_default: self.pooled_by_default,
         };
-        Ok(Host { inner: Arc::new(HostInner { engine, linker, settings: self, _ticker: ticker }) })
-    }
-}
-
-impl HostBuilder {
-    /// The engine for these settings: pooled when asked, falling back to
-    /// on-demand allocation when the default pool cannot be reserved.
-    fn engine(&self) -> Result<Engine> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // The contract is synchronous: the component model's concurrency
-        // machinery would only add set-up work to every store.
-        config.concurrency_support(false);
-        config.consume_fuel(self.limits.fuel_per_call().is_some());
-        config.epoch_interruption(self.limits.has_deadlines());
-        config.max_wasm_stack(self.limits.wasm_stack_bytes());
-        let on_demand =
-            |config: &Config| Engine::new(config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")));
-        let Some(instances) = self.pooled_instances else { return on_demand(&config) };
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
-        match Engine::new(&config) {
-            Ok(engine) => Ok(engine),
-            Err(err) if self.pooled_by_default => {
-                tracing::warn!("cannot reserve the instance pool ({err:#}); allocating instances on demand instead");
-                on_demand(config.allocation_strategy(InstanceAllocationStrategy::OnDemand))
-            }
-            Err(err) => Err(Error::host(format!("cannot reserve a pool of {instances} instances: {err:#}"))),
-        }
-    }
-
-    /// Pool slots sized by the limits: every instance the limits allow fits.
-    fn pooling_config(&self, instances: u32) -> PoolingAllocationConfig {
-        let (core_instances, memories, tables) = self.limits.counts();
-        let per = |count: usize| u32::try_from(count).unwrap_or(u32::MAX);
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(instances)
-            .max_core_instances_per_component(per(core_instances))
-            .max_memories_per_component(per(memories))
-            .max_tables_per_component(per(tables))
-            .total_core_instances(instances.saturating_mul(per(core_instances)))
-            .total_memories(instances.saturating_mul(per(memories)))
-            .total_tables(instances.saturating_mul(per(tables)))
-            .max_memory_size(usize::try_from(self.limits.memory_bytes()).unwrap_or(usize::MAX))
-            .table_elements(usize::try_from(self.limits.table_elements()).unwrap_or(usize::MAX))
-            .linear_memory_keep_resident(DEFAULT_RESIDENT_MEMORY_BYTES)
-            // Where the kernel can tell which pages a guest dirtied (Linux 6.7+),
-            // only those are reset.
-            .pagemap_scan(Enabled::Auto);
-        pool
-    }
-}
-
-/// The thread that advances the engine's epoch once per tick. It stops when the
-/// host is dropped (the channel's sender goes with it).
-struct EpochTicker {
-    _stop: Sender<()>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine, period: Duration) -> Result<Self> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("pv-host-epoch".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|err| Error::host(format!("cannot start the epoch ticker thread: {err}")))?;
-        Ok(EpochTicker { _stop: stop })
+        let runtime = Arc::new(Runtime::new(&engine, self.output_rules.clone())?);
+        Ok(Host { inner: Arc::new(HostInner { runtime, settings: self }) })
     }
 }
 
@@ -244,10 +144,8 @@ pub struct Host {
 }
 
 struct HostInner {
-    engine: Engine,
-    linker: Linker<HostState>,
+    runtime: Arc<Runtime>,
     settings: HostBuilder,
-    _ticker: Option<EpochTicker>,
 }
 
 impl Host {
@@ -325,7 +223,7 @@ impl Host {
         let needs =
             ComponentNeeds::of_component(bytes).map_err(|err| malformed(format!("{origin} is not a valid component: {err}")))?;
         needs.check(self.limits(), origin, Raise::Host)?;
-        let engine = &self.inner.engine;
+        let engine = &self.inner.runtime.engine;
         let cache = self.inner.settings.compile_cache.as_ref().map(|cache| (cache, cache.entry_path(engine, bytes)));
         let cached = cache.as_ref().and_then(|(cache, entry)| cache.load(engine, entry));
         let from_cache = cached.is_some();
@@ -340,14 +238,62 @@ impl Host {
                 component
             }
         };
-        Package::new(self.clone(), component, origin, assets, Provenance { manifest, signers, from_cache }, needs)
+        let provenance = Provenance { manifest, signers, from_cache };
+        Package::new(Arc::clone(&self.inner.runtime), component, origin, assets, provenance, needs)
+    }
+}
+
+impl Host {
+    /// Read a package file once and admit it (see [`Admission`] for
+    /// the checks and their codes).
+    pub fn load_package_file(&self, path: &Path, admission: &Admission<'_>) -> Result<Package> {
+        let bytes = read_package_file(path)?;
+        self.load_package(&bytes, &path.display().to_string(), admission)
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.inner.engine
+    /// Admit a package from bytes; `origin` names it in messages.
+    pub fn load_package(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Package> {
+        self.admit(bytes, origin, admission, true)
     }
 
-    pub(crate) fn linker(&self) -> &Linker<HostState> {
-        &self.inner.linker
+    /// Every check of [`load_package`](Self::load_package), compilation and
+    /// the `get-info` comparison included, without recording the version as
+    /// admitted: for `pv-host verify` and QA.
+    pub fn check_package(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Package> {
+        self.admit(bytes, origin, admission, false)
+    }
+
+    fn admit(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
+        let admitted = self.admit_checked(bytes, origin, admission, record);
+        match &admitted {
+            Ok(package) => {
+                let signers: Vec<String> = package.signers().iter().map(|s| format!("{} ({})", s.name, s.key_id)).collect();
+                let (name, version) =
+                    package.manifest().map_or((String::new(), String::new()), |m| (m.name.clone(), m.version.to_string()));
+                let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+                crate::audit::package_admitted(origin, &name, &version, &signers, &sha256);
+            }
+            Err(err) => crate::audit::package_refused(origin, err),
+        }
+        admitted
+    }
+
+    fn admit_checked(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
+        let file = PackageFile::parse(bytes)?;
+        let verified = admission.check(&file, origin)?;
+        let Some(manifest) = verified.manifest.clone() else {
+            // A bare component: only ever admitted as unsigned.
+            return self.compile(file.component(), origin, Assets::default(), None, Vec::new());
+        };
+        let assets: Assets =
+            Arc::new(file.assets().iter().map(|(name, data)| (name.clone(), Arc::<[u8]>::from(*data))).collect());
+        let package = self
+            .compile(file.component(), origin, assets, Some(manifest.clone()), verified.signers.clone())?
+            .request_limits(&manifest.limits.to_limits());
+        package.check_info(&manifest)?;
+        if record {
+            admission.record_admitted(&verified, &manifest)?;
+        }
+        Ok(package)
     }
 }

@@ -14,9 +14,10 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::guest_log::{LogRecord, LogSink, LogSource};
+use super::limits::Limits;
+use super::store_guard::StoreGuard;
 use crate::bindings::procvision::algorithm::{assets, diagnostics, log, session, types};
-use crate::guest_log::{LogRecord, LogSink, LogSource};
-use crate::limits::{Limits, StoreGuard};
 use crate::session::{Session, SetRefused, json_heap_bytes, json_text_bytes};
 
 /// Assets a package ships, by name.

@@ -21,136 +21,29 @@
 //! the host; one that trapped is dropped and a fresh one set up in its place.
 //! Calls on one session run one after the other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict};
-use crate::error::{Error, ErrorCode, ErrorKind, Result};
+mod config;
+mod metrics;
+mod reservation;
+
+pub use self::config::{DEFAULT_QUEUE, Isolation, RunnerConfig};
+pub use self::metrics::{LATENCY_BUCKETS_MS, Metrics};
+pub use self::reservation::Reservation;
+use self::reservation::{Admitted, CallOp, Place, QueueTicket};
+use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome};
+use crate::error::{Error, ErrorCode, Result};
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
+use crate::phase::Phase;
 use crate::session::Session;
-
-/// Default length of the queue of calls waiting for an instance.
-pub const DEFAULT_QUEUE: usize = 64;
-
-/// Upper bounds of the latency histogram buckets, in milliseconds; the last
-/// bucket counts everything slower.
-pub const LATENCY_BUCKETS_MS: [u64; 12] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 30000];
-
-/// Whether instances serve many sessions or one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Isolation {
-    /// Instances go back to the pool after each call and serve any session
-    /// (the default: sessions live in the host, so nothing leaks through them
-    /// unless the algorithm keeps state of its own).
-    #[default]
-    Reuse,
-    /// Each session gets a fresh instance of its own, torn down when the session
-    /// ends: nothing an algorithm keeps in memory can reach another part.
-    PerSession,
-}
-
-/// How a [`Runner`] is sized; every setting documents its default.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunnerConfig {
-    instances: usize,
-    queue: usize,
-    isolation: Isolation,
-    step_hooks: bool,
-}
-
-impl Default for RunnerConfig {
-    fn default() -> Self {
-        RunnerConfig {
-            instances: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            queue: DEFAULT_QUEUE,
-            isolation: Isolation::default(),
-            step_hooks: true,
-        }
-    }
-}
-
-impl RunnerConfig {
-    /// Calls running at once, each on its own instance. Default: the number of
-    /// CPUs.
-    pub fn with_instances(mut self, instances: usize) -> Self {
-        self.instances = instances.max(1);
-        self
-    }
-
-    /// Calls that may wait for an instance; one more gets error 3001 (busy) at
-    /// once. Default: [`DEFAULT_QUEUE`] (64).
-    pub fn with_queue(mut self, queue: usize) -> Self {
-        self.queue = queue;
-        self
-    }
-
-    /// Whether `pre_execute` and `execute` run `on-step-start` and
-    /// `on-step-finish` around the phase. Off for a caller that calls the hooks
-    /// itself ([`Runner::on_step_start`], [`Runner::on_step_finish`]), as the
-    /// platform's protocol does. Default: on.
-    pub fn with_step_hooks(mut self, on: bool) -> Self {
-        self.step_hooks = on;
-        self
-    }
-
-    /// Instance reuse. Default: [`Isolation::Reuse`].
-    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
-        self.isolation = isolation;
-        self
-    }
-}
-
-/// What a runner has done, for dashboards and the CLI.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Metrics {
-    /// Calls made (refused ones included).
-    pub calls: u64,
-    /// Failed calls by error code.
-    pub errors_by_code: BTreeMap<u32, u64>,
-    /// Calls per latency bucket: `latency_ms_buckets[i]` counts calls that took
-    /// at most [`LATENCY_BUCKETS_MS`]`[i]` ms; the extra last entry counts the rest.
-    pub latency_ms_buckets: Vec<u64>,
-    /// Fuel consumed by all phases.
-    pub fuel_consumed: u64,
-    /// Calls that trapped or hit a limit.
-    pub traps: u64,
-    /// Instances dropped after a trap and replaced.
-    pub instance_recycles: u64,
-    /// Calls refused with 3001 because the queue was full.
-    pub busy: u64,
-}
-
-impl Metrics {
-    /// Count one call, timed by its report (for embedders that drive
-    /// [`Instance`]s themselves; a [`Runner`] counts its own calls).
-    pub fn record<T>(&mut self, report: &CallReport<T>) {
-        self.record_timed(report, report.usage.wall_time);
-    }
-
-    fn record_timed<T>(&mut self, report: &CallReport<T>, wall_time: Duration) {
-        self.calls += 1;
-        if self.latency_ms_buckets.is_empty() {
-            self.latency_ms_buckets = vec![0; LATENCY_BUCKETS_MS.len() + 1];
-        }
-        let ms = wall_time.as_millis();
-        let bucket = LATENCY_BUCKETS_MS.iter().position(|&bound| ms <= u128::from(bound)).unwrap_or(LATENCY_BUCKETS_MS.len());
-        self.latency_ms_buckets[bucket] += 1;
-        self.fuel_consumed += report.usage.fuel_consumed.unwrap_or(0);
-        if let Err(err) = &report.result {
-            *self.errors_by_code.entry(err.code().number()).or_default() += 1;
-            if matches!(err.kind(), ErrorKind::Trap | ErrorKind::Limit) {
-                self.traps += 1;
-            }
-        }
-    }
-}
+use crate::step::{StepCalls, StepDriver, StepReport};
 
 /// A session and, under [`Isolation::PerSession`], its instance.
 struct SessionSlot {
@@ -255,19 +148,19 @@ impl Runner {
     /// (unless [`RunnerConfig::with_step_hooks`] turned them off).
     pub async fn pre_execute(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
         let (step, op) = self.pre_execute_op(input);
-        self.call(session_id, "pre-execute", Some(step), op).await
+        self.call(session_id, Phase::PreExecute, Some(step), op).await
     }
 
     /// Run `execute` for a step of the session, between the step hooks
     /// (unless [`RunnerConfig::with_step_hooks`] turned them off).
     pub async fn execute(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
         let (step, op) = self.execute_op(input);
-        self.call(session_id, "execute", Some(step), op).await
+        self.call(session_id, Phase::Execute, Some(step), op).await
     }
 
     /// Run `on-step-start` on its own.
     pub async fn on_step_start(&self, session_id: &str, step_index: u32, pid: String) -> CallReport<()> {
-        self.call(session_id, "on-step-start", Some((step_index, pid.clone())), move |instance, session| {
+        self.call(session_id, Phase::OnStepStart, Some((step_index, pid.clone())), move |instance, session| {
             instance.on_step_start(session, step_index, &pid)
         })
         .await
@@ -275,7 +168,7 @@ impl Runner {
 
     /// Run `on-step-finish` on its own.
     pub async fn on_step_finish(&self, session_id: &str, step_index: u32, pid: String, outcome: StepOutcome) -> CallReport<()> {
-        self.call(session_id, "on-step-finish", Some((step_index, pid.clone())), move |instance, session| {
+        self.call(session_id, Phase::OnStepFinish, Some((step_index, pid.clone())), move |instance, session| {
             instance.on_step_finish(session, step_index, &pid, outcome)
         })
         .await
@@ -284,12 +177,12 @@ impl Runner {
     /// Make sure an instance is set up and ready (the platform's `setup`):
     /// a call that takes one from the pool, or creates one, and gives it back.
     pub async fn warm_up(&self, session_id: &str) -> CallReport<()> {
-        self.call(session_id, "setup", None, |_, _| CallReport::ok(())).await
+        self.call(session_id, Phase::Setup, None, |_, _| CallReport::ok(())).await
     }
 
     /// Run `reset` for the session.
     pub async fn reset(&self, session_id: &str) -> CallReport<()> {
-        self.call(session_id, "reset", None, |instance, session| instance.reset(session)).await
+        self.call(session_id, Phase::Reset, None, |instance, session| instance.reset(session)).await
     }
 
     /// The blocking form of [`pre_execute`](Self::pre_execute), for embedders
@@ -297,23 +190,23 @@ impl Runner {
     /// runs on the calling thread.
     pub fn pre_execute_blocking(&self, session_id: &str, input: StepInput) -> CallReport<PreExecuteOutput> {
         let (step, op) = self.pre_execute_op(input);
-        self.call_blocking(session_id, "pre-execute", Some(step), op)
+        self.call_blocking(session_id, Phase::PreExecute, Some(step), op)
     }
 
     /// The blocking form of [`execute`](Self::execute).
     pub fn execute_blocking(&self, session_id: &str, input: StepInput) -> CallReport<ExecuteOutput> {
         let (step, op) = self.execute_op(input);
-        self.call_blocking(session_id, "execute", Some(step), op)
+        self.call_blocking(session_id, Phase::Execute, Some(step), op)
     }
 
     /// The blocking form of [`warm_up`](Self::warm_up).
     pub fn warm_up_blocking(&self, session_id: &str) -> CallReport<()> {
-        self.call_blocking(session_id, "setup", None, |_, _| CallReport::ok(()))
+        self.call_blocking(session_id, Phase::Setup, None, |_, _| CallReport::ok(()))
     }
 
     /// The blocking form of [`reset`](Self::reset).
     pub fn reset_blocking(&self, session_id: &str) -> CallReport<()> {
-        self.call_blocking(session_id, "reset", None, |instance, session| instance.reset(session))
+        self.call_blocking(session_id, Phase::Reset, None, |instance, session| instance.reset(session))
     }
 
     /// Tear down the idle instances (sessions still open keep theirs until they
@@ -330,32 +223,27 @@ impl Runner {
 
     /// The step and the work of a `pre-execute` call.
     fn pre_execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<PreExecuteOutput>) {
-        self.step_op(input, |instance, session, input| instance.pre_execute_input(session, input, true), |_| StepOutcome::Ok)
+        self.step_op(input, StepCalls::PreExecute, |step| step.pre_execute)
     }
 
     /// The step and the work of an `execute` call.
     fn execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<ExecuteOutput>) {
-        self.step_op(
-            input,
-            |instance, session, input| instance.execute_input(session, input, true),
-            |out| {
-                if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
-            },
-        )
+        self.step_op(input, StepCalls::Execute, |step| step.execute)
     }
 
-    /// The step and the work of a phase call on `input`: the phase between the
-    /// step hooks, unless they are off.
+    /// The step and the work of a phase call on `input`: the library's one
+    /// [`StepDriver`], with the step hooks unless they are off.
     fn step_op<T>(
         &self,
         input: StepInput,
-        phase: impl FnOnce(&mut Instance, &mut Session, &StepInput) -> CallReport<T> + Send + 'static,
-        outcome_of: impl FnOnce(&T) -> StepOutcome + Send + 'static,
+        calls: StepCalls,
+        report_of: impl FnOnce(StepReport) -> Option<CallReport<T>> + Send + 'static,
     ) -> ((u32, String), impl CallOp<T>) {
         let step = (input.step_index, input.pid.clone());
-        let hooks = self.inner.config.step_hooks;
+        let driver = StepDriver::new(calls).with_hooks(self.inner.config.step_hooks);
         let op = move |instance: &mut Instance, session: &mut Session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| phase(instance, session, &input), outcome_of)
+            report_of(driver.run(instance, session, &input))
+                .unwrap_or_else(|| CallReport::refused(Error::host("the step driver ran no such phase")))
         };
         (step, op)
     }
@@ -366,7 +254,7 @@ impl Runner {
     async fn call<T: Send + 'static>(
         &self,
         session_id: &str,
-        phase: &'static str,
+        phase: Phase,
         step: Option<(u32, String)>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
@@ -383,7 +271,7 @@ impl Runner {
     fn call_blocking<T: Send + 'static>(
         &self,
         session_id: &str,
-        phase: &'static str,
+        phase: Phase,
         step: Option<(u32, String)>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
@@ -400,7 +288,7 @@ impl Runner {
 
     /// Find the session and take a concurrency permit, waiting in the queue
     /// for one if there is room (else error 3001, counted).
-    async fn admit(&self, session_id: &str, phase: &'static str, step: Option<(u32, String)>) -> Result<Admitted> {
+    async fn admit(&self, session_id: &str, phase: Phase, step: Option<(u32, String)>) -> Result<Admitted> {
         self.reserve(session_id)?.admitted(phase, step).await
     }
 
@@ -435,119 +323,6 @@ impl Runner {
             }
         };
         Ok(Reservation { runner: self.clone(), session_id: session_id.to_owned(), slot, place })
-    }
-}
-
-/// A call's place on a [`Runner`], taken by [`Runner::reserve`] before its input
-/// is prepared: a running slot, or a place in the queue that [`ready`](Self::ready)
-/// turns into one.
-pub struct Reservation {
-    runner: Runner,
-    session_id: String,
-    slot: Arc<Mutex<SessionSlot>>,
-    place: Place,
-}
-
-impl std::fmt::Debug for Reservation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let running = matches!(self.place, Place::Running(_));
-        f.debug_struct("Reservation").field("session", &self.session_id).field("running", &running).finish()
-    }
-}
-
-/// Where a reserved call stands.
-enum Place {
-    Running(OwnedSemaphorePermit),
-    Queued(QueueTicket),
-}
-
-/// A place in the queue, given back when dropped.
-struct QueueTicket(Arc<Inner>);
-
-impl Drop for QueueTicket {
-    fn drop(&mut self) {
-        self.0.queued.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Reservation {
-    /// Wait until the call may run: at once when it holds a running slot, else
-    /// until one is free (its queue place is then given back).
-    pub async fn ready(&mut self) -> Result<()> {
-        if let Place::Queued(ticket) = &self.place {
-            let permit = Arc::clone(&ticket.0.running).acquire_owned().await.map_err(|_| Error::host("the runner is closed"))?;
-            self.place = Place::Running(permit);
-        }
-        Ok(())
-    }
-
-    /// Run `pre-execute` in the reserved place (see [`Runner::pre_execute`]).
-    pub async fn pre_execute(self, input: StepInput) -> CallReport<PreExecuteOutput> {
-        let (step, op) = self.runner.pre_execute_op(input);
-        self.run("pre-execute", Some(step), op).await
-    }
-
-    /// Run `execute` in the reserved place (see [`Runner::execute`]).
-    pub async fn execute(self, input: StepInput) -> CallReport<ExecuteOutput> {
-        let (step, op) = self.runner.execute_op(input);
-        self.run("execute", Some(step), op).await
-    }
-
-    async fn run<T: Send + 'static>(self, phase: &'static str, step: Option<(u32, String)>, op: impl CallOp<T>) -> CallReport<T> {
-        let inner = Arc::clone(&self.runner.inner);
-        match self.admitted(phase, step).await {
-            Ok(admitted) => admitted.run_async(&inner, op).await,
-            Err(err) => CallReport::refused(err),
-        }
-    }
-
-    /// Wait for a running slot, then hold it as an admitted call.
-    async fn admitted(mut self, phase: &'static str, step: Option<(u32, String)>) -> Result<Admitted> {
-        self.ready().await?;
-        let Place::Running(permit) = self.place else {
-            return Err(Error::host("the reservation holds no slot"));
-        };
-        let inner = &self.runner.inner;
-        let span = tracing::info_span!(
-            "call",
-            package = inner.package.manifest().map_or(inner.package.origin(), |m| m.name.as_str()),
-            version = inner.package.manifest().map(|m| m.version.to_string()),
-            session = self.session_id.as_str(),
-            phase,
-            step = step.as_ref().map(|(index, _)| *index),
-            pid = step.as_ref().map(|(_, pid)| pid.as_str()),
-        );
-        Ok(Admitted { slot: self.slot, permit, span })
-    }
-}
-
-/// The work of one call, on an instance and the session's state.
-trait CallOp<T>: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static {}
-
-impl<T, F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static> CallOp<T> for F {}
-
-/// A call let in: its session, the permit it runs under, its tracing span.
-struct Admitted {
-    slot: Arc<Mutex<SessionSlot>>,
-    permit: OwnedSemaphorePermit,
-    span: tracing::Span,
-}
-
-impl Admitted {
-    fn run<T>(self, inner: &Inner, op: impl CallOp<T>) -> CallReport<T> {
-        let _permit = self.permit;
-        let _span = self.span.enter();
-        inner.run(&self.slot, op)
-    }
-
-    /// Run `op` on a blocking thread. If the caller drops this future the call
-    /// still finishes, commits or not, and gives its instance and permit back.
-    async fn run_async<T: Send + 'static>(self, inner: &Arc<Inner>, op: impl CallOp<T>) -> CallReport<T> {
-        let runner = Arc::clone(inner);
-        match tokio::task::spawn_blocking(move || self.run(&runner, op)).await {
-            Ok(report) => report,
-            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
-        }
     }
 }
 
@@ -618,43 +393,6 @@ impl Inner {
         instance.setup().into_result()?;
         Ok(instance)
     }
-}
-
-/// Check the input (a refused input never reaches the guest), then
-/// `on-step-start`, the phase and `on-step-finish`. A failing hook is logged;
-/// the phase's result stands. When the phase fails, the session goes back to
-/// what it was before the hooks: the whole call commits or nothing does.
-fn with_hooks<T>(
-    hooks: bool,
-    instance: &mut Instance,
-    session: &mut Session,
-    input: &StepInput,
-    phase: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
-    outcome_of: impl FnOnce(&T) -> StepOutcome,
-) -> CallReport<T> {
-    // Checked once here: the phase is told so and does not check again.
-    if let Err(err) = instance.check_input(input) {
-        return CallReport::refused(err);
-    }
-    if !hooks {
-        return phase(instance, session);
-    }
-    let (step, pid) = (input.step_index, input.pid.as_str());
-    let before = session.clone();
-    if let Err(err) = instance.on_step_start(session, step, pid).result {
-        tracing::warn!(%err, "on-step-start failed");
-    }
-    let report = phase(instance, session);
-    let outcome = report.result.as_ref().map_or(StepOutcome::Error, outcome_of);
-    if !instance.is_poisoned()
-        && let Err(err) = instance.on_step_finish(session, step, pid, outcome).result
-    {
-        tracing::warn!(%err, "on-step-finish failed");
-    }
-    if report.result.is_err() {
-        *session = before;
-    }
-    report
 }
 
 /// Wait for a blocking call's admission (a place in the queue, then a permit)

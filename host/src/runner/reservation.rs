@@ -1,0 +1,128 @@
+//! How a call gets its place on a runner: a reservation (a running slot or a
+//! place in the bounded queue), then a permit, then the call on a blocking
+//! thread or the caller's.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::{Inner, Runner, SessionSlot};
+use crate::error::{Error, Result};
+use crate::instance::{CallReport, Instance};
+use crate::phase::Phase;
+use crate::session::Session;
+use crate::types::{ExecuteOutput, PreExecuteOutput, StepInput};
+
+/// A call's place on a [`Runner`], taken by [`Runner::reserve`] before its input
+/// is prepared: a running slot, or a place in the queue that [`ready`](Self::ready)
+/// turns into one.
+pub struct Reservation {
+    pub(super) runner: Runner,
+    pub(super) session_id: String,
+    pub(super) slot: Arc<Mutex<SessionSlot>>,
+    pub(super) place: Place,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running = matches!(self.place, Place::Running(_));
+        f.debug_struct("Reservation").field("session", &self.session_id).field("running", &running).finish()
+    }
+}
+
+/// Where a reserved call stands.
+pub(super) enum Place {
+    Running(OwnedSemaphorePermit),
+    Queued(QueueTicket),
+}
+
+/// A place in the queue, given back when dropped.
+pub(super) struct QueueTicket(pub(super) Arc<Inner>);
+
+impl Drop for QueueTicket {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Reservation {
+    /// Wait until the call may run: at once when it holds a running slot, else
+    /// until one is free (its queue place is then given back).
+    pub async fn ready(&mut self) -> Result<()> {
+        if let Place::Queued(ticket) = &self.place {
+            let permit = Arc::clone(&ticket.0.running).acquire_owned().await.map_err(|_| Error::host("the runner is closed"))?;
+            self.place = Place::Running(permit);
+        }
+        Ok(())
+    }
+
+    /// Run `pre-execute` in the reserved place (see [`Runner::pre_execute`]).
+    pub async fn pre_execute(self, input: StepInput) -> CallReport<PreExecuteOutput> {
+        let (step, op) = self.runner.pre_execute_op(input);
+        self.run(Phase::PreExecute, Some(step), op).await
+    }
+
+    /// Run `execute` in the reserved place (see [`Runner::execute`]).
+    pub async fn execute(self, input: StepInput) -> CallReport<ExecuteOutput> {
+        let (step, op) = self.runner.execute_op(input);
+        self.run(Phase::Execute, Some(step), op).await
+    }
+
+    async fn run<T: Send + 'static>(self, phase: Phase, step: Option<(u32, String)>, op: impl CallOp<T>) -> CallReport<T> {
+        let inner = Arc::clone(&self.runner.inner);
+        match self.admitted(phase, step).await {
+            Ok(admitted) => admitted.run_async(&inner, op).await,
+            Err(err) => CallReport::refused(err),
+        }
+    }
+
+    /// Wait for a running slot, then hold it as an admitted call.
+    pub(super) async fn admitted(mut self, phase: Phase, step: Option<(u32, String)>) -> Result<Admitted> {
+        self.ready().await?;
+        let Place::Running(permit) = self.place else {
+            return Err(Error::host("the reservation holds no slot"));
+        };
+        let inner = &self.runner.inner;
+        let span = tracing::info_span!(
+            "call",
+            package = inner.package.manifest().map_or(inner.package.origin(), |m| m.name.as_str()),
+            version = inner.package.manifest().map(|m| m.version.to_string()),
+            session = self.session_id.as_str(),
+            phase = %phase,
+            step = step.as_ref().map(|(index, _)| *index),
+            pid = step.as_ref().map(|(_, pid)| pid.as_str()),
+        );
+        Ok(Admitted { slot: self.slot, permit, span })
+    }
+}
+
+/// The work of one call, on an instance and the session's state.
+pub(super) trait CallOp<T>: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static {}
+
+impl<T, F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static> CallOp<T> for F {}
+
+/// A call let in: its session, the permit it runs under, its tracing span.
+pub(super) struct Admitted {
+    slot: Arc<Mutex<SessionSlot>>,
+    permit: OwnedSemaphorePermit,
+    span: tracing::Span,
+}
+
+impl Admitted {
+    pub(super) fn run<T>(self, inner: &Inner, op: impl CallOp<T>) -> CallReport<T> {
+        let _permit = self.permit;
+        let _span = self.span.enter();
+        inner.run(&self.slot, op)
+    }
+
+    /// Run `op` on a blocking thread. If the caller drops this future the call
+    /// still finishes, commits or not, and gives its instance and permit back.
+    pub(super) async fn run_async<T: Send + 'static>(self, inner: &Arc<Inner>, op: impl CallOp<T>) -> CallReport<T> {
+        let runner = Arc::clone(inner);
+        match tokio::task::spawn_blocking(move || self.run(&runner, op)).await {
+            Ok(report) => report,
+            Err(err) => CallReport::refused(Error::host(format!("the call's thread failed: {err}"))),
+        }
+    }
+}
