@@ -20,7 +20,7 @@ use crate::trust::{Signer, TrustStore, Verification};
 /// # Ok(()) }
 /// ```
 ///
-/// [`Host::load_package_file`] reads the file once and works on those bytes
+/// [`Host::load_package_file`](crate::Host::load_package_file) reads the file once and works on those bytes
 /// only, in this order; the first failure refuses the package with its code:
 ///
 /// 1. the layout: component, manifest, assets, signatures (2102);

@@ -10,7 +10,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::bindings::InspectionAlgorithmPre;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, PackageCode, Result};
 use crate::params::Patterns;
 use crate::sandbox::engine::Runtime;
 use crate::sandbox::{Assets, ComponentNeeds, HostState, Limits, OutputRules};
@@ -40,7 +40,7 @@ impl Compiled {
     ) -> Result<Compiled> {
         let contract = |err: wasmtime::Error| {
             Error::package_caused(
-                ErrorCode::ContractMismatch,
+                PackageCode::ContractMismatch,
                 format!("{origin} does not implement procvision:algorithm@1.0.0"),
                 err,
             )

@@ -11,7 +11,7 @@ use wasmtime::component::Component;
 
 use crate::admission::Admission;
 use crate::compile_cache::CompileCache;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, PackageCode, Result};
 use crate::package::{Package, Provenance};
 use crate::package_file::{Manifest, PackageFile, read_package_file};
 use crate::sandbox::engine::{DEFAULT_EPOCH_TICK, EngineSettings, Runtime, default_pooled_instances};
@@ -88,7 +88,7 @@ impl HostBuilder {
     /// instances at once across every package of the host (`None`: allocate
     /// each instance's memories and tables on demand). Pool slots are reserved
     /// up front and recycled, which makes a fresh instance cost microseconds;
-    /// the first [`DEFAULT_RESIDENT_MEMORY_BYTES`] of a slot's memory stay
+    /// the first [`DEFAULT_RESIDENT_MEMORY_BYTES`](crate::DEFAULT_RESIDENT_MEMORY_BYTES) of a slot's memory stay
     /// resident between instances. Each slot is sized by the
     /// [`limits`](Self::limits) (memory cap, counts, table elements), so set
     /// those first. Instantiating past `instances` is refused as busy (error
@@ -205,7 +205,7 @@ impl Host {
         manifest: Option<Manifest>,
         signers: Vec<Signer>,
     ) -> Result<Package> {
-        let malformed = |message: String| Error::package(ErrorCode::PackageMalformed, message);
+        let malformed = |message: String| Error::package(PackageCode::Malformed, message);
         if !bytes.starts_with(b"\0asm") {
             return Err(malformed(format!("{origin} is not a WebAssembly file")));
         }
@@ -230,8 +230,9 @@ impl Host {
         let component = match cached {
             Some(component) => component,
             None => {
-                let component = Component::from_binary(engine, bytes)
-                    .map_err(|err| malformed(format!("{origin} is not a valid component: {err:#}")))?;
+                let component = Component::from_binary(engine, bytes).map_err(|err| {
+                    Error::package_caused(PackageCode::Malformed, format!("{origin} is not a valid component"), err)
+                })?;
                 if let Some((cache, entry)) = &cache {
                     cache.store(entry, &component);
                 }

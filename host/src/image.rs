@@ -6,7 +6,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, Result};
 use crate::types::{Image, ImageMeta, PixelFormat};
 
 /// Largest width or height accepted, in pixels. Industrial cameras top out well
@@ -38,9 +38,9 @@ pub fn format_name(format: PixelFormat) -> &'static str {
 /// Read and decode an image file; error 1002 when it cannot be read or decoded.
 pub fn load_image(path: &Path, format: Option<PixelFormat>) -> Result<Image> {
     let bytes = std::fs::read(path)
-        .map_err(|err| Error::input(ErrorCode::ImageLoadFailed, format!("cannot read image {}: {err}", path.display())))?;
+        .map_err(|err| Error::input(InputCode::ImageLoadFailed, format!("cannot read image {}: {err}", path.display())))?;
     decode_image(&bytes, format)
-        .map_err(|err| Error::input(ErrorCode::ImageLoadFailed, format!("image {}: {err}", path.display())))
+        .map_err(|err| Error::input(InputCode::ImageLoadFailed, format!("image {}: {err}", path.display())))
 }
 
 /// Read an image file's header only, not its pixels: error 1002 when it cannot
@@ -48,7 +48,7 @@ pub fn load_image(path: &Path, format: Option<PixelFormat>) -> Result<Image> {
 /// bytes once converted to `format`). Cheap: a caller with several images to
 /// decode one after another can refuse a bad one before decoding any.
 pub fn probe_image(path: &Path, format: Option<PixelFormat>) -> Result<()> {
-    let fail = |message: String| Error::input(ErrorCode::ImageLoadFailed, format!("image {}: {message}", path.display()));
+    let fail = |message: String| Error::input(InputCode::ImageLoadFailed, format!("image {}: {message}", path.display()));
     let reader = ImageReader::open(path).map_err(|err| fail(format!("cannot read it: {err}")))?;
     let reader = reader.with_guessed_format().map_err(|err| fail(format!("unreadable: {err}")))?;
     checked_decoder(reader, format).map_err(|err| fail(err.to_string()))?;
@@ -67,7 +67,7 @@ pub fn probe_image(path: &Path, format: Option<PixelFormat>) -> Result<()> {
 /// decoded or converted. So decoding costs at most the decoded frame plus the
 /// converted one, each at most [`MAX_IMAGE_BYTES`].
 pub fn decode_image(bytes: &[u8], format: Option<PixelFormat>) -> Result<Image> {
-    let fail = |message: String| Error::input(ErrorCode::ImageLoadFailed, message);
+    let fail = |message: String| Error::input(InputCode::ImageLoadFailed, message);
     let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|err| fail(format!("unreadable: {err}")))?;
     let (decoder, format) = checked_decoder(reader, format)?;
     let decoded = DynamicImage::from_decoder(decoder).map_err(|err| fail(format!("does not decode: {err}")))?;
@@ -80,7 +80,7 @@ fn checked_decoder<'a, R: BufRead + Seek + 'a>(
     mut reader: ImageReader<R>,
     format: Option<PixelFormat>,
 ) -> Result<(impl ImageDecoder + 'a, PixelFormat)> {
-    let fail = |message: String| Error::input(ErrorCode::ImageLoadFailed, message);
+    let fail = |message: String| Error::input(InputCode::ImageLoadFailed, message);
     if reader.format().is_none() {
         return Err(fail("not a PNG or JPEG image".into()));
     }
@@ -145,7 +145,7 @@ pub fn to_rgb(image: &Image) -> Result<image::RgbImage> {
 /// Check that an image's meta is sane and fits its pixel buffer; error 1006 otherwise.
 pub fn check_image(image: &Image) -> Result<()> {
     let ImageMeta { width, height, format, .. } = image.meta;
-    let invalid = |message: String| Error::input(ErrorCode::InvalidParams, message);
+    let invalid = |message: String| Error::input(InputCode::InvalidParams, message);
     if width == 0 || height == 0 {
         return Err(invalid(format!("image size {width}x{height} is empty")));
     }
@@ -166,6 +166,7 @@ pub fn check_image(image: &Image) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     fn png_bytes(image: DynamicImage) -> Vec<u8> {
         let mut bytes = Vec::new();

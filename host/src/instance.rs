@@ -10,7 +10,7 @@ use wasmtime::Store;
 use crate::bindings::InspectionAlgorithm;
 use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::compiled::Compiled;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, LimitCode, PackageCode, Result};
 use crate::image::check_image;
 use crate::params::{Patterns, check_value_with, params_from_json_with};
 use crate::phase::Phase;
@@ -64,7 +64,7 @@ impl<T> CallReport<T> {
 
 /// An algorithm instance in a store of its own: its own linear memory, tables and
 /// WASI context, under the package's [`Limits`]. Created by
-/// [`Package::instantiate`].
+/// [`Package::instantiate`](crate::Package::instantiate).
 ///
 /// Calls validate their input on the host side first (PID, step, image, params) and
 /// refuse bad input without calling the guest. When the guest traps or hits a
@@ -143,7 +143,7 @@ impl Instance {
     pub fn step(&self, index: u32) -> Result<&StepSpec> {
         self.info.steps.iter().find(|s| s.index == index).ok_or_else(|| {
             let known: Vec<String> = self.info.steps.iter().map(|s| s.index.to_string()).collect();
-            Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {index} (its steps: {})", known.join(", ")))
+            Error::input(InputCode::InvalidParams, format!("the algorithm has no step {index} (its steps: {})", known.join(", ")))
         })
     }
 
@@ -156,11 +156,11 @@ impl Instance {
     /// Check a product id; 1001 when it is empty or not supported.
     pub fn check_pid(&self, pid: &str) -> Result<()> {
         if pid.trim().is_empty() {
-            return Err(Error::input(ErrorCode::InvalidPid, "the product id is empty"));
+            return Err(Error::input(InputCode::InvalidPid, "the product id is empty"));
         }
         if !self.info.supported_pids.iter().any(|p| p == pid) {
             return Err(Error::input(
-                ErrorCode::InvalidPid,
+                InputCode::InvalidPid,
                 format!("product id {pid:?} is not supported (supported: {})", self.info.supported_pids.join(", ")),
             ));
         }
@@ -368,7 +368,7 @@ impl Instance {
                 // wasmtime poisons a store after a trap: drop it now, the next call
                 // starts a fresh one.
                 self.live = None;
-                let err = classify_failure(&err, phase.name(), phase, refused, &limits, self.compiled.origin());
+                let err = classify_failure(err, phase.name(), phase, refused, &limits, self.compiled.origin());
                 crate::audit::guest_failure(self.compiled.origin(), phase.name(), &err);
                 Err(err)
             }
@@ -406,9 +406,13 @@ fn start(package: &Compiled, limits: &Limits) -> Result<(Live, AlgorithmInfo)> {
         }
         Err(err) => {
             let refused = store.data().guard.refused;
-            let classified = classify_failure(&err, "instantiation", Phase::Info, refused, limits, package.origin());
+            let classified = classify_failure(err, "instantiation", Phase::Info, refused, limits, package.origin());
             return Err(match classified {
-                Error::Trap { message } => Error::package(ErrorCode::ContractMismatch, format!("cannot instantiate: {message}")),
+                Error::Trap { message, source } => Error::Package {
+                    code: PackageCode::ContractMismatch,
+                    message: format!("cannot instantiate: {message}"),
+                    source,
+                },
                 other => other,
             });
         }
@@ -416,7 +420,7 @@ fn start(package: &Compiled, limits: &Limits) -> Result<(Live, AlgorithmInfo)> {
     arm(&mut store, limits, Phase::Info, package.epoch_tick())?;
     let info = bindings.procvision_algorithm_algorithm().call_get_info(&mut store).map_err(|err| {
         let refused = store.data().guard.refused;
-        classify_failure(&err, "get-info", Phase::Info, refused, limits, package.origin())
+        classify_failure(err, "get-info", Phase::Info, refused, limits, package.origin())
     })?;
     // get-info may log; those records belong to no call.
     let _ = store.data().logs.take();
@@ -449,14 +453,14 @@ pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
 fn check_params(step: &StepSpec, params: &[Param], patterns: &Patterns) -> Result<()> {
     for param in params {
         let spec = step.params.iter().find(|s| s.name == param.name).ok_or_else(|| {
-            Error::input(ErrorCode::InvalidParams, format!("step {} has no param `{}`", step.index, param.name))
+            Error::input(InputCode::InvalidParams, format!("step {} has no param `{}`", step.index, param.name))
         })?;
         check_value_with(spec, &param.value, Some(patterns))?;
     }
     if let Some(missing) =
         step.params.iter().find(|s| s.required && s.default.is_none() && !params.iter().any(|p| p.name == s.name))
     {
-        return Err(Error::input(ErrorCode::InvalidParams, format!("param `{}` is required", missing.name)));
+        return Err(Error::input(InputCode::InvalidParams, format!("param `{}` is required", missing.name)));
     }
     Ok(())
 }
@@ -485,7 +489,7 @@ const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exh
 /// host log; the message returned names the failure and the limit only, nothing of
 /// the host's internals.
 fn classify_failure(
-    err: &wasmtime::Error,
+    err: wasmtime::Error,
     name: &str,
     phase: Phase,
     refused: Option<Refusal>,
@@ -498,11 +502,11 @@ fn classify_failure(
     match trap {
         Some(wasmtime::Trap::OutOfFuel) => {
             let fuel = limits.fuel_per_call().unwrap_or_default();
-            return limit(ErrorCode::Timeout, format!("fuel exhausted ({fuel} units)"));
+            return limit(LimitCode::Timeout, format!("fuel exhausted ({fuel} units)"));
         }
         Some(wasmtime::Trap::Interrupt) => {
             let deadline = limits.deadline(phase).unwrap_or_default();
-            return limit(ErrorCode::Timeout, format!("deadline of {} exceeded", human_duration(deadline)));
+            return limit(LimitCode::Timeout, format!("deadline of {} exceeded", human_duration(deadline)));
         }
         _ => {}
     }
@@ -511,7 +515,7 @@ fn classify_failure(
     match refused {
         Some(Refusal::Memory { wanted_total }) => {
             return limit(
-                ErrorCode::OutOfMemory,
+                LimitCode::OutOfMemory,
                 format!(
                     "memory cap of {} reached (it asked for {})",
                     human_bytes(limits.memory_bytes()),
@@ -521,7 +525,7 @@ fn classify_failure(
         }
         Some(Refusal::Table { wanted_total }) => {
             return limit(
-                ErrorCode::OutOfMemory,
+                LimitCode::OutOfMemory,
                 format!("table cap of {} elements reached (it asked for {wanted_total})", limits.table_elements()),
             );
         }
@@ -529,7 +533,7 @@ fn classify_failure(
     }
     if err.chain().any(|cause| cause.to_string().contains(HOSTCALL_FUEL_EXHAUSTED)) {
         return limit(
-            ErrorCode::Unknown,
+            LimitCode::OutputTooLarge,
             format!("output over the cap of {} per transfer", human_bytes(limits.output_bytes_per_call() as u64)),
         );
     }
@@ -540,7 +544,7 @@ fn classify_failure(
         // memory, strings that are not UTF-8, bad discriminants.
         (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)".to_owned(),
     };
-    Error::Trap { message: format!("{message} during {name}") }
+    Error::Trap { message: format!("{message} during {name}"), source: Some(Arc::from(err.into_boxed_dyn_error())) }
 }
 
 /// `1.5 s`, `250 ms`.

@@ -82,7 +82,9 @@ mod trust;
 pub use crate::admission::{Admission, Verified};
 pub use crate::bindings::types;
 pub use crate::compile_cache::{CACHE_DIR_ENV, CompileCache, DEFAULT_CACHE_BYTES};
-pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
+pub use crate::error::{
+    Cause, Error, ErrorCode, ErrorKind, InputCode, LimitCode, OutputCode, PackageCode, Result, StationCode, TrustCode,
+};
 pub use crate::host::{Host, HostBuilder};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
 pub use crate::package::Package;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wasmtime::component::Component;
 
 use crate::compiled::Compiled;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, PackageCode, Result};
 use crate::instance::Instance;
 use crate::package_file::Manifest;
 use crate::sandbox::engine::Runtime;
@@ -127,7 +127,7 @@ impl Package {
         let info = instance.info();
         let disagree = |what: &str, manifest_says: String, component_says: String| {
             Error::package(
-                ErrorCode::ManifestMismatch,
+                PackageCode::ManifestMismatch,
                 format!(
                     "{origin}: the manifest and the component disagree on the {what}: the manifest says {manifest_says}, get-info says {component_says}; fix the manifest and pack again"
                 ),

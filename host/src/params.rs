@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, PackageCode, Result};
 use crate::types::{AlgorithmInfo, Param, ParamKind, ParamSpec, ParamValue, Rect, StepSpec};
 
 fn invalid(message: String) -> Error {
-    Error::input(ErrorCode::InvalidParams, message)
+    Error::input(InputCode::InvalidParams, message)
 }
 
 /// Turn the station's JSON object (`{"expected_count": 24}`) into typed parameters
@@ -116,7 +116,7 @@ pub const MAX_PATTERNS_PER_PACKAGE: usize = 32;
 
 /// Why a pattern is refused (error 2115 at load).
 fn refused(message: String) -> Error {
-    Error::package(ErrorCode::PatternRefused, message)
+    Error::package(PackageCode::PatternRefused, message)
 }
 
 /// `pattern` compiled to match a whole value, within the caps above. Compiling
@@ -265,6 +265,7 @@ fn range_text<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
     use crate::types::{IntRange, TextRule};
 
     fn step() -> StepSpec {

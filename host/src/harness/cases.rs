@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, Result};
 use crate::types::Rect;
 
 /// Default IoU a found rect must reach to match an expected one.
@@ -94,7 +94,7 @@ pub struct GoldenCases {
 impl GoldenCases {
     /// Read a cases file (error 1006 with the reason when it is not one).
     pub fn read(path: &Path) -> Result<GoldenCases> {
-        let invalid = |reason: String| Error::input(ErrorCode::InvalidParams, format!("cases file {}: {reason}", path.display()));
+        let invalid = |reason: String| Error::input(InputCode::InvalidParams, format!("cases file {}: {reason}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|err| invalid(err.to_string()))?;
         let file: CasesFile = toml::from_str(&text).map_err(|err| invalid(err.to_string()))?;
         let iou = file.iou.unwrap_or(DEFAULT_IOU);

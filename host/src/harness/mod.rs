@@ -38,7 +38,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::admission::Admission;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, Result};
 use crate::host::Host;
 
 pub use cases::{DEFAULT_IOU, ExpectedRect, GoldenCase, GoldenCases, best_matches, iou};
@@ -132,7 +132,7 @@ impl<'a> Harness<'a> {
     /// Run every step on each PNG or JPEG in `dir` too.
     pub fn with_images(mut self, dir: &Path) -> Result<Self> {
         let entries = std::fs::read_dir(dir).map_err(|err| {
-            Error::input(ErrorCode::ImageLoadFailed, format!("cannot read the images directory {}: {err}", dir.display()))
+            Error::input(InputCode::ImageLoadFailed, format!("cannot read the images directory {}: {err}", dir.display()))
         })?;
         let mut images: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))

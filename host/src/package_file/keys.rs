@@ -7,7 +7,7 @@ use std::str::FromStr;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result, TrustCode};
 
 /// Domain separation: a package signature can never be mistaken for an ed25519
 /// signature over anything else the same key signs.
@@ -44,7 +44,7 @@ impl FromStr for KeyId {
     fn from_str(text: &str) -> Result<Self> {
         let mut id = [0u8; 8];
         hex::decode_to_slice(text.trim(), &mut id)
-            .map_err(|_| Error::untrusted(ErrorCode::TrustStoreInvalid, format!("`{text}` is not a key id (16 hex digits)")))?;
+            .map_err(|_| Error::untrusted(TrustCode::StoreInvalid, format!("`{text}` is not a key id (16 hex digits)")))?;
         Ok(KeyId(id))
     }
 }
@@ -77,7 +77,7 @@ impl PublicKey {
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self> {
         VerifyingKey::from_bytes(bytes)
             .map(PublicKey)
-            .map_err(|_| Error::untrusted(ErrorCode::TrustStoreInvalid, "the bytes are not an ed25519 public key"))
+            .map_err(|_| Error::untrusted(TrustCode::StoreInvalid, "the bytes are not an ed25519 public key"))
     }
 
     /// The text of a `.pub` file: a tag line and the key in hex.
@@ -94,7 +94,7 @@ impl PublicKey {
     /// Read a `.pub` file.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|err| {
-            Error::untrusted(ErrorCode::TrustStoreInvalid, format!("cannot read public key {}: {err}", path.display()))
+            Error::untrusted(TrustCode::StoreInvalid, format!("cannot read public key {}: {err}", path.display()))
         })?;
         PublicKey::from_file_text(&text).map_err(|err| in_file(err, path))
     }
@@ -172,7 +172,7 @@ impl SecretKey {
 /// The 32 bytes in hex on the line after `tag`.
 fn tagged_hex(text: &str, tag: &str) -> Result<[u8; 32]> {
     let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
-    let bad = || Error::untrusted(ErrorCode::TrustStoreInvalid, format!("not a `{tag}` file"));
+    let bad = || Error::untrusted(TrustCode::StoreInvalid, format!("not a `{tag}` file"));
     if lines.next() != Some(tag) {
         return Err(bad());
     }
@@ -185,7 +185,10 @@ fn tagged_hex(text: &str, tag: &str) -> Result<[u8; 32]> {
 }
 
 fn in_file(err: Error, path: &Path) -> Error {
-    Error::untrusted(err.code(), format!("{}: {err}", path.display()))
+    match err {
+        Error::Untrusted { code, message } => Error::untrusted(code, format!("{}: {message}", path.display())),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, PackageCode, Result};
 use crate::phase::Phase;
 use crate::sandbox::Limits;
 
@@ -188,7 +188,7 @@ impl Manifest {
     /// Parse and check a manifest (error 2105 with the reason).
     pub fn from_json(json: &[u8]) -> Result<Manifest> {
         let invalid = |reason: String| {
-            Error::package(ErrorCode::InvalidManifest, format!("invalid manifest: {reason}; fix the manifest and pack again"))
+            Error::package(PackageCode::InvalidManifest, format!("invalid manifest: {reason}; fix the manifest and pack again"))
         };
         if json.len() > MAX_MANIFEST_BYTES {
             return Err(invalid(format!("{} bytes, over the {MAX_MANIFEST_BYTES}-byte cap", json.len())));
@@ -279,6 +279,7 @@ fn check_wit(wit: &str) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
     use crate::ErrorKind;
 
     const GOOD: &str =

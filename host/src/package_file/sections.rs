@@ -10,7 +10,7 @@ use wasmparser::{Chunk, Encoding, Parser, Payload};
 
 use super::keys::{KeyId, SecretKey};
 use super::manifest::{AssetEntry, Manifest};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, PackageCode, Result};
 
 /// Name of the manifest section.
 pub const MANIFEST_SECTION: &str = "procvision:manifest";
@@ -70,7 +70,7 @@ struct RawSection<'a> {
 
 fn malformed(message: impl std::fmt::Display) -> Error {
     Error::package(
-        ErrorCode::PackageMalformed,
+        PackageCode::Malformed,
         format!("malformed package: {message} (obtain an intact copy, or make it again with `pv-host pack`)"),
     )
 }
@@ -187,7 +187,7 @@ impl<'a> PackageFile<'a> {
     /// digests (error 2113).
     pub fn check_assets(&self, manifest: &Manifest) -> Result<()> {
         let mismatch = |message: String| {
-            Error::package(ErrorCode::AssetMismatch, format!("{message}; pack the package again with its assets"))
+            Error::package(PackageCode::AssetMismatch, format!("{message}; pack the package again with its assets"))
         };
         for entry in &manifest.assets {
             let Some((_, data)) = self.assets.iter().find(|(name, _)| *name == entry.name) else {
@@ -289,12 +289,12 @@ pub fn pack(component: &[u8], manifest: &Manifest, assets: &[(String, Vec<u8>)],
     }
     let given: BTreeSet<&str> = assets.iter().map(|(name, _)| name.as_str()).collect();
     if given.len() != assets.len() {
-        return Err(Error::package(ErrorCode::AssetMismatch, "an asset name is given twice"));
+        return Err(Error::package(PackageCode::AssetMismatch, "an asset name is given twice"));
     }
     let listed: BTreeSet<&str> = manifest.assets.iter().map(|a| a.name.as_str()).collect();
     if !listed.is_empty() && listed != given {
         return Err(Error::package(
-            ErrorCode::AssetMismatch,
+            PackageCode::AssetMismatch,
             format!("the manifest lists assets {listed:?} but {given:?} were given"),
         ));
     }

@@ -1,4 +1,4 @@
-//! How a [`Runner`](super::Runner) is sized: instances, queue, isolation, hooks.
+//! How a [`Runner`](super::Runner)(super::Runner) is sized: instances, queue, isolation, hooks.
 
 /// Default length of the queue of calls waiting for an instance.
 pub const DEFAULT_QUEUE: usize = 64;
@@ -16,7 +16,7 @@ pub enum Isolation {
     PerSession,
 }
 
-/// How a [`Runner`] is sized; every setting documents its default.
+/// How a [`Runner`](super::Runner) is sized; every setting documents its default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerConfig {
     pub(super) instances: usize,
@@ -53,7 +53,7 @@ impl RunnerConfig {
 
     /// Whether `pre_execute` and `execute` run `on-step-start` and
     /// `on-step-finish` around the phase. Off for a caller that calls the hooks
-    /// itself ([`Runner::on_step_start`], [`Runner::on_step_finish`]), as the
+    /// itself ([`Runner::on_step_start`](super::Runner::on_step_start), [`Runner::on_step_finish`](super::Runner::on_step_finish)), as the
     /// platform's protocol does. Default: on.
     pub fn with_step_hooks(mut self, on: bool) -> Self {
         self.step_hooks = on;

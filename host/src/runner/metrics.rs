@@ -35,7 +35,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Count one call, timed by its report (for embedders that drive
-    /// [`Instance`]s themselves; a [`Runner`] counts its own calls).
+    /// [`Instance`](crate::Instance)s themselves; a [`Runner`](super::Runner) counts its own calls).
     pub fn record<T>(&mut self, report: &CallReport<T>) {
         self.record_timed(report, report.usage.wall_time);
     }

@@ -38,7 +38,7 @@ pub use self::metrics::{LATENCY_BUCKETS_MS, Metrics};
 pub use self::reservation::Reservation;
 use self::reservation::{Admitted, CallOp, Place, QueueTicket};
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, InputCode, Result};
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
 use crate::phase::Phase;
@@ -107,7 +107,7 @@ impl Runner {
     pub fn begin_session(&self, id: &str, context: Value) -> Result<()> {
         let mut sessions = lock(&self.inner.sessions);
         if sessions.contains_key(id) {
-            return Err(Error::input(ErrorCode::InvalidParams, format!("session {id:?} is open already")));
+            return Err(Error::input(InputCode::InvalidParams, format!("session {id:?} is open already")));
         }
         let slot = SessionSlot { session: Session::new(id).with_context(context), instance: None };
         sessions.insert(id.to_owned(), Arc::new(Mutex::new(slot)));
@@ -301,7 +301,7 @@ impl Runner {
     pub fn reserve(&self, session_id: &str) -> Result<Reservation> {
         let inner = &self.inner;
         let Some(slot) = lock(&inner.sessions).get(session_id).cloned() else {
-            return Err(Error::input(ErrorCode::InvalidParams, format!("no session {session_id:?}: begin it first")));
+            return Err(Error::input(InputCode::InvalidParams, format!("no session {session_id:?}: begin it first")));
         };
         let place = match Arc::clone(&inner.running).try_acquire_owned() {
             Ok(permit) => Place::Running(permit),

@@ -101,8 +101,7 @@ impl EngineSettings<'_> {
         config.consume_fuel(self.limits.fuel_per_call().is_some());
         config.epoch_interruption(self.limits.has_deadlines());
         config.max_wasm_stack(self.limits.wasm_stack_bytes());
-        let on_demand =
-            |config: &Config| Engine::new(config).map_err(|err| Error::host(format!("cannot create the engine: {err:#}")));
+        let on_demand = |config: &Config| Engine::new(config).map_err(|err| Error::host_caused("cannot create the engine", err));
         let Some(instances) = self.pooled_instances else { return on_demand(&config) };
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling_config(instances)));
         match Engine::new(&config) {
@@ -111,7 +110,7 @@ impl EngineSettings<'_> {
                 tracing::warn!("cannot reserve the instance pool ({err:#}); allocating instances on demand instead");
                 on_demand(config.allocation_strategy(InstanceAllocationStrategy::OnDemand))
             }
-            Err(err) => Err(Error::host(format!("cannot reserve a pool of {instances} instances: {err:#}"))),
+            Err(err) => Err(Error::host_caused(format!("cannot reserve a pool of {instances} instances"), err)),
         }
     }
 

@@ -14,7 +14,7 @@
 //! still has no network. A host that wants a component asking for the network
 //! refused at load instead uses [`ImportPolicy::strict`].
 
-use crate::error::{Error, Result};
+use crate::error::{Error, PackageCode, Result};
 
 /// The interfaces a component may import. Rules are written `namespace:package/*`
 /// (a whole package) or `namespace:package/interface`; versions are not part of
@@ -109,9 +109,8 @@ impl ImportPolicy {
     /// Check the top-level imports of a component's bytes; on refusal, error 2104
     /// naming each import that is not allowed.
     pub(crate) fn check(&self, bytes: &[u8], origin: &str) -> Result<()> {
-        let imports = component_imports(bytes).map_err(|err| {
-            Error::package(crate::ErrorCode::PackageMalformed, format!("{origin} is not a valid component: {err}"))
-        })?;
+        let imports = component_imports(bytes)
+            .map_err(|err| Error::package(PackageCode::Malformed, format!("{origin} is not a valid component: {err}")))?;
         let refused: Vec<String> = imports.into_iter().filter(|name| !self.allows(name)).collect();
         if refused.is_empty() {
             return Ok(());

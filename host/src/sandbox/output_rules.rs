@@ -13,7 +13,7 @@
 //! | debug is JSON of at most [`DEFAULT_MAX_DEBUG_BYTES`] | 9999 |
 
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, ImageMeta, PreExecuteOutput, Rect, Verdict};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, OutputCode, Result};
 
 /// Default cap on defect rects in one result: the platform's 20.
 pub const DEFAULT_MAX_DEFECTS: usize = 20;
@@ -148,11 +148,11 @@ impl OutputRules {
 }
 
 fn invalid(message: impl Into<String>) -> Error {
-    Error::InvalidOutput { code: ErrorCode::Unknown, message: message.into() }
+    Error::InvalidOutput { code: OutputCode::BrokenRule, message: message.into() }
 }
 
 fn coordinate(message: impl Into<String>) -> Error {
-    Error::InvalidOutput { code: ErrorCode::CoordinateInvalid, message: message.into() }
+    Error::InvalidOutput { code: OutputCode::CoordinateInvalid, message: message.into() }
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ use tokio::task::JoinSet;
 
 use self::frame::{FrameError, read_frame, write_frame};
 use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_ERROR_CODE, Request, Shape};
-use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::error::{Error, ErrorKind, InputCode};
 use crate::params::params_from_json;
 use crate::runner::{Reservation, Runner};
 use crate::types::{AlgorithmInfo, Image, StepInput, StepOutcome};
@@ -421,7 +421,7 @@ where
                 pids.len(),
                 pids.join(", ")
             );
-            let err = Error::input(ErrorCode::InvalidPid, message);
+            let err = Error::input(InputCode::InvalidPid, message);
             return Task::Reply(error_reply(&request_id, shape, &err));
         }
     };
@@ -500,14 +500,14 @@ pub fn check_station_params(info: &AlgorithmInfo, params: &Map<String, Value>) -
         for (key, values) in params {
             let index: u32 = key.parse().unwrap_or_default();
             let step = info.steps.iter().find(|s| s.index == index).ok_or_else(|| {
-                Error::input(ErrorCode::InvalidParams, format!("the params name step {index}, which the algorithm lacks"))
+                Error::input(InputCode::InvalidParams, format!("the params name step {index}, which the algorithm lacks"))
             })?;
             params_from_json(step, values.as_object().unwrap_or(&Map::new()))?;
         }
         return Ok(());
     }
     if let Some(unknown) = params.keys().find(|name| !info.steps.iter().any(|s| s.params.iter().any(|p| &p.name == *name))) {
-        return Err(Error::input(ErrorCode::InvalidParams, format!("no step of the algorithm has a param `{unknown}`")));
+        return Err(Error::input(InputCode::InvalidParams, format!("no step of the algorithm has a param `{unknown}`")));
     }
     for step in &info.steps {
         params_from_json(step, &station_params_for(info, params, step.index))?;
@@ -531,10 +531,10 @@ async fn prepare<W>(
         .steps
         .iter()
         .find(|s| s.index == call.step_index)
-        .ok_or_else(|| Error::input(ErrorCode::InvalidParams, format!("the algorithm has no step {}", call.step_index)))?;
+        .ok_or_else(|| Error::input(InputCode::InvalidParams, format!("the algorithm has no step {}", call.step_index)))?;
     let params = params_from_json(step, &params)?;
     let Some(image) = call.image.clone() else {
-        return Err(Error::input(ErrorCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));
+        return Err(Error::input(InputCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));
     };
     // No file is opened before the call may run: a queued call holds no image.
     reservation.ready().await?;

@@ -16,7 +16,7 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use super::protocol::{ImageMetaJson, ImageRef};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, Result};
 use crate::image::{MAX_IMAGE_BYTES, MAX_IMAGE_DIMENSION, check_image, decode_image};
 use crate::types::{Image, ImageMeta, PixelFormat};
 
@@ -49,7 +49,7 @@ pub fn default_shm_dir() -> PathBuf {
 }
 
 fn load_failed(message: String) -> Error {
-    Error::input(ErrorCode::ImageLoadFailed, message)
+    Error::input(InputCode::ImageLoadFailed, message)
 }
 
 /// The file stem the platform gives an id: every character other than ASCII
@@ -224,7 +224,7 @@ impl Opened {
         let meta = &image.meta;
         if meta.width.is_some_and(|w| w != width) || meta.height.is_some_and(|h| h != height) {
             return Err(Error::input(
-                ErrorCode::InvalidParams,
+                InputCode::InvalidParams,
                 format!(
                     "image {:?} is {width}x{height} but its meta says {}x{}",
                     image.shm_id,
@@ -446,6 +446,7 @@ impl<'a> DictReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     #[test]
     fn ids_map_to_the_platforms_file_names() {

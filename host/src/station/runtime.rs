@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::admission::Admission;
 use crate::bindings::procvision::algorithm::types::{AlgorithmInfo, ExecuteOutput, StepInput};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, InputCode, Result, StationCode};
 use crate::host::Host;
 use crate::instance::CallReport;
 use crate::runner::{Runner, RunnerConfig};
@@ -165,7 +165,7 @@ impl Station {
     pub fn route(&self, pid: &str) -> Result<Arc<ActiveVersion>> {
         let routes = Arc::clone(&self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner));
         routes.get(pid).cloned().ok_or_else(|| {
-            Error::input(ErrorCode::InvalidPid, format!("no version is active for product id `{pid}` on this station"))
+            Error::input(InputCode::InvalidPid, format!("no version is active for product id `{pid}` on this station"))
         })
     }
 
@@ -237,7 +237,10 @@ impl Station {
         let admission = Admission::new(&self.trust).allow_downgrade(true).record(false);
         let loaded = self.host.load_package(&bytes, &origin, &admission)?;
         if loaded.manifest().is_none_or(|m| m.name != package.name || m.version != package.version) {
-            return Err(Error::station(ErrorCode::InstallFailed, format!("the stored file of {package} holds another package")));
+            return Err(Error::station(
+                StationCode::InstallFailed,
+                format!("the stored file of {package} holds another package"),
+            ));
         }
         let info = loaded.instantiate()?.info().clone();
         let runner = Runner::new(loaded, self.config.clone());

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::durable;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result, StationCode};
 
 /// The directory of installed packages inside a station.
 pub(crate) const PACKAGES_DIR: &str = "packages";
@@ -64,7 +64,7 @@ pub(crate) fn installed(station: &Path) -> Result<Vec<(String, semver::Version, 
 pub(crate) fn store_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let created = !dir.exists();
-    crate::station::create_dirs(dir).map_err(|err| Error::station(ErrorCode::InstallFailed, err.to_string()))?;
+    crate::station::create_dirs(dir).map_err(|err| Error::station(StationCode::InstallFailed, err.to_string()))?;
     if created && let Some(parent) = dir.parent() {
         durable::sync_dir(parent).map_err(|err| install_error("flush", parent, &err))?;
     }
@@ -100,7 +100,7 @@ pub(crate) fn remove_stale_temporaries(dir: &Path) {
 }
 
 fn install_error(what: &str, path: &Path, err: &std::io::Error) -> Error {
-    Error::station(ErrorCode::InstallFailed, format!("cannot {what} {}: {err}", path.display()))
+    Error::station(StationCode::InstallFailed, format!("cannot {what} {}: {err}", path.display()))
 }
 
 pub(crate) fn io_error(what: &str, path: &Path, err: &std::io::Error) -> Error {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use pv_host::serve::{ServeConfig, ServeEnd, check_station_params, frame::DEFAULT_MAX_FRAME_BYTES, serve};
-use pv_host::{Error, ErrorCode, Runner, RunnerConfig};
+use pv_host::{Error, InputCode, Runner, RunnerConfig};
 
 use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
@@ -103,7 +103,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         && !info.supported_pids.contains(pid)
     {
         let message = format!("--pid {pid:?} is not supported (supported: {})", info.supported_pids.join(", "));
-        return Err(Error::InvalidInput { code: ErrorCode::InvalidPid, message }.into());
+        return Err(Error::InvalidInput { code: InputCode::InvalidPid, message }.into());
     }
     let params = super::run::parse_params(args.params.as_deref())?;
     check_station_params(&info, &params)?;

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{Run, describe, ready, step_once, thumbnail, verdict_name};
-use crate::error::Error;
+use crate::error::{Error, InputCode};
 use crate::harness::Status;
 use crate::harness::cases::{GoldenCase, best_matches};
 use crate::image::load_image;
@@ -18,10 +18,12 @@ pub(super) fn golden_check(package: &Package, info: &AlgorithmInfo, case: &Golde
     let name = format!("case[{}]", case.name);
     let outcome = (|| {
         let image = load_image(&case.image, None)?;
-        let step =
-            info.steps.iter().find(|s| s.index == case.step).cloned().ok_or_else(|| {
-                Error::input(crate::ErrorCode::InvalidParams, format!("the algorithm has no step {}", case.step))
-            })?;
+        let step = info
+            .steps
+            .iter()
+            .find(|s| s.index == case.step)
+            .cloned()
+            .ok_or_else(|| Error::input(InputCode::InvalidParams, format!("the algorithm has no step {}", case.step)))?;
         let input = StepInput {
             step_index: case.step,
             pid: case.pid.clone(),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use pv_host::image::{load_image, probe_image};
 use pv_host::serve::protocol;
 use pv_host::types::{ExecuteOutput, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
-use pv_host::{CallReport, Error, ErrorCode, Instance, Session, params_from_json};
+use pv_host::{CallReport, Error, InputCode, Instance, Session, params_from_json};
 
 use super::{RunArgs, RunOutcome, StepPlan};
 use crate::commands::Record;
@@ -18,11 +18,11 @@ fn plan(args: &RunArgs) -> Result<Vec<StepPlan>> {
     if let Some(path) = &args.flow {
         let text = std::fs::read(path).with_context(|| format!("cannot read the flow file {}", path.display()))?;
         let steps: Vec<StepPlan> = serde_json::from_slice(&text).map_err(|err| Error::InvalidInput {
-            code: ErrorCode::InvalidParams,
+            code: InputCode::InvalidParams,
             message: format!("the flow file {} is not a JSON array of steps: {err}", path.display()),
         })?;
         if steps.is_empty() {
-            return Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: "the flow has no steps".into() }.into());
+            return Err(Error::InvalidInput { code: InputCode::InvalidParams, message: "the flow has no steps".into() }.into());
         }
         return Ok(steps);
     }
@@ -50,7 +50,7 @@ pub(super) fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
             Some(Value::Object(map)) => map.clone(),
             Some(other) => {
                 return Err(Error::InvalidInput {
-                    code: ErrorCode::InvalidParams,
+                    code: InputCode::InvalidParams,
                     message: format!("the params of step {} must be a JSON object, got {other}", step_plan.step),
                 }
                 .into());
@@ -137,7 +137,7 @@ fn run_step(
 /// `--guide-info`: the platform's groups or a list of rects, as JSON or @FILE.
 fn parse_guide_info(arg: Option<&str>) -> Result<Vec<Rect>> {
     let Some(arg) = arg else { return Ok(Vec::new()) };
-    let invalid = |message: String| Error::InvalidInput { code: ErrorCode::InvalidParams, message };
+    let invalid = |message: String| Error::InvalidInput { code: InputCode::InvalidParams, message };
     let text = match arg.strip_prefix('@') {
         Some(path) => {
             std::fs::read_to_string(path).map_err(|err| invalid(format!("cannot read guide info file {path}: {err}")))?
@@ -153,7 +153,7 @@ pub(in crate::commands) fn parse_params(arg: Option<&str>) -> Result<Map<String,
     let Some(arg) = arg else { return Ok(Map::new()) };
     let text = match arg.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path).map_err(|err| Error::InvalidInput {
-            code: ErrorCode::InvalidParams,
+            code: InputCode::InvalidParams,
             message: format!("cannot read params file {path}: {err}"),
         })?,
         None => arg.to_owned(),
@@ -161,12 +161,12 @@ pub(in crate::commands) fn parse_params(arg: Option<&str>) -> Result<Map<String,
     match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Error::InvalidInput {
-            code: ErrorCode::InvalidParams,
+            code: InputCode::InvalidParams,
             message: format!("params must be a JSON object, got {other}"),
         }
         .into()),
         Err(err) => {
-            Err(Error::InvalidInput { code: ErrorCode::InvalidParams, message: format!("params are not JSON: {err}") }.into())
+            Err(Error::InvalidInput { code: InputCode::InvalidParams, message: format!("params are not JSON: {err}") }.into())
         }
     }
 }

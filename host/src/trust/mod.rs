@@ -6,137 +6,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::durable::{self, LockFile};
-use crate::error::{Error, ErrorCode, Result};
+mod files;
+mod rollback;
+mod verification;
+
+use self::files::{REVOKED_FILE, StoreLock, check_permissions, read_revoked, write_new, write_replacing};
+use self::rollback::{
+    ADMITTED_FILE, ADMITTED_FORMAT, ANY_PUBLISHER, AdmittedFile, AdmittedRecord, merge_admitted, read_admitted,
+};
+pub use self::verification::{SignatureStatus, Signer, Verification};
+use crate::error::{Error, Result, TrustCode};
 use crate::package_file::{KeyId, Manifest, PackageFile, PublicKey, SignatureSection};
 
 /// Environment variable naming the trust store directory.
 pub const TRUST_DIR_ENV: &str = "PV_HOST_TRUST";
-/// File of revoked key ids in the trust store directory.
-const REVOKED_FILE: &str = "revoked";
-/// File of admitted versions in the trust store directory.
-const ADMITTED_FILE: &str = "admitted-versions.json";
-/// Lock file taken exclusively around every rewrite of a file of the store.
-const LOCK_FILE: &str = ".lock";
-/// The publisher under which a record keyed by name only (older format) is kept:
-/// it applies to every publisher.
-const ANY_PUBLISHER: &str = "*";
-
-/// Highest admitted version per publisher key id (hex, or [`ANY_PUBLISHER`]) and
-/// package name.
-type AdmittedRecord = BTreeMap<String, BTreeMap<String, semver::Version>>;
-
-/// The rollback record as it is written to disk.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdmittedFile {
-    format: u32,
-    admitted: AdmittedRecord,
-}
-
-/// The current format of `admitted-versions.json`.
-const ADMITTED_FORMAT: u32 = 2;
-
-/// A trusted signer of a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Signer {
-    /// The key's name in the trust store (its file name without `.pub`).
-    pub name: String,
-    /// The key's id.
-    pub key_id: KeyId,
-}
-
-/// What a trust store makes of one signature.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignatureStatus {
-    /// By a trusted key, and it verifies.
-    Trusted {
-        /// The key's name in the store.
-        name: String,
-    },
-    /// By a trusted key, and it does not verify: the package was changed.
-    Invalid {
-        /// The key's name in the store.
-        name: String,
-    },
-    /// By a revoked key.
-    Revoked,
-    /// By a key the store does not know.
-    Unknown,
-}
-
-/// What the signatures of a package amount to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verification {
-    /// Distinct trusted keys whose signatures verify.
-    pub trusted: Vec<Signer>,
-    /// Keys that signed but are not in the trust store (their signatures cannot
-    /// be checked).
-    pub unknown: Vec<KeyId>,
-    /// Keys the store does not know that signed after the last trusted
-    /// signature: the bytes they added are not covered by any trusted signature.
-    pub unknown_after_trusted: Vec<KeyId>,
-    /// How many distinct trusted signers the policy requires.
-    pub required: usize,
-}
-
-impl Verification {
-    /// Whether enough trusted keys signed, and no unknown key signed after them:
-    /// every byte of the package is covered by a trusted signature.
-    pub fn is_sufficient(&self) -> bool {
-        self.trusted.len() >= self.required && self.unknown_after_trusted.is_empty()
-    }
-
-    /// The publisher: the first trusted key that signed (signatures in file
-    /// order). The rollback record is kept per publisher.
-    pub fn publisher(&self) -> Option<&Signer> {
-        self.trusted.first()
-    }
-
-    /// An error unless enough trusted keys signed: 2106 unsigned, 2108 only
-    /// unknown signers, 2110 too few.
-    pub fn require(&self, origin: &str) -> Result<()> {
-        if self.is_sufficient() {
-            return Ok(());
-        }
-        if self.trusted.is_empty() && self.unknown.is_empty() {
-            return Err(Error::untrusted(
-                ErrorCode::Unsigned,
-                format!(
-                    "{origin} is not signed: sign it with `pv-host sign {origin} --key KEY.key` (or, for development only, run with --allow-unsigned)"
-                ),
-            ));
-        }
-        let unknown = self.unknown.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        if !self.trusted.is_empty() && !self.unknown_after_trusted.is_empty() {
-            let late = self.unknown_after_trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-            return Err(Error::untrusted(
-                ErrorCode::UnknownSigner,
-                format!(
-                    "{origin} was signed after its last trusted signature by key(s) the trust store does not know ({late}): those bytes are not authenticated; obtain the package as the trusted signer released it, or trust the later signer with `pv-host trust add KEY.pub`"
-                ),
-            ));
-        }
-        if self.trusted.is_empty() {
-            return Err(Error::untrusted(
-                ErrorCode::UnknownSigner,
-                format!(
-                    "{origin} is signed only by keys the trust store does not know ({unknown}): if you trust the signer, add its public key with `pv-host trust add KEY.pub`"
-                ),
-            ));
-        }
-        let names = self.trusted.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ");
-        Err(Error::untrusted(
-            ErrorCode::TooFewSigners,
-            format!(
-                "{origin} has {} trusted signer(s) ({names}) but the trust policy requires {}: have it countersigned with `pv-host sign`",
-                self.trusted.len(),
-                self.required
-            ),
-        ))
-    }
-}
-
 /// Trusted keys, revoked key ids, the number of signers required, and the
 /// rollback record. The directory layout and the rules it keeps follow.
 ///
@@ -181,8 +64,8 @@ pub struct TrustStore {
     admitted: Mutex<AdmittedRecord>,
 }
 
-fn store_error(message: String) -> Error {
-    Error::untrusted(ErrorCode::TrustStoreInvalid, message)
+pub(super) fn store_error(message: String) -> Error {
+    Error::untrusted(TrustCode::StoreInvalid, message)
 }
 
 impl TrustStore {
@@ -224,7 +107,7 @@ impl TrustStore {
         for entry in entries.filter_map(|entry| entry.ok()) {
             // Another process's replacement in flight: never read, and gone
             // (renamed) at any moment.
-            if entry.file_name().to_string_lossy().starts_with(durable::TEMPORARY_PREFIX) {
+            if entry.file_name().to_string_lossy().starts_with(crate::durable::TEMPORARY_PREFIX) {
                 continue;
             }
             let path = entry.path();
@@ -345,13 +228,13 @@ impl TrustStore {
             match self.signature_status(file, signature) {
                 SignatureStatus::Revoked => {
                     return Err(Error::untrusted(
-                        ErrorCode::RevokedSigner,
+                        TrustCode::RevokedSigner,
                         format!("{origin} is signed by revoked key {id}: obtain a package signed with a current key"),
                     ));
                 }
                 SignatureStatus::Invalid { name } => {
                     return Err(Error::untrusted(
-                        ErrorCode::BadSignature,
+                        TrustCode::BadSignature,
                         format!(
                             "the signature of {origin} by key `{name}` ({id}) does not verify: the package was changed after it was signed; obtain an intact copy"
                         ),
@@ -414,7 +297,7 @@ impl TrustStore {
         }
         match self.admitted_version(publisher, &manifest.name) {
             Some(highest) if manifest.version < highest && !allow_downgrade => Err(Error::untrusted(
-                ErrorCode::Downgrade,
+                TrustCode::Downgrade,
                 format!(
                     "{} {} is older than version {highest} admitted before from the same publisher ({publisher}): refusing a rollback (pass --allow-downgrade if it is intended)",
                     manifest.name, manifest.version
@@ -452,121 +335,10 @@ impl TrustStore {
     }
 }
 
-/// Keep the higher version of every entry of `other` in `record`.
-fn merge_admitted(record: &mut AdmittedRecord, other: AdmittedRecord) {
-    for (publisher, versions) in other {
-        let mine = record.entry(publisher).or_default();
-        for (name, version) in versions {
-            match mine.get(&name) {
-                Some(existing) if *existing >= version => {}
-                _ => {
-                    mine.insert(name, version);
-                }
-            }
-        }
-    }
-}
-
-/// Read the rollback record of the store in `dir` (empty when there is none). A
-/// record in the older format (a map of name to version) is kept under
-/// [`ANY_PUBLISHER`].
-fn read_admitted(dir: &Path) -> Result<AdmittedRecord> {
-    let path = dir.join(ADMITTED_FILE);
-    let json = match std::fs::read(&path) {
-        Ok(json) => json,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(AdmittedRecord::new()),
-        Err(err) => return Err(store_error(format!("cannot read {}: {err}", path.display()))),
-    };
-    let invalid = |err: serde_json::Error| store_error(format!("{} is not a version record: {err}", path.display()));
-    let value: serde_json::Value = serde_json::from_slice(&json).map_err(invalid)?;
-    if value.get("format").is_some() {
-        let file: AdmittedFile = serde_json::from_value(value).map_err(invalid)?;
-        if file.format != ADMITTED_FORMAT {
-            return Err(store_error(format!(
-                "{} has format {}, this pv-host reads format {ADMITTED_FORMAT}",
-                path.display(),
-                file.format
-            )));
-        }
-        return Ok(file.admitted);
-    }
-    let by_name: BTreeMap<String, semver::Version> = serde_json::from_value(value).map_err(invalid)?;
-    Ok(BTreeMap::from([(ANY_PUBLISHER.to_owned(), by_name)]))
-}
-
-/// Read the revoked key ids of the store in `dir` (none when there is no list).
-fn read_revoked(dir: &Path) -> Result<BTreeSet<KeyId>> {
-    let path = dir.join(REVOKED_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text
-            .lines()
-            .map(|line| line.split('#').next().unwrap_or("").trim())
-            .filter(|line| !line.is_empty())
-            .map(str::parse)
-            .collect(),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
-        Err(err) => Err(store_error(format!("cannot read {}: {err}", path.display()))),
-    }
-}
-
-/// Refuse a store directory or file that someone other than the current user
-/// (or root) owns or may write (2114). See [`TrustStore`].
-#[cfg(unix)]
-fn check_permissions(path: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path)
-        .map_err(|err| store_error(format!("cannot read the trust store entry {}: {err}", path.display())))?;
-    let owner = metadata.uid();
-    let me = rustix::process::geteuid().as_raw();
-    if owner != me && owner != 0 {
-        return Err(store_error(format!(
-            "{} belongs to user {owner}, not to this user ({me}) or root: another user could change what this station trusts; fix the owner (chown)",
-            path.display()
-        )));
-    }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(store_error(format!(
-            "{} is writable by group or others (mode {:o}): anyone could change what this station trusts; run `chmod go-w {}`",
-            path.display(),
-            metadata.mode() & 0o7777,
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_permissions(_path: &Path) -> Result<()> {
-    Ok(())
-}
-
-/// An exclusive lock on the store's lock file, released when dropped.
-struct StoreLock {
-    _held: LockFile,
-}
-
-impl StoreLock {
-    fn exclusive(dir: &Path) -> Result<Self> {
-        let path = dir.join(LOCK_FILE);
-        LockFile::exclusive(&path)
-            .map(|held| StoreLock { _held: held })
-            .map_err(|err| store_error(format!("cannot lock {}: {err}", path.display())))
-    }
-}
-
-/// Create `path`, never overwriting.
-fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
-    durable::write_new(path, bytes).map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
-}
-
-/// Replace `path` atomically and durably (see [`durable::write_replacing`]).
-fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
-    durable::write_replacing(path, bytes).map_err(|err| store_error(format!("cannot write {}: {err}", path.display())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
     use crate::package_file::SecretKey;
 
     #[test]
