@@ -32,26 +32,36 @@
 //! connection, without allocating the claimed size; a frame that is not JSON or
 //! has an unknown type gets an error frame with code 1000 and the server goes
 //! on; the end of input inside a frame tears down and ends.
+//!
+//! [`serve_station`] serves a [`Station`] instead of one package: each call
+//! runs on the version active for its product id (a generation-1 call's `pid`;
+//! a generation-2 call's [`ServeConfig::pid`], else the station's only active
+//! one), each version on its own runner. A generation-1 session stays on the
+//! version it was begun on; a new one takes the version active then. A product
+//! id with nothing active gets a result ERROR 1001.
 
+mod backend;
 pub mod frame;
 pub mod protocol;
 pub mod shm;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
+use self::backend::{Backend, Sessions, Target};
 use self::frame::{FrameError, read_frame, write_frame};
 use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_ERROR_CODE, Request, Shape};
 use crate::error::{Error, ErrorKind, InputCode};
 use crate::params::params_from_json;
 use crate::runner::{Reservation, Runner};
+use crate::station::Station;
 use crate::types::{AlgorithmInfo, Image, StepInput, StepOutcome};
 
 /// Default number of sessions kept; the least recently begun is ended past it.
@@ -72,7 +82,8 @@ pub struct ServeConfig {
     /// Sessions kept at once. Default: [`DEFAULT_MAX_SESSIONS`].
     pub max_sessions: usize,
     /// Product id of generation-2 calls, which carry none. Default: none, and
-    /// then the algorithm's only PID when it declares exactly one; otherwise
+    /// then the algorithm's only PID when it declares exactly one (on a
+    /// station, the only product id active when the call arrives); otherwise
     /// such a call gets a result ERROR 1001.
     pub pid: Option<String>,
     /// The station's parameter values: a JSON object of name to value applied
@@ -143,31 +154,6 @@ pub enum ServeEnd {
     FrameTooLarge,
 }
 
-/// Sessions begun on the runner, oldest first. Owned by the reader: nothing
-/// here waits, an evicted session is ended on a blocking thread (its call may
-/// still be running).
-struct Sessions {
-    order: VecDeque<String>,
-    max: usize,
-}
-
-impl Sessions {
-    fn ensure(&mut self, runner: &Runner, id: &str, context: &Value) {
-        if self.order.iter().any(|known| known == id) {
-            return;
-        }
-        if runner.begin_session(id, context.clone()).is_ok() {
-            self.order.push_back(id.to_owned());
-        }
-        while self.order.len() > self.max {
-            if let Some(oldest) = self.order.pop_front() {
-                let runner = runner.clone();
-                tokio::task::spawn_blocking(move || runner.end_session(&oldest));
-            }
-        }
-    }
-}
-
 /// The writing half: one frame at a time, each one buffered write and one
 /// flush. Only writes wait on it, never a guest.
 struct Out<W> {
@@ -185,8 +171,7 @@ impl<W: AsyncWrite + Unpin> Out<W> {
 
 /// What every call task shares.
 struct Context<W> {
-    runner: Runner,
-    info: AlgorithmInfo,
+    backend: Backend,
     shm_dir: PathBuf,
     params: Map<String, Value>,
     budget: Arc<Semaphore>,
@@ -200,15 +185,57 @@ const BUDGET_UNIT: u64 = 1024;
 
 /// Serve the protocol on `reader` and `writer` until shutdown or the end of
 /// input. `info` is the algorithm's `get-info`.
-pub async fn serve<R, W>(runner: Runner, info: AlgorithmInfo, config: ServeConfig, mut reader: R, writer: W) -> ServeEnd
+pub async fn serve<R, W>(runner: Runner, info: AlgorithmInfo, config: ServeConfig, reader: R, writer: W) -> ServeEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    serve_on(Backend::package(runner, info), config, reader, writer).await
+}
+
+/// Serve every product id active on `station`, as [`serve`] does one package,
+/// until shutdown or the end of input. The station is watched every
+/// `watch_interval` for the whole time ([`Station::watch`]): an activation or a
+/// rollback made by another process takes effect for the next call, without a
+/// restart.
+///
+/// Each call runs on the version active for its product id when its frame is
+/// read, and finishes there. A generation-1 call's product id is its `pid`; a
+/// session keeps the version it was begun on for all its later calls (one that
+/// names no session follows the active version); `info` with a `pid` describes
+/// that product id's version, without one the station (see the README). A
+/// generation-2 call runs for [`ServeConfig::pid`], else the station's only
+/// active product id, else it gets a result ERROR 1001, as does a call for a
+/// product id with nothing active. [`ServeConfig::params`] apply to every
+/// version as they do to one package (in the by-name form, names a step does
+/// not declare are skipped) but are not checked before serving:
+/// [`check_station_params`] checks them against one algorithm.
+pub async fn serve_station<R, W>(
+    station: Arc<Station>,
+    watch_interval: Duration,
+    config: ServeConfig,
+    reader: R,
+    writer: W,
+) -> ServeEnd
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let watcher = station.watch(watch_interval);
+    let end = serve_on(Backend::Station(station), config, reader, writer).await;
+    // Stopping the watcher waits for a refresh under way: off the runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(watcher)).await;
+    end
+}
+
+async fn serve_on<R, W>(backend: Backend, config: ServeConfig, mut reader: R, writer: W) -> ServeEnd
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let budget_units = (config.max_image_bytes_in_flight / BUDGET_UNIT).clamp(1, u64::from(u32::MAX >> 1)) as u32;
     let context = Arc::new(Context {
-        runner: runner.clone(),
-        info,
+        backend,
         shm_dir: config.shm_dir.clone(),
         params: config.params.clone(),
         budget: Arc::new(Semaphore::new(budget_units as usize)),
@@ -217,7 +244,7 @@ where
         out: Out { writer: tokio::sync::Mutex::new(writer) },
     });
     context.out.send(&protocol::hello()).await;
-    let mut sessions = Sessions { order: VecDeque::new(), max: config.max_sessions.max(1) };
+    let mut sessions = Sessions::new(config.max_sessions);
     let mut calls = JoinSet::new();
     let mut executes: u64 = 0;
 
@@ -262,7 +289,7 @@ where
             Ok(Request::Call { request_id, call }) => (request_id, call),
         };
         let task = match call.generation {
-            Generation::Phases => phase_call(&context, &mut sessions, request_id, call),
+            Generation::Phases => phase_call(&context, &config, &mut sessions, request_id, call),
             Generation::ExecuteOnly => {
                 executes += 1;
                 execute_call(&context, &config, executes, request_id, call)
@@ -279,8 +306,8 @@ where
 
     // Let calls in flight answer, then tear down.
     while calls.join_next().await.is_some() {}
-    let teardown = runner.clone();
-    let _ = tokio::task::spawn_blocking(move || teardown.shutdown()).await;
+    let teardown = Arc::clone(&context);
+    let _ = tokio::task::spawn_blocking(move || teardown.backend.shutdown()).await;
     if end == ServeEnd::Shutdown {
         context.out.send(&protocol::shutdown_ack()).await;
     }
@@ -312,29 +339,54 @@ fn unit_reply(request_id: &Value, shape: Shape<'_>, report: crate::CallReport<()
     }
 }
 
-/// A generation-1 call: sessions by id, one of the lifecycle phases.
-fn phase_call<W>(context: &Arc<Context<W>>, sessions: &mut Sessions, request_id: Value, call: Box<Call>) -> Task
+/// A generation-1 call: sessions by id, one of the lifecycle phases, on the
+/// call's [`Target`].
+fn phase_call<W>(
+    context: &Arc<Context<W>>,
+    config: &ServeConfig,
+    sessions: &mut Sessions,
+    request_id: Value,
+    call: Box<Call>,
+) -> Task
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let shape = Shape::Phase(&call.phase, call.step_index);
     match call.phase.as_str() {
         "info" => {
-            return Task::Reply(protocol::result(&request_id, shape, "ok", protocol::info_data(&context.info)));
+            return Task::Reply(match context.backend.info_data(&call.pid) {
+                Ok(data) => protocol::result(&request_id, shape, "ok", data),
+                Err(err) => error_reply(&request_id, shape, &err),
+            });
         }
-        "teardown" | "setup" | "reset" | "on_step_start" | "on_step_finish" | "pre" | "execute" => {}
+        "teardown" => {
+            let resolved = context.backend.phase_target(sessions, &call, config.pid.as_deref());
+            let runners = context.backend.teardown_runners(resolved);
+            let context = Arc::clone(context);
+            return Task::Run(Box::pin(async move {
+                let _ = tokio::task::spawn_blocking(move || runners.iter().for_each(Runner::shutdown)).await;
+                let shape = Shape::Phase(&call.phase, call.step_index);
+                context.out.send(&protocol::result(&request_id, shape, "torn down", Map::new())).await;
+            }));
+        }
+        "setup" | "reset" | "on_step_start" | "on_step_finish" | "pre" | "execute" => {}
         other => {
             return Task::Reply(protocol::error(&request_id, PROTOCOL_ERROR_CODE, &format!("unknown phase `{other}`")));
         }
     }
-    let session = call.session_id.clone();
-    if call.phase != "teardown" {
-        sessions.ensure(&context.runner, &session, &call.session_context);
+    let target = match context.backend.phase_target(sessions, &call, config.pid.as_deref()) {
+        Ok(target) => target,
+        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+    };
+    if let Some(version) = target.describe() {
+        tracing::debug!(request_id = %request_id, pid = %call.pid, session = %call.session_id, %version, "routed");
     }
+    let session = call.session_id.clone();
+    sessions.ensure(&target, &session, &call.session_context);
     // Reserved now, in frame order and before any image is opened: a call
     // refused as busy costs nothing.
     let reservation = match call.phase.as_str() {
-        "pre" | "execute" => match context.runner.reserve(&session) {
+        "pre" | "execute" => match target.runner().reserve(&session) {
             Ok(reservation) => Some(reservation),
             Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
         },
@@ -342,27 +394,23 @@ where
     };
     let context = Arc::clone(context);
     Task::Run(Box::pin(async move {
-        let reply = run_phase(&context, &request_id, &call, &session, reservation).await;
+        let reply = run_phase(&context, &target, &request_id, &call, &session, reservation).await;
         context.out.send(&reply).await;
     }))
 }
 
 async fn run_phase<W>(
     context: &Context<W>,
+    target: &Target,
     request_id: &Value,
     call: &Call,
     session: &str,
     reservation: Option<Reservation>,
 ) -> Value {
     let shape = Shape::Phase(&call.phase, call.step_index);
-    let runner = &context.runner;
+    let runner = target.runner();
     match (call.phase.as_str(), reservation) {
         ("setup", _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
-        ("teardown", _) => {
-            let teardown = runner.clone();
-            let _ = tokio::task::spawn_blocking(move || teardown.shutdown()).await;
-            protocol::result(request_id, shape, "torn down", Map::new())
-        }
         ("reset", _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
         ("on_step_start", _) => {
             unit_reply(request_id, shape, runner.on_step_start(session, call.step_index, call.pid.clone()).await, "ok")
@@ -377,9 +425,9 @@ async fn run_phase<W>(
             unit_reply(request_id, shape, report, "ok")
         }
         (phase, Some(mut reservation)) => {
-            let mut params = context.station_params(call.step_index);
+            let mut params = context.station_params(target.info(), call.step_index);
             params.extend(call.user_params.clone());
-            let prepared = prepare(context, call, &call.pid, params, &mut reservation).await;
+            let prepared = prepare(context, target.info(), call, &call.pid, params, &mut reservation).await;
             let (input, _images) = match prepared {
                 Ok(prepared) => prepared,
                 Err(err) => return error_reply(request_id, shape, &err),
@@ -412,45 +460,39 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let shape = Shape::Step(call.step_index);
-    let pid = match (&config.pid, context.info.supported_pids.as_slice()) {
-        (Some(pid), _) => pid.clone(),
-        (None, [only]) => only.clone(),
-        (None, pids) => {
-            let message = format!(
-                "the call names no product id and the algorithm supports {} ({}); start serve with --pid",
-                pids.len(),
-                pids.join(", ")
-            );
-            let err = Error::input(InputCode::InvalidPid, message);
-            return Task::Reply(error_reply(&request_id, shape, &err));
-        }
+    let routed = context.backend.default_pid(config.pid.as_deref()).and_then(|pid| Ok((context.backend.route(&pid)?, pid)));
+    let (target, pid) = match routed {
+        Ok(routed) => routed,
+        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
     };
+    if let Some(version) = target.describe() {
+        tracing::debug!(request_id = %request_id, %pid, %version, "routed");
+    }
     let (session, own_session) = match &config.execute_session {
         Some(shared) => (shared.clone(), false),
         None => (format!("pv-host:execute:{serial}"), true),
     };
-    // A shared session is begun once and kept; "open already" is expected.
-    let begun = context.runner.begin_session(&session, Value::Object(Map::new()));
+    // A shared session is begun once on each runner and kept; "open already"
+    // is expected.
+    let runner = target.runner().clone();
+    let begun = runner.begin_session(&session, Value::Object(Map::new()));
     if own_session && let Err(err) = begun {
         return Task::Reply(error_reply(&request_id, shape, &err));
     }
-    let end_own = |context: &Context<W>| {
-        if own_session {
-            context.runner.end_session(&session);
-        }
-    };
-    let mut reservation = match context.runner.reserve(&session) {
+    let mut reservation = match runner.reserve(&session) {
         Ok(reservation) => reservation,
         Err(err) => {
-            end_own(context);
+            if own_session {
+                runner.end_session(&session);
+            }
             return Task::Reply(error_reply(&request_id, shape, &err));
         }
     };
     let context = Arc::clone(context);
     Task::Run(Box::pin(async move {
         let shape = Shape::Step(call.step_index);
-        let params = context.station_params(call.step_index);
-        let reply = match prepare(&context, &call, &pid, params, &mut reservation).await {
+        let params = context.station_params(target.info(), call.step_index);
+        let reply = match prepare(&context, target.info(), &call, &pid, params, &mut reservation).await {
             Err(err) => {
                 drop(reservation);
                 error_reply(&request_id, shape, &err)
@@ -464,16 +506,16 @@ where
         };
         // The call is over, so ending its session waits on nothing.
         if own_session {
-            context.runner.end_session(&session);
+            runner.end_session(&session);
         }
         context.out.send(&reply).await;
     }))
 }
 
 impl<W> Context<W> {
-    /// The station's params for `step` (see [`ServeConfig::params`]).
-    fn station_params(&self, step: u32) -> Map<String, Value> {
-        station_params_for(&self.info, &self.params, step)
+    /// The station's params for `step` of `info` (see [`ServeConfig::params`]).
+    fn station_params(&self, info: &AlgorithmInfo, step: u32) -> Map<String, Value> {
+        station_params_for(info, &self.params, step)
     }
 }
 
@@ -521,13 +563,13 @@ pub fn check_station_params(info: &AlgorithmInfo, params: &Map<String, Value>) -
 /// held until the call ends.
 async fn prepare<W>(
     context: &Context<W>,
+    info: &AlgorithmInfo,
     call: &Call,
     pid: &str,
     params: Map<String, Value>,
     reservation: &mut Reservation,
 ) -> crate::Result<(StepInput, OwnedSemaphorePermit)> {
-    let step = context
-        .info
+    let step = info
         .steps
         .iter()
         .find(|s| s.index == call.step_index)

@@ -111,6 +111,9 @@ pub struct Call {
     pub session_id: String,
     /// Session context (an object).
     pub session_context: Value,
+    /// Whether the call named its session (`session.id`); one that does not
+    /// runs in the session `default`.
+    pub session_named: bool,
     /// User params, by name.
     pub user_params: Map<String, Value>,
     /// The current image, if the phase needs one.
@@ -245,6 +248,7 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
             step_desc,
             session_id: String::new(),
             session_context: json!({}),
+            session_named: false,
             user_params: Map::new(),
             image: Some(image),
             guide_image: Some(guide),
@@ -270,6 +274,7 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
         step_index,
         pid: string(data.get("pid")),
         step_desc,
+        session_named: !session_id.is_empty(),
         session_id: if session_id.is_empty() { "default".into() } else { session_id },
         session_context,
         user_params,

@@ -175,6 +175,13 @@ impl Station {
         routes.iter().map(|(pid, version)| (pid.clone(), version.package.clone())).collect()
     }
 
+    /// The version serving each product id now; product ids served by one
+    /// version share its `Arc`.
+    pub fn versions(&self) -> BTreeMap<String, Arc<ActiveVersion>> {
+        let routes = Arc::clone(&self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner));
+        routes.iter().map(|(pid, version)| (pid.clone(), Arc::clone(version))).collect()
+    }
+
     /// Follow the station directory: when its generation changed since the last
     /// look, load and warm every newly active version, then switch the routes
     /// at once. Whether the routes changed. Blocking. A version that cannot be

@@ -2,24 +2,41 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use pv_host::serve::{ServeConfig, ServeEnd, check_station_params, frame::DEFAULT_MAX_FRAME_BYTES, serve};
-use pv_host::{Error, InputCode, Runner, RunnerConfig};
+use pv_host::serve::{ServeConfig, ServeEnd, check_station_params, frame::DEFAULT_MAX_FRAME_BYTES, serve, serve_station};
+use pv_host::station::DEFAULT_WATCH_INTERVAL;
+use pv_host::{Error, InputCode, Runner, RunnerConfig, Station, StationDir};
 
 use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;
 
 /// Speak the platform's frame protocol on stdin and stdout (4-byte big-endian
-/// length, then JSON) for one package: a drop-in for the algorithm subprocess.
-/// stdout carries frames only; logs go to stderr as JSON lines. Exit code 0
-/// after `shutdown` or the end of input, 3 after an oversized frame or input
-/// that ends inside a frame.
+/// length, then JSON) for one package, or for every product id active on a
+/// station: a drop-in for the algorithm subprocess. stdout carries frames only;
+/// logs go to stderr as JSON lines. Exit code 0 after `shutdown` or the end of
+/// input, 3 after an oversized frame or input that ends inside a frame.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The package.
-    package: PathBuf,
+    /// The package. Without it, serve a station (see --station).
+    #[arg(conflicts_with = "station")]
+    package: Option<PathBuf>,
+
+    /// Serve every product id active on this station directory, each call on
+    /// the version active for its product id, activations and rollbacks made
+    /// meanwhile (`pv-host station`) taking effect for the next call [default
+    /// without PACKAGE: $PV_HOST_STATION, else $XDG_DATA_HOME/pv-host/station,
+    /// else ~/.local/share/pv-host/station].
+    #[arg(long, value_name = "DIR")]
+    station: Option<PathBuf>,
+
+    /// How often a station is checked for changes, in milliseconds (a read of
+    /// a few bytes).
+    #[arg(long, value_name = "MS", conflicts_with = "package", value_parser = clap::value_parser!(u64).range(1..))]
+    watch_ms: Option<u64>,
 
     #[command(flatten)]
     admission: AdmissionArgs,
@@ -48,8 +65,8 @@ pub struct ServeArgs {
     queue: usize,
 
     /// Product id of execute-only calls (the platform's current protocol sends
-    /// none) [default: the algorithm's only PID; with several, such calls get
-    /// error 1001].
+    /// none) [default: the algorithm's only PID, or the station's only active
+    /// one; with several, such calls get error 1001].
     #[arg(long)]
     pid: Option<String>,
 
@@ -96,8 +113,19 @@ fn platform_pipes() -> (Input, Output) {
 
 /// Run the command.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    match args.package.clone() {
+        Some(package) => run_package(args, package),
+        None => run_station(args),
+    }
+}
+
+fn runner_config(args: &ServeArgs) -> RunnerConfig {
+    RunnerConfig::default().with_instances(args.instances).with_queue(args.queue).with_step_hooks(false)
+}
+
+fn run_package(args: ServeArgs, package: PathBuf) -> Result<ExitCode> {
     let host = super::host_builder().limits(args.limits.limits()).build()?;
-    let package = args.admission.load(&host, &args.package, Record::Admitted)?;
+    let package = args.admission.load(&host, &package, Record::Admitted)?;
     let info = package.instantiate()?.info().clone();
     if let Some(pid) = &args.pid
         && !info.supported_pids.contains(pid)
@@ -107,10 +135,77 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let params = super::run::parse_params(args.params.as_deref())?;
     check_station_params(&info, &params)?;
-    let runner = Runner::new(
-        package,
-        RunnerConfig::default().with_instances(args.instances).with_queue(args.queue).with_step_hooks(false),
-    );
+    let runner = Runner::new(package, runner_config(&args));
+    let config = serve_config(args, params);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let end = runtime.block_on(async {
+        let (input, output) = platform_pipes();
+        serve(runner, info, config, tokio::io::BufReader::new(input), output).await
+    });
+    Ok(finish(end))
+}
+
+/// Serve a station: every active version loaded and warmed first, then calls
+/// routed by product id while the station is watched.
+fn run_station(args: ServeArgs) -> Result<ExitCode> {
+    // Flags that mean something for one package file only: a station runs the
+    // versions it admitted at install, with no station-wide params.
+    let package_only = [
+        (args.admission.allow_unsigned, "--allow-unsigned"),
+        (args.admission.allow_downgrade, "--allow-downgrade"),
+        (args.params.is_some(), "--params"),
+    ];
+    if let Some((_, flag)) = package_only.iter().find(|(given, _)| *given) {
+        eprintln!(
+            "error: {flag} applies to a package file, not to a station (its versions were admitted at install; params come from each call)"
+        );
+        return Ok(ExitCode::from(exit::USAGE));
+    }
+    let dir = args.station.clone().or_else(StationDir::default_dir).context(
+        "no package and no station: give a package, or --station DIR, or set PV_HOST_STATION (neither HOME nor XDG_DATA_HOME is set)",
+    )?;
+    let trust = args.admission.trust.open()?;
+    let host = super::host_builder().limits(args.limits.limits()).build()?;
+    let loading = format!("loading the versions active on station {}", dir.display());
+    let station = super::progress::slow_step(loading, || Station::open(&dir, host, trust, runner_config(&args)))?;
+    let active = station.active();
+    if active.is_empty() {
+        let mapped = station.dir().list()?.active.len();
+        let message = if mapped == 0 {
+            format!(
+                "nothing is active on station {}: install and activate a version first (pv-host station install, pv-host station activate)",
+                dir.display()
+            )
+        } else {
+            format!(
+                "{mapped} product ids are active on station {} but none of their versions could be loaded (see the log)",
+                dir.display()
+            )
+        };
+        return Err(Error::InvalidInput { code: InputCode::InvalidPid, message }.into());
+    }
+    if let Some(pid) = &args.pid
+        && !active.contains_key(pid)
+    {
+        let served = active.keys().cloned().collect::<Vec<_>>().join(", ");
+        let message = format!("--pid {pid:?} is not active on station {} (active: {served})", dir.display());
+        return Err(Error::InvalidInput { code: InputCode::InvalidPid, message }.into());
+    }
+    for (pid, package) in &active {
+        tracing::info!(%pid, %package, "serving");
+    }
+    let interval = args.watch_ms.map_or(DEFAULT_WATCH_INTERVAL, Duration::from_millis);
+    let config = serve_config(args, serde_json::Map::new());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let station = Arc::new(station);
+    let end = runtime.block_on(async {
+        let (input, output) = platform_pipes();
+        serve_station(station, interval, config, tokio::io::BufReader::new(input), output).await
+    });
+    Ok(finish(end))
+}
+
+fn serve_config(args: ServeArgs, params: serde_json::Map<String, serde_json::Value>) -> ServeConfig {
     let mut config = ServeConfig {
         max_frame_bytes: args.max_frame_bytes,
         pid: args.pid,
@@ -122,14 +217,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         config.shm_dir = dir;
     }
     tracing::info!(shm_dir = %config.shm_dir.display(), "images are read from the shared-memory directory");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    let end = runtime.block_on(async {
-        let (input, output) = platform_pipes();
-        serve(runner, info, config, tokio::io::BufReader::new(input), output).await
-    });
+    config
+}
+
+fn finish(end: ServeEnd) -> ExitCode {
     tracing::info!(?end, "serve ended");
-    Ok(ExitCode::from(match end {
+    ExitCode::from(match end {
         ServeEnd::Shutdown | ServeEnd::EndOfInput => exit::OK,
         ServeEnd::Truncated | ServeEnd::FrameTooLarge => exit::INVALID_INPUT,
-    }))
+    })
 }

@@ -1,0 +1,286 @@
+//! What the server runs calls on: one package ([`serve`](super::serve)) or
+//! every version active on a station ([`serve_station`](super::serve_station)),
+//! and the generation-1 sessions begun on them.
+//!
+//! A call resolves a [`Target`] once, when its frame is read, and holds it to
+//! its end: a station switch never moves a call to another version half-way.
+//! A generation-1 session records the target it was begun on and keeps it for
+//! all its later calls; a new session takes the version active then.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::protocol::{self, Call};
+use crate::error::{Error, InputCode, Result};
+use crate::runner::Runner;
+use crate::station::{ActiveVersion, Station};
+use crate::types::AlgorithmInfo;
+
+/// The package of [`super::serve`] and its `get-info`.
+#[derive(Debug)]
+pub(super) struct Single {
+    runner: Runner,
+    info: AlgorithmInfo,
+}
+
+/// What a call runs on: a runner and the `get-info` of its package. Cheap to
+/// clone; a clone held by a call or a session keeps a station version loaded.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    /// The one package served.
+    Package(Arc<Single>),
+    /// A version of a station.
+    Version(Arc<ActiveVersion>),
+}
+
+impl Target {
+    pub(super) fn runner(&self) -> &Runner {
+        match self {
+            Target::Package(single) => &single.runner,
+            Target::Version(version) => version.runner(),
+        }
+    }
+
+    pub(super) fn info(&self) -> &AlgorithmInfo {
+        match self {
+            Target::Package(single) => &single.info,
+            Target::Version(version) => version.info(),
+        }
+    }
+
+    /// Whether both are the same loaded package (not merely the same name).
+    fn same(&self, other: &Target) -> bool {
+        match (self, other) {
+            (Target::Package(a), Target::Package(b)) => Arc::ptr_eq(a, b),
+            (Target::Version(a), Target::Version(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    fn serves(&self, pid: &str) -> bool {
+        self.info().supported_pids.iter().any(|supported| supported == pid)
+    }
+
+    /// For the log: which station version answers, if this is one.
+    pub(super) fn describe(&self) -> Option<String> {
+        match self {
+            Target::Package(_) => None,
+            Target::Version(version) => Some(version.package().to_string()),
+        }
+    }
+}
+
+/// One package, or a station.
+pub(super) enum Backend {
+    /// [`super::serve`]: every call on one runner.
+    Package(Target),
+    /// [`super::serve_station`]: each call on the version active for its
+    /// product id (followed by the station's watcher, owned by the caller).
+    Station(Arc<Station>),
+}
+
+impl Backend {
+    pub(super) fn package(runner: Runner, info: AlgorithmInfo) -> Backend {
+        Backend::Package(Target::Package(Arc::new(Single { runner, info })))
+    }
+
+    /// The product id of a call that names none: `configured` (`--pid`), else
+    /// the only one served; 1001 otherwise.
+    pub(super) fn default_pid(&self, configured: Option<&str>) -> Result<String> {
+        if let Some(pid) = configured {
+            return Ok(pid.to_owned());
+        }
+        match self {
+            Backend::Package(target) => match target.info().supported_pids.as_slice() {
+                [only] => Ok(only.clone()),
+                pids => Err(Error::input(
+                    InputCode::InvalidPid,
+                    format!(
+                        "the call names no product id and the algorithm supports {} ({}); start serve with --pid",
+                        pids.len(),
+                        pids.join(", ")
+                    ),
+                )),
+            },
+            Backend::Station(station) => {
+                let active = station.active();
+                let mut pids = active.keys();
+                match (pids.next(), pids.next()) {
+                    (Some(only), None) => Ok(only.clone()),
+                    _ => Err(Error::input(
+                        InputCode::InvalidPid,
+                        format!(
+                            "the call names no product id and the station serves {} ({}); start serve with --pid",
+                            active.len(),
+                            active.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The target of a call for `pid` outside any session: the package, or the
+    /// version active for `pid` now (1001 when none is).
+    pub(super) fn route(&self, pid: &str) -> Result<Target> {
+        match self {
+            Backend::Package(target) => Ok(target.clone()),
+            Backend::Station(station) => station.route(pid).map(Target::Version),
+        }
+    }
+
+    /// The target of a generation-1 call: the package; or, on a station, the
+    /// version its session was begun on when that version serves the call's
+    /// product id (a session stays on its version), else the version active
+    /// for the product id now (the call's, or [`default_pid`](Self::default_pid)'s).
+    ///
+    /// A call that names no session (the server calls it `default`) follows
+    /// the active version instead: its session is ended on the old version and
+    /// begun again on the new one, or a station without session ids would
+    /// never switch.
+    pub(super) fn phase_target(&self, sessions: &mut Sessions, call: &Call, configured_pid: Option<&str>) -> Result<Target> {
+        if let Backend::Package(target) = self {
+            return Ok(target.clone());
+        }
+        let found = sessions.find(&call.session_id, &call.pid);
+        if call.session_named
+            && let Some(found) = &found
+        {
+            return Ok(found.clone());
+        }
+        let pid = if call.pid.is_empty() { self.default_pid(configured_pid)? } else { call.pid.clone() };
+        let current = self.route(&pid)?;
+        if let Some(found) = found
+            && !found.same(&current)
+        {
+            sessions.forget(&call.session_id, &found);
+        }
+        Ok(current)
+    }
+
+    /// The runners a generation-1 `teardown` tears down: the package's; on a
+    /// station, the call's version when it names one that can be resolved, else
+    /// every active version's.
+    pub(super) fn teardown_runners(&self, resolved: Result<Target>) -> Vec<Runner> {
+        match (self, resolved) {
+            (_, Ok(target)) => vec![target.runner().clone()],
+            (Backend::Package(target), Err(_)) => vec![target.runner().clone()],
+            (Backend::Station(station), Err(_)) => distinct(&station.versions()).iter().map(|v| v.runner().clone()).collect(),
+        }
+    }
+
+    /// The data of an `info` reply for `pid` (empty: the call names none).
+    ///
+    /// One package: its description. A station: the description of the version
+    /// active for `pid` (1001 when none is); without a PID, when one version
+    /// serves every active product id, its description with `supported_pids`
+    /// the product ids it is active for, else a summary: `supported_pids` every
+    /// active product id, no `steps`, and `pids`, each active product id's
+    /// description (1001 when nothing is active).
+    pub(super) fn info_data(&self, pid: &str) -> Result<Map<String, Value>> {
+        let station = match self {
+            Backend::Package(target) => return Ok(protocol::info_data(target.info())),
+            Backend::Station(station) => station,
+        };
+        if !pid.is_empty() {
+            return Ok(protocol::info_data(station.route(pid)?.info()));
+        }
+        let versions = station.versions();
+        let pids: Vec<&String> = versions.keys().collect();
+        match distinct(&versions).as_slice() {
+            [] => Err(Error::input(InputCode::InvalidPid, "no product id is active on this station")),
+            [only] => {
+                let mut data = protocol::info_data(only.info());
+                data.insert("supported_pids".into(), json!(pids));
+                Ok(data)
+            }
+            _ => {
+                let mut data = Map::new();
+                data.insert("name".into(), json!("station"));
+                data.insert("version".into(), json!(""));
+                data.insert(
+                    "description".into(),
+                    json!(format!("{} product ids served by several packages: see `pids`", pids.len())),
+                );
+                data.insert("supported_pids".into(), json!(pids));
+                data.insert("steps".into(), json!([]));
+                let each: Map<String, Value> =
+                    versions.iter().map(|(pid, v)| (pid.clone(), Value::Object(protocol::info_data(v.info())))).collect();
+                data.insert("pids".into(), Value::Object(each));
+                Ok(data)
+            }
+        }
+    }
+
+    /// Tear down the idle instances of every runner served (blocking).
+    pub(super) fn shutdown(&self) {
+        match self {
+            Backend::Package(target) => target.runner().shutdown(),
+            Backend::Station(station) => {
+                for version in distinct(&station.versions()) {
+                    version.runner().shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// Each version once, in product id order of its first product id.
+fn distinct(versions: &BTreeMap<String, Arc<ActiveVersion>>) -> Vec<Arc<ActiveVersion>> {
+    let mut seen: Vec<Arc<ActiveVersion>> = Vec::new();
+    for version in versions.values() {
+        if !seen.iter().any(|known| Arc::ptr_eq(known, version)) {
+            seen.push(Arc::clone(version));
+        }
+    }
+    seen
+}
+
+/// Sessions begun, each on its target, oldest first; past `max` the least
+/// recently begun is ended. Owned by the reader: nothing here waits, an
+/// evicted session is ended on a blocking thread (its call may still be
+/// running).
+pub(super) struct Sessions {
+    order: VecDeque<(String, Target)>,
+    max: usize,
+}
+
+impl Sessions {
+    pub(super) fn new(max: usize) -> Sessions {
+        Sessions { order: VecDeque::new(), max: max.max(1) }
+    }
+
+    /// The target session `id` was begun on that serves `pid` (any, when `pid`
+    /// is empty), the most recently begun first.
+    fn find(&self, id: &str, pid: &str) -> Option<Target> {
+        self.order
+            .iter()
+            .rev()
+            .find(|(known, target)| known == id && (pid.is_empty() || target.serves(pid)))
+            .map(|(_, target)| target.clone())
+    }
+
+    /// Begin session `id` on `target` unless it is begun there already.
+    pub(super) fn ensure(&mut self, target: &Target, id: &str, context: &Value) {
+        if self.order.iter().any(|(known, on)| known == id && on.same(target)) {
+            return;
+        }
+        if target.runner().begin_session(id, context.clone()).is_ok() {
+            self.order.push_back((id.to_owned(), target.clone()));
+        }
+        while self.order.len() > self.max {
+            if let Some((oldest, on)) = self.order.pop_front() {
+                tokio::task::spawn_blocking(move || on.runner().end_session(&oldest));
+            }
+        }
+    }
+
+    /// End session `id` on `target` (on a blocking thread) and forget it.
+    fn forget(&mut self, id: &str, target: &Target) {
+        self.order.retain(|(known, on)| !(known == id && on.same(target)));
+        let (id, target) = (id.to_owned(), target.clone());
+        tokio::task::spawn_blocking(move || target.runner().end_session(&id));
+    }
+}
