@@ -20,7 +20,7 @@
 //! turns them off with `default-features = false`:
 //!
 //! - `serve`: [`serve`], the platform's frame protocol on stdio;
-//! - `harness`: [`testing`], the conformance harness behind
+//! - `harness`: [`harness`], the conformance harness behind
 //!   `pv-host test`, and its reports (needs `annotate`);
 //! - `annotate`: [`annotate`], rectangles drawn on an image.
 //!
@@ -61,6 +61,8 @@ mod compile_cache;
 mod compiled;
 mod durable;
 mod error;
+#[cfg(feature = "harness")]
+pub mod harness;
 mod host;
 pub mod image;
 mod instance;
@@ -75,8 +77,6 @@ pub mod serve;
 mod session;
 pub mod station;
 mod step;
-#[cfg(feature = "harness")]
-pub mod testing;
 mod trust;
 
 pub use crate::admission::{Admission, Verified};

@@ -1,4 +1,4 @@
-//! `pv_host::testing`: the good examples pass every check,
+//! `pv_host::harness`: the good examples pass every check,
 //! each hostile behaviour fails exactly the checks it should, wrong golden cases
 //! are reported with the IoU found, and the reports are well-formed.
 
@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pv_host::testing::{Harness, Status, TestReport};
+use pv_host::harness::{Harness, Status, TestReport};
 use pv_host::{Admission, Host, Limits, TrustStore};
 use pv_test_artifacts::fixtures;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pv_host::testing::{Harness, Status, TestReport};
+use pv_host::harness::{Harness, Status, TestReport};
 use pv_host::{Admission, TrustStore};
 
 use super::{LimitArgs, TrustArgs};
@@ -108,7 +108,7 @@ pub fn run(args: TestArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(if report.passed() { exit::OK } else { exit::NG }))
 }
 
-fn line(check: &pv_host::testing::Check) -> String {
+fn line(check: &pv_host::harness::Check) -> String {
     let status = match check.status {
         Status::Pass => "PASS",
         Status::Warn => "WARN",

@@ -16,7 +16,7 @@
 //! | `golden` | each case of a cases file: verdict, and defects matched by IoU |
 //!
 //! ```no_run
-//! use pv_host::testing::Harness;
+//! use pv_host::harness::Harness;
 //! use pv_host::{Admission, Host, TrustStore};
 //!
 //! # fn demo() -> pv_host::Result<()> {
