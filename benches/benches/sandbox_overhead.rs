@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::median;
 use pv_benches::{execute_ok, ready_instance, step_input};
+use pv_host::sandbox::DEFAULT_EPOCH_TICK;
 use pv_host::types::StepInput;
-use pv_host::{DEFAULT_EPOCH_TICK, Host, Instance, Limits, Phase, Session};
+use pv_host::{Host, Instance, Limits, Phase, Session};
 
 const FRAME: (u32, u32) = (1920, 1200);
 

@@ -12,8 +12,9 @@ pub mod frame;
 pub mod subprocess;
 
 use image::DynamicImage;
+use pv_host::params::params_from_json;
 use pv_host::types::StepInput;
-use pv_host::{Host, Instance, Session, image::from_dynamic, params_from_json};
+use pv_host::{Host, Instance, Session, image::from_dynamic};
 
 /// An instance of the example algorithm at `path`, set up and ready to execute.
 ///

@@ -5,7 +5,8 @@
 //! Every function panics when the property it checks is broken, and only then.
 
 use pv_host::image::{check_image, decode_image};
-use pv_host::{Admission, ErrorCode, PackageFile, SecretKey, TrustStore};
+use pv_host::package_file::{PackageFile, SecretKey};
+use pv_host::{Admission, ErrorCode, TrustStore};
 
 /// Untrusted frames: any bytes given to the image decoder give an image whose
 /// meta fits its pixels, or a 1002 error; never a panic or an unbounded
@@ -39,7 +40,7 @@ pub fn package_bytes(data: &[u8]) {
             assert!(verified.trusted && verified.manifest.is_some());
             // Nothing follows the last signature: 1 id byte, 1 size byte, name
             // length byte, the name, 73 content bytes.
-            assert_eq!(last.signed_len + 3 + pv_host::SIGNATURE_SECTION.len() + 73, data.len());
+            assert_eq!(last.signed_len + 3 + pv_host::package_file::SIGNATURE_SECTION.len() + 73, data.len());
         }
         Err(err) => {
             let code = err.code().number();

@@ -88,7 +88,7 @@ impl HostBuilder {
     /// instances at once across every package of the host (`None`: allocate
     /// each instance's memories and tables on demand). Pool slots are reserved
     /// up front and recycled, which makes a fresh instance cost microseconds;
-    /// the first [`DEFAULT_RESIDENT_MEMORY_BYTES`](crate::DEFAULT_RESIDENT_MEMORY_BYTES) of a slot's memory stay
+    /// the first [`DEFAULT_RESIDENT_MEMORY_BYTES`](crate::sandbox::DEFAULT_RESIDENT_MEMORY_BYTES) of a slot's memory stay
     /// resident between instances. Each slot is sized by the
     /// [`limits`](Self::limits) (memory cap, counts, table elements), so set
     /// those first. Instantiating past `instances` is refused as busy (error

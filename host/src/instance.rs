@@ -147,7 +147,7 @@ impl Instance {
         })
     }
 
-    /// [`params_from_json`](crate::params_from_json) for step `index`, with
+    /// [`params_from_json`](crate::params::params_from_json) for step `index`, with
     /// the patterns compiled when the package was loaded (no compiling per call).
     pub fn params_from_json(&self, index: u32, json: &serde_json::Map<String, Value>) -> Result<Vec<Param>> {
         params_from_json_with(self.step(index)?, json, Some(&self.patterns))
@@ -174,7 +174,7 @@ impl Instance {
     }
 
     /// Run `pre-execute` for one step of the session's part. The output is
-    /// checked against the host's [`OutputRules`](crate::OutputRules).
+    /// checked against the host's [`OutputRules`](crate::sandbox::OutputRules).
     pub fn pre_execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<PreExecuteOutput> {
         self.pre_execute_input(session, input, false)
     }
@@ -195,7 +195,7 @@ impl Instance {
     }
 
     /// Run `execute` for one step of the session's part. The output is checked
-    /// against the host's [`OutputRules`](crate::OutputRules).
+    /// against the host's [`OutputRules`](crate::sandbox::OutputRules).
     pub fn execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<ExecuteOutput> {
         self.execute_input(session, input, false)
     }

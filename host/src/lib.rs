@@ -16,6 +16,23 @@
 //! The guest sees no files, no environment, no network: WASI is linked with
 //! nothing preopened and sockets refused; stdout and stderr become log records.
 //!
+//! The root holds what an embedder reaches for first; each concern has a
+//! public module of its own with the rest:
+//!
+//! | module | what |
+//! |--------|------|
+//! | [`sandbox`] | where the sandbox is enforced: [`Limits`] and every default, the import policy, output rules, guest logs |
+//! | [`package_file`] | the signed package format: manifest, keys, sections, packing and signing |
+//! | [`trust`] | the trust store, signatures, the rollback record |
+//! | [`runner`] | the [`Runner`]: sessions, a pool of instances, a bounded queue, metrics |
+//! | [`station`] | several packages on one station, routed by product id |
+//! | [`params`] | parameters from JSON, checked against a step's schema |
+//! | [`error`] | [`Error`], its kinds and the platform's codes |
+//! | [`compile_cache`] | compiled components kept on disk |
+//! | [`image`] | loading and checking frames |
+//! | [`audit`] | the audit log's events |
+//! | [`types`] | the contract's types, generated from `wit/` |
+//!
 //! Cargo features, all on by default; an embedder that needs only the runner
 //! turns them off with `default-features = false`:
 //!
@@ -27,7 +44,7 @@
 //! The `pv-host` command itself is the crate `pv-host-cli` (`host/cli/`).
 //!
 //! ```no_run
-//! use pv_host::{Host, Session, image::load_image, params_from_json, types::StepInput};
+//! use pv_host::{Host, Session, image::load_image, params::params_from_json, types::StepInput};
 //!
 //! # fn demo() -> pv_host::Result<()> {
 //! let host = Host::new()?;
@@ -57,54 +74,48 @@ mod admission;
 pub mod annotate;
 pub mod audit;
 mod bindings;
-mod compile_cache;
+pub mod compile_cache;
 mod compiled;
 mod durable;
-mod error;
+pub mod error;
 #[cfg(feature = "harness")]
 pub mod harness;
 mod host;
 pub mod image;
 mod instance;
 mod package;
-mod package_file;
-mod params;
+pub mod package_file;
+pub mod params;
 mod phase;
-mod runner;
-mod sandbox;
+pub mod runner;
+pub mod sandbox;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod session;
 pub mod station;
 mod step;
-mod trust;
+pub mod trust;
 
 pub use crate::admission::{Admission, Verified};
 pub use crate::bindings::types;
-pub use crate::compile_cache::{CACHE_DIR_ENV, CompileCache, DEFAULT_CACHE_BYTES};
-pub use crate::error::{
-    Cause, Error, ErrorCode, ErrorKind, InputCode, LimitCode, OutputCode, PackageCode, Result, StationCode, TrustCode,
-};
 pub use crate::host::{Host, HostBuilder};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
 pub use crate::package::Package;
-pub use crate::package_file::{
-    ASSET_SECTION_PREFIX, AssetEntry, KeyId, MANIFEST_SECTION, MAX_PACKAGE_BYTES, Manifest, PackageFile, PublicKey,
-    RequestedLimits, SIGNATURE_SECTION, SUPPORTED_WIT, SecretKey, SectionInfo, SignatureSection, add_signature, pack,
-    read_package_file,
-};
-pub use crate::params::{check_value, params_from_json};
 pub use crate::phase::Phase;
-pub use crate::runner::{DEFAULT_QUEUE, Isolation, LATENCY_BUCKETS_MS, Metrics, Reservation, Runner, RunnerConfig};
-pub use crate::sandbox::{
-    ComponentNeeds, DEFAULT_CORE_INSTANCES, DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL,
-    DEFAULT_EPOCH_TICK, DEFAULT_FUEL_PER_CALL, DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, DEFAULT_MAX_DEBUG_BYTES,
-    DEFAULT_MAX_DEFECTS, DEFAULT_MAX_RECTS, DEFAULT_MAX_TEXT_BYTES, DEFAULT_MEMORIES, DEFAULT_MEMORY_BYTES,
-    DEFAULT_OUTPUT_BYTES_PER_CALL, DEFAULT_POOLED_INSTANCES, DEFAULT_RESIDENT_MEMORY_BYTES, DEFAULT_SESSION_BYTES,
-    DEFAULT_TABLE_ELEMENTS, DEFAULT_TABLES, DEFAULT_WASM_STACK_BYTES, DIAGNOSTICS_DROPPED_KEY, DIAGNOSTICS_ENTRY_OVERHEAD,
-    ImportPolicy, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, Limits, LogRecord, LogSource, OutputRules, default_pooled_instances,
-};
 pub use crate::session::Session;
-pub use crate::station::{Station, StationDir};
 pub use crate::step::{StepCalls, StepDriver, StepReport};
-pub use crate::trust::{SignatureStatus, Signer, TRUST_DIR_ENV, TrustStore, Verification};
+
+// Shortcuts to the items of the public modules an embedder uses most; each is
+// documented in its module.
+#[doc(no_inline)]
+pub use crate::compile_cache::CompileCache;
+#[doc(no_inline)]
+pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
+#[doc(no_inline)]
+pub use crate::runner::{Runner, RunnerConfig};
+#[doc(no_inline)]
+pub use crate::sandbox::Limits;
+#[doc(no_inline)]
+pub use crate::station::Station;
+#[doc(no_inline)]
+pub use crate::trust::TrustStore;

@@ -1,8 +1,10 @@
 //! One test per example algorithm, through the library API. Adding an example
 //! without a test of the same name here fails to compile (see the bottom).
 
+use pv_host::params::params_from_json;
+use pv_host::sandbox::LogSource;
 use pv_host::types::{PixelFormat, StepInput, Verdict};
-use pv_host::{ErrorCode, ErrorKind, Host, Instance, LogSource, Session, image::from_dynamic, params_from_json};
+use pv_host::{ErrorCode, ErrorKind, Host, Instance, Session, image::from_dynamic};
 use pv_test_artifacts::fixtures::{self, ScratchPolarity};
 
 fn instance(path: &str) -> Instance {

@@ -12,7 +12,7 @@ mod oracles;
 
 use std::path::Path;
 
-use pv_host::{Manifest, SUPPORTED_WIT, add_signature, pack};
+use pv_host::package_file::{Manifest, SUPPORTED_WIT, add_signature, pack};
 use pv_test_artifacts::fixtures;
 
 /// Mutations per seed: enough to reach every check of the parser and the
@@ -108,7 +108,7 @@ fn package_seeds() -> Vec<Vec<u8>> {
     let asset = vec![("model.bin".to_owned(), vec![1, 2, 3, 4])];
     let signed = pack(&component, &manifest, &asset, Some(&oracles::seed_key())).expect("packs");
     let countersigned =
-        add_signature(&signed, &pv_host::SecretKey::from_seed(&[8; 32])).expect("countersigned by an unknown key");
+        add_signature(&signed, &pv_host::package_file::SecretKey::from_seed(&[8; 32])).expect("countersigned by an unknown key");
     let unsigned = pack(&component, &manifest, &[], None).expect("packs");
     vec![signed, countersigned, unsigned, component]
 }
@@ -207,14 +207,14 @@ fn write_seed_corpus() {
 /// compiled) gives counts or an error, never a panic; an intact seed's counts
 /// are what the WAT says.
 fn component_needs(data: &[u8]) {
-    let _ = pv_host::ComponentNeeds::of_component(data);
+    let _ = pv_host::sandbox::ComponentNeeds::of_component(data);
 }
 
 #[test]
 fn component_needs_reader_smoke() {
     let seeds =
         vec![wat_guest::component(wat_guest::Setup::Ok), std::fs::read(pv_test_artifacts::HOSTILE).expect("the hostile guest")];
-    let needs = pv_host::ComponentNeeds::of_component(&seeds[0]).expect("an intact component");
+    let needs = pv_host::sandbox::ComponentNeeds::of_component(&seeds[0]).expect("an intact component");
     assert!(needs.core_instances >= 1 && needs.memories >= 1, "{needs:?}");
     smoke(&seeds, component_needs, 4);
 }

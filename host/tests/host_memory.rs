@@ -133,18 +133,18 @@ fn no_guest_call_grows_the_host_heap_past_its_bounds() {
     check_call(&mut guest, "GOOD", 1 << 20).into_result().expect("good");
 
     // Log: 64 KiB charged, kept twice over at most.
-    let log_kept = 2 * pv_host::DEFAULT_LOG_BYTES_PER_CALL as i64;
+    let log_kept = 2 * pv_host::sandbox::DEFAULT_LOG_BYTES_PER_CALL as i64;
     for pid in ["LOG_SPAM", "EMPTY_LOG_SPAM", "EMPTY_FIELDS", "STDOUT_NEWLINES"] {
         check_call(&mut guest, pid, log_kept).into_result().expect("logging is not an error");
     }
     // Diagnostics: 1 MiB charged.
-    let diag_kept = 2 * pv_host::DEFAULT_DIAGNOSTICS_BYTES_PER_CALL as i64;
+    let diag_kept = 2 * pv_host::sandbox::DEFAULT_DIAGNOSTICS_BYTES_PER_CALL as i64;
     for pid in ["DIAG_SPAM", "EMPTY_DIAG_SPAM"] {
         check_call(&mut guest, pid, diag_kept).into_result().expect("publishing is not an error");
     }
     // Session: 100 KiB; and a 15 MiB JSON value (250 MB once parsed) refused
     // before it is parsed, as a session value and as a diagnostic.
-    let session_kept = 2 * pv_host::DEFAULT_SESSION_BYTES as i64;
+    let session_kept = 2 * pv_host::sandbox::DEFAULT_SESSION_BYTES as i64;
     check_call(&mut guest, "SESSION_BOMB", session_kept).into_result().expect("a refused set is not a trap");
     check_call(&mut guest, "BIG_JSON", session_kept).into_result().expect("a refused set is not a trap");
 }

@@ -11,11 +11,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
 use std::cell::Cell;
 
+use pv_host::package_file::{Manifest, PackageFile, RequestedLimits, SUPPORTED_WIT, SecretKey, add_signature, pack};
 use pv_host::types::Verdict;
-use pv_host::{
-    Admission, ErrorKind, Host, Manifest, PackageFile, RequestedLimits, SUPPORTED_WIT, SecretKey, Session, TrustStore,
-    add_signature, pack,
-};
+use pv_host::{Admission, ErrorKind, Host, Session, TrustStore};
 use wasm_encoder::{CustomSection, Section};
 
 // ---- fixtures ---------------------------------------------------------------
@@ -268,7 +266,7 @@ fn a_tampered_asset_is_refused() {
     // refused: the manifest lists its size and digest.
     let component = wat_guest::component(wat_guest::Setup::Ok);
     let mut listed = wat_manifest();
-    listed.assets = vec![pv_host::AssetEntry { name: "probe.txt".into(), size: 5, sha256: "0".repeat(64) }];
+    listed.assets = vec![pv_host::package_file::AssetEntry { name: "probe.txt".into(), size: 5, sha256: "0".repeat(64) }];
     let forged =
         [component, custom("procvision:manifest", &listed.to_json()), custom("procvision:asset/probe.txt", b"probe")].concat();
     let forged = add_signature(&forged, &vendor()).expect("signed");

@@ -5,11 +5,9 @@
 //! its package ships the `flaky-setup` asset; the test restarts an instance until
 //! a restart's setup fails, which a few tries make certain in practice.
 
+use pv_host::package_file::{Manifest, RequestedLimits, SUPPORTED_WIT, SecretKey, pack};
 use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput};
-use pv_host::{
-    Admission, ErrorCode, ErrorKind, Host, Instance, Manifest, Package, RequestedLimits, SUPPORTED_WIT, SecretKey, Session,
-    TrustStore, pack,
-};
+use pv_host::{Admission, ErrorCode, ErrorKind, Host, Instance, Package, Session, TrustStore};
 
 /// The hostile guest, packed with the asset that makes its setup flaky.
 fn flaky_package(host: &Host) -> Package {

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use pv_host::runner::Isolation;
 use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput, Verdict};
-use pv_host::{ErrorKind, Host, Isolation, Limits, Phase, Runner, RunnerConfig};
+use pv_host::{ErrorKind, Host, Limits, Phase, Runner, RunnerConfig};
 use serde_json::json;
 
 /// Long enough that a looping guest is still running while a test arranges the
@@ -176,7 +177,7 @@ fn a_pooled_host_serves_recycles_and_caps_memory() {
 fn hosts_pool_by_default_and_a_full_pool_is_busy_not_broken() {
     let host = Host::new().expect("a default host");
     let package = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads");
-    let slots = usize::try_from(pv_host::default_pooled_instances()).expect("fits");
+    let slots = usize::try_from(pv_host::sandbox::default_pooled_instances()).expect("fits");
     let mut live: Vec<_> = (0..slots).map(|_| package.instantiate().expect("a pool slot")).collect();
     let err = package.instantiate().expect_err("every slot is taken");
     assert_eq!((err.kind(), err.code().number()), (ErrorKind::Busy, 3001), "{err}");

@@ -15,12 +15,12 @@ mod wat_guest;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
-use pv_host::{
-    CallReport, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL, DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL,
-    DIAGNOSTICS_DROPPED_KEY, Error, ErrorCode, ErrorKind, Host, ImportPolicy, Instance, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD,
-    Limits, LogRecord, LogSource, Package, Phase, Session,
+use pv_host::sandbox::{
+    DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL, DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, DIAGNOSTICS_DROPPED_KEY,
+    ImportPolicy, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, LogRecord, LogSource,
 };
+use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
+use pv_host::{CallReport, Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Phase, Session};
 
 /// A short deadline for the tests that hit it, so the suite stays quick.
 const SHORT_DEADLINE: Duration = Duration::from_millis(300);
@@ -489,18 +489,18 @@ fn guest_declared_patterns_over_the_caps_refuse_the_package_2115() {
 
         // Admission reads get-info: a signed package with such a pattern is refused there.
         let component = wat_guest::component_with_patterns(wat_guest::Setup::Ok, &["(".to_owned()]);
-        let manifest = pv_host::Manifest {
+        let manifest = pv_host::package_file::Manifest {
             name: "wat-hostile".into(),
             version: "1.0.0".parse().expect("semver"),
             description: "patterns".into(),
             pids: wat_guest::PIDS.iter().map(|p| p.to_string()).collect(),
-            wit: pv_host::SUPPORTED_WIT.into(),
+            wit: pv_host::package_file::SUPPORTED_WIT.into(),
             publisher: "pv-host tests".into(),
-            limits: pv_host::RequestedLimits::default(),
+            limits: pv_host::package_file::RequestedLimits::default(),
             assets: Vec::new(),
         };
-        let key = pv_host::SecretKey::from_seed(&[5; 32]);
-        let bytes = pv_host::pack(&component, &manifest, &[], Some(&key)).expect("packs");
+        let key = pv_host::package_file::SecretKey::from_seed(&[5; 32]);
+        let bytes = pv_host::package_file::pack(&component, &manifest, &[], Some(&key)).expect("packs");
         let mut trust = pv_host::TrustStore::in_memory();
         trust.add_key("tests", key.public()).expect("trusted");
         let err = host.load_package(&bytes, "patterns.pkg", &pv_host::Admission::new(&trust)).expect_err("refused");

@@ -5,7 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use pv_host::{Manifest, RequestedLimits, SUPPORTED_WIT, SecretKey, TrustStore};
+use pv_host::TrustStore;
+use pv_host::package_file::{Manifest, RequestedLimits, SUPPORTED_WIT, SecretKey};
 
 /// Environment of a child process: the store it works on and its number.
 const CHILD_DIR_ENV: &str = "PV_HOST_TRUST_TEST_DIR";

@@ -15,7 +15,12 @@ use clap::{CommandFactory, Parser, Subcommand};
 /// The version line: pv-host's own, the wasmtime it runs guests on and the WIT
 /// contract it supports.
 fn version() -> String {
-    format!("{} (wasmtime {}, contract {})", env!("CARGO_PKG_VERSION"), wasmtime_environ::VERSION, pv_host::SUPPORTED_WIT)
+    format!(
+        "{} (wasmtime {}, contract {})",
+        env!("CARGO_PKG_VERSION"),
+        wasmtime_environ::VERSION,
+        pv_host::package_file::SUPPORTED_WIT
+    )
 }
 
 /// Run vision-inspection algorithms in a WebAssembly sandbox.

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use assert_cmd::Command;
+use pv_host::params::params_from_json;
 use pv_host::types::{StepInput, Verdict};
-use pv_host::{Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Session, image::from_dynamic, params_from_json};
+use pv_host::{Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Session, image::from_dynamic};
 use pv_test_artifacts::fixtures;
 use serde_json::Value;
 

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pv_host::params::params_from_json;
 use pv_host::station::{PackageRef, Station, StationDir};
 use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput, Verdict};
-use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig, TrustStore, params_from_json};
+use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig, TrustStore};
 use serde_json::Value;
 
 /// How long a test waits for a state before failing (never a timing check).
@@ -187,7 +188,7 @@ fn install_refuses_what_admission_refuses_and_never_replaces_a_version() {
     let trust = setup.trust();
     let host = host();
 
-    let unsigned = pv_host::pack(
+    let unsigned = pv_host::package_file::pack(
         &versioned_guest::component("versioned", "1.0.0", &[PID]),
         &versioned_guest::manifest("versioned", "1.0.0", &[PID]),
         &[],
@@ -210,9 +211,13 @@ fn install_refuses_what_admission_refuses_and_never_replaces_a_version() {
     // Other bytes under an installed name and version.
     let mut manifest = versioned_guest::manifest("versioned", "2.0.0", &[PID]);
     manifest.description = "the same version, other bytes".into();
-    let other =
-        pv_host::pack(&versioned_guest::component("versioned", "2.0.0", &[PID]), &manifest, &[], Some(&station::vendor_key()))
-            .expect("packs");
+    let other = pv_host::package_file::pack(
+        &versioned_guest::component("versioned", "2.0.0", &[PID]),
+        &manifest,
+        &[],
+        Some(&station::vendor_key()),
+    )
+    .expect("packs");
     refused_with(station.install(&host, &other, "other", &Admission::new(&trust)), ErrorCode::InstallFailed);
     assert_eq!(station.list().expect("listed").installed.len(), 2, "nothing refused was stored");
 }
@@ -436,7 +441,7 @@ fn the_binary_installs_lists_activates_rolls_back_and_uninstalls() {
     ok_json(pv_host(&setup).args(["activate", "intruder", "1.0.0"]));
 
     let unsigned = setup.dir.path().join("files/unsigned.pkg.wasm");
-    let bytes = pv_host::pack(
+    let bytes = pv_host::package_file::pack(
         &versioned_guest::component("versioned", "3.0.0", &[PID]),
         &versioned_guest::manifest("versioned", "3.0.0", &[PID]),
         &[],

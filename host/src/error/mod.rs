@@ -116,7 +116,7 @@ pub enum Error {
     /// The algorithm's output broke a rule of the host's [`OutputRules`]; the
     /// session is left as it was before the call.
     ///
-    /// [`OutputRules`]: crate::OutputRules
+    /// [`OutputRules`]: crate::sandbox::OutputRules
     #[error("invalid output: {message}")]
     InvalidOutput {
         /// 1007 for coordinates, 9999 otherwise.

@@ -20,7 +20,7 @@ const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 /// setting.
 ///
 /// ```
-/// use pv_host::Manifest;
+/// use pv_host::package_file::Manifest;
 ///
 /// let manifest = Manifest::from_json(br#"{
 ///     "name": "part-counter",
@@ -359,7 +359,7 @@ mod tests {
         };
         let limits = requested.to_limits();
         assert_eq!(limits.memory_bytes(), 64 << 20);
-        assert_eq!(limits.counts(), (300, crate::DEFAULT_MEMORIES, crate::DEFAULT_TABLES));
+        assert_eq!(limits.counts(), (300, crate::sandbox::DEFAULT_MEMORIES, crate::sandbox::DEFAULT_TABLES));
         assert_eq!(limits.table_elements(), 40_000);
         assert_eq!(limits.deadline(Phase::Execute), Some(Duration::from_secs(2)));
         assert_eq!(limits.deadline(Phase::Setup), Limits::default().deadline(Phase::Setup));

@@ -18,7 +18,7 @@
 //! `wasm-encoder` ([`pack`], [`add_signature`]); the parser never allocates what a
 //! section header claims, it slices the bytes it was given.
 //!
-//! [`Manifest`]: crate::Manifest
+//! [`Manifest`]: crate::package_file::Manifest
 
 mod keys;
 mod manifest;

@@ -36,7 +36,7 @@ use crate::error::{Error, PackageCode, Result};
 /// Everything else is refused, `wasi:http/*` among them.
 ///
 /// ```
-/// use pv_host::ImportPolicy;
+/// use pv_host::sandbox::ImportPolicy;
 ///
 /// let policy = ImportPolicy::default();
 /// assert!(policy.allows("wasi:io/streams@0.2.6"));

@@ -210,8 +210,8 @@ impl Limits {
     }
 
     /// Cap on the guest's log bytes per call (messages, fields and printed lines,
-    /// each record charged [`LOG_RECORD_OVERHEAD`](crate::LOG_RECORD_OVERHEAD)
-    /// more and each field [`LOG_FIELD_OVERHEAD`](crate::LOG_FIELD_OVERHEAD)
+    /// each record charged [`LOG_RECORD_OVERHEAD`](crate::sandbox::LOG_RECORD_OVERHEAD)
+    /// more and each field [`LOG_FIELD_OVERHEAD`](crate::sandbox::LOG_FIELD_OVERHEAD)
     /// more, so that what the host keeps is bounded whatever the content); the
     /// rest is dropped and a marker record says how much. Default:
     /// [`DEFAULT_LOG_BYTES_PER_CALL`] (64 KiB).
@@ -239,7 +239,7 @@ impl Limits {
 
     /// Cap on the diagnostics one call may publish: keys and values, each value
     /// counted as its JSON text or its size in host memory, whichever is larger,
-    /// plus [`DIAGNOSTICS_ENTRY_OVERHEAD`](crate::DIAGNOSTICS_ENTRY_OVERHEAD) an
+    /// plus [`DIAGNOSTICS_ENTRY_OVERHEAD`](crate::sandbox::DIAGNOSTICS_ENTRY_OVERHEAD) an
     /// entry. A value whose text alone does not fit is dropped before it is
     /// parsed. Later entries are dropped and a `pv-host.dropped` entry counts
     /// them. Default: [`DEFAULT_DIAGNOSTICS_BYTES_PER_CALL`] (1 MiB).

@@ -27,7 +27,8 @@ pub const DEFAULT_MAX_DEBUG_BYTES: usize = 256 * 1024;
 /// The rules outputs are checked against; every setting documents its default.
 ///
 /// ```
-/// use pv_host::{Host, OutputRules};
+/// use pv_host::Host;
+/// use pv_host::sandbox::OutputRules;
 ///
 /// # fn demo() -> pv_host::Result<()> {
 /// let host = Host::builder().output_rules(OutputRules::default().with_max_defects(50)).build()?;

@@ -97,7 +97,7 @@ pub(crate) fn append(station: &Path, entry: &AuditEntry) -> Result<()> {
 }
 
 /// How much of the end of the audit trail
-/// [`StationDir::audit_trail`](crate::StationDir::audit_trail) reads: the
+/// [`StationDir::audit_trail`](crate::station::StationDir::audit_trail) reads: the
 /// trail only grows (rotate it as any log), and reading it must not grow with
 /// it.
 pub const MAX_AUDIT_READ_BYTES: u64 = 16 << 20;

@@ -251,7 +251,7 @@ impl StationDir {
 
     /// Activate `name` `version` for every product id its manifest lists, or
     /// for `pid` only (which it must list: else 1001). Refused with
-    /// [`ErrorCode::ActivationConflict`] when another package is active for one
+    /// [`StationCode::ActivationConflict`](crate::error::StationCode::ActivationConflict) when another package is active for one
     /// of them; a version that is not installed is refused with 1006.
     pub fn activate(&self, trust: &TrustStore, name: &str, version: &semver::Version, pid: Option<&str>) -> Result<Activation> {
         let (_lock, mapping) = self.begin_change()?;
@@ -364,7 +364,7 @@ impl StationDir {
     }
 
     /// Remove an installed version. Refused with
-    /// [`ErrorCode::UnsafeUninstall`] while it is active for any product id;
+    /// [`StationCode::UnsafeUninstall`](crate::error::StationCode::UnsafeUninstall) while it is active for any product id;
     /// 1006 when it is not installed. It leaves every history.
     pub fn uninstall(&self, name: &str, version: &semver::Version) -> Result<PackageRef> {
         let (_lock, mapping) = self.begin_change()?;

@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use pv_host::{Manifest, SecretKey, TrustStore, pack};
+use pv_host::TrustStore;
+use pv_host::package_file::{Manifest, SecretKey, pack};
 
 pub struct Station {
     /// Kept alive for the whole test process.

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 #[path = "../wit_world/mod.rs"]
 mod wit_world;
 
-use pv_host::{Manifest, RequestedLimits, SUPPORTED_WIT, SecretKey, pack};
+use pv_host::package_file::{Manifest, RequestedLimits, SUPPORTED_WIT, SecretKey, pack};
 
 /// Where the static data starts, and where the bump allocator starts.
 const DATA_BASE: u32 = 1024;

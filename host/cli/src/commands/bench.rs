@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::Args;
 use pv_host::image::load_image;
+use pv_host::params::params_from_json;
 use pv_host::types::StepInput;
-use pv_host::{ResourceUsage, Session, params_from_json};
+use pv_host::{ResourceUsage, Session};
 use serde_json::{Value, json};
 
 use super::{AdmissionArgs, LimitArgs, Record};

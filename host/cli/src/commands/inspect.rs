@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use pv_host::{PackageFile, SignatureStatus, TrustStore, read_package_file};
+use pv_host::TrustStore;
+use pv_host::package_file::{PackageFile, read_package_file};
+use pv_host::trust::SignatureStatus;
 use serde_json::{Value, json};
 
 use crate::exit;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use pv_host::SecretKey;
+use pv_host::package_file::SecretKey;
 use serde_json::json;
 
 use crate::exit;

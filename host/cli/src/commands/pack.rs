@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pv_host::{Admission, Manifest, SecretKey, TrustStore, pack};
+use pv_host::package_file::{Manifest, SecretKey, pack};
+use pv_host::{Admission, TrustStore};
 use serde_json::json;
 
 use super::write_atomically;
@@ -44,7 +45,7 @@ pub struct PackArgs {
 
 /// Run the command.
 pub fn run(args: PackArgs) -> Result<ExitCode> {
-    let component = pv_host::read_package_file(&args.component)?;
+    let component = pv_host::package_file::read_package_file(&args.component)?;
     let manifest_json = std::fs::read(&args.manifest).with_context(|| format!("cannot read {}", args.manifest.display()))?;
     let manifest = Manifest::from_json(&manifest_json).with_context(|| format!("in {}", args.manifest.display()))?;
     let mut assets = Vec::new();

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use pv_host::error::InputCode;
 use pv_host::serve::{ServeConfig, ServeEnd, check_station_params, frame::DEFAULT_MAX_FRAME_BYTES, serve, serve_station};
 use pv_host::station::DEFAULT_WATCH_INTERVAL;
-use pv_host::{Error, InputCode, Runner, RunnerConfig, Station, StationDir};
+use pv_host::station::StationDir;
+use pv_host::{Error, Runner, RunnerConfig, Station};
 
 use super::{AdmissionArgs, LimitArgs, Record};
 use crate::exit;

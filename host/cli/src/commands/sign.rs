@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use pv_host::{PackageFile, SecretKey, add_signature, read_package_file};
+use pv_host::package_file::{PackageFile, SecretKey, add_signature, read_package_file};
 use serde_json::json;
 
 use super::write_atomically;

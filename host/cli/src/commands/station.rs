@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use pv_host::Admission;
+use pv_host::station::StationDir;
 use pv_host::station::{Activation, Listing};
-use pv_host::{Admission, StationDir};
 use serde_json::json;
 
 use super::TrustArgs;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use pv_host::{KeyId, PublicKey, TrustStore};
+use pv_host::TrustStore;
+use pv_host::package_file::{KeyId, PublicKey};
 use serde_json::json;
 
 use crate::exit;

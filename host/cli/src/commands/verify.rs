@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use pv_host::{Admission, read_package_file};
+use pv_host::Admission;
+use pv_host::package_file::read_package_file;
 use serde_json::json;
 
 use super::TrustArgs;

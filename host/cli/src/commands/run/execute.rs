@@ -4,10 +4,12 @@
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
+use pv_host::error::InputCode;
 use pv_host::image::{load_image, probe_image};
+use pv_host::params::params_from_json;
 use pv_host::serve::protocol;
 use pv_host::types::{ExecuteOutput, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
-use pv_host::{CallReport, Error, InputCode, Instance, Session, params_from_json};
+use pv_host::{CallReport, Error, Instance, Session};
 
 use super::{RunArgs, RunOutcome, StepPlan};
 use crate::commands::Record;

@@ -1,10 +1,11 @@
 //! The summary `pv-host run` prints without `--json`: the calls with their
 //! costs, the rectangles, the guest log and the verdict.
 
+use pv_host::ResourceUsage;
 use pv_host::image::format_name;
+use pv_host::sandbox::LogRecord;
 use pv_host::serve::protocol::verdict_name;
 use pv_host::types::{Rect, Verdict};
-use pv_host::{LogRecord, ResourceUsage};
 
 use super::RunOutcome;
 use super::json::{level_name, ms};

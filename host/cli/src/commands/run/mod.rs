@@ -16,8 +16,9 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use pv_host::annotate::{Mark, annotate};
+use pv_host::runner::Metrics;
 use pv_host::types::{ExecuteOutput, PixelFormat, PreExecuteOutput, Rect, StepInput, Verdict};
-use pv_host::{CallReport, Metrics, ResourceUsage};
+use pv_host::{CallReport, ResourceUsage};
 
 use self::execute::execute;
 pub(super) use self::execute::parse_params;
