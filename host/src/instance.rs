@@ -57,7 +57,8 @@ impl<T> CallReport<T> {
         CallReport { result: Ok(value), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() }
     }
 
-    pub(crate) fn refused(err: Error) -> Self {
+    /// The report of a call refused before it reached the guest.
+    pub fn refused(err: Error) -> Self {
         CallReport { result: Err(err), logs: Vec::new(), diagnostics: BTreeMap::new(), usage: ResourceUsage::default() }
     }
 }

@@ -50,7 +50,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::io::Write;
 
-use pv_guest::{Algorithm, AlgorithmInfo, Error, ExecuteOutput, Rect, Result, Step, StepInput};
+use pv_guest::{Algorithm, AlgorithmInfo, Error, ExecuteOutput, Rect, Result, Step, StepInput, StepOutcome};
 
 /// Size of the allocation that makes the allocator spin: the pixels of a 1234x53
 /// gray image, a size no other allocation of this guest has.
@@ -229,6 +229,7 @@ impl Algorithm for Hostile {
                 "STDOUT_NEWLINES",
                 "EMPTY_DIAG_SPAM",
                 "BIG_JSON",
+                "HOOKS",
             ])
             .step(Step::new(1, "misbehave"))
             .step(Step::new(2, "flow: read step 1"))
@@ -240,6 +241,21 @@ impl Algorithm for Hostile {
             return Err(Error::model_not_found("the flaky setup failed this time"));
         }
         Ok(Hostile { calls: 0 })
+    }
+
+    /// `HOOKS` records each hook in the session, to show what a step commits.
+    fn on_step_start(&mut self, step_index: u32, pid: &str) -> Result<()> {
+        if pid == "HOOKS" {
+            pv_guest::session::set("on-step-start", &step_index)?;
+        }
+        Ok(())
+    }
+
+    fn on_step_finish(&mut self, step_index: u32, pid: &str, outcome: StepOutcome) -> Result<()> {
+        if pid == "HOOKS" {
+            pv_guest::session::set("on-step-finish", &format!("{step_index}:{outcome:?}"))?;
+        }
+        Ok(())
     }
 
     fn execute(&mut self, input: &StepInput) -> Result<ExecuteOutput> {
@@ -263,6 +279,9 @@ impl Algorithm for Hostile {
                 Ok(ExecuteOutput::ok().debug(serde_json::json!({ "read": read })))
             }
             "GOOD" => Ok(ExecuteOutput::ok()),
+            // Step 1 succeeds, step 2 fails: what the hooks wrote must go with it.
+            "HOOKS" if input.step_index == 1 => Ok(ExecuteOutput::ok()),
+            "HOOKS" => Err(Error::invalid_params("the HOOKS step fails after its hooks wrote to the session")),
             "LOOP" => spin(),
             "MEMORY" => {
                 let mut hoard = Vec::new();

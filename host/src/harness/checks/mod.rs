@@ -26,6 +26,7 @@ use crate::package::Package;
 use crate::params::params_from_json;
 use crate::phase::Phase;
 use crate::session::Session;
+use crate::step::{StepCalls, StepDriver};
 use crate::types::{ExecuteOutput, Image, Rect, StepInput, StepSpec, Verdict};
 
 /// Collects results and feeds the progress callback.
@@ -121,19 +122,27 @@ fn ready(package: &Package) -> crate::Result<Instance> {
     Ok(instance)
 }
 
-/// pre-execute then execute in `session`; the execute output, or the first error.
+/// One whole step in `session`, driven as a station drives it (the library's
+/// [`StepDriver`]: hooks, pre-execute, execute); the execute output, or the
+/// first error.
 fn step_once(
     run: &mut Run<'_>,
     instance: &mut Instance,
     session: &mut Session,
     input: &StepInput,
 ) -> crate::Result<ExecuteOutput> {
-    let pre = instance.pre_execute(session, input);
-    run.keep(Phase::PreExecute, &pre);
-    pre.result?;
-    let exec = instance.execute(session, input);
-    run.keep(Phase::Execute, &exec);
-    exec.result
+    let step = StepDriver::new(StepCalls::PreExecuteThenExecute).run(instance, session, input);
+    if let Some(pre) = &step.pre_execute {
+        run.keep(Phase::PreExecute, pre);
+        pre.result.clone()?;
+    }
+    match step.execute {
+        Some(exec) => {
+            run.keep(Phase::Execute, &exec);
+            exec.result
+        }
+        None => Err(Error::host("the step driver ran no execute")),
+    }
 }
 /// An annotated, downscaled copy of `image` for the HTML report.
 fn thumbnail(run: &mut Run<'_>, title: &str, image: &Image, out: Option<&ExecuteOutput>, expected: &[Rect]) {

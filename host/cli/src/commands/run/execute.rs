@@ -8,8 +8,8 @@ use pv_host::error::InputCode;
 use pv_host::image::{load_image, probe_image};
 use pv_host::params::params_from_json;
 use pv_host::serve::protocol;
-use pv_host::types::{ExecuteOutput, PreExecuteOutput, Rect, StepInput, StepOutcome, Verdict};
-use pv_host::{CallReport, Error, Instance, Session};
+use pv_host::types::{ExecuteOutput, PreExecuteOutput, Rect, StepInput};
+use pv_host::{CallReport, Error, Instance, Session, StepCalls, StepDriver};
 
 use super::{RunArgs, RunOutcome, StepPlan};
 use crate::commands::Record;
@@ -111,29 +111,18 @@ pub(super) fn execute(args: &RunArgs) -> Result<Vec<RunOutcome>> {
     Ok(outcomes)
 }
 
-/// on-step-start, pre-execute, execute (when pre-execute succeeded), on-step-finish.
+/// One step as the library drives every step ([`StepDriver`]): on-step-start,
+/// pre-execute, execute (when pre-execute succeeded), on-step-finish.
 fn run_step(
     instance: &mut Instance,
     session: &mut Session,
     input: &StepInput,
 ) -> (CallReport<PreExecuteOutput>, Option<CallReport<ExecuteOutput>>) {
-    let (step, pid) = (input.step_index, input.pid.as_str());
-    if let Err(err) = instance.on_step_start(session, step, pid).result {
-        tracing::warn!(%err, "on-step-start failed");
-    }
-    let pre = instance.pre_execute(session, input);
-    let exec = pre.result.is_ok().then(|| instance.execute(session, input));
-    let outcome = match exec.as_ref().map(|e| e.result.as_ref()) {
-        Some(Ok(out)) if out.verdict == Verdict::Ng => StepOutcome::Ng,
-        Some(Ok(_)) => StepOutcome::Ok,
-        _ => StepOutcome::Error,
-    };
-    if !instance.is_poisoned()
-        && let Err(err) = instance.on_step_finish(session, step, pid, outcome).result
-    {
-        tracing::warn!(%err, "on-step-finish failed");
-    }
-    (pre, exec)
+    let step = StepDriver::new(StepCalls::PreExecuteThenExecute).run(instance, session, input);
+    let pre = step.pre_execute.unwrap_or_else(|| {
+        CallReport::refused(Error::Host { message: "the step driver ran no pre-execute".into(), source: None })
+    });
+    (pre, step.execute)
 }
 
 /// `--guide-info`: the platform's groups or a list of rects, as JSON or @FILE.
