@@ -12,7 +12,7 @@ use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::compiled::Compiled;
 use crate::error::{Error, InputCode, LimitCode, PackageCode, Result};
 use crate::image::check_image;
-use crate::params::{Patterns, check_value_with, params_from_json_with};
+use crate::params::{Patterns, check_params, params_from_json_with, with_defaults};
 use crate::phase::Phase;
 use crate::sandbox::{HostState, Limits, LogRecord, Refusal};
 use crate::session::Session;
@@ -447,37 +447,6 @@ pub(crate) fn deadline_ticks(deadline: Duration, tick: Duration) -> u64 {
     let tick_nanos = tick.as_nanos().max(1);
     let whole = deadline.as_nanos().div_ceil(tick_nanos);
     u64::try_from(whole).unwrap_or(u64::MAX - 1).saturating_add(1)
-}
-
-/// Check typed params against the step's schema: declared names, kinds and rules,
-/// required ones present.
-fn check_params(step: &StepSpec, params: &[Param], patterns: &Patterns) -> Result<()> {
-    for param in params {
-        let spec = step.params.iter().find(|s| s.name == param.name).ok_or_else(|| {
-            Error::input(InputCode::InvalidParams, format!("step {} has no param `{}`", step.index, param.name))
-        })?;
-        check_value_with(spec, &param.value, Some(patterns))?;
-    }
-    if let Some(missing) =
-        step.params.iter().find(|s| s.required && s.default.is_none() && !params.iter().any(|p| p.name == s.name))
-    {
-        return Err(Error::input(InputCode::InvalidParams, format!("param `{}` is required", missing.name)));
-    }
-    Ok(())
-}
-
-/// The params with defaults added for absent ones, or `None` when nothing is missing.
-fn with_defaults(step: &StepSpec, params: &[Param]) -> Option<Vec<Param>> {
-    let missing: Vec<Param> = step
-        .params
-        .iter()
-        .filter(|spec| !params.iter().any(|p| p.name == spec.name))
-        .filter_map(|spec| spec.default.clone().map(|value| Param { name: spec.name.clone(), value }))
-        .collect();
-    if missing.is_empty() {
-        return None;
-    }
-    Some(params.iter().cloned().chain(missing).collect())
 }
 
 /// The text of wasmtime's (private) error for a transfer over the hostcall fuel,

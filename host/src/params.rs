@@ -1,5 +1,6 @@
 //! Step parameters: from the station's JSON to typed values, checked against the
-//! step's schema, with defaults filled in.
+//! step's schema (names, kinds, ranges, patterns, required ones), with
+//! defaults filled in: the one place the host's parameter rules live.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -260,6 +261,37 @@ fn range_text<T: std::fmt::Display>(min: Option<T>, max: Option<T>) -> String {
         (None, Some(max)) => format!("<= {max}"),
         (None, None) => "any".to_owned(),
     }
+}
+
+/// Check typed params against the step's schema: declared names, kinds and rules,
+/// required ones present.
+pub(crate) fn check_params(step: &StepSpec, params: &[Param], patterns: &Patterns) -> Result<()> {
+    for param in params {
+        let spec = step.params.iter().find(|s| s.name == param.name).ok_or_else(|| {
+            Error::input(InputCode::InvalidParams, format!("step {} has no param `{}`", step.index, param.name))
+        })?;
+        check_value_with(spec, &param.value, Some(patterns))?;
+    }
+    if let Some(missing) =
+        step.params.iter().find(|s| s.required && s.default.is_none() && !params.iter().any(|p| p.name == s.name))
+    {
+        return Err(Error::input(InputCode::InvalidParams, format!("param `{}` is required", missing.name)));
+    }
+    Ok(())
+}
+
+/// The params with defaults added for absent ones, or `None` when nothing is missing.
+pub(crate) fn with_defaults(step: &StepSpec, params: &[Param]) -> Option<Vec<Param>> {
+    let missing: Vec<Param> = step
+        .params
+        .iter()
+        .filter(|spec| !params.iter().any(|p| p.name == spec.name))
+        .filter_map(|spec| spec.default.clone().map(|value| Param { name: spec.name.clone(), value }))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(params.iter().cloned().chain(missing).collect())
 }
 
 #[cfg(test)]
