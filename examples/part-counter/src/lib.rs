@@ -65,9 +65,17 @@ fn rect_of_box(b: BoxPx) -> Rect {
     Rect::new(b.x as i32, b.y as i32, b.width, b.height)
 }
 
+/// The version this build reports: the crate's, unless the build sets
+/// `PV_EXAMPLE_VERSION` (how the tests make a second version of the same
+/// algorithm to install and switch to while a line runs).
+const VERSION: &str = match option_env!("PV_EXAMPLE_VERSION") {
+    Some(version) => version,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
 impl Algorithm for PartCounter {
     fn info() -> AlgorithmInfo {
-        AlgorithmInfo::new("part-counter", env!("CARGO_PKG_VERSION"))
+        AlgorithmInfo::new("part-counter", VERSION)
             .description("Counts bright parts on a dark tray; NG when parts are missing, extra or misshapen")
             .pids(["A01", "A02"])
             .step(
@@ -120,6 +128,7 @@ impl Algorithm for PartCounter {
 
         let positions = parts.iter().take(MAX_POSITIONS).map(|b| rect_of_blob(b).labelled("part"));
         let debug = serde_json::json!({
+            "version": VERSION,
             "found": found,
             "expected": expected,
             "part_areas": parts.iter().map(|b| b.area).collect::<Vec<_>>(),

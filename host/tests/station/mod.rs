@@ -15,6 +15,9 @@ pub struct Station {
     _dir: tempfile::TempDir,
     pub trust: PathBuf,
     pub part_counter: PathBuf,
+    /// The same part counter, reporting the next version (a new release to
+    /// install and switch to while a line runs).
+    pub part_counter_next: PathBuf,
     pub scratch_detector: PathBuf,
 }
 
@@ -23,15 +26,21 @@ pub fn vendor_key() -> SecretKey {
     SecretKey::from_seed(&[42; 32])
 }
 
-fn example_manifest(example: &str) -> Manifest {
+/// The example's manifest, with another version when `version` says so.
+fn example_manifest(example: &str, version: Option<&str>) -> Manifest {
     let path = pv_test_artifacts::fixtures::examples_dir().join(example).join("manifest.json");
-    Manifest::from_json(&std::fs::read(&path).expect("the example's manifest")).expect("a valid manifest")
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the example's manifest")).expect("the manifest is JSON");
+    if let Some(version) = version {
+        json["version"] = version.into();
+    }
+    Manifest::from_json(&serde_json::to_vec(&json).expect("JSON")).expect("a valid manifest")
 }
 
-fn pack_example(dir: &Path, component: &str, example: &str) -> PathBuf {
+fn pack_example(dir: &Path, component: &str, example: &str, version: Option<&str>) -> PathBuf {
     let component = std::fs::read(component).expect("the example is built");
-    let bytes = pack(&component, &example_manifest(example), &[], Some(&vendor_key())).expect("packs");
-    let path = dir.join(format!("{example}.pkg.wasm"));
+    let bytes = pack(&component, &example_manifest(example, version), &[], Some(&vendor_key())).expect("packs");
+    let path = dir.join(format!("{example}-{}.pkg.wasm", version.unwrap_or("current")));
     std::fs::write(&path, bytes).expect("write package");
     path
 }
@@ -43,8 +52,14 @@ pub fn station() -> &'static Station {
         let trust = dir.path().join("trust");
         TrustStore::open_or_create(&trust).expect("trust store").add_key("vendor", vendor_key().public()).expect("trusted");
         Station {
-            part_counter: pack_example(dir.path(), pv_test_artifacts::PART_COUNTER, "part-counter"),
-            scratch_detector: pack_example(dir.path(), pv_test_artifacts::SCRATCH_DETECTOR, "scratch-detector"),
+            part_counter: pack_example(dir.path(), pv_test_artifacts::PART_COUNTER, "part-counter", None),
+            part_counter_next: pack_example(
+                dir.path(),
+                pv_test_artifacts::PART_COUNTER_NEXT,
+                "part-counter",
+                Some(pv_test_artifacts::PART_COUNTER_NEXT_VERSION),
+            ),
+            scratch_detector: pack_example(dir.path(), pv_test_artifacts::SCRATCH_DETECTOR, "scratch-detector", None),
             trust,
             _dir: dir,
         }
