@@ -62,35 +62,13 @@ fn small_package() -> Vec<u8> {
     pack(&component, &wat_manifest(), &[("probe.txt".into(), b"probe".to_vec())], Some(&vendor())).expect("packs")
 }
 
+/// A manifest that matches the hostile guest: its product ids as its
+/// `get-info` lists them (read from the component, so a new one needs no edit here).
 fn hostile_manifest() -> Manifest {
-    let pids = [
-        "GOOD",
-        "LOOP",
-        "MEMORY",
-        "MEMORY_POLITE",
-        "RECURSION",
-        "DEEP_STACK",
-        "RECTS",
-        "STRING",
-        "LOG_SPAM",
-        "DIAG_SPAM",
-        "SESSION_BOMB",
-        "ASSET",
-        "COUNT",
-        "FLOW",
-        "OUTSIDE_RECT",
-        "NG_WITHOUT_DEFECT",
-        "SNOOP",
-        "PANIC",
-        "BAD_UTF8",
-        "BAD_POINTER",
-        "EMPTY_LOG_SPAM",
-        "EMPTY_FIELDS",
-        "STDOUT_NEWLINES",
-        "EMPTY_DIAG_SPAM",
-        "BIG_JSON",
-    ];
-    manifest("hostile", "1.0.0", &pids)
+    let package = Host::new().expect("host").load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("hostile guest");
+    let info = package.instantiate().expect("instantiates").info().clone();
+    let pids: Vec<&str> = info.supported_pids.iter().map(String::as_str).collect();
+    manifest("hostile", &info.version, &pids)
 }
 
 fn refusal(result: pv_host::Result<impl std::fmt::Debug>) -> (ErrorKind, u32) {
