@@ -63,6 +63,7 @@ mod engine;
 mod error;
 mod guest_log;
 pub mod image;
+mod ingress;
 mod instance;
 mod limits;
 mod package;
@@ -90,6 +91,7 @@ pub use crate::error::{Error, ErrorCode, ErrorKind, Result};
 pub use crate::guest_log::{
     DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, LogRecord, LogSource,
 };
+pub use crate::ingress::{FillPixels, InPlace};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};
 pub use crate::limits::{
     ComponentNeeds, DEFAULT_CORE_INSTANCES, DEFAULT_DIAGNOSTICS_BYTES_PER_CALL, DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL,

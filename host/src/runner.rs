@@ -32,6 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
+use crate::ingress::InPlace;
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
 use crate::session::Session;
@@ -355,7 +356,35 @@ impl Runner {
         let step = (input.step_index, input.pid.clone());
         let hooks = self.inner.config.step_hooks;
         let op = move |instance: &mut Instance, session: &mut Session| {
-            with_hooks(hooks, instance, session, &input, |instance, session| phase(instance, session, &input), outcome_of)
+            let checked = instance.check_input(&input);
+            with_hooks(
+                hooks,
+                instance,
+                session,
+                &input,
+                checked,
+                |instance, session| phase(instance, session, &input),
+                outcome_of,
+            )
+        };
+        (step, op)
+    }
+
+    /// [`step_op`](Self::step_op) for an input whose images `in_place` fills
+    /// in place (see [`Instance::execute_in_place`]).
+    fn in_place_op<T>(
+        &self,
+        input: StepInput,
+        in_place: InPlace<'static>,
+        phase: impl FnOnce(&mut Instance, &mut Session, &StepInput, InPlace<'static>) -> CallReport<T> + Send + 'static,
+        outcome_of: impl FnOnce(&T) -> StepOutcome + Send + 'static,
+    ) -> ((u32, String), impl CallOp<T>) {
+        let step = (input.step_index, input.pid.clone());
+        let hooks = self.inner.config.step_hooks;
+        let op = move |instance: &mut Instance, session: &mut Session| {
+            let checked = instance.check_input_in_place(&input, &in_place);
+            let phase = |instance: &mut Instance, session: &mut Session| phase(instance, session, &input, in_place);
+            with_hooks(hooks, instance, session, &input, checked, phase, outcome_of)
         };
         (step, op)
     }
@@ -491,6 +520,29 @@ impl Reservation {
     pub async fn execute(self, input: StepInput) -> CallReport<ExecuteOutput> {
         let (step, op) = self.runner.execute_op(input);
         self.run("execute", Some(step), op).await
+    }
+
+    /// [`execute`](Self::execute) with the images `in_place` names written
+    /// straight into the guest's memory, on the thread that runs the call
+    /// (see [`Instance::execute_in_place`]).
+    pub async fn execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<ExecuteOutput> {
+        let phase = |instance: &mut Instance, session: &mut Session, input: &StepInput, in_place| {
+            instance.execute_in_place_input(session, input, in_place, true)
+        };
+        let (step, op) = self.runner.in_place_op(input, in_place, phase, |out: &ExecuteOutput| {
+            if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
+        });
+        self.run("execute", Some(step), op).await
+    }
+
+    /// [`pre_execute`](Self::pre_execute) with the images `in_place` names
+    /// written straight into the guest's memory (see [`Self::execute_in_place`]).
+    pub async fn pre_execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<PreExecuteOutput> {
+        let phase = |instance: &mut Instance, session: &mut Session, input: &StepInput, in_place| {
+            instance.pre_execute_in_place_input(session, input, in_place, true)
+        };
+        let (step, op) = self.runner.in_place_op(input, in_place, phase, |_| StepOutcome::Ok);
+        self.run("pre-execute", Some(step), op).await
     }
 
     async fn run<T: Send + 'static>(self, phase: &'static str, step: Option<(u32, String)>, op: impl CallOp<T>) -> CallReport<T> {
@@ -629,11 +681,12 @@ fn with_hooks<T>(
     instance: &mut Instance,
     session: &mut Session,
     input: &StepInput,
+    checked: Result<()>,
     phase: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
     outcome_of: impl FnOnce(&T) -> StepOutcome,
 ) -> CallReport<T> {
-    // Checked once here: the phase is told so and does not check again.
-    if let Err(err) = instance.check_input(input) {
+    // Checked once, by the caller: the phase is told so and does not check again.
+    if let Err(err) = checked {
         return CallReport::refused(err);
     }
     if !hooks {

@@ -50,9 +50,10 @@ use tokio::task::JoinSet;
 use self::frame::{FrameError, read_frame, write_frame};
 use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_ERROR_CODE, Request, Shape};
 use crate::error::{Error, ErrorCode, ErrorKind};
+use crate::ingress::InPlace;
 use crate::params::params_from_json;
 use crate::runner::{Reservation, Runner};
-use crate::types::{AlgorithmInfo, Image, StepInput, StepOutcome};
+use crate::types::{AlgorithmInfo, StepInput, StepOutcome};
 
 /// Default number of sessions kept; the least recently begun is ended past it.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
@@ -380,17 +381,17 @@ async fn run_phase<W>(
             let mut params = context.station_params(call.step_index);
             params.extend(call.user_params.clone());
             let prepared = prepare(context, call, &call.pid, params, &mut reservation).await;
-            let (input, _images) = match prepared {
+            let (input, in_place, _images) = match prepared {
                 Ok(prepared) => prepared,
                 Err(err) => return error_reply(request_id, shape, &err),
             };
             if phase == "pre" {
-                match reservation.pre_execute(input).await.result {
+                match reservation.pre_execute_in_place(input, in_place).await.result {
                     Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
                     Err(err) => error_reply(request_id, shape, &err),
                 }
             } else {
-                match reservation.execute(input).await.result {
+                match reservation.execute_in_place(input, in_place).await.result {
                     Ok(out) => protocol::result(
                         request_id,
                         shape,
@@ -455,7 +456,7 @@ where
                 drop(reservation);
                 error_reply(&request_id, shape, &err)
             }
-            Ok((input, _images)) => match reservation.execute(input).await.result {
+            Ok((input, in_place, _images)) => match reservation.execute_in_place(input, in_place).await.result {
                 Ok(out) => {
                     protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out))
                 }
@@ -516,16 +517,18 @@ pub fn check_station_params(info: &AlgorithmInfo, params: &Map<String, Value>) -
 }
 
 /// The input of a pre or execute call: params checked, then (once the call
-/// holds a running slot) the images opened, their memory reserved from the
-/// budget, and read. The budget permit is returned with the input and must be
-/// held until the call ends.
+/// holds a running slot) the images opened, the memory the host needs for them
+/// reserved from the budget, and the encoded ones decoded. A `.npy` image is
+/// not read here: its fill, returned with the input, reads it into the guest's
+/// memory during the call. The budget permit is returned with the input and
+/// must be held until the call ends.
 async fn prepare<W>(
     context: &Context<W>,
     call: &Call,
     pid: &str,
     params: Map<String, Value>,
     reservation: &mut Reservation,
-) -> crate::Result<(StepInput, OwnedSemaphorePermit)> {
+) -> crate::Result<(StepInput, InPlace<'static>, Option<OwnedSemaphorePermit>)> {
     let step = context
         .info
         .steps
@@ -541,23 +544,50 @@ async fn prepare<W>(
     let refs: Vec<ImageRef> = std::iter::once(image).chain(call.guide_image.clone()).collect();
     let dir = context.shm_dir.clone();
     let opened = blocking(move || refs.iter().map(|r| shm::open(&dir, r)).collect::<crate::Result<Vec<_>>>()).await?;
-    let bound: u64 = opened.iter().map(shm::Opened::memory_bound).sum();
-    let units = bound.div_ceil(BUDGET_UNIT).clamp(1, u64::from(context.budget_units)) as u32;
-    let images_permit =
-        Arc::clone(&context.budget).acquire_many_owned(units).await.map_err(|_| Error::host("the image budget is closed"))?;
-    let stats = Arc::clone(&context.stats);
-    let mut images: Vec<Image> = blocking(move || {
-        opened
-            .into_iter()
-            .map(|o| {
-                stats.images_loaded.fetch_add(1, Ordering::SeqCst);
-                o.load()
-            })
-            .collect::<crate::Result<Vec<_>>>()
-    })
-    .await?;
-    let guide_image = if images.len() > 1 { images.pop() } else { None };
-    let image = images.pop().ok_or_else(|| Error::host("no image was loaded"))?;
+    // A `.npy` read in place takes none of the host's memory (the guest's
+    // allocation is under its own cap): only encoded images count.
+    let bound: u64 = opened.iter().filter(|o| !o.is_npy()).map(shm::Opened::memory_bound).sum();
+    let images_permit = if bound == 0 {
+        None
+    } else {
+        let units = bound.div_ceil(BUDGET_UNIT).clamp(1, u64::from(context.budget_units)) as u32;
+        let budget = Arc::clone(&context.budget);
+        Some(budget.acquire_many_owned(units).await.map_err(|_| Error::host("the image budget is closed"))?)
+    };
+    let mut fills = Vec::new();
+    let mut encoded = Vec::new();
+    for (index, opened) in opened.into_iter().enumerate() {
+        let stats = Arc::clone(&context.stats);
+        match opened.in_place(move || {
+            stats.images_loaded.fetch_add(1, Ordering::SeqCst);
+        }) {
+            Ok((image, fill)) => fills.push((index, image, Some(fill))),
+            Err(opened) => encoded.push((index, opened)),
+        }
+    }
+    if !encoded.is_empty() {
+        let stats = Arc::clone(&context.stats);
+        let decoded = blocking(move || {
+            encoded
+                .into_iter()
+                .map(|(index, o)| {
+                    stats.images_loaded.fetch_add(1, Ordering::SeqCst);
+                    o.load().map(|image| (index, image, None))
+                })
+                .collect::<crate::Result<Vec<_>>>()
+        })
+        .await?;
+        fills.extend(decoded);
+        fills.sort_by_key(|(index, ..)| *index);
+    }
+    let mut in_place = InPlace::none();
+    let mut images = fills.into_iter();
+    let (_, image, fill) = images.next().ok_or_else(|| Error::host("no image was loaded"))?;
+    in_place.image = fill;
+    let guide_image = images.next().map(|(_, guide, fill)| {
+        in_place.guide_image = fill;
+        guide
+    });
     let input = StepInput {
         step_index: call.step_index,
         pid: pid.to_owned(),
@@ -567,7 +597,7 @@ async fn prepare<W>(
         guide_image,
         guide_info: call.guide_info.clone(),
     };
-    Ok((input, images_permit))
+    Ok((input, in_place, images_permit))
 }
 
 /// Run blocking file work off the runtime's workers.
