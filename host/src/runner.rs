@@ -370,23 +370,26 @@ impl Runner {
         (step, op)
     }
 
-    /// [`step_op`](Self::step_op) for an input whose images `in_place` fills
-    /// in place (see [`Instance::execute_in_place`]).
-    fn in_place_op<T>(
+    /// [`step_op`](Self::step_op) for an input that `prepare` makes on the
+    /// call's thread, with images it fills in place (see
+    /// [`Instance::execute_in_place`]). What `prepare` returns beside the input
+    /// is held until the call ends.
+    fn in_place_op<T, G: Send + 'static>(
         &self,
-        input: StepInput,
-        in_place: InPlace<'static>,
+        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
         phase: impl FnOnce(&mut Instance, &mut Session, &StepInput, InPlace<'static>) -> CallReport<T> + Send + 'static,
         outcome_of: impl FnOnce(&T) -> StepOutcome + Send + 'static,
-    ) -> ((u32, String), impl CallOp<T>) {
-        let step = (input.step_index, input.pid.clone());
+    ) -> impl CallOp<T> {
         let hooks = self.inner.config.step_hooks;
-        let op = move |instance: &mut Instance, session: &mut Session| {
+        move |instance: &mut Instance, session: &mut Session| {
+            let (input, in_place, _held) = match prepare() {
+                Ok(prepared) => prepared,
+                Err(err) => return CallReport::refused(err),
+            };
             let checked = instance.check_input_in_place(&input, &in_place);
             let phase = |instance: &mut Instance, session: &mut Session| phase(instance, session, &input, in_place);
             with_hooks(hooks, instance, session, &input, checked, phase, outcome_of)
-        };
-        (step, op)
+        }
     }
 
     /// Run `op` on a blocking thread once admitted. If the caller drops this
@@ -526,10 +529,26 @@ impl Reservation {
     /// straight into the guest's memory, on the thread that runs the call
     /// (see [`Instance::execute_in_place`]).
     pub async fn execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<ExecuteOutput> {
+        let step = (input.step_index, input.pid.clone());
+        self.execute_prepared(step, move || Ok((input, in_place, ()))).await
+    }
+
+    /// [`execute_in_place`](Self::execute_in_place) of an input that
+    /// `prepare` makes on the thread that runs the call, once the call holds
+    /// its running slot: a caller whose input needs blocking work (opening
+    /// files) does it there rather than on a thread of its own. `step` (index
+    /// and product id) names the call in traces; what `prepare` returns beside
+    /// the input is held until the call ends. An error of `prepare` is the
+    /// call's.
+    pub async fn execute_prepared<G: Send + 'static>(
+        self,
+        step: (u32, String),
+        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+    ) -> CallReport<ExecuteOutput> {
         let phase = |instance: &mut Instance, session: &mut Session, input: &StepInput, in_place| {
             instance.execute_in_place_input(session, input, in_place, true)
         };
-        let (step, op) = self.runner.in_place_op(input, in_place, phase, |out: &ExecuteOutput| {
+        let op = self.runner.in_place_op(prepare, phase, |out: &ExecuteOutput| {
             if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
         });
         self.run("execute", Some(step), op).await
@@ -538,10 +557,21 @@ impl Reservation {
     /// [`pre_execute`](Self::pre_execute) with the images `in_place` names
     /// written straight into the guest's memory (see [`Self::execute_in_place`]).
     pub async fn pre_execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<PreExecuteOutput> {
+        let step = (input.step_index, input.pid.clone());
+        self.pre_execute_prepared(step, move || Ok((input, in_place, ()))).await
+    }
+
+    /// [`pre_execute_in_place`](Self::pre_execute_in_place) of an input that
+    /// `prepare` makes on the call's thread (see [`Self::execute_prepared`]).
+    pub async fn pre_execute_prepared<G: Send + 'static>(
+        self,
+        step: (u32, String),
+        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+    ) -> CallReport<PreExecuteOutput> {
         let phase = |instance: &mut Instance, session: &mut Session, input: &StepInput, in_place| {
             instance.pre_execute_in_place_input(session, input, in_place, true)
         };
-        let (step, op) = self.runner.in_place_op(input, in_place, phase, |_| StepOutcome::Ok);
+        let op = self.runner.in_place_op(prepare, phase, |_| StepOutcome::Ok);
         self.run("pre-execute", Some(step), op).await
     }
 

@@ -123,10 +123,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     tracing::info!(shm_dir = %config.shm_dir.display(), "images are read from the shared-memory directory");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    // Served on a worker of the runtime, not on this thread: the worker that
+    // polls the pipes runs the reader, so a ping wakes one thread, not two.
     let end = runtime.block_on(async {
         let (input, output) = platform_pipes();
-        serve(runner, info, config, tokio::io::BufReader::new(input), output).await
+        runtime.spawn(serve(runner, info, config, tokio::io::BufReader::new(input), output)).await
     });
+    let end = end.context("the server failed")?;
     tracing::info!(?end, "serve ended");
     Ok(ExitCode::from(match end {
         ServeEnd::Shutdown | ServeEnd::EndOfInput => exit::OK,
