@@ -548,9 +548,14 @@ impl Reservation {
         let phase = |instance: &mut Instance, session: &mut Session, input: &StepInput, in_place| {
             instance.execute_in_place_input(session, input, in_place, true)
         };
-        let op = self.runner.in_place_op(prepare, phase, |out: &ExecuteOutput| {
-            if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
-        });
+        let op =
+            self.runner.in_place_op(
+                prepare,
+                phase,
+                |out: &ExecuteOutput| {
+                    if out.verdict == Verdict::Ng { StepOutcome::Ng } else { StepOutcome::Ok }
+                },
+            );
         self.run("execute", Some(step), op).await
     }
 

@@ -262,9 +262,12 @@ impl Opened {
     /// runs when the read starts. A file cut short since it was opened fails
     /// the fill (the call then fails with 1002). An encoded file is handed
     /// back: it must be [`load`](Self::load)ed.
-    pub fn in_place(self, on_read: impl FnOnce() + Send + 'static) -> std::result::Result<(Image, FillPixels<'static>), Opened> {
+    pub fn in_place(
+        self,
+        on_read: impl FnOnce() + Send + 'static,
+    ) -> std::result::Result<(Image, FillPixels<'static>), Box<Opened>> {
         let Stored::Npy { height, width, format, mut file } = self.stored else {
-            return Err(self);
+            return Err(Box::new(self));
         };
         let meta = ImageMeta {
             width,
