@@ -91,6 +91,7 @@ fn hostile_manifest() -> Manifest {
         "STDOUT_NEWLINES",
         "EMPTY_DIAG_SPAM",
         "BIG_JSON",
+        "DIGEST",
     ];
     manifest("hostile", "1.0.0", &pids)
 }
