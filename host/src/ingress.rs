@@ -9,6 +9,11 @@
 //! writes into that block. The rest of the input is lowered as usual; the
 //! types below mirror the contract's `step-input` and `image` field for field,
 //! and wasmtime type-checks them against the guest's export on every call.
+//!
+//! The hand-written lowering uses the items wasmtime exports for its derive
+//! macros (`wasmtime::component::__internal`), outside its stability promise:
+//! a wasmtime upgrade may need this file adjusted, and `host/tests/in_place.rs`
+//! checks the bytes the guest receives.
 
 use std::mem::MaybeUninit;
 use std::sync::{Mutex, PoisonError};
