@@ -15,7 +15,9 @@
 //! The sandbox side is the whole host path with the default limits (fuel and
 //! deadlines on): input checks, the image copied into the guest, the call, the
 //! output lifted and checked. Both sides start from the frame in the host's
-//! memory.
+//! memory. The sandbox is timed a second way, the frame written from that
+//! memory straight into the guest's (`Instance::execute_in_place`), as an
+//! embedder with a camera buffer would call it.
 //!
 //! Run with `cargo bench -p pv-benches --bench call_overhead`.
 
@@ -39,8 +41,22 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
     let pixels = frame.into_bytes();
 
     let (sandbox, subprocess, python) = (Side::default(), Side::default(), Side::default());
+    let in_place = Side::default();
+    let mut without_pixels = input.clone();
+    without_pixels.image.pixels = Vec::new();
     let mut group = c.benchmark_group(format!("{label} call {width}x{height} RGB"));
     group.bench_function("sandbox", |b| sandbox.iter(b, || execute_ok(&mut instance, &mut session, &input)));
+    group.bench_function("sandbox, frame filled in place", |b| {
+        in_place.iter(b, || {
+            let report = instance.execute_in_place(&mut session, &without_pixels, |target| {
+                target.copy_from_slice(&pixels);
+                Ok(())
+            });
+            if let Err(err) = report.result {
+                panic!("execute_in_place failed during the benchmark: {err}");
+            }
+        })
+    });
     let mut time_adapter = |name: &str, kind: AdapterKind, side: &Side| {
         let mut adapter = Adapter::start(kind, dir.path());
         group.bench_function(name, |b| {
@@ -59,6 +75,7 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
     let goal = Goal::AtMostFraction(1.0 / 20.0);
     let label = format!("{label} call, {width}x{height} RGB");
     report(&label, ("sandbox", &sandbox), ("subprocess", &subprocess), goal);
+    report(&format!("{label} (frame filled in place)"), ("in place", &in_place), ("subprocess", &subprocess), goal);
     report(&format!("{label} (context: Python adapter)"), ("sandbox", &sandbox), ("python", &python), goal);
 }
 

@@ -8,6 +8,11 @@
 //! memory never shrinks and the guest's allocator reuses the block). Goal: at
 //! most 1.5x the memcpy.
 //!
+//! For an embedder whose frame is in a camera buffer, two ways in are timed
+//! too: the buffer copied into the input's `Vec` and then the call (two copies),
+//! and `Instance::execute_in_place`, which fills the guest's block straight
+//! from the buffer (one copy).
+//!
 //! Run with `cargo bench -p pv-benches --bench image_ingress`.
 
 use std::hint::black_box;
@@ -31,6 +36,11 @@ fn image_ingress(c: &mut Criterion) {
     let mut resident = vec![1u8; source.len()];
 
     let (call_with_frame, call_with_pixel, memcpy) = (Side::default(), Side::default(), Side::default());
+    let (camera_via_vec, camera_in_place) = (Side::default(), Side::default());
+    // The camera's buffer, and the input the in-place call takes (meta, no pixels).
+    let camera = source.clone();
+    let mut without_pixels = with_frame.clone();
+    without_pixels.image.pixels = Vec::new();
     let mut group = c.benchmark_group(format!("B3 image ingress {}x{} RGB", FRAME.0, FRAME.1));
     group.bench_function("call with the frame", |b| {
         call_with_frame.iter(b, || execute_ok(&mut instance, &mut session, &with_frame))
@@ -43,7 +53,34 @@ fn image_ingress(c: &mut Criterion) {
             black_box(&mut resident).copy_from_slice(black_box(&source));
         })
     });
+    group.bench_function("camera buffer copied into the input, then the call", |b| {
+        camera_via_vec.iter(b, || {
+            let mut input = without_pixels.clone();
+            input.image.pixels = camera.clone();
+            execute_ok(&mut instance, &mut session, &input)
+        })
+    });
+    group.bench_function("camera buffer filled in place", |b| {
+        camera_in_place.iter(b, || {
+            let report = instance.execute_in_place(&mut session, &without_pixels, |pixels| {
+                pixels.copy_from_slice(&camera);
+                Ok(())
+            });
+            if let Err(err) = report.result {
+                panic!("execute_in_place failed during the benchmark: {err}");
+            }
+        })
+    });
     group.finish();
+
+    if let (Some(via_vec), Some(in_place)) = (camera_via_vec.median(), camera_in_place.median()) {
+        report_times(
+            &format!("B3 camera frame to the guest, {}x{} RGB, in place vs via a Vec", FRAME.0, FRAME.1),
+            ("in place", in_place),
+            ("via a Vec", via_vec),
+            Goal::AtMostTimes(1.0),
+        );
+    }
 
     if let (Some(with_frame), Some(with_pixel), Some(memcpy)) =
         (call_with_frame.median(), call_with_pixel.median(), memcpy.median())

@@ -142,9 +142,15 @@ pub fn to_rgb(image: &Image) -> Result<image::RgbImage> {
         .ok_or_else(|| Error::host("pixel buffer does not fit the image size after conversion"))
 }
 
-/// Check that an image's meta is sane and fits its pixel buffer; error 1006 otherwise.
-pub fn check_image(image: &Image) -> Result<()> {
-    let ImageMeta { width, height, format, .. } = image.meta;
+/// The number of pixel bytes `meta` implies: `width * height * channels`.
+pub fn expected_len(meta: &ImageMeta) -> usize {
+    meta.width as usize * meta.height as usize * channels(meta.format)
+}
+
+/// Check that an image's meta is sane on its own: not empty, at most
+/// [`MAX_IMAGE_DIMENSION`] a side; error 1006 otherwise.
+pub fn check_meta(meta: &ImageMeta) -> Result<()> {
+    let ImageMeta { width, height, .. } = *meta;
     let invalid = |message: String| Error::input(InputCode::InvalidParams, message);
     if width == 0 || height == 0 {
         return Err(invalid(format!("image size {width}x{height} is empty")));
@@ -152,6 +158,14 @@ pub fn check_image(image: &Image) -> Result<()> {
     if width > MAX_IMAGE_DIMENSION || height > MAX_IMAGE_DIMENSION {
         return Err(invalid(format!("image size {width}x{height} exceeds the maximum of {MAX_IMAGE_DIMENSION} pixels per side")));
     }
+    Ok(())
+}
+
+/// Check that an image's meta is sane and fits its pixel buffer; error 1006 otherwise.
+pub fn check_image(image: &Image) -> Result<()> {
+    check_meta(&image.meta)?;
+    let ImageMeta { width, height, format, .. } = image.meta;
+    let invalid = |message: String| Error::input(InputCode::InvalidParams, message);
     let expected = u64::from(width) * u64::from(height) * channels(format) as u64;
     if image.pixels.len() as u64 != expected {
         return Err(invalid(format!(

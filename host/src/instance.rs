@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasmtime::Store;
+use wasmtime::component::{Func, Lift};
 
 use crate::bindings::InspectionAlgorithm;
 use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::compiled::Compiled;
 use crate::error::{Error, InputCode, LimitCode, PackageCode, Result};
 use crate::image::check_image;
+use crate::ingress::{InPlace, LoweredInput, check_images};
 use crate::params::{Patterns, check_params, params_from_json_with, with_defaults};
 use crate::phase::Phase;
 use crate::sandbox::{HostState, Limits, LogRecord, Refusal};
@@ -98,7 +100,14 @@ impl std::fmt::Debug for Instance {
 struct Live {
     store: Store<HostState>,
     bindings: InspectionAlgorithm,
+    /// `pre-execute` and `execute` as plain functions, called with an input
+    /// whose images may be filled in place ([`crate::ingress`]).
+    pre_execute: Func,
+    execute: Func,
 }
+
+/// The contract's exported interface, as the component names it.
+const ALGORITHM_EXPORT: &str = "procvision:algorithm/algorithm@1.0.0";
 
 /// A call into the guest: the generated export and the store to run it in.
 /// The host's check of a call's output, run before its session writes are
@@ -188,6 +197,11 @@ impl Instance {
         input: &StepInput,
         input_checked: bool,
     ) -> CallReport<PreExecuteOutput> {
+        if self.misses_defaults(input) {
+            // Defaults go to the guest beside the caller's params; the frame
+            // is lowered from where it is, never copied to add them.
+            return self.pre_execute_in_place_input(session, input, InPlace::none(), input_checked);
+        }
         let rules = self.compiled.output_rules().clone();
         let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, &input.image.meta);
         self.call_step(session, input, input_checked, Phase::PreExecute, &check, |alg, store, input| {
@@ -209,9 +223,150 @@ impl Instance {
         input: &StepInput,
         input_checked: bool,
     ) -> CallReport<ExecuteOutput> {
+        if self.misses_defaults(input) {
+            return self.execute_in_place_input(session, input, InPlace::none(), input_checked);
+        }
         let rules = self.compiled.output_rules().clone();
         let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
         self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| alg.call_execute(store, input))
+    }
+
+    /// Whether the step declares defaults the input's params leave out.
+    fn misses_defaults(&self, input: &StepInput) -> bool {
+        self.step(input.step_index).is_ok_and(|step| {
+            step.params.iter().any(|spec| spec.default.is_some() && !input.params.iter().any(|p| p.name == spec.name))
+        })
+    }
+
+    /// [`execute`](Self::execute) with the current image written by `fill`
+    /// straight into the guest's memory: one copy, from wherever the frame is
+    /// (a camera buffer, a file) into the block the guest allocates for it.
+    ///
+    /// `input.image` carries the frame's meta and empty pixels; `fill` is
+    /// called once, during the call, with a slice of exactly
+    /// `width * height * channels` bytes, and must write all of them (the
+    /// slice holds whatever the guest's memory held there). Refused with 1006,
+    /// before `fill` runs: pixels that are not empty, an empty size, more than
+    /// [`MAX_IMAGE_DIMENSION`](crate::image::MAX_IMAGE_DIMENSION) a side or
+    /// [`MAX_IMAGE_BYTES`](crate::image::MAX_IMAGE_BYTES) in all. A frame the
+    /// guest's memory cap cannot hold fails as any allocation over the cap
+    /// does (1004), before `fill` runs. When `fill` fails the call fails with
+    /// 1002 and the guest does not run; its store is replaced, as after a trap.
+    pub fn execute_in_place(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        fill: impl FnOnce(&mut [u8]) -> std::io::Result<()> + Send,
+    ) -> CallReport<ExecuteOutput> {
+        self.execute_with(session, input, InPlace::image(fill))
+    }
+
+    /// [`execute`](Self::execute) with the images `in_place` names filled in
+    /// place (see [`execute_in_place`](Self::execute_in_place)), the others
+    /// carried in their pixels.
+    pub fn execute_with(&mut self, session: &mut Session, input: &StepInput, in_place: InPlace<'_>) -> CallReport<ExecuteOutput> {
+        self.execute_in_place_input(session, input, in_place, false)
+    }
+
+    /// [`pre_execute`](Self::pre_execute) with the images `in_place` names
+    /// filled in place (see [`execute_in_place`](Self::execute_in_place)).
+    pub fn pre_execute_with(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        in_place: InPlace<'_>,
+    ) -> CallReport<PreExecuteOutput> {
+        self.pre_execute_in_place_input(session, input, in_place, false)
+    }
+
+    /// Host-side validation of a step input whose images `in_place` names are
+    /// filled in place (their pixels empty).
+    pub fn check_input_in_place(&self, input: &StepInput, in_place: &InPlace<'_>) -> Result<()> {
+        self.check_input_filled(input, in_place.filled())
+    }
+
+    pub(crate) fn check_input_filled(&self, input: &StepInput, filled: (bool, bool)) -> Result<()> {
+        self.check_pid(&input.pid)?;
+        let step = self.step(input.step_index)?;
+        check_images(input, filled)?;
+        check_params(step, &input.params, &self.patterns)
+    }
+
+    pub(crate) fn execute_in_place_input(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        in_place: InPlace<'_>,
+        input_checked: bool,
+    ) -> CallReport<ExecuteOutput> {
+        let rules = self.compiled.output_rules().clone();
+        let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
+        self.call_in_place(session, input, in_place, input_checked, Phase::Execute, &check, |live| live.execute)
+    }
+
+    pub(crate) fn pre_execute_in_place_input(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        in_place: InPlace<'_>,
+        input_checked: bool,
+    ) -> CallReport<PreExecuteOutput> {
+        let rules = self.compiled.output_rules().clone();
+        let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, &input.image.meta);
+        self.call_in_place(session, input, in_place, input_checked, Phase::PreExecute, &check, |live| live.pre_execute)
+    }
+
+    /// A step call whose images may be filled in place: the input is lowered
+    /// by [`LoweredInput`] through the export as a plain function.
+    #[allow(clippy::too_many_arguments)]
+    fn call_in_place<T: Lift + Send + Sync + 'static>(
+        &mut self,
+        session: &mut Session,
+        input: &StepInput,
+        in_place: InPlace<'_>,
+        input_checked: bool,
+        phase: Phase,
+        check: &OutputCheck<'_, T>,
+        export: fn(&Live) -> Func,
+    ) -> CallReport<T> {
+        if !input_checked && let Err(err) = self.check_input_filled(input, in_place.filled()) {
+            return CallReport::refused(err);
+        }
+        if self.live.is_none()
+            && let Err(err) = self.restart()
+        {
+            return CallReport::refused(err);
+        }
+        let Some(func) = self.live.as_ref().map(export) else {
+            return CallReport::refused(Error::host("the instance has no store"));
+        };
+        // Defaults are added to the params only; the images are never copied.
+        let defaults = self.step(input.step_index).ok().and_then(|step| with_defaults(step, &input.params));
+        let params = defaults.as_deref().unwrap_or(&input.params);
+        let lowered = LoweredInput::new(input, params, in_place);
+        let mut fill_failed = None;
+        let call = |_: &Guest, store: &mut Store<HostState>| {
+            let typed = func.typed::<(&LoweredInput<'_>,), (std::result::Result<T, AlgorithmError>,)>(&*store)?;
+            match typed.call(&mut *store, (&lowered,)) {
+                Ok((out,)) => Ok(out),
+                Err(err) => match lowered.fill_error() {
+                    // The guest never ran: not its failure.
+                    Some(fill_err) => {
+                        fill_failed = Some(fill_err);
+                        Ok(Err(AlgorithmError { code: crate::types::ErrorCode::ImageLoadFailed, message: String::new() }))
+                    }
+                    None => Err(err),
+                },
+            }
+        };
+        let mut report = self.run(Some(session), phase, check, Box::new(call));
+        if let Some(err) = fill_failed {
+            // The guest allocated the frame and was never called: its store
+            // is replaced rather than trusted with the block it lost.
+            self.live = None;
+            report.result = Err(Error::input(InputCode::ImageLoadFailed, format!("the frame could not be filled: {err}")));
+        }
+        report
     }
 
     /// Run `reset` for the session.
@@ -276,14 +431,7 @@ impl Instance {
         if !input_checked && let Err(err) = self.check_input(input) {
             return CallReport::refused(err);
         }
-        let missing_defaults = self.step(input.step_index).map(|step| with_defaults(step, &input.params));
-        match missing_defaults {
-            Ok(Some(params)) => {
-                let input = StepInput { params, ..input.clone() };
-                self.call(Some(session), phase, check, Box::new(|alg, store| f(alg, store, &input)))
-            }
-            _ => self.call(Some(session), phase, check, Box::new(|alg, store| f(alg, store, input))),
-        }
+        self.call(Some(session), phase, check, Box::new(|alg, store| f(alg, store, input)))
     }
 
     /// Replace a poisoned store with a fresh one, set up again if it had been.
@@ -393,8 +541,13 @@ fn start(package: &Compiled, limits: &Limits) -> Result<(Live, AlgorithmInfo)> {
     store.limiter(|state| &mut state.guard);
     store.set_hostcall_fuel(limits.output_bytes_per_call());
     arm(&mut store, limits, Phase::Info, package.epoch_tick())?;
-    let bindings = match package.pre().instantiate(&mut store) {
-        Ok(bindings) => bindings,
+    let instantiated = package
+        .pre()
+        .instance_pre()
+        .instantiate(&mut store)
+        .and_then(|instance| Ok((InspectionAlgorithm::new(&mut store, &instance)?, instance)));
+    let (bindings, instance) = match instantiated {
+        Ok(instantiated) => instantiated,
         Err(err) if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
             // Every slot of the host's instance pool is taken: a capacity
             // refusal, worth retrying once an instance is dropped.
@@ -418,6 +571,14 @@ fn start(package: &Compiled, limits: &Limits) -> Result<(Live, AlgorithmInfo)> {
             });
         }
     };
+    let export = |store: &mut Store<HostState>, name: &str| {
+        let interface = instance.get_export_index(&mut *store, None, ALGORITHM_EXPORT);
+        let index = instance.get_export_index(&mut *store, interface.as_ref(), name);
+        index.and_then(|index| instance.get_func(&mut *store, index)).ok_or_else(|| {
+            Error::package(PackageCode::ContractMismatch, format!("the component exports no `{name}` in {ALGORITHM_EXPORT}"))
+        })
+    };
+    let (pre_execute, execute) = (export(&mut store, "pre-execute")?, export(&mut store, "execute")?);
     arm(&mut store, limits, Phase::Info, package.epoch_tick())?;
     let info = bindings.procvision_algorithm_algorithm().call_get_info(&mut store).map_err(|err| {
         let refused = store.data().guard.refused;
@@ -425,7 +586,7 @@ fn start(package: &Compiled, limits: &Limits) -> Result<(Live, AlgorithmInfo)> {
     })?;
     // get-info may log; those records belong to no call.
     let _ = store.data().logs.take();
-    Ok((Live { store, bindings }, info))
+    Ok((Live { store, bindings, pre_execute, execute }, info))
 }
 
 /// Refill the fuel and set the deadline for one call in `phase`. The epoch

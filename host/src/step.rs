@@ -8,6 +8,8 @@
 //! phase fails, the session goes back to what it was before the step, hooks
 //! included.
 
+use crate::error::{Error, InputCode};
+use crate::ingress::InPlace;
 use crate::instance::{CallReport, Instance};
 use crate::session::Session;
 use crate::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome, Verdict};
@@ -71,10 +73,33 @@ impl StepDriver {
 
     /// Run the step on `instance`, for the part whose state is `session`.
     pub fn run(&self, instance: &mut Instance, session: &mut Session, input: &StepInput) -> StepReport {
+        self.run_in_place(instance, session, input, InPlace::none())
+    }
+
+    /// [`run`](Self::run) with the images `in_place` names written straight
+    /// into the guest's memory by their fills (see
+    /// [`Instance::execute_in_place`]). A fill runs once, so a step that fills
+    /// an image runs one phase: with [`StepCalls::PreExecuteThenExecute`] it is
+    /// refused (1006).
+    pub fn run_in_place(
+        &self,
+        instance: &mut Instance,
+        session: &mut Session,
+        input: &StepInput,
+        in_place: InPlace<'_>,
+    ) -> StepReport {
         let wants_pre = self.calls != StepCalls::Execute;
         let wants_execute = self.calls != StepCalls::PreExecute;
+        let fills = in_place.filled() != (false, false);
         // Checked once here: the phases are told so and do not check again.
-        if let Err(err) = instance.check_input(input) {
+        let checked = match (fills, self.calls) {
+            (true, StepCalls::PreExecuteThenExecute) => Err(Error::input(
+                InputCode::InvalidParams,
+                "an image filled in place feeds one phase: run pre-execute and execute as steps of their own",
+            )),
+            _ => instance.check_input_in_place(input, &in_place),
+        };
+        if let Err(err) = checked {
             return StepReport {
                 pre_execute: wants_pre.then(|| CallReport::refused(err.clone())),
                 execute: (wants_execute && !wants_pre).then(|| CallReport::refused(err)),
@@ -88,9 +113,18 @@ impl StepDriver {
         {
             tracing::warn!(%err, "on-step-start failed");
         }
-        let pre_execute = wants_pre.then(|| instance.pre_execute_input(session, input, true));
+        // The fills go to the one phase that runs; without fills each phase
+        // takes the input's pixels as they are.
+        let mut in_place = fills.then_some(in_place);
+        let pre_execute = wants_pre.then(|| match in_place.take() {
+            Some(in_place) => instance.pre_execute_in_place_input(session, input, in_place, true),
+            None => instance.pre_execute_input(session, input, true),
+        });
         let pre_ok = pre_execute.as_ref().is_none_or(|report| report.result.is_ok());
-        let execute = (wants_execute && pre_ok).then(|| instance.execute_input(session, input, true));
+        let execute = (wants_execute && pre_ok).then(|| match in_place.take() {
+            Some(in_place) => instance.execute_in_place_input(session, input, in_place, true),
+            None => instance.execute_input(session, input, true),
+        });
         let outcome = outcome_of(pre_execute.as_ref(), execute.as_ref());
         if self.hooks
             && !instance.is_poisoned()

@@ -179,3 +179,26 @@ fn refusing_guest_patterns_and_image_bombs_costs_the_host_little() {
     assert_eq!(result.expect("fits").pixels.len(), frame as usize);
     assert!(peak <= 2 * frame, "decoding took {peak} bytes");
 }
+
+#[test]
+fn a_frame_filled_in_place_never_lands_on_the_host_heap() {
+    let mut guest = hostile();
+    let mut session = Session::new("memory");
+    let camera = vec![7u8; 1920 * 1200 * 3];
+    let mut request = input("GOOD");
+    request.image = Image {
+        meta: ImageMeta { width: 1920, height: 1200, format: PixelFormat::Rgb8, timestamp_ms: 0, camera_id: "t".into() },
+        pixels: Vec::new(),
+    };
+    let fill = |pixels: &mut [u8]| {
+        pixels.copy_from_slice(&camera);
+        Ok(())
+    };
+    // Warm up: the guest grows its memory and the host builds its caches once.
+    guest.execute_in_place(&mut session, &request, fill).into_result().expect("warm-up");
+    let (peak, _, report) = measured(|| guest.execute_in_place(&mut session, &request, fill));
+    report.into_result().expect("in place");
+    eprintln!("in place: peak {peak} bytes over the heap before the call");
+    // Far below the frame's 6.9 MB: the host holds no copy of it.
+    assert!(peak < (camera.len() / 8) as i64, "the heap grew by {peak} bytes during the call");
+}

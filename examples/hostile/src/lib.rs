@@ -22,6 +22,7 @@
 //! | `SESSION_BOMB` | stores 1 KiB session values until `set` fails, reports how many fit in its debug | refuse past 100 KiB, keep the session |
 //! | `ASSET` | reads its asset `probe.txt` and returns NG with its text as the reason | serve the signed bytes |
 //! | `COUNT` | returns OK with the number of `execute` calls this instance received in its debug | (lets tests see the guest was not called) |
+//! | `DIGEST` | returns OK with the length and FNV-1a hash of the image's and the guide image's pixels in its debug | (lets tests see exactly the bytes the guest received) |
 //! | `OUTSIDE_RECT` | stores `touched` in the session, returns NG with a rect outside the image | refuse the output, 1007; the session unchanged |
 //! | `NG_WITHOUT_DEFECT` | returns NG with a reason and no defect rect | refuse the output, 9999 |
 //! | `FLOW` | step 1 stores `trail` = [1]; step 2 appends 2 and returns what it read in its debug; step 3 appends 3, then panics | commit steps 1 and 2, roll back step 3 |
@@ -97,6 +98,11 @@ unsafe impl GlobalAlloc for SnaredAllocator {
 
 #[global_allocator]
 static ALLOCATOR: SnaredAllocator = SnaredAllocator;
+
+/// 64-bit FNV-1a of `bytes`: the host computes the same to compare.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+}
 
 fn spin() -> ! {
     let mut n = 0u64;
@@ -230,6 +236,7 @@ impl Algorithm for Hostile {
                 "EMPTY_DIAG_SPAM",
                 "BIG_JSON",
                 "HOOKS",
+                "DIGEST",
             ])
             .step(Step::new(1, "misbehave"))
             .step(Step::new(2, "flow: read step 1"))
@@ -282,6 +289,11 @@ impl Algorithm for Hostile {
             // Step 1 succeeds, step 2 fails: what the hooks wrote must go with it.
             "HOOKS" if input.step_index == 1 => Ok(ExecuteOutput::ok()),
             "HOOKS" => Err(Error::invalid_params("the HOOKS step fails after its hooks wrote to the session")),
+            "DIGEST" => {
+                let digest = |pixels: &[u8]| serde_json::json!({ "len": pixels.len(), "fnv1a": fnv1a(pixels).to_string() });
+                let guide = input.guide_image.as_ref().map(|guide| digest(guide.pixels()));
+                Ok(ExecuteOutput::ok().debug(serde_json::json!({ "image": digest(input.image.pixels()), "guide": guide })))
+            }
             "LOOP" => spin(),
             "MEMORY" => {
                 let mut hoard = Vec::new();

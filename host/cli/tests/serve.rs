@@ -160,6 +160,35 @@ fn a_rust_client_runs_npy_frames_and_sessions() {
     server.shutdown();
 }
 
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+#[test]
+fn npy_pixels_reach_the_guest_exactly_and_a_vanished_file_is_1002() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    let frame = image::RgbImage::from_fn(97, 61, |x, y| image::Rgb([(x * 3) as u8, (y * 5) as u8, (x ^ y) as u8]));
+    let guide = image::RgbImage::from_fn(97, 61, |x, y| image::Rgb([(y * 7) as u8, x as u8, 200]));
+    write_npy(&shm.path().join("cur.npy"), &frame);
+    write_npy(&shm.path().join("guide.npy"), &guide);
+    let mut server = Server::start(pv_test_artifacts::HOSTILE, shm.path(), &["--allow-unsigned", "--pid", "DIGEST"]);
+    let digest = |bytes: &[u8]| json!({ "len": bytes.len(), "fnv1a": fnv1a(bytes).to_string() });
+    let call = json!({ "phase": "execute", "pid": "DIGEST", "session": {"id": "s1"}, "shared_mem_id": "cur",
+                       "image_meta": {"width": 97, "height": 61} });
+    let reply = server.call(1, call.clone());
+    let debug = &reply["data"]["debug"];
+    assert_eq!(debug["image"], digest(frame.as_raw()), "{reply}");
+    // Generation 2: the current and the guide image, both read in place.
+    let both = json!({ "step_index": 1, "cur_image_shm_id": "cur", "cur_image_meta": {"width": 97, "height": 61},
+                       "guide_image_shm_id": "guide", "guide_image_meta": {"width": 97, "height": 61} });
+    let reply = server.call(2, both);
+    let debug = &reply["data"]["debug"];
+    assert_eq!((&debug["image"], &debug["guide"]), (&digest(frame.as_raw()), &digest(guide.as_raw())), "{reply}");
+    std::fs::remove_file(shm.path().join("cur.npy")).expect("remove");
+    assert!(is_result_error(&server.call(3, call), "1002"));
+    server.shutdown();
+}
+
 fn coins_call(id: &str) -> Value {
     json!({ "phase": "execute", "pid": "A01", "session": {"id": "s1"}, "user_params": {"expected_count": 24},
             "shared_mem_id": id, "image_meta": {"width": 384, "height": 303} })

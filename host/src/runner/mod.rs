@@ -39,6 +39,7 @@ pub use self::reservation::Reservation;
 use self::reservation::{Admitted, CallOp, Place, QueueTicket};
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome};
 use crate::error::{Error, ErrorCode, InputCode, Result};
+use crate::ingress::InPlace;
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
 use crate::phase::Phase;
@@ -246,6 +247,27 @@ impl Runner {
                 .unwrap_or_else(|| CallReport::refused(Error::host("the step driver ran no such phase")))
         };
         (step, op)
+    }
+
+    /// [`step_op`](Self::step_op) for an input that `prepare` makes on the
+    /// call's thread, with images it fills in place (see
+    /// [`Instance::execute_in_place`]). What `prepare` returns beside the input
+    /// is held until the call ends.
+    fn in_place_op<T, G: Send + 'static>(
+        &self,
+        calls: StepCalls,
+        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+        report_of: impl FnOnce(StepReport) -> Option<CallReport<T>> + Send + 'static,
+    ) -> impl CallOp<T> {
+        let driver = StepDriver::new(calls).with_hooks(self.inner.config.step_hooks);
+        move |instance: &mut Instance, session: &mut Session| {
+            let (input, in_place, _held) = match prepare() {
+                Ok(prepared) => prepared,
+                Err(err) => return CallReport::refused(err),
+            };
+            report_of(driver.run_in_place(instance, session, &input, in_place))
+                .unwrap_or_else(|| CallReport::refused(Error::host("the step driver ran no such phase")))
+        }
     }
 
     /// Run `op` on a blocking thread once admitted. If the caller drops this

@@ -9,9 +9,11 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Inner, Runner, SessionSlot};
 use crate::error::{Error, Result};
+use crate::ingress::InPlace;
 use crate::instance::{CallReport, Instance};
 use crate::phase::Phase;
 use crate::session::Session;
+use crate::step::StepCalls;
 use crate::types::{ExecuteOutput, PreExecuteOutput, StepInput};
 
 /// A call's place on a [`Runner`], taken by [`Runner::reserve`] before its input
@@ -67,6 +69,48 @@ impl Reservation {
     pub async fn execute(self, input: StepInput) -> CallReport<ExecuteOutput> {
         let (step, op) = self.runner.execute_op(input);
         self.run(Phase::Execute, Some(step), op).await
+    }
+
+    /// [`execute`](Self::execute) with the images `in_place` names written
+    /// straight into the guest's memory, on the thread that runs the call
+    /// (see [`Instance::execute_in_place`](crate::Instance::execute_in_place)).
+    pub async fn execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<ExecuteOutput> {
+        let step = (input.step_index, input.pid.clone());
+        self.execute_prepared(step, move || Ok((input, in_place, ()))).await
+    }
+
+    /// [`execute_in_place`](Self::execute_in_place) of an input that
+    /// `prepare` makes on the thread that runs the call, once the call holds
+    /// its running slot: a caller whose input needs blocking work (opening
+    /// files) does it there rather than on a thread of its own. `step` (index
+    /// and product id) names the call in traces; what `prepare` returns beside
+    /// the input is held until the call ends. An error of `prepare` is the
+    /// call's.
+    pub async fn execute_prepared<G: Send + 'static>(
+        self,
+        step: (u32, String),
+        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+    ) -> CallReport<ExecuteOutput> {
+        let op = self.runner.in_place_op(StepCalls::Execute, prepare, |step| step.execute);
+        self.run(Phase::Execute, Some(step), op).await
+    }
+
+    /// [`pre_execute`](Self::pre_execute) with the images `in_place` names
+    /// written straight into the guest's memory (see [`Self::execute_in_place`]).
+    pub async fn pre_execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<PreExecuteOutput> {
+        let step = (input.step_index, input.pid.clone());
+        self.pre_execute_prepared(step, move || Ok((input, in_place, ()))).await
+    }
+
+    /// [`pre_execute_in_place`](Self::pre_execute_in_place) of an input that
+    /// `prepare` makes on the call's thread (see [`Self::execute_prepared`]).
+    pub async fn pre_execute_prepared<G: Send + 'static>(
+        self,
+        step: (u32, String),
+        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+    ) -> CallReport<PreExecuteOutput> {
+        let op = self.runner.in_place_op(StepCalls::PreExecute, prepare, |step| step.pre_execute);
+        self.run(Phase::PreExecute, Some(step), op).await
     }
 
     async fn run<T: Send + 'static>(self, phase: Phase, step: Option<(u32, String)>, op: impl CallOp<T>) -> CallReport<T> {

@@ -59,10 +59,11 @@ use self::backend::{Backend, Sessions, Target};
 use self::frame::{FrameError, read_frame, write_frame};
 use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_ERROR_CODE, Request, Shape};
 use crate::error::{Error, ErrorKind, InputCode};
+use crate::ingress::InPlace;
 use crate::params::params_from_json;
 use crate::runner::{Reservation, Runner};
 use crate::station::Station;
-use crate::types::{AlgorithmInfo, Image, StepInput, StepOutcome};
+use crate::types::{AlgorithmInfo, StepInput, StepOutcome};
 
 /// Default number of sessions kept; the least recently begun is ended past it.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
@@ -424,21 +425,20 @@ async fn run_phase<W>(
             let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), outcome).await;
             unit_reply(request_id, shape, report, "ok")
         }
-        (phase, Some(mut reservation)) => {
+        (phase, Some(reservation)) => {
             let mut params = context.station_params(target.info(), call.step_index);
             params.extend(call.user_params.clone());
-            let prepared = prepare(context, target.info(), call, &call.pid, params, &mut reservation).await;
-            let (input, _images) = match prepared {
+            let (step, prepare) = match preparer(context, target.info(), call, &call.pid, params) {
                 Ok(prepared) => prepared,
                 Err(err) => return error_reply(request_id, shape, &err),
             };
             if phase == "pre" {
-                match reservation.pre_execute(input).await.result {
+                match reservation.pre_execute_prepared(step, prepare).await.result {
                     Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
                     Err(err) => error_reply(request_id, shape, &err),
                 }
             } else {
-                match reservation.execute(input).await.result {
+                match reservation.execute_prepared(step, prepare).await.result {
                     Ok(out) => protocol::result(
                         request_id,
                         shape,
@@ -479,7 +479,7 @@ where
     if own_session && let Err(err) = begun {
         return Task::Reply(error_reply(&request_id, shape, &err));
     }
-    let mut reservation = match runner.reserve(&session) {
+    let reservation = match runner.reserve(&session) {
         Ok(reservation) => reservation,
         Err(err) => {
             if own_session {
@@ -492,12 +492,12 @@ where
     Task::Run(Box::pin(async move {
         let shape = Shape::Step(call.step_index);
         let params = context.station_params(target.info(), call.step_index);
-        let reply = match prepare(&context, target.info(), &call, &pid, params, &mut reservation).await {
+        let reply = match preparer(&context, target.info(), &call, &pid, params) {
             Err(err) => {
                 drop(reservation);
                 error_reply(&request_id, shape, &err)
             }
-            Ok((input, _images)) => match reservation.execute(input).await.result {
+            Ok((step, prepare)) => match reservation.execute_prepared(step, prepare).await.result {
                 Ok(out) => {
                     protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out))
                 }
@@ -557,18 +557,23 @@ pub fn check_station_params(info: &AlgorithmInfo, params: &Map<String, Value>) -
     Ok(())
 }
 
-/// The input of a pre or execute call: params checked, then (once the call
-/// holds a running slot) the images opened, their memory reserved from the
-/// budget, and read. The budget permit is returned with the input and must be
-/// held until the call ends.
-async fn prepare<W>(
+/// The input of a pre or execute call: params checked here, then, on the
+/// thread that runs the call once it holds its running slot (a queued call
+/// holds no image), the images opened, the memory the host needs for them
+/// reserved from the budget, and the encoded ones decoded. A `.npy` image is
+/// not read there either: its fill reads it into the guest's memory during the
+/// call. The budget permit is held until the call ends.
+#[allow(clippy::type_complexity)]
+fn preparer<W>(
     context: &Context<W>,
     info: &AlgorithmInfo,
     call: &Call,
     pid: &str,
     params: Map<String, Value>,
-    reservation: &mut Reservation,
-) -> crate::Result<(StepInput, OwnedSemaphorePermit)> {
+) -> crate::Result<(
+    (u32, String),
+    impl FnOnce() -> crate::Result<(StepInput, InPlace<'static>, Option<OwnedSemaphorePermit>)> + Send + 'static,
+)> {
     let step = info
         .steps
         .iter()
@@ -578,41 +583,70 @@ async fn prepare<W>(
     let Some(image) = call.image.clone() else {
         return Err(Error::input(InputCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));
     };
-    // No file is opened before the call may run: a queued call holds no image.
-    reservation.ready().await?;
     let refs: Vec<ImageRef> = std::iter::once(image).chain(call.guide_image.clone()).collect();
-    let dir = context.shm_dir.clone();
-    let opened = blocking(move || refs.iter().map(|r| shm::open(&dir, r)).collect::<crate::Result<Vec<_>>>()).await?;
-    let bound: u64 = opened.iter().map(shm::Opened::memory_bound).sum();
-    let units = bound.div_ceil(BUDGET_UNIT).clamp(1, u64::from(context.budget_units)) as u32;
-    let images_permit =
-        Arc::clone(&context.budget).acquire_many_owned(units).await.map_err(|_| Error::host("the image budget is closed"))?;
-    let stats = Arc::clone(&context.stats);
-    let mut images: Vec<Image> = blocking(move || {
-        opened
-            .into_iter()
-            .map(|o| {
-                stats.images_loaded.fetch_add(1, Ordering::SeqCst);
-                o.load()
-            })
-            .collect::<crate::Result<Vec<_>>>()
-    })
-    .await?;
-    let guide_image = if images.len() > 1 { images.pop() } else { None };
-    let image = images.pop().ok_or_else(|| Error::host("no image was loaded"))?;
+    let (dir, budget, budget_units, stats) =
+        (context.shm_dir.clone(), Arc::clone(&context.budget), context.budget_units, Arc::clone(&context.stats));
+    let runtime = tokio::runtime::Handle::current();
     let input = StepInput {
         step_index: call.step_index,
         pid: pid.to_owned(),
         step_desc: if call.step_desc.is_empty() { step.description.clone() } else { call.step_desc.clone() },
         params,
-        image,
-        guide_image,
+        image: crate::types::Image {
+            meta: crate::types::ImageMeta {
+                width: 0,
+                height: 0,
+                format: crate::types::PixelFormat::Gray8,
+                timestamp_ms: 0,
+                camera_id: String::new(),
+            },
+            pixels: Vec::new(),
+        },
+        guide_image: None,
         guide_info: call.guide_info.clone(),
     };
-    Ok((input, images_permit))
-}
-
-/// Run blocking file work off the runtime's workers.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> crate::Result<T> + Send + 'static) -> crate::Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(|err| Error::host(format!("the image loader failed: {err}")))?
+    let prepare = move || {
+        let opened = refs.iter().map(|r| shm::open(&dir, r)).collect::<crate::Result<Vec<_>>>()?;
+        // A `.npy` read in place takes none of the host's memory (the guest's
+        // allocation is under its own cap): only encoded images count.
+        let bound: u64 = opened.iter().filter(|o| !o.is_npy()).map(shm::Opened::memory_bound).sum();
+        let permit = if bound == 0 {
+            None
+        } else {
+            let units = bound.div_ceil(BUDGET_UNIT).clamp(1, u64::from(budget_units)) as u32;
+            // This thread runs no tasks: waiting here for the budget holds the
+            // call's slot, as the call would while decoding.
+            let permit = runtime.block_on(budget.acquire_many_owned(units));
+            Some(permit.map_err(|_| Error::host("the image budget is closed"))?)
+        };
+        let mut in_place = InPlace::none();
+        let mut images = Vec::with_capacity(opened.len());
+        for (index, opened) in opened.into_iter().enumerate() {
+            let counted = Arc::clone(&stats);
+            let count = move || {
+                counted.images_loaded.fetch_add(1, Ordering::SeqCst);
+            };
+            let image = match opened.in_place(count) {
+                Ok((image, fill)) => {
+                    if index == 0 {
+                        in_place.image = Some(fill);
+                    } else {
+                        in_place.guide_image = Some(fill);
+                    }
+                    image
+                }
+                Err(opened) => {
+                    stats.images_loaded.fetch_add(1, Ordering::SeqCst);
+                    opened.load()?
+                }
+            };
+            images.push(image);
+        }
+        let mut input = input;
+        let mut images = images.into_iter();
+        input.image = images.next().ok_or_else(|| Error::host("no image was loaded"))?;
+        input.guide_image = images.next();
+        Ok((input, in_place, permit))
+    };
+    Ok(((call.step_index, pid.to_owned()), prepare))
 }

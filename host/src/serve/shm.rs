@@ -9,7 +9,8 @@
 //! FIFO), checks on the handle that it is a regular file within the size cap,
 //! and reads only what tells the decoded size (the `.npy` header, the encoded
 //! bytes); [`Opened::load`] then produces the pixels. The `.npy` payload is read
-//! straight into the image's buffer, one copy from the page cache.
+//! straight into the guest's memory during the call ([`Opened::in_place`]), one
+//! copy from the page cache and no buffer of the host's in between.
 
 use std::fs::File;
 use std::io::{Cursor, Read};
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::protocol::{ImageMetaJson, ImageRef};
 use crate::error::{Error, InputCode, Result};
 use crate::image::{MAX_IMAGE_BYTES, MAX_IMAGE_DIMENSION, check_image, decode_image};
+use crate::ingress::FillPixels;
 use crate::types::{Image, ImageMeta, PixelFormat};
 
 /// Environment variable naming the shared-memory directory (the platform's).
@@ -246,6 +248,41 @@ impl Opened {
             Stored::Npy { format, .. } => pixels * crate::image::channels(*format) as u64,
             Stored::Encoded { bytes, .. } => (pixels * 8).min(MAX_IMAGE_BYTES) + bytes.len() as u64,
         }
+    }
+
+    /// Whether the pixels are read as they are stored (a `.npy`), so that
+    /// [`in_place`](Self::in_place) can read them straight into the guest.
+    pub fn is_npy(&self) -> bool {
+        matches!(self.stored, Stored::Npy { .. })
+    }
+
+    /// For a `.npy`: the image with its meta and no pixels, and the fill that
+    /// reads the payload into the slice it is given (the guest's memory, see
+    /// [`crate::InPlace`]): one read, one copy from the page cache. `on_read`
+    /// runs when the read starts. A file cut short since it was opened fails
+    /// the fill (the call then fails with 1002). An encoded file is handed
+    /// back: it must be [`load`](Self::load)ed.
+    pub fn in_place(
+        self,
+        on_read: impl FnOnce() + Send + 'static,
+    ) -> std::result::Result<(Image, FillPixels<'static>), Box<Opened>> {
+        let Stored::Npy { height, width, format, mut file } = self.stored else {
+            return Err(Box::new(self));
+        };
+        let meta = ImageMeta {
+            width,
+            height,
+            format,
+            timestamp_ms: self.meta.timestamp_ms.unwrap_or(0),
+            camera_id: self.meta.camera_id.clone().unwrap_or_default(),
+        };
+        let path = self.path;
+        let fill: FillPixels<'static> = Box::new(move |pixels: &mut [u8]| {
+            on_read();
+            file.read_exact(pixels)
+                .map_err(|err| std::io::Error::new(err.kind(), format!("cannot read the pixels of {}: {err}", path.display())))
+        });
+        Ok((Image { meta, pixels: Vec::new() }, fill))
     }
 
     /// Read or decode the pixels (1002 when they cannot be).

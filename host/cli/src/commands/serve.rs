@@ -139,11 +139,7 @@ fn run_package(args: ServeArgs, package: PathBuf) -> Result<ExitCode> {
     check_station_params(&info, &params)?;
     let runner = Runner::new(package, runner_config(&args));
     let config = serve_config(args, params);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    let end = runtime.block_on(async {
-        let (input, output) = platform_pipes();
-        serve(runner, info, config, tokio::io::BufReader::new(input), output).await
-    });
+    let end = serve_on_a_worker(move |input, output| serve(runner, info, config, input, output))?;
     Ok(finish(end))
 }
 
@@ -198,13 +194,24 @@ fn run_station(args: ServeArgs) -> Result<ExitCode> {
     }
     let interval = args.watch_ms.map_or(DEFAULT_WATCH_INTERVAL, Duration::from_millis);
     let config = serve_config(args, serde_json::Map::new());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let station = Arc::new(station);
+    let end = serve_on_a_worker(move |input, output| serve_station(station, interval, config, input, output))?;
+    Ok(finish(end))
+}
+
+/// Run the server on a worker of a multi-threaded runtime, not on this thread:
+/// the worker that polls the pipes runs the reader, so a ping wakes one thread,
+/// not two.
+fn serve_on_a_worker<F>(server: impl FnOnce(tokio::io::BufReader<Input>, Output) -> F) -> Result<ServeEnd>
+where
+    F: std::future::Future<Output = ServeEnd> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let end = runtime.block_on(async {
         let (input, output) = platform_pipes();
-        serve_station(station, interval, config, tokio::io::BufReader::new(input), output).await
+        tokio::spawn(server(tokio::io::BufReader::new(input), output)).await
     });
-    Ok(finish(end))
+    end.context("the server failed")
 }
 
 fn serve_config(args: ServeArgs, params: serde_json::Map<String, serde_json::Value>) -> ServeConfig {
