@@ -202,3 +202,34 @@ fn a_frame_filled_in_place_never_lands_on_the_host_heap() {
     // Far below the frame's 6.9 MB: the host holds no copy of it.
     assert!(peak < (camera.len() / 8) as i64, "the heap grew by {peak} bytes during the call");
 }
+
+#[test]
+fn filling_in_a_steps_defaults_does_not_copy_the_frame() {
+    let host = Host::new().expect("host");
+    let package = host.load_component_file(pv_test_artifacts::PART_COUNTER.as_ref()).expect("the part counter loads");
+    let mut counter = package.instantiate().expect("instantiates");
+    counter.setup().into_result().expect("setup");
+    let frame = 1920 * 1200 * 3;
+    let request = StepInput {
+        step_index: 1,
+        pid: "A01".into(),
+        step_desc: String::new(),
+        // Every param of the step is left out: the host adds each default.
+        params: Vec::new(),
+        image: Image {
+            meta: ImageMeta { width: 1920, height: 1200, format: PixelFormat::Rgb8, timestamp_ms: 0, camera_id: "t".into() },
+            pixels: vec![0; frame],
+        },
+        guide_image: None,
+        guide_info: Vec::new(),
+    };
+    let mut session = Session::new("defaults");
+    // Warm up: the guest grows its memory and the host builds its caches once.
+    let _ = counter.execute(&mut session, &request);
+    let (peak, _, report) = measured(|| counter.execute(&mut session, &request));
+    assert!(report.result.is_ok(), "the part counter judged the frame: {:?}", report.result);
+    eprintln!("defaults filled: peak {peak} bytes over the heap before the call");
+    // Far below the frame's 6.9 MB: the input with its defaults is lowered from
+    // where it is, not cloned.
+    assert!(peak < (frame / 8) as i64, "the heap grew by {peak} bytes during the call");
+}
