@@ -61,9 +61,10 @@ use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_
 use crate::error::{Error, ErrorKind, InputCode};
 use crate::ingress::InPlace;
 use crate::params::params_from_json;
+use crate::phase::Phase;
 use crate::runner::{Reservation, Runner};
 use crate::station::Station;
-use crate::types::{AlgorithmInfo, StepInput, StepOutcome};
+use crate::types::{AlgorithmInfo, StepInput};
 
 /// Default number of sessions kept; the least recently begun is ended past it.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
@@ -325,7 +326,7 @@ enum Task {
 /// The reply to a failed call, as the platform reads it: a crashed guest is an
 /// `error` frame 1009 (the platform's exception), everything else a result with
 /// status ERROR and the code.
-fn error_reply(request_id: &Value, shape: Shape<'_>, err: &Error) -> Value {
+fn error_reply(request_id: &Value, shape: Shape, err: &Error) -> Value {
     if err.kind() == ErrorKind::Trap {
         protocol::error(request_id, EXCEPTION_ERROR_CODE, &err.to_string())
     } else {
@@ -333,7 +334,7 @@ fn error_reply(request_id: &Value, shape: Shape<'_>, err: &Error) -> Value {
     }
 }
 
-fn unit_reply(request_id: &Value, shape: Shape<'_>, report: crate::CallReport<()>, message: &str) -> Value {
+fn unit_reply(request_id: &Value, shape: Shape, report: crate::CallReport<()>, message: &str) -> Value {
     match report.result {
         Ok(()) => protocol::result(request_id, shape, message, Map::new()),
         Err(err) => error_reply(request_id, shape, &err),
@@ -352,28 +353,25 @@ fn phase_call<W>(
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let shape = Shape::Phase(&call.phase, call.step_index);
-    match call.phase.as_str() {
-        "info" => {
+    let shape = Shape::Phase(call.phase, call.step_index);
+    match call.phase {
+        Phase::Info => {
             return Task::Reply(match context.backend.info_data(&call.pid) {
                 Ok(data) => protocol::result(&request_id, shape, "ok", data),
                 Err(err) => error_reply(&request_id, shape, &err),
             });
         }
-        "teardown" => {
+        Phase::Teardown => {
             let resolved = context.backend.phase_target(sessions, &call, config.pid.as_deref());
             let runners = context.backend.teardown_runners(resolved);
             let context = Arc::clone(context);
             return Task::Run(Box::pin(async move {
                 let _ = tokio::task::spawn_blocking(move || runners.iter().for_each(Runner::shutdown)).await;
-                let shape = Shape::Phase(&call.phase, call.step_index);
+                let shape = Shape::Phase(call.phase, call.step_index);
                 context.out.send(&protocol::result(&request_id, shape, "torn down", Map::new())).await;
             }));
         }
-        "setup" | "reset" | "on_step_start" | "on_step_finish" | "pre" | "execute" => {}
-        other => {
-            return Task::Reply(protocol::error(&request_id, PROTOCOL_ERROR_CODE, &format!("unknown phase `{other}`")));
-        }
+        Phase::Setup | Phase::Reset | Phase::OnStepStart | Phase::OnStepFinish | Phase::PreExecute | Phase::Execute => {}
     }
     let target = match context.backend.phase_target(sessions, &call, config.pid.as_deref()) {
         Ok(target) => target,
@@ -386,8 +384,8 @@ where
     sessions.ensure(&target, &session, &call.session_context);
     // Reserved now, in frame order and before any image is opened: a call
     // refused as busy costs nothing.
-    let reservation = match call.phase.as_str() {
-        "pre" | "execute" => match target.runner().reserve(&session) {
+    let reservation = match call.phase {
+        Phase::PreExecute | Phase::Execute => match target.runner().reserve(&session) {
             Ok(reservation) => Some(reservation),
             Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
         },
@@ -408,31 +406,26 @@ async fn run_phase<W>(
     session: &str,
     reservation: Option<Reservation>,
 ) -> Value {
-    let shape = Shape::Phase(&call.phase, call.step_index);
+    let shape = Shape::Phase(call.phase, call.step_index);
     let runner = target.runner();
-    match (call.phase.as_str(), reservation) {
-        ("setup", _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
-        ("reset", _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
-        ("on_step_start", _) => {
+    match (call.phase, reservation) {
+        (Phase::Setup, _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
+        (Phase::Reset, _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
+        (Phase::OnStepStart, _) => {
             unit_reply(request_id, shape, runner.on_step_start(session, call.step_index, call.pid.clone()).await, "ok")
         }
-        ("on_step_finish", _) => {
-            let outcome = match call.outcome.as_deref().map(str::to_ascii_uppercase).as_deref() {
-                Some("NG") => StepOutcome::Ng,
-                Some("ERROR") => StepOutcome::Error,
-                _ => StepOutcome::Ok,
-            };
-            let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), outcome).await;
+        (Phase::OnStepFinish, _) => {
+            let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), call.outcome).await;
             unit_reply(request_id, shape, report, "ok")
         }
-        (phase, Some(reservation)) => {
+        (phase @ (Phase::PreExecute | Phase::Execute), Some(reservation)) => {
             let mut params = context.station_params(target.info(), call.step_index);
             params.extend(call.user_params.clone());
             let (step, prepare) = match preparer(context, target.info(), call, &call.pid, params) {
                 Ok(prepared) => prepared,
                 Err(err) => return error_reply(request_id, shape, &err),
             };
-            if phase == "pre" {
+            if phase == Phase::PreExecute {
                 match reservation.pre_execute_prepared(step, prepare).await.result {
                     Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
                     Err(err) => error_reply(request_id, shape, &err),
@@ -449,7 +442,9 @@ async fn run_phase<W>(
                 }
             }
         }
-        (other, None) => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("unknown phase `{other}`")),
+        // Info and teardown are answered before a call is run; a phase call
+        // without a reservation has no other shape.
+        (phase, _) => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("phase `{}` is not run here", phase.wire_name())),
     }
 }
 

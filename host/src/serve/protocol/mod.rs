@@ -10,7 +10,8 @@ pub use self::replies::{
     CAPABILITIES, Shape, error, execute_data, hello, info_data, now_ms, pong, pre_data, rect_json, result, result_error,
     shutdown_ack, verdict_name,
 };
-use crate::types::Rect;
+use crate::phase::Phase;
+use crate::types::{Rect, StepOutcome};
 
 /// Error code of a frame the server cannot understand (bad JSON, unknown type,
 /// a generation-2 call without both images): an `error` frame.
@@ -105,9 +106,10 @@ pub struct ImageMetaJson {
 pub struct Call {
     /// The call's shape.
     pub generation: Generation,
-    /// `info`, `setup`, `teardown`, `reset`, `on_step_start`, `on_step_finish`,
-    /// `pre` or `execute` (always `execute` for [`Generation::ExecuteOnly`]).
-    pub phase: String,
+    /// The lifecycle phase, read from the platform's name (`info`, `setup`,
+    /// `teardown`, `reset`, `on_step_start`, `on_step_finish`, `pre`,
+    /// `execute`); always [`Phase::Execute`] for [`Generation::ExecuteOnly`].
+    pub phase: Phase,
     /// Step index (default 1).
     pub step_index: u32,
     /// Product id (empty in a generation-2 call: the server supplies it).
@@ -130,8 +132,9 @@ pub struct Call {
     /// Guide rects; from `guide_info` groups, each rect labelled with its
     /// group's label.
     pub guide_info: Vec<Rect>,
-    /// For `on_step_finish`: how the step ended (`OK`, `NG`, `ERROR`).
-    pub outcome: Option<String>,
+    /// For `on_step_finish`: how the step ended (`NG` and `ERROR` in any case;
+    /// anything else, or nothing, is OK, as the platform's adapter reads it).
+    pub outcome: StepOutcome,
 }
 
 fn string(value: Option<&Value>) -> String {
@@ -229,8 +232,11 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, ProtocolError> {
 
 fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
     let (generation, phase) = match data.get("phase") {
-        None | Some(Value::Null) => (Generation::ExecuteOnly, "execute".to_owned()),
-        Some(Value::String(phase)) => (Generation::Phases, phase.clone()),
+        None | Some(Value::Null) => (Generation::ExecuteOnly, Phase::Execute),
+        Some(Value::String(name)) => {
+            let phase = Phase::deserialize(Value::String(name.clone())).map_err(|_| format!("unknown phase `{name}`"))?;
+            (Generation::Phases, phase)
+        }
         Some(_) => return Err("`phase` must be a string".into()),
     };
     let step_index = match data.get("step_index") {
@@ -260,7 +266,7 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
             image: Some(image),
             guide_image: Some(guide),
             guide_info,
-            outcome: None,
+            outcome: StepOutcome::Ok,
         });
     }
     let (session_id, session_context) = match data.get("session") {
@@ -288,7 +294,11 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
         image: image_ref(data, &["cur_image_shm_id", "shared_mem_id"], &["cur_image_meta", "image_meta"])?,
         guide_image,
         guide_info,
-        outcome: data.get("outcome").and_then(Value::as_str).map(str::to_owned),
+        outcome: match data.get("outcome").and_then(Value::as_str).map(str::to_ascii_uppercase).as_deref() {
+            Some("NG") => StepOutcome::Ng,
+            Some("ERROR") => StepOutcome::Error,
+            _ => StepOutcome::Ok,
+        },
     })
 }
 
@@ -304,7 +314,7 @@ mod tests {
         let Ok(Request::Call { request_id, call }) = parse_request(old) else { panic!("parses") };
         assert_eq!(request_id, json!(7));
         assert_eq!(call.generation, Generation::Phases);
-        assert_eq!((call.phase.as_str(), call.step_index, call.session_id.as_str()), ("execute", 2, "s1"));
+        assert_eq!((call.phase.wire_name(), call.step_index, call.session_id.as_str()), ("execute", 2, "s1"));
         let image = call.image.expect("an image");
         assert_eq!((image.shm_id.as_str(), image.meta.color_space.as_deref()), ("img-1", Some("BGR")));
 
@@ -314,7 +324,7 @@ mod tests {
             "guide_info":[{"label":"1","posList":[{"x":94,"y":269,"width":319,"height":398},{"x":1,"y":2,"width":3,"height":4}]},
                           {"label":2,"posList":[]},{"label":"3","posList":[[5,6,7,8]]}]}}"#;
         let Ok(Request::Call { call, .. }) = parse_request(new) else { panic!("parses") };
-        assert_eq!((call.generation, call.phase.as_str(), call.step_index), (Generation::ExecuteOnly, "execute", 3));
+        assert_eq!((call.generation, call.phase.wire_name(), call.step_index), (Generation::ExecuteOnly, "execute", 3));
         assert_eq!(call.image.expect("current").shm_id, "dev-shm:session-1:cur");
         assert_eq!(call.guide_image.expect("guide").shm_id, "dev-shm:session-1:guide");
         let labels: Vec<_> = call.guide_info.iter().map(|r| (r.x, r.label.as_deref())).collect();
@@ -329,6 +339,20 @@ mod tests {
         assert_eq!(err.request_id, json!(5), "the error answers the call");
         let empty_guide = br#"{"type":"call","request_id":6,"data":{"cur_image_shm_id":"a","guide_image_shm_id":""}}"#;
         assert!(parse_request(empty_guide).is_err());
+    }
+
+    #[test]
+    fn phases_are_read_by_the_platforms_names_only() {
+        for (name, phase) in [("pre", Phase::PreExecute), ("on_step_finish", Phase::OnStepFinish), ("info", Phase::Info)] {
+            let frame = json!({"type": "call", "request_id": 3, "data": {"phase": name}}).to_string();
+            let Ok(Request::Call { call, .. }) = parse_request(frame.as_bytes()) else { panic!("{name} parses") };
+            assert_eq!(call.phase, phase);
+        }
+        for unknown in ["pre-execute", "Execute", "bogus", ""] {
+            let frame = json!({"type": "call", "request_id": 4, "data": {"phase": unknown}}).to_string();
+            let err = parse_request(frame.as_bytes()).expect_err("an unknown phase is a protocol error");
+            assert_eq!(err.request_id, json!(4), "the error frame answers the call");
+        }
     }
 
     #[test]
@@ -362,7 +386,7 @@ mod tests {
     fn replies_are_shaped_per_generation() {
         let gen2 = result(&json!(1), Shape::Step(2), "OK", Map::new());
         assert_eq!(gen2["data"], json!({"step_index": 2}));
-        let gen1 = result_error(&json!(1), Shape::Phase("pre", 1), "1002", "no image");
+        let gen1 = result_error(&json!(1), Shape::Phase(Phase::PreExecute, 1), "1002", "no image");
         assert_eq!((gen1["type"].as_str(), gen1["status"].as_str()), (Some("result"), Some("ERROR")));
         assert_eq!(gen1["data"], json!({"phase": "pre", "step_index": 1}));
     }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::phase::Phase;
 use crate::types::{AlgorithmInfo, ExecuteOutput, ParamKind, ParamValue, PreExecuteOutput, Rect, Verdict};
 
 /// Milliseconds since the Unix epoch.
@@ -48,14 +49,14 @@ pub fn pong(request_id: &Value) -> Value {
 /// How a call's reply is shaped: generation 1 names the phase beside the step,
 /// generation 2 only the step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape<'a> {
+pub enum Shape {
     /// `data` carries `phase` and `step_index`.
-    Phase(&'a str, u32),
+    Phase(Phase, u32),
     /// `data` carries `step_index`.
     Step(u32),
 }
 
-impl Shape<'_> {
+impl Shape {
     fn stamp(self, data: &mut Map<String, Value>) {
         match self {
             Shape::Phase(phase, step) => {
@@ -70,14 +71,14 @@ impl Shape<'_> {
 }
 
 /// A successful result.
-pub fn result(request_id: &Value, shape: Shape<'_>, message: &str, mut data: Map<String, Value>) -> Value {
+pub fn result(request_id: &Value, shape: Shape, message: &str, mut data: Map<String, Value>) -> Value {
     shape.stamp(&mut data);
     json!({ "type": "result", "request_id": request_id, "timestamp_ms": now_ms(), "status": "OK", "message": message, "data": data })
 }
 
 /// A result with status ERROR: how the platform reads an algorithm's error or
 /// an input the host refused.
-pub fn result_error(request_id: &Value, shape: Shape<'_>, code: &str, message: &str) -> Value {
+pub fn result_error(request_id: &Value, shape: Shape, code: &str, message: &str) -> Value {
     let mut data = Map::new();
     shape.stamp(&mut data);
     json!({ "type": "result", "request_id": request_id, "timestamp_ms": now_ms(), "status": "ERROR",
