@@ -81,7 +81,7 @@ pub fn protocol_bytes(data: &[u8]) {
 /// dimensions, or refuses it; never a panic, and never more work than the
 /// header's length.
 pub fn npy_bytes(data: &[u8]) {
-    use pv_host::serve::shm::{MAX_NPY_HEADER_BYTES, npy_header_len, parse_npy_header};
+    use pv_host::serve::npy::{MAX_NPY_HEADER_BYTES, npy_header_len, parse_npy_header};
 
     let Ok((start, len)) = npy_header_len(data) else {
         return;

@@ -41,9 +41,16 @@
 //! id with nothing active gets a result ERROR 1001.
 
 mod backend;
+mod calls;
 pub mod frame;
+mod input;
+pub mod npy;
 pub mod protocol;
 pub mod shm;
+mod station_params;
+
+use self::calls::{execute_call, phase_call};
+pub use self::station_params::check_station_params;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,19 +59,15 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use self::backend::{Backend, Sessions, Target};
+use self::backend::{Backend, Sessions};
 use self::frame::{FrameError, read_frame, write_frame};
-use self::protocol::{Call, EXCEPTION_ERROR_CODE, Generation, ImageRef, PROTOCOL_ERROR_CODE, Request, Shape};
-use crate::error::{Error, ErrorKind, InputCode};
-use crate::ingress::InPlace;
-use crate::params::params_from_json;
-use crate::phase::Phase;
-use crate::runner::{Reservation, Runner};
+use self::protocol::{Generation, PROTOCOL_ERROR_CODE, Request};
+use crate::runner::Runner;
 use crate::station::Station;
-use crate::types::{AlgorithmInfo, StepInput};
+use crate::types::AlgorithmInfo;
 
 /// Default number of sessions kept; the least recently begun is ended past it.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
@@ -163,7 +166,7 @@ struct Out<W> {
 }
 
 impl<W: AsyncWrite + Unpin> Out<W> {
-    async fn send(&self, frame: &Value) {
+    pub(super) async fn send(&self, frame: &Value) {
         let mut writer = self.writer.lock().await;
         if let Err(err) = write_frame(&mut *writer, frame).await {
             tracing::warn!(%err, "cannot write a frame; the platform is gone");
@@ -321,327 +324,4 @@ where
 enum Task {
     Reply(Value),
     Run(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
-}
-
-/// The reply to a failed call, as the platform reads it: a crashed guest is an
-/// `error` frame 1009 (the platform's exception), everything else a result with
-/// status ERROR and the code.
-fn error_reply(request_id: &Value, shape: Shape, err: &Error) -> Value {
-    if err.kind() == ErrorKind::Trap {
-        protocol::error(request_id, EXCEPTION_ERROR_CODE, &err.to_string())
-    } else {
-        protocol::result_error(request_id, shape, &err.code().number().to_string(), &err.to_string())
-    }
-}
-
-fn unit_reply(request_id: &Value, shape: Shape, report: crate::CallReport<()>, message: &str) -> Value {
-    match report.result {
-        Ok(()) => protocol::result(request_id, shape, message, Map::new()),
-        Err(err) => error_reply(request_id, shape, &err),
-    }
-}
-
-/// A generation-1 call: sessions by id, one of the lifecycle phases, on the
-/// call's [`Target`].
-fn phase_call<W>(
-    context: &Arc<Context<W>>,
-    config: &ServeConfig,
-    sessions: &mut Sessions,
-    request_id: Value,
-    call: Box<Call>,
-) -> Task
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let shape = Shape::Phase(call.phase, call.step_index);
-    match call.phase {
-        Phase::Info => {
-            return Task::Reply(match context.backend.info_data(&call.pid) {
-                Ok(data) => protocol::result(&request_id, shape, "ok", data),
-                Err(err) => error_reply(&request_id, shape, &err),
-            });
-        }
-        Phase::Teardown => {
-            let resolved = context.backend.phase_target(sessions, &call, config.pid.as_deref());
-            let runners = context.backend.teardown_runners(resolved);
-            let context = Arc::clone(context);
-            return Task::Run(Box::pin(async move {
-                let _ = tokio::task::spawn_blocking(move || runners.iter().for_each(Runner::shutdown)).await;
-                let shape = Shape::Phase(call.phase, call.step_index);
-                context.out.send(&protocol::result(&request_id, shape, "torn down", Map::new())).await;
-            }));
-        }
-        Phase::Setup | Phase::Reset | Phase::OnStepStart | Phase::OnStepFinish | Phase::PreExecute | Phase::Execute => {}
-    }
-    let target = match context.backend.phase_target(sessions, &call, config.pid.as_deref()) {
-        Ok(target) => target,
-        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
-    };
-    if let Some(version) = target.describe() {
-        tracing::debug!(request_id = %request_id, pid = %call.pid, session = %call.session_id, %version, "routed");
-    }
-    let session = call.session_id.clone();
-    sessions.ensure(&target, &session, &call.session_context);
-    // Reserved now, in frame order and before any image is opened: a call
-    // refused as busy costs nothing.
-    let reservation = match call.phase {
-        Phase::PreExecute | Phase::Execute => match target.runner().reserve(&session) {
-            Ok(reservation) => Some(reservation),
-            Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
-        },
-        _ => None,
-    };
-    let context = Arc::clone(context);
-    Task::Run(Box::pin(async move {
-        let reply = run_phase(&context, &target, &request_id, &call, &session, reservation).await;
-        context.out.send(&reply).await;
-    }))
-}
-
-async fn run_phase<W>(
-    context: &Context<W>,
-    target: &Target,
-    request_id: &Value,
-    call: &Call,
-    session: &str,
-    reservation: Option<Reservation>,
-) -> Value {
-    let shape = Shape::Phase(call.phase, call.step_index);
-    let runner = target.runner();
-    match (call.phase, reservation) {
-        (Phase::Setup, _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
-        (Phase::Reset, _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
-        (Phase::OnStepStart, _) => {
-            unit_reply(request_id, shape, runner.on_step_start(session, call.step_index, call.pid.clone()).await, "ok")
-        }
-        (Phase::OnStepFinish, _) => {
-            let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), call.outcome).await;
-            unit_reply(request_id, shape, report, "ok")
-        }
-        (phase @ (Phase::PreExecute | Phase::Execute), Some(reservation)) => {
-            let mut params = context.station_params(target.info(), call.step_index);
-            params.extend(call.user_params.clone());
-            let (step, prepare) = match preparer(context, target.info(), call, &call.pid, params) {
-                Ok(prepared) => prepared,
-                Err(err) => return error_reply(request_id, shape, &err),
-            };
-            if phase == Phase::PreExecute {
-                match reservation.pre_execute_prepared(step, prepare).await.result {
-                    Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
-                    Err(err) => error_reply(request_id, shape, &err),
-                }
-            } else {
-                match reservation.execute_prepared(step, prepare).await.result {
-                    Ok(out) => protocol::result(
-                        request_id,
-                        shape,
-                        out.ng_reason.as_deref().unwrap_or("OK"),
-                        protocol::execute_data(&out),
-                    ),
-                    Err(err) => error_reply(request_id, shape, &err),
-                }
-            }
-        }
-        // Info and teardown are answered before a call is run; a phase call
-        // without a reservation has no other shape.
-        (phase, _) => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("phase `{}` is not run here", phase.wire_name())),
-    }
-}
-
-/// A generation-2 call: an execute on the current and guide images, with the
-/// server's product id and params, in a session of its own (or the shared one).
-fn execute_call<W>(context: &Arc<Context<W>>, config: &ServeConfig, serial: u64, request_id: Value, call: Box<Call>) -> Task
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let shape = Shape::Step(call.step_index);
-    let routed = context.backend.default_pid(config.pid.as_deref()).and_then(|pid| Ok((context.backend.route(&pid)?, pid)));
-    let (target, pid) = match routed {
-        Ok(routed) => routed,
-        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
-    };
-    if let Some(version) = target.describe() {
-        tracing::debug!(request_id = %request_id, %pid, %version, "routed");
-    }
-    let (session, own_session) = match &config.execute_session {
-        Some(shared) => (shared.clone(), false),
-        None => (format!("pv-host:execute:{serial}"), true),
-    };
-    // A shared session is begun once on each runner and kept; "open already"
-    // is expected.
-    let runner = target.runner().clone();
-    let begun = runner.begin_session(&session, Value::Object(Map::new()));
-    if own_session && let Err(err) = begun {
-        return Task::Reply(error_reply(&request_id, shape, &err));
-    }
-    let reservation = match runner.reserve(&session) {
-        Ok(reservation) => reservation,
-        Err(err) => {
-            if own_session {
-                runner.end_session(&session);
-            }
-            return Task::Reply(error_reply(&request_id, shape, &err));
-        }
-    };
-    let context = Arc::clone(context);
-    Task::Run(Box::pin(async move {
-        let shape = Shape::Step(call.step_index);
-        let params = context.station_params(target.info(), call.step_index);
-        let reply = match preparer(&context, target.info(), &call, &pid, params) {
-            Err(err) => {
-                drop(reservation);
-                error_reply(&request_id, shape, &err)
-            }
-            Ok((step, prepare)) => match reservation.execute_prepared(step, prepare).await.result {
-                Ok(out) => {
-                    protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out))
-                }
-                Err(err) => error_reply(&request_id, shape, &err),
-            },
-        };
-        // The call is over, so ending its session waits on nothing.
-        if own_session {
-            runner.end_session(&session);
-        }
-        context.out.send(&reply).await;
-    }))
-}
-
-impl<W> Context<W> {
-    /// The station's params for `step` of `info` (see [`ServeConfig::params`]).
-    fn station_params(&self, info: &AlgorithmInfo, step: u32) -> Map<String, Value> {
-        station_params_for(info, &self.params, step)
-    }
-}
-
-/// Whether `params` is keyed by step index (`{"1": {...}}`) rather than by name.
-fn per_step(params: &Map<String, Value>) -> bool {
-    !params.is_empty() && params.iter().all(|(key, value)| key.parse::<u32>().is_ok() && value.is_object())
-}
-
-fn station_params_for(info: &AlgorithmInfo, params: &Map<String, Value>, step: u32) -> Map<String, Value> {
-    if per_step(params) {
-        return params.get(&step.to_string()).and_then(Value::as_object).cloned().unwrap_or_default();
-    }
-    let Some(spec) = info.steps.iter().find(|s| s.index == step) else {
-        return Map::new();
-    };
-    params.iter().filter(|(name, _)| spec.params.iter().any(|p| &p.name == *name)).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-/// Check the station's params against the algorithm's steps before serving:
-/// every name must be declared by a step it applies to, every value must obey
-/// the step's rules (1006 otherwise).
-pub fn check_station_params(info: &AlgorithmInfo, params: &Map<String, Value>) -> crate::Result<()> {
-    if per_step(params) {
-        for (key, values) in params {
-            let index: u32 = key.parse().unwrap_or_default();
-            let step = info.steps.iter().find(|s| s.index == index).ok_or_else(|| {
-                Error::input(InputCode::InvalidParams, format!("the params name step {index}, which the algorithm lacks"))
-            })?;
-            params_from_json(step, values.as_object().unwrap_or(&Map::new()))?;
-        }
-        return Ok(());
-    }
-    if let Some(unknown) = params.keys().find(|name| !info.steps.iter().any(|s| s.params.iter().any(|p| &p.name == *name))) {
-        return Err(Error::input(InputCode::InvalidParams, format!("no step of the algorithm has a param `{unknown}`")));
-    }
-    for step in &info.steps {
-        params_from_json(step, &station_params_for(info, params, step.index))?;
-    }
-    Ok(())
-}
-
-/// The input of a pre or execute call: params checked here, then, on the
-/// thread that runs the call once it holds its running slot (a queued call
-/// holds no image), the images opened, the memory the host needs for them
-/// reserved from the budget, and the encoded ones decoded. A `.npy` image is
-/// not read there either: its fill reads it into the guest's memory during the
-/// call. The budget permit is held until the call ends.
-#[allow(clippy::type_complexity)]
-fn preparer<W>(
-    context: &Context<W>,
-    info: &AlgorithmInfo,
-    call: &Call,
-    pid: &str,
-    params: Map<String, Value>,
-) -> crate::Result<(
-    (u32, String),
-    impl FnOnce() -> crate::Result<(StepInput, InPlace<'static>, Option<OwnedSemaphorePermit>)> + Send + 'static,
-)> {
-    let step = info
-        .steps
-        .iter()
-        .find(|s| s.index == call.step_index)
-        .ok_or_else(|| Error::input(InputCode::InvalidParams, format!("the algorithm has no step {}", call.step_index)))?;
-    let params = params_from_json(step, &params)?;
-    let Some(image) = call.image.clone() else {
-        return Err(Error::input(InputCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));
-    };
-    let refs: Vec<ImageRef> = std::iter::once(image).chain(call.guide_image.clone()).collect();
-    let (dir, budget, budget_units, stats) =
-        (context.shm_dir.clone(), Arc::clone(&context.budget), context.budget_units, Arc::clone(&context.stats));
-    let runtime = tokio::runtime::Handle::current();
-    let input = StepInput {
-        step_index: call.step_index,
-        pid: pid.to_owned(),
-        step_desc: if call.step_desc.is_empty() { step.description.clone() } else { call.step_desc.clone() },
-        params,
-        image: crate::types::Image {
-            meta: crate::types::ImageMeta {
-                width: 0,
-                height: 0,
-                format: crate::types::PixelFormat::Gray8,
-                timestamp_ms: 0,
-                camera_id: String::new(),
-            },
-            pixels: Vec::new(),
-        },
-        guide_image: None,
-        guide_info: call.guide_info.clone(),
-    };
-    let prepare = move || {
-        let opened = refs.iter().map(|r| shm::open(&dir, r)).collect::<crate::Result<Vec<_>>>()?;
-        // A `.npy` read in place takes none of the host's memory (the guest's
-        // allocation is under its own cap): only encoded images count.
-        let bound: u64 = opened.iter().filter(|o| !o.is_npy()).map(shm::Opened::memory_bound).sum();
-        let permit = if bound == 0 {
-            None
-        } else {
-            let units = bound.div_ceil(BUDGET_UNIT).clamp(1, u64::from(budget_units)) as u32;
-            // This thread runs no tasks: waiting here for the budget holds the
-            // call's slot, as the call would while decoding.
-            let permit = runtime.block_on(budget.acquire_many_owned(units));
-            Some(permit.map_err(|_| Error::host("the image budget is closed"))?)
-        };
-        let mut in_place = InPlace::none();
-        let mut images = Vec::with_capacity(opened.len());
-        for (index, opened) in opened.into_iter().enumerate() {
-            let counted = Arc::clone(&stats);
-            let count = move || {
-                counted.images_loaded.fetch_add(1, Ordering::SeqCst);
-            };
-            let image = match opened.in_place(count) {
-                Ok((image, fill)) => {
-                    if index == 0 {
-                        in_place.image = Some(fill);
-                    } else {
-                        in_place.guide_image = Some(fill);
-                    }
-                    image
-                }
-                Err(opened) => {
-                    stats.images_loaded.fetch_add(1, Ordering::SeqCst);
-                    opened.load()?
-                }
-            };
-            images.push(image);
-        }
-        let mut input = input;
-        let mut images = images.into_iter();
-        input.image = images.next().ok_or_else(|| Error::host("no image was loaded"))?;
-        input.guide_image = images.next();
-        Ok((input, in_place, permit))
-    };
-    Ok(((call.step_index, pid.to_owned()), prepare))
 }

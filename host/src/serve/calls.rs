@@ -1,0 +1,206 @@
+//! Running the calls: generation 1 (one lifecycle phase on the call's
+//! version, sessions by id) and generation 2 (an execute on two images), and
+//! the replies the platform reads.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::io::AsyncWrite;
+
+use super::backend::{Sessions, Target};
+use super::input::preparer;
+use super::protocol::{self, Call, EXCEPTION_ERROR_CODE, PROTOCOL_ERROR_CODE, Shape};
+use super::{Context, ServeConfig, Task};
+use crate::error::{Error, ErrorKind};
+use crate::phase::Phase;
+use crate::runner::{Reservation, Runner};
+
+/// The reply to a failed call, as the platform reads it: a crashed guest is an
+/// `error` frame 1009 (the platform's exception), everything else a result with
+/// status ERROR and the code.
+fn error_reply(request_id: &Value, shape: Shape, err: &Error) -> Value {
+    if err.kind() == ErrorKind::Trap {
+        protocol::error(request_id, EXCEPTION_ERROR_CODE, &err.to_string())
+    } else {
+        protocol::result_error(request_id, shape, &err.code().number().to_string(), &err.to_string())
+    }
+}
+
+fn unit_reply(request_id: &Value, shape: Shape, report: crate::CallReport<()>, message: &str) -> Value {
+    match report.result {
+        Ok(()) => protocol::result(request_id, shape, message, Map::new()),
+        Err(err) => error_reply(request_id, shape, &err),
+    }
+}
+
+/// A generation-1 call: sessions by id, one of the lifecycle phases, on the
+/// call's [`Target`].
+pub(super) fn phase_call<W>(
+    context: &Arc<Context<W>>,
+    config: &ServeConfig,
+    sessions: &mut Sessions,
+    request_id: Value,
+    call: Box<Call>,
+) -> Task
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let shape = Shape::Phase(call.phase, call.step_index);
+    match call.phase {
+        Phase::Info => {
+            return Task::Reply(match context.backend.info_data(&call.pid) {
+                Ok(data) => protocol::result(&request_id, shape, "ok", data),
+                Err(err) => error_reply(&request_id, shape, &err),
+            });
+        }
+        Phase::Teardown => {
+            let resolved = context.backend.phase_target(sessions, &call, config.pid.as_deref());
+            let runners = context.backend.teardown_runners(resolved);
+            let context = Arc::clone(context);
+            return Task::Run(Box::pin(async move {
+                let _ = tokio::task::spawn_blocking(move || runners.iter().for_each(Runner::shutdown)).await;
+                let shape = Shape::Phase(call.phase, call.step_index);
+                context.out.send(&protocol::result(&request_id, shape, "torn down", Map::new())).await;
+            }));
+        }
+        Phase::Setup | Phase::Reset | Phase::OnStepStart | Phase::OnStepFinish | Phase::PreExecute | Phase::Execute => {}
+    }
+    let target = match context.backend.phase_target(sessions, &call, config.pid.as_deref()) {
+        Ok(target) => target,
+        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+    };
+    if let Some(version) = target.describe() {
+        tracing::debug!(request_id = %request_id, pid = %call.pid, session = %call.session_id, %version, "routed");
+    }
+    let session = call.session_id.clone();
+    sessions.ensure(&target, &session, &call.session_context);
+    // Reserved now, in frame order and before any image is opened: a call
+    // refused as busy costs nothing.
+    let reservation = match call.phase {
+        Phase::PreExecute | Phase::Execute => match target.runner().reserve(&session) {
+            Ok(reservation) => Some(reservation),
+            Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+        },
+        _ => None,
+    };
+    let context = Arc::clone(context);
+    Task::Run(Box::pin(async move {
+        let reply = run_phase(&context, &target, &request_id, &call, &session, reservation).await;
+        context.out.send(&reply).await;
+    }))
+}
+
+async fn run_phase<W>(
+    context: &Context<W>,
+    target: &Target,
+    request_id: &Value,
+    call: &Call,
+    session: &str,
+    reservation: Option<Reservation>,
+) -> Value {
+    let shape = Shape::Phase(call.phase, call.step_index);
+    let runner = target.runner();
+    match (call.phase, reservation) {
+        (Phase::Setup, _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
+        (Phase::Reset, _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
+        (Phase::OnStepStart, _) => {
+            unit_reply(request_id, shape, runner.on_step_start(session, call.step_index, call.pid.clone()).await, "ok")
+        }
+        (Phase::OnStepFinish, _) => {
+            let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), call.outcome).await;
+            unit_reply(request_id, shape, report, "ok")
+        }
+        (phase @ (Phase::PreExecute | Phase::Execute), Some(reservation)) => {
+            let mut params = context.station_params(target.info(), call.step_index);
+            params.extend(call.user_params.clone());
+            let (step, prepare) = match preparer(context, target.info(), call, &call.pid, params) {
+                Ok(prepared) => prepared,
+                Err(err) => return error_reply(request_id, shape, &err),
+            };
+            if phase == Phase::PreExecute {
+                match reservation.pre_execute_prepared(step, prepare).await.result {
+                    Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
+                    Err(err) => error_reply(request_id, shape, &err),
+                }
+            } else {
+                match reservation.execute_prepared(step, prepare).await.result {
+                    Ok(out) => protocol::result(
+                        request_id,
+                        shape,
+                        out.ng_reason.as_deref().unwrap_or("OK"),
+                        protocol::execute_data(&out),
+                    ),
+                    Err(err) => error_reply(request_id, shape, &err),
+                }
+            }
+        }
+        // Info and teardown are answered before a call is run; a phase call
+        // without a reservation has no other shape.
+        (phase, _) => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("phase `{}` is not run here", phase.wire_name())),
+    }
+}
+
+/// A generation-2 call: an execute on the current and guide images, with the
+/// server's product id and params, in a session of its own (or the shared one).
+pub(super) fn execute_call<W>(
+    context: &Arc<Context<W>>,
+    config: &ServeConfig,
+    serial: u64,
+    request_id: Value,
+    call: Box<Call>,
+) -> Task
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let shape = Shape::Step(call.step_index);
+    let routed = context.backend.default_pid(config.pid.as_deref()).and_then(|pid| Ok((context.backend.route(&pid)?, pid)));
+    let (target, pid) = match routed {
+        Ok(routed) => routed,
+        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+    };
+    if let Some(version) = target.describe() {
+        tracing::debug!(request_id = %request_id, %pid, %version, "routed");
+    }
+    let (session, own_session) = match &config.execute_session {
+        Some(shared) => (shared.clone(), false),
+        None => (format!("pv-host:execute:{serial}"), true),
+    };
+    // A shared session is begun once on each runner and kept; "open already"
+    // is expected.
+    let runner = target.runner().clone();
+    let begun = runner.begin_session(&session, Value::Object(Map::new()));
+    if own_session && let Err(err) = begun {
+        return Task::Reply(error_reply(&request_id, shape, &err));
+    }
+    let reservation = match runner.reserve(&session) {
+        Ok(reservation) => reservation,
+        Err(err) => {
+            if own_session {
+                runner.end_session(&session);
+            }
+            return Task::Reply(error_reply(&request_id, shape, &err));
+        }
+    };
+    let context = Arc::clone(context);
+    Task::Run(Box::pin(async move {
+        let shape = Shape::Step(call.step_index);
+        let params = context.station_params(target.info(), call.step_index);
+        let reply = match preparer(&context, target.info(), &call, &pid, params) {
+            Err(err) => {
+                drop(reservation);
+                error_reply(&request_id, shape, &err)
+            }
+            Ok((step, prepare)) => match reservation.execute_prepared(step, prepare).await.result {
+                Ok(out) => {
+                    protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out))
+                }
+                Err(err) => error_reply(&request_id, shape, &err),
+            },
+        };
+        // The call is over, so ending its session waits on nothing.
+        if own_session {
+            runner.end_session(&session);
+        }
+        context.out.send(&reply).await;
+    }))
+}
