@@ -10,9 +10,11 @@ use crate::compiled::Compiled;
 use crate::error::{Error, PackageCode, Result};
 use crate::instance::Instance;
 use crate::package_file::Manifest;
+use crate::params::params_from_json_with;
 use crate::sandbox::engine::Runtime;
 use crate::sandbox::{Assets, ComponentNeeds, Limits, Raise};
 use crate::trust::Signer;
+use crate::types::{AlgorithmInfo, Param, StepSpec};
 
 /// A compiled, linked algorithm with the limits its instances run under.
 /// Instantiating it is cheap (the imports are resolved once, here); each
@@ -112,6 +114,20 @@ impl Package {
         let host_max = self.compiled.host_limits();
         self.compiled.needs().check(&self.limits, self.origin(), Raise::Manifest { host_max })?;
         Instance::new(Arc::clone(&self.compiled), self.limits.clone())
+    }
+
+    /// `json` as the typed params of `step`, a step of `info` (this package's
+    /// `get-info`), checked with the patterns compiled once for the package:
+    /// what [`Instance::params_from_json`] does, for a caller that holds no
+    /// instance (a runner's caller, `serve`). Errors are 1006.
+    pub fn params_from_json(
+        &self,
+        info: &AlgorithmInfo,
+        step: &StepSpec,
+        json: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<Param>> {
+        let patterns = self.compiled.patterns_for(info)?;
+        params_from_json_with(step, json, Some(&patterns))
     }
 
     /// What the component needs before it runs: core instances, memories,

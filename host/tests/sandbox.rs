@@ -516,6 +516,12 @@ fn guest_declared_patterns_over_the_caps_refuse_the_package_2115() {
         guest.params_from_json(1, &json("AB12")).expect("matches");
         let err = guest.params_from_json(1, &json("ab")).expect_err("does not match");
         assert_eq!(err.code(), ErrorCode::InvalidParams);
+        // The package checks with the same compiled patterns, for a caller that
+        // holds no instance (serve converts a call's params there).
+        let step = guest.step(1).expect("step 1").clone();
+        package.params_from_json(guest.info(), &step, &json("CD3")).expect("matches");
+        let err = package.params_from_json(guest.info(), &step, &json("cd")).expect_err("does not match");
+        assert_eq!(err.code(), ErrorCode::InvalidParams);
     });
 }
 

@@ -113,7 +113,7 @@ async fn run_phase<W>(
         (phase @ (Phase::PreExecute | Phase::Execute), Some(reservation)) => {
             let mut params = context.station_params(target.info(), call.step_index);
             params.extend(call.user_params.clone());
-            let (step, prepare) = match preparer(context, target.info(), call, &call.pid, params) {
+            let (step, prepare) = match preparer(context, target, call, &call.pid, params) {
                 Ok(prepared) => prepared,
                 Err(err) => return error_reply(request_id, shape, &err),
             };
@@ -185,7 +185,7 @@ where
     Task::Run(Box::pin(async move {
         let shape = Shape::Step(call.step_index);
         let params = context.station_params(target.info(), call.step_index);
-        let reply = match preparer(&context, target.info(), &call, &pid, params) {
+        let reply = match preparer(&context, &target, &call, &pid, params) {
             Err(err) => {
                 drop(reservation);
                 error_reply(&request_id, shape, &err)

@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use serde_json::{Map, Value};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::backend::Target;
 use super::protocol::{Call, ImageRef};
 use super::{BUDGET_UNIT, Context, shm};
 use crate::error::{Error, InputCode};
 use crate::ingress::InPlace;
-use crate::params::params_from_json;
-use crate::types::{AlgorithmInfo, StepInput};
+use crate::types::StepInput;
 
 /// The input of a pre or execute call: params checked here, then, on the
 /// thread that runs the call once it holds its running slot (a queued call
@@ -24,7 +24,7 @@ use crate::types::{AlgorithmInfo, StepInput};
 #[allow(clippy::type_complexity)]
 pub(super) fn preparer<W>(
     context: &Context<W>,
-    info: &AlgorithmInfo,
+    target: &Target,
     call: &Call,
     pid: &str,
     params: Map<String, Value>,
@@ -32,12 +32,14 @@ pub(super) fn preparer<W>(
     (u32, String),
     impl FnOnce() -> crate::Result<(StepInput, InPlace<'static>, Option<OwnedSemaphorePermit>)> + Send + 'static,
 )> {
+    let info = target.info();
     let step = info
         .steps
         .iter()
         .find(|s| s.index == call.step_index)
         .ok_or_else(|| Error::input(InputCode::InvalidParams, format!("the algorithm has no step {}", call.step_index)))?;
-    let params = params_from_json(step, &params)?;
+    // With the patterns compiled once for the package, not once per call.
+    let params = target.runner().package().params_from_json(info, step, &params)?;
     let Some(image) = call.image.clone() else {
         return Err(Error::input(InputCode::ImageLoadFailed, "the call names no image (shared_mem_id)"));
     };
