@@ -19,6 +19,7 @@
 // workspace denies unsafe code everywhere else.
 #![allow(unsafe_code)]
 
+mod frames;
 #[allow(dead_code)] // shared with the sandbox suite, which uses all of it
 mod wat_guest;
 
@@ -101,18 +102,7 @@ fn hostile() -> Instance {
 }
 
 fn input(pid: &str) -> StepInput {
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image: Image {
-            meta: ImageMeta { width: 16, height: 16, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "t".into() },
-            pixels: vec![0; 256],
-        },
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, 1, frames::gray(16, 16, 0))
 }
 
 /// Run `pid` and check its peak and what its report and session keep.

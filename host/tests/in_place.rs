@@ -3,6 +3,8 @@
 //! code before the fill runs, a failing fill is a 1002 that the guest never
 //! sees, and the guest's memory cap holds for a frame it cannot take.
 
+mod frames;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pv_host::types::{ExecuteOutput, Image, ImageMeta, PixelFormat, StepInput};
@@ -22,15 +24,7 @@ fn meta(width: u32, height: u32, format: PixelFormat) -> ImageMeta {
 
 /// A step input whose image has `meta` and `pixels` (empty for a frame filled in place).
 fn input(pid: &str, meta: ImageMeta, pixels: Vec<u8>) -> StepInput {
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image: Image { meta, pixels },
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, 1, Image { meta, pixels })
 }
 
 /// Bytes no allocator would leave behind by chance.

@@ -4,10 +4,12 @@
 //! Tests that wait for the runner to reach a state poll it with a generous
 //! bound; none asserts how long anything took.
 
+mod frames;
+
 use std::time::Duration;
 
 use pv_host::runner::Isolation;
-use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput, Verdict};
+use pv_host::types::{StepInput, Verdict};
 use pv_host::{ErrorKind, Host, Limits, Phase, Runner, RunnerConfig};
 use serde_json::json;
 
@@ -26,18 +28,7 @@ fn runner(config: RunnerConfig) -> Runner {
 }
 
 fn input(pid: &str, step: u32) -> StepInput {
-    StepInput {
-        step_index: step,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image: Image {
-            meta: ImageMeta { width: 8, height: 8, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "cam".into() },
-            pixels: vec![0; 64],
-        },
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, step, frames::gray(8, 8, 0))
 }
 
 /// Wait until `condition` holds, polling; fail after [`WAIT_BOUND`].

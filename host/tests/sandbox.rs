@@ -10,6 +10,8 @@
 //! Tests that could hang run on a watched thread and fail if it does not finish
 //! within a generous bound: several times the deadline, never a timing assertion.
 
+mod frames;
+
 mod wat_guest;
 
 use std::sync::mpsc;
@@ -19,7 +21,7 @@ use pv_host::sandbox::{
     DEFAULT_DIAGNOSTICS_ENTRIES_PER_CALL, DEFAULT_LOG_BYTES_PER_CALL, DEFAULT_LOG_RECORDS_PER_CALL, DIAGNOSTICS_DROPPED_KEY,
     ImportPolicy, LOG_FIELD_OVERHEAD, LOG_RECORD_OVERHEAD, LogRecord, LogSource,
 };
-use pv_host::types::{ExecuteOutput, PixelFormat, StepInput, Verdict};
+use pv_host::types::{ExecuteOutput, StepInput, Verdict};
 use pv_host::{CallReport, Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Phase, Session};
 
 /// A short deadline for the tests that hit it, so the suite stays quick.
@@ -70,10 +72,7 @@ fn set_up(package: &Package) -> Instance {
 }
 
 fn gray(width: u32, height: u32) -> pv_host::types::Image {
-    pv_host::types::Image {
-        meta: pv_host::types::ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "test".into() },
-        pixels: vec![128; (width * height) as usize],
-    }
+    frames::gray(width, height, 128)
 }
 
 fn input(pid: &str) -> StepInput {

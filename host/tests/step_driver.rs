@@ -4,7 +4,9 @@
 //! The hostile guest's `HOOKS` product id writes to the session from both step
 //! hooks; its step 1 succeeds and its step 2 fails.
 
-use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput, StepOutcome};
+mod frames;
+
+use pv_host::types::{StepInput, StepOutcome};
 use pv_host::{ErrorCode, Host, Instance, Session, StepCalls, StepDriver};
 use serde_json::json;
 
@@ -17,16 +19,7 @@ fn instance() -> Instance {
 }
 
 fn input(pid: &str, step_index: u32) -> StepInput {
-    let meta = ImageMeta { width: 8, height: 8, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "test".into() };
-    StepInput {
-        step_index,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image: Image { meta, pixels: vec![0; 64] },
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, step_index, frames::gray(8, 8, 0))
 }
 
 #[test]

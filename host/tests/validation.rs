@@ -2,7 +2,9 @@
 //! outputs that break a rule are refused with their code and commit nothing to
 //! the session. Errors are matched by kind and code.
 
-use pv_host::types::{Image, ImageMeta, Param, ParamValue, PixelFormat, StepInput, Verdict};
+mod frames;
+
+use pv_host::types::{Image, ImageMeta, Param, ParamValue, StepInput, Verdict};
 use pv_host::{ErrorKind, Host, Instance, Session};
 
 fn hostile() -> Instance {
@@ -12,23 +14,8 @@ fn hostile() -> Instance {
     instance
 }
 
-fn gray(width: u32, height: u32) -> Image {
-    Image {
-        meta: ImageMeta { width, height, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "cam".into() },
-        pixels: vec![0; (width * height) as usize],
-    }
-}
-
 fn input(pid: &str) -> StepInput {
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image: gray(32, 24),
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, 1, frames::gray(32, 24, 0))
 }
 
 /// How many times the guest's `execute` has run, as it counts them itself.
@@ -46,7 +33,7 @@ fn refused_inputs_never_reach_the_guest() {
     inconsistent.image.pixels.pop();
     let mut guide_too_big = input("GOOD");
     guide_too_big.guide_image =
-        Some(Image { meta: ImageMeta { width: 1 << 20, height: 1 << 20, ..gray(1, 1).meta }, pixels: Vec::new() });
+        Some(Image { meta: ImageMeta { width: 1 << 20, height: 1 << 20, ..frames::gray(1, 1, 0).meta }, pixels: Vec::new() });
     let mut unknown_param = input("GOOD");
     unknown_param.params = vec![Param { name: "nope".into(), value: ParamValue::Int(1) }];
     let cases = [
@@ -54,7 +41,7 @@ fn refused_inputs_never_reach_the_guest() {
         ("empty pid", input(""), 1001),
         ("no such step", StepInput { step_index: 9, ..input("GOOD") }, 1006),
         ("step 0", StepInput { step_index: 0, ..input("GOOD") }, 1006),
-        ("zero-size image", StepInput { image: gray(0, 0), ..input("GOOD") }, 1006),
+        ("zero-size image", StepInput { image: frames::gray(0, 0, 0), ..input("GOOD") }, 1006),
         ("pixels do not fit the meta", inconsistent, 1006),
         ("absurd guide image", guide_too_big, 1006),
         ("undeclared param", unknown_param, 1006),

@@ -4,6 +4,9 @@
 //! changing the station at once. Refusals are matched by `ErrorCode` variant,
 //! never by number or message.
 
+#[path = "../../tests/frames/mod.rs"]
+mod frames;
+
 #[path = "../../tests/station/mod.rs"]
 mod station;
 #[path = "../../tests/versioned_guest/mod.rs"]
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use pv_host::params::params_from_json;
 use pv_host::station::{PackageRef, Station, StationDir};
-use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput, Verdict};
+use pv_host::types::{StepInput, Verdict};
 use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig, TrustStore};
 use serde_json::Value;
 
@@ -84,18 +87,7 @@ fn version(text: &str) -> semver::Version {
 }
 
 fn gray_input(pid: &str) -> StepInput {
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image: Image {
-            meta: ImageMeta { width: 8, height: 8, format: PixelFormat::Gray8, timestamp_ms: 0, camera_id: "cam".into() },
-            pixels: vec![0; 64],
-        },
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, 1, frames::gray(8, 8, 0))
 }
 
 /// The version the versioned guest says it is, from an execute's debug output.
