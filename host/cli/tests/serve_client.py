@@ -145,7 +145,7 @@ def generation_1(pv_host, package, trust, coins):
     proc = start(pv_host, package, "--trust", trust)
     ping(proc, "p1")
     info = phase(proc, 1, "info")
-    expect("A01" in result_ok(info, "info")["supported_pids"], f"info: {info}")
+    expect("A01" in result_ok(info, "info")["info"]["supported_pids"], f"info: {info}")
     result_ok(phase(proc, 2, "setup"), "setup")
     result_ok(phase(proc, 3, "on_step_start", step_index=1, pid="A01", session=session), "on_step_start")
     step = dict(step_index=1, pid="A01", session=session, shared_mem_id=frame, image_meta=meta)

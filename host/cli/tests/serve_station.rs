@@ -219,11 +219,11 @@ fn one_server_answers_the_part_counter_and_the_scratch_detector_by_product_id() 
 
     // `info` for a product id describes its package; without one, the station.
     let info = |pid: &str| json!({ "phase": "info", "pid": pid, "session": {"id": "i"} });
-    assert_eq!(server.call(7, info("A02"))["data"]["name"], "part-counter");
-    assert_eq!(server.call(8, info("B01"))["data"]["name"], "scratch-detector");
+    assert_eq!(server.call(7, info("A02"))["data"]["info"]["name"], "part-counter");
+    assert_eq!(server.call(8, info("B01"))["data"]["info"]["name"], "scratch-detector");
     let station_info = server.call(9, json!({ "phase": "info" }));
-    assert_eq!(station_info["data"]["supported_pids"], json!(["A01", "A02", "B01", "B02"]), "{station_info}");
-    assert_eq!(station_info["data"]["pids"]["B02"]["name"], "scratch-detector", "{station_info}");
+    assert_eq!(station_info["data"]["info"]["supported_pids"], json!(["A01", "A02", "B01", "B02"]), "{station_info}");
+    assert_eq!(station_info["data"]["info"]["pids"]["B02"]["name"], "scratch-detector", "{station_info}");
 
     // Product ids nothing is active for.
     for (id, pid) in [(10, "Z99"), (11, "")] {
@@ -309,8 +309,12 @@ fn a_session_stays_on_the_version_it_began_on() {
     assert_eq!(reported_version(&server.call(next(), execute_only("coins", "coins"))).as_deref(), Some("1.0.0"));
     // One version serves every active product id: `info` is its own.
     let info = server.call(next(), json!({ "phase": "info" }));
-    assert_eq!((info["data"]["name"].as_str(), info["data"]["version"].as_str()), (Some("versioned"), Some("1.0.0")), "{info}");
-    assert_eq!(info["data"]["supported_pids"], json!(["V"]));
+    assert_eq!(
+        (info["data"]["info"]["name"].as_str(), info["data"]["info"]["version"].as_str()),
+        (Some("versioned"), Some("1.0.0")),
+        "{info}"
+    );
+    assert_eq!(info["data"]["info"]["supported_pids"], json!(["V"]));
 
     setup.station_ok(&["activate", "versioned", "2.0.0"]);
     let deadline = Instant::now() + WAIT_BOUND;

@@ -49,7 +49,10 @@ where
     match call.phase {
         Phase::Info => {
             return Task::Reply(match context.backend.info_data(&call.pid) {
-                Ok(data) => protocol::result(&request_id, shape, "ok", data),
+                // The platform reads the description under `data.info`.
+                Ok(info) => {
+                    protocol::result(&request_id, shape, "ok", Map::from_iter([("info".to_owned(), Value::Object(info))]))
+                }
                 Err(err) => error_reply(&request_id, shape, &err),
             });
         }
