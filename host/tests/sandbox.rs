@@ -80,15 +80,7 @@ fn input(pid: &str) -> StepInput {
 }
 
 fn input_with_image(pid: &str, image: pv_host::types::Image) -> StepInput {
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: Vec::new(),
-        image,
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
+    frames::step_input(pid, 1, image)
 }
 
 fn execute(instance: &mut Instance, pid: &str) -> CallReport<ExecuteOutput> {

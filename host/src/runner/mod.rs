@@ -241,12 +241,7 @@ impl Runner {
         report_of: impl FnOnce(StepReport) -> Option<CallReport<T>> + Send + 'static,
     ) -> ((u32, String), impl CallOp<T>) {
         let step = (input.step_index, input.pid.clone());
-        let driver = StepDriver::new(calls).with_hooks(self.inner.config.step_hooks);
-        let op = move |instance: &mut Instance, session: &mut Session| {
-            report_of(driver.run(instance, session, &input))
-                .unwrap_or_else(|| CallReport::refused(Error::host("the step driver ran no such phase")))
-        };
-        (step, op)
+        (step, self.in_place_op(calls, move || Ok((input, InPlace::none(), ())), report_of))
     }
 
     /// [`step_op`](Self::step_op) for an input that `prepare` makes on the
