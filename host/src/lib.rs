@@ -74,6 +74,7 @@ mod admission;
 pub mod annotate;
 pub mod audit;
 mod bindings;
+mod bounded_json;
 pub mod compile_cache;
 mod compiled;
 mod durable;

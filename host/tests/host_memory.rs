@@ -223,3 +223,94 @@ fn filling_in_a_steps_defaults_does_not_copy_the_frame() {
     // where it is, not cloned.
     assert!(peak < (frame / 8) as i64, "the heap grew by {peak} bytes during the call");
 }
+
+/// A generation-2 frame whose guide info is `groups` groups of `rects` rects,
+/// each group labelled with `label_bytes` bytes.
+#[cfg(feature = "serve")]
+fn guide_info_frame(groups: usize, rects: usize, label_bytes: usize) -> Vec<u8> {
+    let group = serde_json::json!({"label": "L".repeat(label_bytes), "posList": vec![[1, 2, 3, 4]; rects]});
+    serde_json::json!({"type": "call", "request_id": 9, "data": {
+        "step_index": 1,
+        "cur_image_shm_id": "dev-shm:s:cur", "cur_image_meta": {"width": 8, "height": 8},
+        "guide_image_shm_id": "dev-shm:s:guide", "guide_image_meta": {"width": 8, "height": 8},
+        "guide_info": vec![group; groups],
+    }})
+    .to_string()
+    .into_bytes()
+}
+
+#[cfg(feature = "serve")]
+#[test]
+fn no_frame_the_platform_sends_decodes_past_its_caps() {
+    use pv_host::serve::protocol::{Request, parse_request};
+
+    // Guide info: a 1 MiB label shared by 1000 rects (a gigabyte once copied
+    // into each rect) is refused with 1006, having copied none of it.
+    let frame = guide_info_frame(1, 1000, 1 << 20);
+    let (peak, _, parsed) = measured(|| parse_request(&frame));
+    eprintln!("guide info amplification: peak {peak} bytes for a {}-byte frame", frame.len());
+    let Ok(Request::Refused { request_id, code, .. }) = parsed else { panic!("refused: {parsed:?}") };
+    assert_eq!((request_id, code.number()), (serde_json::json!(9), 1006));
+    assert!(peak <= 4 * frame.len() as i64, "the parse took {peak} bytes");
+
+    // At the caps: 4096 rects in 1024 groups, labels of 180 bytes (just under
+    // the 1 MiB charge): taken, for a few times the caps.
+    let frame = guide_info_frame(1024, 4, 180);
+    let (peak, _, parsed) = measured(|| parse_request(&frame));
+    eprintln!("guide info at the caps: peak {peak} bytes for a {}-byte frame", frame.len());
+    let Ok(Request::Call { call, .. }) = parsed else { panic!("taken: {parsed:?}") };
+    assert_eq!(call.guide_info.len(), pv_host::params::MAX_GUIDE_RECTS);
+    assert!(peak <= 16 << 20, "the parse took {peak} bytes");
+    drop(call);
+
+    // Values: 16 MiB of `0,` (a quarter of a gigabyte as parsed values) in
+    // user_params is refused before it is parsed, answering its request.
+    let zeros = format!(
+        "{{\"type\":\"call\",\"request_id\":3,\"data\":{{\"phase\":\"execute\",\"user_params\":{{\"n\":[{}0]}}}}}}",
+        "0,".repeat(8 << 20)
+    );
+    let (peak, _, parsed) = measured(|| parse_request(zeros.as_bytes()));
+    eprintln!("8 Mi values: peak {peak} bytes for a {}-byte frame", zeros.len());
+    let err = parsed.expect_err("too many values");
+    assert_eq!(err.request_id, serde_json::json!(3));
+    assert!(peak <= 1 << 20, "counting took {peak} bytes");
+
+    // Params just under the value cap parse within the call bound.
+    let values = pv_host::params::MAX_JSON_VALUES - 16;
+    let many = format!(
+        "{{\"type\":\"call\",\"request_id\":4,\"data\":{{\"phase\":\"execute\",\"user_params\":{{\"n\":[{}0]}}}}}}",
+        "0,".repeat(values - 1)
+    );
+    let (peak, _, parsed) = measured(|| parse_request(many.as_bytes()));
+    eprintln!("{values} values: peak {peak} bytes for a {}-byte frame", many.len());
+    assert!(matches!(parsed, Ok(Request::Call { .. })), "taken");
+    assert!(peak <= CALL_PEAK_BOUND, "the parse took {peak} bytes");
+}
+
+#[cfg(feature = "serve")]
+#[test]
+fn an_encoded_frame_is_not_read_before_its_memory_is_reserved() {
+    use pv_host::serve::protocol::{ImageMetaJson, ImageRef};
+    use pv_host::serve::shm;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 200 MB, sparse: nothing is on disk, reading it would fill the heap.
+    let file = std::fs::File::create(dir.path().join("big.bin")).expect("create");
+    file.set_len(200 << 20).expect("size");
+    let image =
+        |width, height| ImageRef { shm_id: "big".into(), meta: ImageMetaJson { width, height, ..ImageMetaJson::default() } };
+    // No size in the meta: opened, the budget it needs known, nothing read.
+    let (peak, _, opened) = measured(|| shm::open(dir.path(), &image(None, None)));
+    let opened = opened.expect("opens");
+    eprintln!(".bin opened: peak {peak} bytes, memory bound {}", opened.memory_bound());
+    assert!(peak <= 64 << 10, "opening read the file: {peak} bytes");
+    assert!(opened.memory_bound() >= 200 << 20, "the bound covers the bytes to read");
+    // Loading then reads and refuses it (no image in it).
+    assert_eq!(opened.load().map_err(|e| e.code().number()).err(), Some(1002));
+
+    // A 640x480 meta: 200 MB is more than such an image could need encoded,
+    // refused before anything is read.
+    let (peak, _, refused) = measured(|| shm::open(dir.path(), &image(Some(640), Some(480))));
+    assert_eq!(refused.map_err(|e| e.code().number()).err(), Some(1002));
+    assert!(peak <= 64 << 10, "refusing read the file: {peak} bytes");
+}

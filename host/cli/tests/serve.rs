@@ -281,6 +281,33 @@ fn execute_only(cur: &str, guide: &str) -> Value {
 }
 
 #[test]
+fn guide_info_over_its_caps_and_a_bin_over_its_meta_are_refused_and_the_server_goes_on() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    for name in ["dev-shm_s_cur.bin", "dev-shm_s_guide.bin"] {
+        std::fs::copy(fixtures::image_path("coins.png"), shm.path().join(name)).expect("copy");
+    }
+    let mut server = Server::start(station::part_counter(), shm.path(), &["--pid", "A02"]);
+    let before = server.peak_rss_kib();
+    // A 1 MiB label shared by 1000 rects: a gigabyte once copied into each rect.
+    let mut call = execute_only("dev-shm:s:cur", "dev-shm:s:guide");
+    call["guide_info"] = json!([{"label": "L".repeat(1 << 20), "posList": vec![[94, 269, 19, 30]; 1000]}]);
+    let reply = server.call(1, call);
+    assert!(is_result_error(&reply, "1006"), "{reply}");
+    if let (Some(before), Some(after)) = (before, server.peak_rss_kib()) {
+        assert!(after < before + 64 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
+    }
+    // A `.bin` larger than an image of its meta's size could need encoded.
+    let big = std::fs::File::create(shm.path().join("dev-shm_s_big.bin")).expect("create");
+    big.set_len(64 << 20).expect("size");
+    let reply = server.call(2, execute_only("dev-shm:s:big", "dev-shm:s:guide"));
+    assert!(is_result_error(&reply, "1002"), "{reply}");
+    // The server serves on.
+    let ok = server.call(3, execute_only("dev-shm:s:cur", "dev-shm:s:guide"));
+    assert_eq!(ok["data"]["result_status"], "OK", "{ok}");
+    server.shutdown();
+}
+
+#[test]
 fn execute_only_calls_take_the_pid_and_params_from_the_command_line() {
     let shm = tempfile::tempdir().expect("tempdir");
     for name in ["dev-shm_s_cur.bin", "dev-shm_s_guide.bin"] {
@@ -613,4 +640,17 @@ fn pv_host_run_takes_the_platforms_development_flags() {
     assert_eq!(result["data"]["result_status"], "OK", "{result}");
     let refused = run(r#"[{"label": "1", "posList": 3}]"#);
     assert!(!refused.status.success(), "a malformed --guide-info is refused");
+    // A file that never ends is read up to the cap and refused, as invalid params.
+    let endless = run("@/dev/zero");
+    let error: Value = serde_json::from_slice(&endless.stdout).expect("a JSON error");
+    assert_eq!(error["error_code"], "1006", "{error}");
+    let endless_params = Command::new(pv_host_binary())
+        .args(["run", station::part_counter(), "--pid", "A01", "--params", "@/dev/zero", "--json", "--image"])
+        .arg(fixtures::image_path("coins.png"))
+        .env("PV_HOST_TRUST", &station::station().trust)
+        .env_remove("PV_HOST_LOG")
+        .output()
+        .expect("runs");
+    let error: Value = serde_json::from_slice(&endless_params.stdout).expect("a JSON error");
+    assert_eq!(error["error_code"], "1006", "{error}");
 }

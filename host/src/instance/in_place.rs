@@ -11,7 +11,7 @@ use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::error::{Error, InputCode, Result};
 use crate::ingress::{InPlace, LoweredInput, check_images};
 use crate::instance::CallReport;
-use crate::params::{check_params, with_defaults};
+use crate::params::{check_guide_info, check_params, with_defaults};
 use crate::phase::Phase;
 use crate::sandbox::HostState;
 use crate::session::Session;
@@ -69,6 +69,7 @@ impl Instance {
         self.check_pid(&input.pid)?;
         let step = self.step(input.step_index)?;
         check_images(input, filled)?;
+        check_guide_info(&input.guide_info)?;
         check_params(step, &input.params, &self.patterns)
     }
 

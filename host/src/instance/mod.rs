@@ -12,7 +12,7 @@ use crate::compiled::Compiled;
 use crate::error::{Error, InputCode, Result};
 use crate::image::check_image;
 use crate::ingress::InPlace;
-use crate::params::{Patterns, check_params, params_from_json_with};
+use crate::params::{Patterns, check_guide_info, check_params, params_from_json_with};
 use crate::phase::Phase;
 use crate::sandbox::{HostState, Limits};
 use crate::session::Session;
@@ -234,6 +234,7 @@ impl Instance {
         if let Some(guide) = &input.guide_image {
             check_image(guide)?;
         }
+        check_guide_info(&input.guide_info)?;
         check_params(step, &input.params, &self.patterns)
     }
 

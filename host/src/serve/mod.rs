@@ -290,6 +290,10 @@ where
                 context.out.send(&protocol::pong(&request_id)).await;
                 continue;
             }
+            Ok(Request::Refused { request_id, shape, code, message }) => {
+                context.out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
+                continue;
+            }
             Ok(Request::Shutdown) => break ServeEnd::Shutdown,
             Ok(Request::Call { request_id, call }) => (request_id, call),
         };

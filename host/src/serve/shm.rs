@@ -7,8 +7,17 @@
 //! Loading is in two steps so that a caller can reserve memory between them:
 //! [`open`] opens the file once (never following a link, never blocking on a
 //! FIFO), checks on the handle that it is a regular file within the size cap,
-//! and reads only what tells the decoded size (the `.npy` header, the encoded
-//! bytes); [`Opened::load`] then produces the pixels. The `.npy` payload is read
+//! and reads only the `.npy` header (of an encoded file, nothing): what the
+//! host will need is known from the file's size and the meta's
+//! ([`Opened::memory_bound`]); [`Opened::load`] then reads and produces the
+//! pixels.
+//!
+//! An encoded file larger than an image of its meta's size could need
+//! ([`max_encoded_bytes`]: 9 bytes a pixel, more than PNG's widest layout
+//! stored uncompressed, plus 1 MiB of metadata) is refused before it is read.
+//! Bytes after the end of the image (after a PNG's `IEND`, a JPEG's `EOI`)
+//! are accepted within that bound, as the platform's decoders (OpenCV, PIL)
+//! accept them: the decoder stops at the end of the image. The `.npy` payload is read
 //! straight into the guest's memory during the call ([`Opened::in_place`]), one
 //! copy from the page cache and no buffer of the host's in between.
 
@@ -72,8 +81,8 @@ pub fn file_stem(id: &str) -> Result<String> {
 enum Stored {
     /// A `.npy` array; the file is positioned at the first pixel byte.
     Npy { height: u32, width: u32, format: PixelFormat, file: File },
-    /// An encoded file, read whole, and the size its header declares.
-    Encoded { bytes: Vec<u8>, width: u32, height: u32 },
+    /// An encoded file, not read yet, and its size.
+    Encoded { file: File, size: u64 },
 }
 
 /// An image file opened and checked, not yet decoded (see [`open`]).
@@ -82,6 +91,7 @@ pub struct Opened {
     path: PathBuf,
     stored: Stored,
     meta: ImageMetaJson,
+    shm_id: String,
 }
 
 /// How the platform's files are opened: never through a symbolic link (the
@@ -142,10 +152,30 @@ pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
         return Err(load_failed(format!("{} is {size} bytes, over the {MAX_IMAGE_BYTES}-byte image limit", path.display())));
     }
     let bgr = image.meta.color_space.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("BGR"));
-    let stored = if npy { open_npy(&path, file, size, bgr)? } else { open_encoded(&path, file, size)? };
-    let opened = Opened { path, stored, meta: image.meta.clone() };
-    opened.check_meta(image)?;
-    Ok(opened)
+    if npy {
+        let stored = open_npy(&path, file, size, bgr)?;
+        let opened = Opened { path, stored, meta: image.meta.clone(), shm_id: image.shm_id.clone() };
+        let (width, height) = opened.npy_size().unwrap_or_default();
+        check_meta(&opened.meta, &opened.shm_id, width, height)?;
+        return Ok(opened);
+    }
+    if let (Some(width), Some(height)) = (image.meta.width, image.meta.height) {
+        let most = max_encoded_bytes(width, height);
+        if size > most {
+            return Err(load_failed(format!(
+                "{} is {size} bytes, more than a {width}x{height} image could need encoded ({most})",
+                path.display()
+            )));
+        }
+    }
+    Ok(Opened { path, stored: Stored::Encoded { file, size }, meta: image.meta.clone(), shm_id: image.shm_id.clone() })
+}
+
+/// The most bytes an encoded image of `width` x `height` may take: 9 bytes a
+/// pixel (PNG's widest layout, 16-bit RGBA, stored uncompressed, with its
+/// filter bytes and framing) plus 1 MiB of metadata (ICC profile, EXIF).
+pub fn max_encoded_bytes(width: u32, height: u32) -> u64 {
+    u64::from(width) * u64::from(height) * 9 + (1 << 20)
 }
 
 #[cfg(unix)]
@@ -188,10 +218,33 @@ fn open_npy(path: &Path, mut file: File, size: u64, bgr: bool) -> Result<Stored>
     Ok(Stored::Npy { height: height as u32, width: width as u32, format, file })
 }
 
-fn open_encoded(path: &Path, file: File, size: u64) -> Result<Stored> {
+/// 1006 when an image's size disagrees with its meta.
+fn check_meta(meta: &ImageMetaJson, shm_id: &str, width: u32, height: u32) -> Result<()> {
+    if meta.width.is_some_and(|w| w != width) || meta.height.is_some_and(|h| h != height) {
+        return Err(Error::input(
+            InputCode::InvalidParams,
+            format!(
+                "image {shm_id:?} is {width}x{height} but its meta says {}x{}",
+                meta.width.unwrap_or(width),
+                meta.height.unwrap_or(height)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Read an encoded file whose size was checked at open: at most that size
+/// (a file grown since is cut there; the decoder then refuses what is cut).
+fn read_encoded(path: &Path, file: File, size: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(size as usize);
     file.take(size).read_to_end(&mut bytes).map_err(|err| load_failed(format!("cannot read {}: {err}", path.display())))?;
-    let reader = image::ImageReader::new(Cursor::new(&bytes[..]))
+    Ok(bytes)
+}
+
+/// The size an encoded image's header declares: 1002 for a file of no known
+/// format, no header, or a size empty or over the per-side limit.
+fn encoded_size(path: &Path, bytes: &[u8]) -> Result<(u32, u32)> {
+    let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|err| load_failed(format!("{}: unreadable: {err}", path.display())))?;
     if reader.format().is_none() {
@@ -205,44 +258,36 @@ fn open_encoded(path: &Path, file: File, size: u64) -> Result<Stored> {
             path.display()
         )));
     }
-    Ok(Stored::Encoded { bytes, width, height })
+    Ok((width, height))
 }
 
 impl Opened {
-    /// Width and height as the file declares them.
-    fn size(&self) -> (u32, u32) {
+    /// Width and height of a `.npy`, as its header declares them.
+    fn npy_size(&self) -> Option<(u32, u32)> {
         match &self.stored {
-            Stored::Npy { height, width, .. } => (*width, *height),
-            Stored::Encoded { width, height, .. } => (*width, *height),
+            Stored::Npy { height, width, .. } => Some((*width, *height)),
+            Stored::Encoded { .. } => None,
         }
     }
 
-    fn check_meta(&self, image: &ImageRef) -> Result<()> {
-        let (width, height) = self.size();
-        let meta = &image.meta;
-        if meta.width.is_some_and(|w| w != width) || meta.height.is_some_and(|h| h != height) {
-            return Err(Error::input(
-                InputCode::InvalidParams,
-                format!(
-                    "image {:?} is {width}x{height} but its meta says {}x{}",
-                    image.shm_id,
-                    meta.width.unwrap_or(width),
-                    meta.height.unwrap_or(height)
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The most memory loading may take: the decoded pixels (for an encoded
-    /// file, at 8 bytes a pixel, the widest layout the decoder may use, capped
-    /// by its own allocation limit) plus the encoded bytes already held.
+    /// The most host memory loading may take, known before anything is read:
+    /// for a `.npy`, its pixels; for an encoded file, its bytes plus the
+    /// decoded pixels at 8 bytes a pixel (the widest layout the decoder may
+    /// use) of the meta's size, capped by the decoder's own allocation limit
+    /// (that limit when the meta gives no size; the image must then agree with
+    /// the size it declares or is refused, 1006, before it is decoded).
     pub fn memory_bound(&self) -> u64 {
-        let (width, height) = self.size();
-        let pixels = u64::from(width) * u64::from(height);
         match &self.stored {
-            Stored::Npy { format, .. } => pixels * crate::image::channels(*format) as u64,
-            Stored::Encoded { bytes, .. } => (pixels * 8).min(MAX_IMAGE_BYTES) + bytes.len() as u64,
+            Stored::Npy { format, height, width, .. } => {
+                u64::from(*width) * u64::from(*height) * crate::image::channels(*format) as u64
+            }
+            Stored::Encoded { size, .. } => {
+                let decoded = match (self.meta.width, self.meta.height) {
+                    (Some(width), Some(height)) => u64::from(width) * u64::from(height) * 8,
+                    _ => MAX_IMAGE_BYTES,
+                };
+                decoded.min(MAX_IMAGE_BYTES) + size
+            }
         }
     }
 
@@ -292,7 +337,10 @@ impl Opened {
                     .map_err(|err| load_failed(format!("cannot read the pixels of {}: {err}", path.display())))?;
                 Image { meta: ImageMeta { width, height, format, timestamp_ms: 0, camera_id: String::new() }, pixels }
             }
-            Stored::Encoded { bytes, .. } => {
+            Stored::Encoded { file, size } => {
+                let bytes = read_encoded(&path, file, size)?;
+                let (width, height) = encoded_size(&path, &bytes)?;
+                check_meta(&self.meta, &self.shm_id, width, height)?;
                 decode_image(&bytes, None).map_err(|err| load_failed(format!("{}: {err}", path.display())))?
             }
         };

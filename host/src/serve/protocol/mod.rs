@@ -10,6 +10,8 @@ pub use self::replies::{
     CAPABILITIES, Shape, error, execute_data, hello, info_data, now_ms, pong, pre_data, rect_json, result, result_error,
     shutdown_ack, verdict_name,
 };
+use crate::error::{ErrorCode, InputCode};
+use crate::params::{GuideInfoError, JsonRefusal, MAX_JSON_VALUES, guide_info_from_json, parse_bounded};
 use crate::phase::Phase;
 use crate::types::{Rect, StepOutcome};
 
@@ -67,6 +69,19 @@ pub enum Request {
         request_id: Value,
         /// What to do.
         call: Box<Call>,
+    },
+    /// A call understood but refused as it was read, before anything it
+    /// names is opened: answered with a result ERROR (guide info over its
+    /// caps: 1006).
+    Refused {
+        /// Echoed in the result.
+        request_id: Value,
+        /// How the result is shaped.
+        shape: Shape,
+        /// The platform's code.
+        code: ErrorCode,
+        /// Why.
+        message: String,
     },
     /// Tear down and exit.
     Shutdown,
@@ -153,59 +168,48 @@ fn image_ref(data: &Map<String, Value>, id_keys: &[&str], meta_keys: &[&str]) ->
     Ok(Some(ImageRef { shm_id, meta }))
 }
 
-/// A label as the platform writes it: a string, or a number written as one.
-fn label(value: Option<&Value>) -> Result<Option<String>, String> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(format!("a label must be a string, got {other}")),
+/// Why a call was not taken.
+enum CallRefusal {
+    /// It cannot be understood: an `error` frame 1000.
+    Protocol(String),
+    /// It is understood but its input is refused: a result ERROR.
+    Input { shape: Shape, code: ErrorCode, message: String },
+}
+
+impl From<String> for CallRefusal {
+    fn from(message: String) -> Self {
+        CallRefusal::Protocol(message)
     }
 }
 
-fn guide_rect(value: &Value, group_label: Option<&String>) -> Result<Rect, String> {
-    let mut rect = crate::params::rect_from_json(value)
-        .ok_or_else(|| format!("`guide_info` holds rects of x, y, width, height, got {value}"))?;
-    rect.label = match group_label {
-        Some(label) => Some(label.clone()),
-        None => label(value.get("label"))?,
-    };
-    Ok(rect)
+impl From<&str> for CallRefusal {
+    fn from(message: &str) -> Self {
+        CallRefusal::Protocol(message.to_owned())
+    }
 }
 
-/// `guide_info` as either generation writes it: a list whose items are groups
-/// `{"label": L, "posList": [rect, ...]}` (each rect then carries L) or rects
-/// (`{"x", "y", "width", "height"}` or `[x, y, w, h]`); flattened in order.
-pub fn guide_info_from_json(value: &Value) -> Result<Vec<Rect>, String> {
-    let items = match value {
-        Value::Null => return Ok(Vec::new()),
-        Value::Array(items) => items,
-        _ => return Err("`guide_info` must be a list".into()),
-    };
-    let mut rects = Vec::new();
-    for item in items {
-        match item.get("posList") {
-            Some(Value::Array(positions)) => {
-                let group = label(item.get("label"))?;
-                for position in positions {
-                    rects.push(guide_rect(position, group.as_ref())?);
-                }
-            }
-            Some(_) => {
-                return Err("a `guide_info` group's `posList` must be a list of rects".into());
-            }
-            None => rects.push(guide_rect(item, None)?),
-        }
-    }
-    Ok(rects)
+/// `guide_info` read with its caps: malformed is a protocol error, over the
+/// caps a refused input (1006).
+fn guide_info(data: &Map<String, Value>, shape: Shape) -> Result<Vec<Rect>, CallRefusal> {
+    guide_info_from_json(data.get("guide_info").unwrap_or(&Value::Null)).map_err(|err| match err {
+        GuideInfoError::Malformed(message) => CallRefusal::Protocol(message),
+        GuideInfoError::OverCap(message) => CallRefusal::Input { shape, code: InputCode::InvalidParams.into(), message },
+    })
 }
 
 /// Parse one frame's JSON; what cannot be understood is a [`ProtocolError`],
-/// answered with an `error` frame 1000.
+/// answered with an `error` frame 1000. The frame's values are counted before
+/// it is parsed ([`parse_bounded`], at most [`MAX_JSON_VALUES`]): a frame
+/// within the byte cap that would take hundreds of megabytes once parsed is a
+/// [`ProtocolError`] too, answering its `request_id` when that came first.
 pub fn parse_request(payload: &[u8]) -> Result<Request, ProtocolError> {
     let null = Value::Null;
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|err| ProtocolError::new(&null, format!("the frame is not JSON: {err}")))?;
+    let value = parse_bounded(payload, MAX_JSON_VALUES).map_err(|refusal| match refusal {
+        JsonRefusal::Syntax(err) => ProtocolError::new(&null, format!("the frame is not JSON: {err}")),
+        JsonRefusal::TooManyValues { ref request_id, .. } => {
+            ProtocolError::new(request_id.as_ref().unwrap_or(&null), format!("the frame is refused: {refusal}"))
+        }
+    })?;
     let Value::Object(message) = value else {
         return Err(ProtocolError::new(&null, "a frame must be a JSON object"));
     };
@@ -222,15 +226,18 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, ProtocolError> {
             let Some(Value::Object(data)) = message.get("data") else {
                 return Err(fail("a call needs a `data` object".into()));
             };
-            let call = parse_call(data).map_err(fail)?;
-            Ok(Request::Call { request_id, call: Box::new(call) })
+            match parse_call(data) {
+                Ok(call) => Ok(Request::Call { request_id, call: Box::new(call) }),
+                Err(CallRefusal::Protocol(message)) => Err(fail(message)),
+                Err(CallRefusal::Input { shape, code, message }) => Ok(Request::Refused { request_id, shape, code, message }),
+            }
         }
         Some(other) => Err(fail(format!("unknown message type `{other}`"))),
         None => Err(fail("a frame needs a `type`".into())),
     }
 }
 
-fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
+fn parse_call(data: &Map<String, Value>) -> Result<Call, CallRefusal> {
     let (generation, phase) = match data.get("phase") {
         None | Some(Value::Null) => (Generation::ExecuteOnly, Phase::Execute),
         Some(Value::String(name)) => {
@@ -243,7 +250,6 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
         None | Some(Value::Null) => 1,
         Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("`step_index` must be a whole number")?,
     };
-    let guide_info = guide_info_from_json(data.get("guide_info").unwrap_or(&Value::Null))?;
     let step_desc = string(data.get("step_desc"));
     let guide_image = image_ref(data, &["guide_image_shm_id"], &["guide_image_meta"])?;
     if generation == Generation::ExecuteOnly {
@@ -253,6 +259,7 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
         else {
             return Err("an execute call needs `cur_image_shm_id` and `guide_image_shm_id`".into());
         };
+        let guide_info = guide_info(data, Shape::Step(step_index))?;
         return Ok(Call {
             generation,
             phase,
@@ -281,6 +288,7 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, String> {
         Some(Value::Object(params)) => params.clone(),
         Some(_) => return Err("`user_params` must be an object".into()),
     };
+    let guide_info = guide_info(data, Shape::Phase(phase, step_index))?;
     Ok(Call {
         generation,
         phase,

@@ -6,8 +6,9 @@ use serde_json::{Map, Value};
 
 use pv_host::error::InputCode;
 use pv_host::image::{load_image, probe_image};
-use pv_host::params::params_from_json;
-use pv_host::serve::protocol;
+use pv_host::params::{
+    MAX_JSON_FILE_BYTES, MAX_JSON_VALUES, guide_info_from_json, params_from_json, parse_bounded, read_json_file,
+};
 use pv_host::types::{ExecuteOutput, PreExecuteOutput, Rect, StepInput};
 use pv_host::{CallReport, Error, Instance, Session, StepCalls, StepDriver};
 
@@ -128,36 +129,44 @@ fn run_step(
 /// `--guide-info`: the platform's groups or a list of rects, as JSON or @FILE.
 fn parse_guide_info(arg: Option<&str>) -> Result<Vec<Rect>> {
     let Some(arg) = arg else { return Ok(Vec::new()) };
-    let invalid = |message: String| Error::InvalidInput { code: InputCode::InvalidParams, message };
-    let text = match arg.strip_prefix('@') {
-        Some(path) => {
-            std::fs::read_to_string(path).map_err(|err| invalid(format!("cannot read guide info file {path}: {err}")))?
-        }
-        None => arg.to_owned(),
-    };
-    let value: Value = serde_json::from_str(&text).map_err(|err| invalid(format!("guide info is not JSON: {err}")))?;
-    Ok(protocol::guide_info_from_json(&value).map_err(invalid)?)
+    let value = json_arg("guide info", arg)?;
+    Ok(guide_info_from_json(&value).map_err(Error::from)?)
 }
 
 /// `--params`: a JSON object, or @FILE holding one.
 pub(in crate::commands) fn parse_params(arg: Option<&str>) -> Result<Map<String, Value>> {
     let Some(arg) = arg else { return Ok(Map::new()) };
+    match json_arg("params", arg)? {
+        Value::Object(map) => Ok(map),
+        other => Err(invalid(format!("params must be a JSON object, got {}", brief(&other))).into()),
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::InvalidInput { code: InputCode::InvalidParams, message }
+}
+
+/// A JSON argument given inline or as @FILE: a file is read up to
+/// [`MAX_JSON_FILE_BYTES`] and refused past it, and either is parsed with its
+/// values counted first ([`parse_bounded`]); 1006 for anything refused.
+fn json_arg(what: &str, arg: &str) -> Result<Value> {
+    let file;
     let text = match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|err| Error::InvalidInput {
-            code: InputCode::InvalidParams,
-            message: format!("cannot read params file {path}: {err}"),
-        })?,
-        None => arg.to_owned(),
+        Some(path) => {
+            file = read_json_file(path.as_ref(), MAX_JSON_FILE_BYTES)
+                .map_err(|err| invalid(format!("cannot read {what} file {path}: {err}")))?;
+            &file[..]
+        }
+        None => arg.as_bytes(),
     };
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::InvalidInput {
-            code: InputCode::InvalidParams,
-            message: format!("params must be a JSON object, got {other}"),
-        }
-        .into()),
-        Err(err) => {
-            Err(Error::InvalidInput { code: InputCode::InvalidParams, message: format!("params are not JSON: {err}") }.into())
-        }
+    Ok(parse_bounded(text, MAX_JSON_VALUES).map_err(|refusal| invalid(format!("{what}: {refusal}")))?)
+}
+
+/// A value named in a message, cut short.
+fn brief(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
     }
 }

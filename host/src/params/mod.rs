@@ -1,6 +1,9 @@
 //! Step parameters: from the station's JSON to typed values, checked against the
 //! step's schema (names, kinds, ranges, patterns, required ones), with
-//! defaults filled in: the one place the host's parameter rules live.
+//! defaults filled in: the one place the host's parameter rules live. Guide
+//! info (the labelled rects that go with a guide image, [`guide_info_from_json`])
+//! and JSON from outside parsed with its cost bounded ([`parse_bounded`]) live
+//! here too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +12,14 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, InputCode, PackageCode, Result};
 use crate::types::{AlgorithmInfo, Param, ParamKind, ParamSpec, ParamValue, Rect, StepSpec};
+
+mod guide_info;
+
+pub use self::guide_info::{
+    GUIDE_RECT_CHARGE, GuideInfoError, MAX_GUIDE_GROUPS, MAX_GUIDE_INFO_BYTES, MAX_GUIDE_RECTS, check_guide_info,
+    guide_info_from_json,
+};
+pub use crate::bounded_json::{JsonRefusal, MAX_JSON_FILE_BYTES, MAX_JSON_VALUES, parse_bounded, read_json_file};
 
 fn invalid(message: String) -> Error {
     Error::input(InputCode::InvalidParams, message)
@@ -83,7 +94,8 @@ fn value_from_json(spec: &ParamSpec, value: &Value) -> Result<ParamValue> {
 
 pub(crate) fn rect_from_json(value: &Value) -> Option<Rect> {
     let numbers: Vec<i64> = match value {
-        Value::Array(items) => items.iter().map(Value::as_i64).collect::<Option<_>>()?,
+        // Four numbers: a longer list is refused before anything is collected.
+        Value::Array(items) if items.len() == 4 => items.iter().map(Value::as_i64).collect::<Option<_>>()?,
         Value::Object(map) => {
             ["x", "y", "width", "height"].iter().map(|k| map.get(*k).and_then(Value::as_i64)).collect::<Option<_>>()?
         }
