@@ -252,3 +252,23 @@ fn lighting_out_of_range_is_a_readable_algorithm_error() {
     let message = json["message"].as_str().expect("message");
     assert!(message.contains("lighting out of range"), "{message}");
 }
+
+#[test]
+fn a_host_out_of_address_space_is_a_host_failure_not_the_guests() {
+    // A 1.5 GB address-space limit: enough to start and compile, not for the
+    // 4 GiB reservation of the guest's memory at instantiation.
+    let command = format!("ulimit -v 1500000 && exec \"$0\" run \"$1\" --pid A01 --json --image \"$2\"",);
+    let output = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .arg(assert_cmd::cargo::cargo_bin("pv-host"))
+        .arg(station::part_counter())
+        .arg(fixtures::image_path("coins.png"))
+        .env_remove("PV_HOST_LOG")
+        .env("PV_HOST_TRUST", &station::station().trust)
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json: Value = serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {stdout}"));
+    // 9999 and exit 7 (pv-host itself failed), not 2103 (the package broke the contract).
+    assert_eq!((output.status.code(), json["error_code"].as_str()), (Some(7), Some("9999")), "{json}");
+}

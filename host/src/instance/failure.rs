@@ -67,6 +67,15 @@ pub(super) fn classify_failure(
             format!("output over the cap of {} per transfer", human_bytes(limits.output_bytes_per_call() as u64)),
         );
     }
+    // The host's own resources (address space for a memory's reservation,
+    // a thread, a file) gave out: an operating-system error in the chain and
+    // no trap. Not the guest's doing, and no broken calling convention.
+    if trap.is_none()
+        && let Some(cause) = err.chain().find(|cause| is_os_error(*cause))
+    {
+        let message = format!("the host ran out of a resource (memory, address space) during {name}: {cause}");
+        return Error::Host { message, source: Some(Arc::from(err.into_boxed_dyn_error())) };
+    }
     let message = match (trap, err.downcast_ref::<wasmtime_wasi::I32Exit>()) {
         (Some(trap), _) => describe_trap(trap).to_owned(),
         (None, Some(exit)) => format!("the algorithm called exit({})", exit.0),
@@ -75,6 +84,13 @@ pub(super) fn classify_failure(
         (None, None) => "the algorithm broke the component calling convention (bad pointer, length, string or value)".to_owned(),
     };
     Error::Trap { message: format!("{message} during {name}"), source: Some(Arc::from(err.into_boxed_dyn_error())) }
+}
+
+/// Whether `cause` is an error the operating system reported (wasmtime's
+/// memory reservations report `rustix`'s errno).
+fn is_os_error(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause.downcast_ref::<std::io::Error>().is_some_and(|err| err.raw_os_error().is_some())
+        || cause.downcast_ref::<rustix::io::Errno>().is_some()
 }
 
 /// `1.5 s`, `250 ms`.
