@@ -18,7 +18,7 @@ use crate::runner::{Reservation, Runner};
 /// The reply to a failed call, as the platform reads it: a crashed guest is an
 /// `error` frame 1009 (the platform's exception), everything else a result with
 /// status ERROR and the code.
-fn error_reply(request_id: &Value, shape: Shape, err: &Error) -> Value {
+pub(super) fn error_reply(request_id: &Value, shape: Shape, err: &Error) -> Value {
     if err.kind() == ErrorKind::Trap {
         protocol::error(request_id, EXCEPTION_ERROR_CODE, &err.to_string())
     } else {

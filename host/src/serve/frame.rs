@@ -67,6 +67,58 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_frame_bytes: u
     Ok(Some(payload))
 }
 
+/// Reads frames one at a time, keeping what it has read of a frame in itself,
+/// so that [`next`](Self::next) may be abandoned (in a `select!`) and called
+/// again without losing a byte: the server waits for a frame and for its
+/// package to load at once.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    reader: R,
+    max_frame_bytes: usize,
+    prefix: [u8; 4],
+    prefix_filled: usize,
+    payload: Option<(Vec<u8>, usize)>,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Frames from `reader`, each at most `max_frame_bytes`.
+    pub fn new(reader: R, max_frame_bytes: usize) -> Self {
+        FrameReader { reader, max_frame_bytes, prefix: [0; 4], prefix_filled: 0, payload: None }
+    }
+
+    /// The next frame; `Ok(None)` at a clean end of input (between frames).
+    /// Cancel-safe: a call dropped before it returns keeps what was read.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
+        while self.prefix_filled < 4 {
+            match self.reader.read(&mut self.prefix[self.prefix_filled..]).await {
+                Ok(0) if self.prefix_filled == 0 => return Ok(None),
+                Ok(0) => return Err(FrameError::Truncated),
+                Ok(n) => self.prefix_filled += n,
+                Err(err) => return Err(FrameError::Io(err.to_string())),
+            }
+        }
+        let (payload, filled) = match &mut self.payload {
+            Some(partial) => partial,
+            None => {
+                let len = u32::from_be_bytes(self.prefix);
+                if len as usize > self.max_frame_bytes {
+                    return Err(FrameError::TooLarge(u64::from(len)));
+                }
+                self.payload.insert((vec![0u8; len as usize], 0))
+            }
+        };
+        while *filled < payload.len() {
+            match self.reader.read(&mut payload[*filled..]).await {
+                Ok(0) => return Err(FrameError::Truncated),
+                Ok(n) => *filled += n,
+                Err(err) => return Err(FrameError::Io(err.to_string())),
+            }
+        }
+        self.prefix_filled = 0;
+        Ok(self.payload.take().map(|(payload, _)| payload))
+    }
+}
+
 /// Encode `message` as one frame: the length prefix and the JSON in one buffer.
 pub fn encode_frame(message: &serde_json::Value) -> std::io::Result<Vec<u8>> {
     let mut bytes = vec![0u8; 4];
@@ -94,6 +146,32 @@ mod tests {
         assert_eq!(split_frame(&[0, 0, 0, 2, b'{'], 16), Split::Incomplete);
         assert_eq!(split_frame(&[0, 0, 0, 2, b'{', b'}', 9], 16), Split::Frame(b"{}", 6));
         assert_eq!(split_frame(&[0xFF, 0xFF, 0xFF, 0xFF], 16), Split::TooLarge(u64::from(u32::MAX)));
+    }
+
+    #[test]
+    fn the_frame_reader_reads_frames_split_anywhere() {
+        let mut bytes = encode_frame(&serde_json::json!({"type": "ping", "request_id": 1})).expect("encodes");
+        bytes.extend(encode_frame(&serde_json::json!({"type": "shutdown"})).expect("encodes"));
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        for chunk in [1, 3, 5, bytes.len()] {
+            let (client, server) = tokio::io::duplex(chunk);
+            let written = bytes.clone();
+            runtime.block_on(async move {
+                let writer = tokio::spawn(async move {
+                    let mut client = client;
+                    for piece in written.chunks(chunk) {
+                        client.write_all(piece).await.expect("write");
+                    }
+                });
+                let mut frames = FrameReader::new(server, 1024);
+                let first = frames.next().await.expect("a frame").expect("not the end");
+                assert_eq!(first, br#"{"request_id":1,"type":"ping"}"#);
+                let second = frames.next().await.expect("a frame").expect("not the end");
+                assert_eq!(second, br#"{"type":"shutdown"}"#);
+                writer.await.expect("written");
+                assert_eq!(frames.next().await, Ok(None), "a clean end");
+            });
+        }
     }
 
     #[test]

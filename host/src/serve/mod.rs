@@ -52,6 +52,7 @@ mod station_params;
 use self::calls::{execute_call, phase_call};
 pub use self::station_params::check_station_params;
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -63,8 +64,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use self::backend::{Backend, Sessions};
-use self::frame::{FrameError, read_frame, write_frame};
-use self::protocol::{Generation, PROTOCOL_ERROR_CODE, Request};
+use self::frame::{FrameError, FrameReader, write_frame};
+use self::protocol::{Call, Generation, PROTOCOL_ERROR_CODE, Request};
+use crate::error::Error;
 use crate::runner::Runner;
 use crate::station::Station;
 use crate::types::AlgorithmInfo;
@@ -182,11 +184,34 @@ struct Context<W> {
     budget: Arc<Semaphore>,
     budget_units: u32,
     stats: Arc<ServeStats>,
-    out: Out<W>,
+    out: Arc<Out<W>>,
 }
 
 /// Bytes per unit of the image memory budget (a semaphore counts in `u32`).
 const BUDGET_UNIT: u64 = 1024;
+
+/// What a server serves, made while the server already answers (see
+/// [`serve_loading`]).
+pub enum Served {
+    /// One package: its runner and its `get-info`.
+    Package {
+        /// Runs the calls.
+        runner: Runner,
+        /// The algorithm's `get-info`.
+        info: AlgorithmInfo,
+    },
+    /// Every product id active on a station (see [`serve_station`]).
+    Station {
+        /// The station.
+        station: Arc<Station>,
+        /// How often it is looked at for a change.
+        watch_interval: Duration,
+    },
+}
+
+/// Calls read while the server loads what it serves: kept in order and run
+/// once it is loaded. Past this many, a call is answered busy (3001).
+pub const MAX_CALLS_WHILE_LOADING: usize = 64;
 
 /// Serve the protocol on `reader` and `writer` until shutdown or the end of
 /// input. `info` is the algorithm's `get-info`.
@@ -195,7 +220,9 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    serve_on(Backend::package(runner, info), config, reader, writer).await
+    let served = Served::Package { runner, info };
+    // What is served is already made: there is nothing left to fail.
+    serve_loading(move || Ok(served), config, reader, writer).await.unwrap_or(ServeEnd::EndOfInput)
 }
 
 /// Serve every product id active on `station`, as [`serve`] does one package,
@@ -226,14 +253,121 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let watcher = station.watch(watch_interval);
-    let end = serve_on(Backend::Station(station), config, reader, writer).await;
-    // Stopping the watcher waits for a refresh under way: off the runtime.
-    let _ = tokio::task::spawn_blocking(move || drop(watcher)).await;
-    end
+    let served = Served::Station { station, watch_interval };
+    serve_loading(move || Ok(served), config, reader, writer).await.unwrap_or(ServeEnd::EndOfInput)
 }
 
-async fn serve_on<R, W>(backend: Backend, config: ServeConfig, mut reader: R, writer: W) -> ServeEnd
+/// Serve what `load` makes, as [`serve`] or [`serve_station`] do, answering
+/// from the start: the hello is sent at once and pings are answered while
+/// `load` runs (on a blocking thread: it may wait for a lock, compile a
+/// package, set up instances). Calls read meanwhile wait, in order, and run
+/// once it is done (past [`MAX_CALLS_WHILE_LOADING`], busy: 3001); a
+/// `shutdown` ends the server without waiting for it. When `load` fails, the
+/// calls that waited get a result ERROR with its code, and its error is
+/// returned.
+pub async fn serve_loading<R, W>(
+    load: impl FnOnce() -> crate::Result<Served> + Send + 'static,
+    config: ServeConfig,
+    reader: R,
+    writer: W,
+) -> crate::Result<ServeEnd>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let out = Arc::new(Out { writer: tokio::sync::Mutex::new(writer) });
+    out.send(&protocol::hello()).await;
+    let mut frames = FrameReader::new(reader, config.max_frame_bytes);
+    let mut loading = tokio::task::spawn_blocking(load);
+    let mut waiting: VecDeque<(Value, Box<Call>)> = VecDeque::new();
+    let mut input_ended = false;
+    let loaded = loop {
+        let payload = tokio::select! {
+            loaded = &mut loading => break loaded,
+            frame = frames.next() => frame,
+        };
+        let request = match payload {
+            Ok(Some(payload)) if !payload.is_empty() => protocol::parse_request(&payload),
+            // The end of input: the load still finishes, so that a failure
+            // is reported, and the calls that waited are answered.
+            Ok(_) => {
+                input_ended = true;
+                break (&mut loading).await;
+            }
+            Err(err) => return Ok(frame_failed(&out, err, config.max_frame_bytes).await),
+        };
+        match request {
+            Err(err) => out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await,
+            Ok(Request::Hello { .. }) => {}
+            Ok(Request::Ping { request_id }) => out.send(&protocol::pong(&request_id)).await,
+            Ok(Request::Refused { request_id, shape, code, message }) => {
+                out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
+            }
+            Ok(Request::Shutdown) => {
+                out.send(&protocol::shutdown_ack()).await;
+                return Ok(ServeEnd::Shutdown);
+            }
+            Ok(Request::Call { request_id, call }) if waiting.len() >= MAX_CALLS_WHILE_LOADING => {
+                let busy = Error::Busy { message: "the server is still loading and holds as many calls as it keeps".into() };
+                out.send(&calls::error_reply(&request_id, call.shape(), &busy)).await;
+            }
+            Ok(Request::Call { request_id, call }) => waiting.push_back((request_id, call)),
+        }
+    };
+    let served = match loaded {
+        Ok(Ok(served)) => served,
+        Ok(Err(err)) => {
+            for (request_id, call) in waiting {
+                out.send(&calls::error_reply(&request_id, call.shape(), &err)).await;
+            }
+            return Err(err);
+        }
+        Err(panicked) => return Err(Error::host(format!("loading what to serve failed: {panicked}"))),
+    };
+    let (backend, watcher) = match served {
+        Served::Package { runner, info } => (Backend::package(runner, info), None),
+        Served::Station { station, watch_interval } => {
+            let watcher = station.watch(watch_interval);
+            (Backend::Station(station), Some(watcher))
+        }
+    };
+    let frames = (!input_ended).then_some(frames);
+    let end = serve_on(backend, config, frames, out, waiting).await;
+    if let Some(watcher) = watcher {
+        // Stopping the watcher may wait for a refresh under way: off the
+        // runtime, and the server's end never waits for it.
+        drop(tokio::task::spawn_blocking(move || drop(watcher)));
+    }
+    Ok(end)
+}
+
+/// The reply to a frame that could not be read, and how the server ends.
+async fn frame_failed<W: AsyncWrite + Unpin>(out: &Out<W>, err: FrameError, max_frame_bytes: usize) -> ServeEnd {
+    match err {
+        FrameError::Truncated => {
+            tracing::warn!("the input ended inside a frame");
+            ServeEnd::Truncated
+        }
+        FrameError::TooLarge(len) => {
+            let message = format!("a frame of {len} bytes is over the {max_frame_bytes}-byte cap; closing");
+            tracing::warn!("{message}");
+            out.send(&protocol::error(&Value::Null, PROTOCOL_ERROR_CODE, &message)).await;
+            ServeEnd::FrameTooLarge
+        }
+        FrameError::Io(err) => {
+            tracing::warn!(%err, "cannot read from the platform");
+            ServeEnd::Truncated
+        }
+    }
+}
+
+async fn serve_on<R, W>(
+    backend: Backend,
+    config: ServeConfig,
+    mut frames: Option<FrameReader<R>>,
+    out: Arc<Out<W>>,
+    mut waiting: VecDeque<(Value, Box<Call>)>,
+) -> ServeEnd
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -246,9 +380,8 @@ where
         budget: Arc::new(Semaphore::new(budget_units as usize)),
         budget_units,
         stats: Arc::clone(&config.stats),
-        out: Out { writer: tokio::sync::Mutex::new(writer) },
+        out,
     });
-    context.out.send(&protocol::hello()).await;
     let mut sessions = Sessions::new(config.max_sessions);
     let mut calls = JoinSet::new();
     let mut executes: u64 = 0;
@@ -257,45 +390,40 @@ where
         // Finished calls are reaped as frames come: the set holds the calls in
         // flight, not every call ever made.
         while calls.try_join_next().is_some() {}
-        let payload = match read_frame(&mut reader, config.max_frame_bytes).await {
-            Ok(Some(payload)) if payload.is_empty() => break ServeEnd::EndOfInput,
-            Ok(Some(payload)) => payload,
-            Ok(None) => break ServeEnd::EndOfInput,
-            Err(FrameError::Truncated) => {
-                tracing::warn!("the input ended inside a frame");
-                break ServeEnd::Truncated;
+        // Calls read while loading run first, in the order they came.
+        let (request_id, call) = match waiting.pop_front() {
+            Some(waited) => waited,
+            None => {
+                // The input ended while loading: the waiting calls were the last.
+                let Some(frames) = frames.as_mut() else { break ServeEnd::EndOfInput };
+                let payload = match frames.next().await {
+                    Ok(Some(payload)) if payload.is_empty() => break ServeEnd::EndOfInput,
+                    Ok(Some(payload)) => payload,
+                    Ok(None) => break ServeEnd::EndOfInput,
+                    Err(err) => break frame_failed(&context.out, err, config.max_frame_bytes).await,
+                };
+                match protocol::parse_request(&payload) {
+                    Err(err) => {
+                        context.out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await;
+                        continue;
+                    }
+                    Ok(Request::Hello { heartbeat_interval_ms, heartbeat_grace_ms }) => {
+                        tracing::debug!(?heartbeat_interval_ms, ?heartbeat_grace_ms, "the platform said hello");
+                        continue;
+                    }
+                    Ok(Request::Ping { request_id }) => {
+                        // Answered here, not behind any call.
+                        context.out.send(&protocol::pong(&request_id)).await;
+                        continue;
+                    }
+                    Ok(Request::Refused { request_id, shape, code, message }) => {
+                        context.out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
+                        continue;
+                    }
+                    Ok(Request::Shutdown) => break ServeEnd::Shutdown,
+                    Ok(Request::Call { request_id, call }) => (request_id, call),
+                }
             }
-            Err(FrameError::TooLarge(len)) => {
-                let message = format!("a frame of {len} bytes is over the {}-byte cap; closing", config.max_frame_bytes);
-                tracing::warn!("{message}");
-                context.out.send(&protocol::error(&Value::Null, PROTOCOL_ERROR_CODE, &message)).await;
-                break ServeEnd::FrameTooLarge;
-            }
-            Err(FrameError::Io(err)) => {
-                tracing::warn!(%err, "cannot read from the platform");
-                break ServeEnd::Truncated;
-            }
-        };
-        let (request_id, call) = match protocol::parse_request(&payload) {
-            Err(err) => {
-                context.out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await;
-                continue;
-            }
-            Ok(Request::Hello { heartbeat_interval_ms, heartbeat_grace_ms }) => {
-                tracing::debug!(?heartbeat_interval_ms, ?heartbeat_grace_ms, "the platform said hello");
-                continue;
-            }
-            Ok(Request::Ping { request_id }) => {
-                // Answered here, not behind any call.
-                context.out.send(&protocol::pong(&request_id)).await;
-                continue;
-            }
-            Ok(Request::Refused { request_id, shape, code, message }) => {
-                context.out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
-                continue;
-            }
-            Ok(Request::Shutdown) => break ServeEnd::Shutdown,
-            Ok(Request::Call { request_id, call }) => (request_id, call),
         };
         let task = match call.generation {
             Generation::Phases => phase_call(&context, &config, &mut sessions, request_id, call),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use pv_host::error::InputCode;
-use pv_host::serve::{ServeConfig, ServeEnd, check_station_params, frame::DEFAULT_MAX_FRAME_BYTES, serve, serve_station};
+use pv_host::serve::{ServeConfig, ServeEnd, Served, check_station_params, frame::DEFAULT_MAX_FRAME_BYTES, serve_loading};
 use pv_host::station::DEFAULT_WATCH_INTERVAL;
 use pv_host::station::StationDir;
 use pv_host::{Error, Runner, RunnerConfig, Station};
@@ -126,25 +126,41 @@ fn runner_config(args: &ServeArgs) -> RunnerConfig {
 }
 
 fn run_package(args: ServeArgs, package: PathBuf) -> Result<ExitCode> {
-    let host = super::host_builder().limits(args.limits.limits()).build()?;
-    let package = args.admission.load(&host, &package, Record::Admitted)?;
-    let info = package.instantiate()?.info().clone();
-    if let Some(pid) = &args.pid
-        && !info.supported_pids.contains(pid)
-    {
-        let message = format!("--pid {pid:?} is not supported (supported: {})", info.supported_pids.join(", "));
-        return Err(Error::InvalidInput { code: InputCode::InvalidPid, message }.into());
-    }
+    // The command line is checked before the hello; loading (which may wait
+    // for the trust store's lock and compile) runs while pings are answered.
     let params = super::run::parse_params(args.params.as_deref())?;
-    check_station_params(&info, &params)?;
-    let runner = Runner::new(package, runner_config(&args));
-    let config = serve_config(args, params);
-    let end = serve_on_a_worker(move |input, output| serve(runner, info, config, input, output))?;
+    let config = serve_config(&args, params.clone());
+    let load = move || {
+        typed((|| {
+            let host = super::host_builder().limits(args.limits.limits()).build()?;
+            let package = args.admission.load(&host, &package, Record::Admitted)?;
+            let info = package.instantiate()?.info().clone();
+            if let Some(pid) = &args.pid
+                && !info.supported_pids.contains(pid)
+            {
+                let message = format!("--pid {pid:?} is not supported (supported: {})", info.supported_pids.join(", "));
+                return Err(Error::InvalidInput { code: InputCode::InvalidPid, message }.into());
+            }
+            check_station_params(&info, &params)?;
+            Ok(Served::Package { runner: Runner::new(package, runner_config(&args)), info })
+        })())
+    };
+    let end = serve_on_a_worker(move |input, output| serve_loading(load, config, input, output))??;
     Ok(finish(end))
 }
 
-/// Serve a station: every active version loaded and warmed first, then calls
-/// routed by product id while the station is watched.
+/// The library's error behind `err`, so that the exit code follows its kind;
+/// anything else is a host failure.
+fn typed(result: Result<Served>) -> pv_host::Result<Served> {
+    result.map_err(|err| match err.downcast::<Error>() {
+        Ok(err) => err,
+        Err(other) => Error::Host { message: format!("{other:#}"), source: None },
+    })
+}
+
+/// Serve a station: every active version loaded and warmed first (while the
+/// hello is sent and pings answered), then calls routed by product id while
+/// the station is watched.
 fn run_station(args: ServeArgs) -> Result<ExitCode> {
     // Flags that mean something for one package file only: a station runs the
     // versions it admitted at install, with no station-wide params.
@@ -162,10 +178,17 @@ fn run_station(args: ServeArgs) -> Result<ExitCode> {
     let dir = args.station.clone().or_else(StationDir::default_dir).context(
         "no package and no station: give a package, or --station DIR, or set PV_HOST_STATION (neither HOME nor XDG_DATA_HOME is set)",
     )?;
+    let config = serve_config(&args, serde_json::Map::new());
+    let load = move || typed(load_station(&args, &dir));
+    let end = serve_on_a_worker(move |input, output| serve_loading(load, config, input, output))??;
+    Ok(finish(end))
+}
+
+fn load_station(args: &ServeArgs, dir: &std::path::Path) -> Result<Served> {
     let trust = args.admission.trust.open()?;
     let host = super::host_builder().limits(args.limits.limits()).build()?;
     let loading = format!("loading the versions active on station {}", dir.display());
-    let station = super::progress::slow_step(loading, || Station::open(&dir, host, trust, runner_config(&args)))?;
+    let station = super::progress::slow_step(loading, || Station::open(dir, host, trust, runner_config(args)))?;
     let active = station.active();
     if active.is_empty() {
         let mapped = station.dir().list()?.active.len();
@@ -192,38 +215,38 @@ fn run_station(args: ServeArgs) -> Result<ExitCode> {
     for (pid, package) in &active {
         tracing::info!(%pid, %package, "serving");
     }
-    let interval = args.watch_ms.map_or(DEFAULT_WATCH_INTERVAL, Duration::from_millis);
-    let config = serve_config(args, serde_json::Map::new());
-    let station = Arc::new(station);
-    let end = serve_on_a_worker(move |input, output| serve_station(station, interval, config, input, output))?;
-    Ok(finish(end))
+    let watch_interval = args.watch_ms.map_or(DEFAULT_WATCH_INTERVAL, Duration::from_millis);
+    Ok(Served::Station { station: Arc::new(station), watch_interval })
 }
 
 /// Run the server on a worker of a multi-threaded runtime, not on this thread:
 /// the worker that polls the pipes runs the reader, so a ping wakes one thread,
-/// not two.
-fn serve_on_a_worker<F>(server: impl FnOnce(tokio::io::BufReader<Input>, Output) -> F) -> Result<ServeEnd>
+/// not two. The runtime is then left without waiting for its blocking threads
+/// (a load that was still running when a `shutdown` came, a watcher's last look).
+fn serve_on_a_worker<F, T>(server: impl FnOnce(tokio::io::BufReader<Input>, Output) -> F) -> Result<T>
 where
-    F: std::future::Future<Output = ServeEnd> + Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
 {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     let end = runtime.block_on(async {
         let (input, output) = platform_pipes();
         tokio::spawn(server(tokio::io::BufReader::new(input), output)).await
     });
+    runtime.shutdown_background();
     end.context("the server failed")
 }
 
-fn serve_config(args: ServeArgs, params: serde_json::Map<String, serde_json::Value>) -> ServeConfig {
+fn serve_config(args: &ServeArgs, params: serde_json::Map<String, serde_json::Value>) -> ServeConfig {
     let mut config = ServeConfig {
         max_frame_bytes: args.max_frame_bytes,
-        pid: args.pid,
+        pid: args.pid.clone(),
         params,
-        execute_session: args.execute_session,
+        execute_session: args.execute_session.clone(),
         ..ServeConfig::default()
     };
-    if let Some(dir) = args.shm_dir {
-        config.shm_dir = dir;
+    if let Some(dir) = &args.shm_dir {
+        config.shm_dir = dir.clone();
     }
     tracing::info!(shm_dir = %config.shm_dir.display(), "images are read from the shared-memory directory");
     config

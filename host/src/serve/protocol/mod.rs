@@ -152,6 +152,16 @@ pub struct Call {
     pub outcome: StepOutcome,
 }
 
+impl Call {
+    /// How a reply to this call is shaped.
+    pub fn shape(&self) -> Shape {
+        match self.generation {
+            Generation::Phases => Shape::Phase(self.phase, self.step_index),
+            Generation::ExecuteOnly => Shape::Step(self.step_index),
+        }
+    }
+}
+
 fn string(value: Option<&Value>) -> String {
     value.and_then(Value::as_str).unwrap_or_default().to_owned()
 }
