@@ -1,42 +1,126 @@
 //! Files several processes share and a crash must never leave half-written:
-//! an exclusive (or shared) lock on a lock file, and replacement through a
-//! fresh temporary file that is flushed, renamed into place, and whose
-//! directory is flushed. The trust store and the station both build on these.
+//! an exclusive (or shared) lock on a lock file, waited for a bounded time;
+//! replacement through a fresh temporary file that is flushed, renamed into
+//! place, and whose directory is flushed; and reads that never follow a link
+//! nor block on what is not a regular file. The trust store and the station
+//! both build on these.
 //!
 //! The helpers return `std::io::Result`; each caller maps failures to the
-//! error its own domain reports.
+//! error its own domain reports ([`lock_error`] for a lock).
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+
+/// How long taking a lock waits for another process by default: 30 s.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Environment variable that sets how long taking a lock waits, in
+/// milliseconds, when [`set_lock_timeout`] was not called.
+pub const LOCK_TIMEOUT_ENV: &str = "PV_HOST_LOCK_TIMEOUT_MS";
+
+/// After how long a wait for a lock is logged (once, at warn level).
+const LOCK_WAIT_WARNING: Duration = Duration::from_secs(1);
+
+/// The timeout [`set_lock_timeout`] set, in milliseconds; `u64::MAX`: none set.
+static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Set, for the whole process, how long taking the lock of a trust store or a
+/// station waits for another process that holds it before failing with
+/// [`ErrorCode::Busy`](crate::ErrorCode::Busy). Overrides
+/// [`LOCK_TIMEOUT_ENV`]; the default is [`DEFAULT_LOCK_TIMEOUT`].
+pub fn set_lock_timeout(timeout: Duration) {
+    let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX - 1).min(u64::MAX - 1);
+    LOCK_TIMEOUT_MS.store(millis, Ordering::Relaxed);
+}
+
+/// How long taking a lock waits: what [`set_lock_timeout`] set, else
+/// `$PV_HOST_LOCK_TIMEOUT_MS`, else [`DEFAULT_LOCK_TIMEOUT`].
+pub fn lock_timeout() -> Duration {
+    match LOCK_TIMEOUT_MS.load(Ordering::Relaxed) {
+        u64::MAX => std::env::var(LOCK_TIMEOUT_ENV)
+            .ok()
+            .and_then(|value| value.trim().parse().ok())
+            .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis),
+        millis => Duration::from_millis(millis),
+    }
+}
 
 /// A lock on a lock file (created if missing, never truncated), released when
 /// dropped. The kernel releases it too when the process dies, so a process
-/// killed while holding it never blocks the others.
+/// killed while holding it never blocks the others; one that lives and holds
+/// it makes the others wait [`lock_timeout`] at most, then fail
+/// ([`lock_error`] makes that [`ErrorCode::Busy`](crate::ErrorCode::Busy)).
 #[derive(Debug)]
-pub(crate) struct LockFile(std::fs::File);
+pub(crate) struct LockFile(File);
 
 impl LockFile {
-    fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    fn open(path: &Path) -> std::io::Result<File> {
         let mut options = std::fs::OpenOptions::new();
         options.create(true).truncate(false).write(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(path)
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(no_follow_no_block());
+        }
+        let file = options.open(path)?;
+        check_regular(path, &file)?;
+        Ok(file)
     }
 
-    /// Wait for the exclusive lock on `path`: for every read-modify-write.
+    /// The exclusive lock on `path`: for every read-modify-write.
     pub(crate) fn exclusive(path: &Path) -> std::io::Result<Self> {
-        let file = LockFile::open(path)?;
-        file.lock()?;
-        Ok(LockFile(file))
+        LockFile::acquire(path, false)
     }
 
-    /// Wait for a shared lock on `path`: for reading several files as one
-    /// consistent snapshot while no change is under way.
+    /// A shared lock on `path`: for reading several files as one consistent
+    /// snapshot while no change is under way.
     pub(crate) fn shared(path: &Path) -> std::io::Result<Self> {
+        LockFile::acquire(path, true)
+    }
+
+    /// Try the lock until it is had or [`lock_timeout`] has passed (then a
+    /// `TimedOut` error naming the file); a wait past
+    /// [`LOCK_WAIT_WARNING`] is logged once.
+    fn acquire(path: &Path, shared: bool) -> std::io::Result<Self> {
         let file = LockFile::open(path)?;
-        file.lock_shared()?;
-        Ok(LockFile(file))
+        let timeout = lock_timeout();
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let mut warned = false;
+        loop {
+            let tried = if shared { file.try_lock_shared() } else { file.try_lock() };
+            match tried {
+                Ok(()) => return Ok(LockFile(file)),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(err)) => return Err(err),
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "another process holds the lock {} and did not release it within {} ms (set {LOCK_TIMEOUT_ENV} to wait longer)",
+                        path.display(),
+                        timeout.as_millis()
+                    ),
+                ));
+            }
+            if !warned && waited >= LOCK_WAIT_WARNING {
+                warned = true;
+                tracing::warn!(
+                    lock = %path.display(),
+                    timeout_ms = timeout.as_millis() as u64,
+                    "waiting for a lock another process holds"
+                );
+            }
+            std::thread::sleep(pause.min(timeout - waited));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 }
 
@@ -45,6 +129,92 @@ impl Drop for LockFile {
         // Closing the file releases the lock too; unlocking first says so.
         let _ = self.0.unlock();
     }
+}
+
+/// The error for a failure to take the lock `path`: a lock another process
+/// kept past the timeout is [`Error::Busy`] (3001, try again later), naming
+/// the file; any other failure is what `other` makes of it.
+pub(crate) fn lock_error(err: std::io::Error, other: impl FnOnce(std::io::Error) -> Error) -> Error {
+    if err.kind() == std::io::ErrorKind::TimedOut { Error::Busy { message: err.to_string() } } else { other(err) }
+}
+
+/// `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC`: a link in the last place is refused
+/// and a FIFO or a device opens without waiting (then refused by its type).
+#[cfg(unix)]
+fn no_follow_no_block() -> i32 {
+    use rustix::fs::OFlags;
+    (OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC).bits() as i32
+}
+
+/// Refuse anything but a regular file, checked on the open handle (what was
+/// opened, not what the path names now).
+fn check_regular(path: &Path, file: &File) -> std::io::Result<u64> {
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file (a directory, a FIFO, a device or a socket)", path.display()),
+        ));
+    }
+    Ok(metadata.len())
+}
+
+/// Open `path` for reading without blocking: a FIFO or a device in its place
+/// opens at once and is refused, as anything that is not a regular file is
+/// (checked on the handle). With `follow` false a symbolic link in the last
+/// place is refused too. The file and its size.
+pub(crate) fn open_regular(path: &Path, follow: bool) -> std::io::Result<(File, u64)> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = if follow {
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC).bits() as i32
+        } else {
+            no_follow_no_block()
+        };
+        options.custom_flags(flags);
+    }
+    #[cfg(not(unix))]
+    let _ = follow;
+    let file = options.open(path)?;
+    let length = check_regular(path, &file)?;
+    Ok((file, length))
+}
+
+/// Read the regular file `path` (as [`open_regular`] opens it), refusing one
+/// over `max_bytes` by its size before a byte is read (`FileTooLarge`), and
+/// reading at most `max_bytes + 1` in case it grows meanwhile.
+pub(crate) fn read_regular(path: &Path, follow: bool, max_bytes: u64) -> std::io::Result<Vec<u8>> {
+    let (file, length) = open_regular(path, follow)?;
+    let too_large = || {
+        std::io::Error::new(std::io::ErrorKind::FileTooLarge, format!("{} is over the {max_bytes}-byte limit", path.display()))
+    };
+    if length > max_bytes {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Open `path` for appending (created mode 0644 if missing), without
+/// following a link or blocking, and only if it is a regular file.
+pub(crate) fn open_append(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true).read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o644).custom_flags(no_follow_no_block());
+    }
+    let file = options.open(path)?;
+    check_regular(path, &file)?;
+    Ok(file)
 }
 
 /// Create `path`, never overwriting.

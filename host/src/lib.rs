@@ -100,6 +100,7 @@ pub mod trust;
 
 pub use crate::admission::{Admission, Verified};
 pub use crate::bindings::types;
+pub use crate::durable::{DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, lock_timeout, set_lock_timeout};
 pub use crate::host::{Host, HostBuilder};
 pub use crate::ingress::{FillPixels, InPlace};
 pub use crate::instance::{CallReport, Instance, ResourceUsage};

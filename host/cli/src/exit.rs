@@ -28,6 +28,10 @@ pub const UNTRUSTED: u8 = 8;
 /// The station refused a change: an activation conflict, an unsafe uninstall,
 /// an install it cannot complete.
 pub const STATION: u8 = 9;
+/// Busy (3001): another process kept a lock the command needs (a trust store's
+/// or a station's `.lock`) past the lock timeout, or the runner was at
+/// capacity; try again later.
+pub const BUSY: u8 = 10;
 
 /// The table printed under `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -43,7 +47,9 @@ Exit codes:
   8  the package is not trusted (2106-2110, 2112, 2114: unsigned, bad
      signature, unknown or revoked key, too few signers, rollback, trust store)
   9  the station refused a change (install failed, activation conflict,
-     unsafe uninstall)";
+     unsafe uninstall)
+ 10  busy (3001): another process held the trust store's or the station's
+     lock past the timeout ($PV_HOST_LOCK_TIMEOUT_MS, default 30000)";
 
 /// The library error inside an error chain, if any.
 pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
@@ -59,6 +65,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         Some(ErrorKind::Package | ErrorKind::Policy) => PACKAGE,
         Some(ErrorKind::Trust) => UNTRUSTED,
         Some(ErrorKind::Station) => STATION,
+        Some(ErrorKind::Busy) => BUSY,
         _ => HOST,
     };
     ExitCode::from(code)

@@ -27,6 +27,7 @@ mod sections;
 
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use manifest::{AssetEntry, Manifest, RequestedLimits, SUPPORTED_WIT};
+pub(crate) use read::read_package_file_no_follow;
 pub use read::{MAX_PACKAGE_BYTES, read_package_file};
 pub use sections::{
     ASSET_SECTION_PREFIX, MANIFEST_SECTION, PackageFile, SIGNATURE_SECTION, SectionInfo, SignatureSection, add_signature, pack,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::durable;
 use crate::error::{Error, Result};
+use crate::station::audit::{self, AuditEntry};
 use crate::station::store::io_error;
 
 /// The directory of active mappings.
@@ -77,12 +78,15 @@ struct HistoryRecord {
 }
 
 /// `journal.json`: the new contents of every file a change touches (`None`:
-/// remove the file), by path relative to the station.
+/// remove the file), by path relative to the station, and the change's line
+/// of the audit trail, appended once the files are written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Journal {
     format: u32,
     writes: Vec<(String, Option<String>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit: Option<String>,
 }
 
 /// The mapping as read at one moment.
@@ -130,19 +134,17 @@ fn corrupt(path: &Path, err: impl std::fmt::Display) -> Error {
 const MAX_RECORD_BYTES: u64 = 16 << 20;
 
 /// Read a file of at most [`MAX_RECORD_BYTES`], `None` when it is not there.
+/// Only a regular file is read, never through a link and never waiting: a
+/// FIFO, a device or a link in its place is an error, not a hang.
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(io_error("read", path, &err)),
-    };
-    let mut bytes = Vec::new();
-    file.take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).map_err(|err| io_error("read", path, &err))?;
-    if bytes.len() as u64 > MAX_RECORD_BYTES {
-        return Err(corrupt(path, format!("it is over the {MAX_RECORD_BYTES}-byte limit of a record")));
+    match durable::read_regular(path, false, MAX_RECORD_BYTES) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) if err.kind() == std::io::ErrorKind::FileTooLarge => {
+            Err(corrupt(path, format!("it is over the {MAX_RECORD_BYTES}-byte limit of a record")))
+        }
+        Err(err) => Err(io_error("read", path, &err)),
     }
-    Ok(Some(bytes))
 }
 
 /// The contents of every record file in `dir` by relative path.
@@ -176,6 +178,11 @@ fn read_journal(station: &Path) -> Result<Option<Journal>> {
     }
     for (file, _) in &journal.writes {
         check_relative(file).map_err(|err| corrupt(&path, err))?;
+    }
+    if let Some(line) = &journal.audit
+        && (line.contains('\n') || serde_json::from_str::<AuditEntry>(line).is_err())
+    {
+        return Err(corrupt(&path, "its audit line is not an entry of the audit trail"));
     }
     Ok(Some(journal))
 }
@@ -287,6 +294,9 @@ fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
     if steps < journal.writes.len() {
         return Ok(());
     }
+    if let Some(line) = &journal.audit {
+        audit::append_line(station, line)?;
+    }
     let path = station.join(JOURNAL_FILE);
     durable::remove_durably(&path).map_err(|err| io_error("remove", &path, &err))
 }
@@ -296,6 +306,7 @@ fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
 pub(crate) struct Change {
     active: BTreeMap<String, Option<PackageRef>>,
     history: BTreeMap<String, Vec<PackageRef>>,
+    audit: Option<AuditEntry>,
 }
 
 impl Change {
@@ -312,12 +323,22 @@ impl Change {
         self.history.insert(pid.to_owned(), previous);
     }
 
+    /// The change's entry of the audit trail: journaled with it, so the
+    /// change is made and audited, or neither.
+    pub(crate) fn audit(&mut self, entry: AuditEntry) {
+        self.audit = Some(entry);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.active.is_empty() && self.history.is_empty()
     }
 
     /// Commit the change (see the module documentation). Needs the exclusive
-    /// lock, and [`recover`] run under it first.
+    /// lock, and [`recover`] run under it first. When its audit entry cannot
+    /// be appended (the trail is a directory, a FIFO, a link), nothing is
+    /// committed. Once the journal is written the change is made: a failure
+    /// to finish it is logged, and the next change (or the next open of the
+    /// station) finishes it, its audit line included, exactly once.
     pub(crate) fn commit(self, station: &Path, current: &Mapping) -> Result<u64> {
         self.commit_until(station, current, usize::MAX)
     }
@@ -351,11 +372,17 @@ impl Change {
             writes.push((file, contents));
         }
         writes.push((GENERATION_FILE.to_owned(), Some(format!("{generation}\n"))));
-        let journal = Journal { format: FORMAT, writes };
+        if self.audit.is_some() {
+            audit::check_writable(station)?;
+        }
+        let journal = Journal { format: FORMAT, writes, audit: self.audit.as_ref().map(audit::line) };
         let path = station.join(JOURNAL_FILE);
         let bytes = serde_json::to_vec(&journal).map_err(|err| Error::host(err.to_string()))?;
         durable::write_replacing(&path, &bytes).map_err(|err| io_error("write", &path, &err))?;
-        apply_until(station, &journal, steps)?;
+        // The commit point is passed: the change is made, whatever follows.
+        if let Err(err) = apply_until(station, &journal, steps) {
+            tracing::warn!(station = %station.display(), %err, "a change is committed but not finished; the next change finishes it");
+        }
         Ok(generation)
     }
 }
@@ -397,6 +424,28 @@ mod tests {
             assert!(!journal_pending(dir.path()));
             assert_eq!(read_mapping(dir.path()).expect("read"), new, "after {steps} writes");
             assert_eq!(read_generation_file(dir.path()).expect("generation"), new.generation);
+        }
+    }
+
+    /// A change killed after its journal, its files or its audit line comes
+    /// back with its line in the trail exactly once.
+    #[test]
+    fn recovery_appends_the_audit_line_exactly_once() {
+        for steps in [0, 3, usize::MAX] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut change = Change::default();
+            change.set_active("A", Some(reference("1.0.0")));
+            change.audit(AuditEntry::new("activate", "p", &"1.0.0".parse().expect("version"), "1.0.0"));
+            change.commit_until(dir.path(), &Mapping::default(), steps).expect("committed");
+            let pending = std::fs::read(dir.path().join(JOURNAL_FILE)).unwrap_or_default();
+            recover(dir.path()).expect("recovered");
+            if !pending.is_empty() {
+                // Killed after the line, before the journal's removal.
+                std::fs::write(dir.path().join(JOURNAL_FILE), &pending).expect("journal back");
+                recover(dir.path()).expect("recovered again");
+            }
+            let trail = crate::station::audit::read(dir.path()).expect("trail");
+            assert_eq!(trail.len(), 1, "after {steps} writes: {trail:?}");
         }
     }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable;
 use crate::error::Result;
 use crate::station::store::io_error;
 
@@ -66,34 +67,67 @@ fn uid() -> Option<u32> {
     None
 }
 
-/// Append `entry` and flush it. Needs the exclusive lock. A line cut short by
-/// a crash is ended first, so it never runs into the next entry.
+/// Check that the trail can be appended to (a regular file, not a link, a
+/// FIFO or a directory; created if missing), before a change is committed:
+/// a change whose audit line cannot be written is not made.
+pub(crate) fn check_writable(station: &Path) -> Result<()> {
+    let path = station.join(AUDIT_FILE);
+    durable::open_append(&path).map(drop).map_err(|err| io_error("append to", &path, &err))
+}
+
+/// The line `entry` is in the trail, without its newline.
+pub(crate) fn line(entry: &AuditEntry) -> String {
+    serde_json::to_string(entry).unwrap_or_default()
+}
+
+/// Append `entry` and flush it. Needs the exclusive lock.
 pub(crate) fn append(station: &Path, entry: &AuditEntry) -> Result<()> {
-    tracing::info!(
-        target: "audit",
-        event = %format!("station_{}", entry.event),
-        name = %entry.name,
-        version = %entry.version,
-        sha256 = %entry.sha256,
-        pids = %entry.pids.join(","),
-        "station changed"
-    );
+    append_line(station, &line(entry))
+}
+
+/// Append `line` (an entry, as [`line`] writes it) and flush it, unless the
+/// trail ends with it already: a change whose journal carries its line
+/// appends it exactly once however often recovery applies it. Needs the
+/// exclusive lock. A line cut short by a crash is ended first, so it never
+/// runs into the next entry. The trail is opened without following a link
+/// or blocking, and only as a regular file.
+pub(crate) fn append_line(station: &Path, line: &str) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
     let path = station.join(AUDIT_FILE);
     let failed = |err: std::io::Error| io_error("append to", &path, &err);
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).read(true).open(&path).map_err(failed)?;
+    let mut file = durable::open_append(&path).map_err(failed)?;
     let length = file.metadata().map_err(failed)?.len();
-    let mut line = Vec::new();
+    let mut bytes = Vec::new();
     if length > 0 {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::Start(length - 1)).and_then(|_| file.read_exact(&mut last)).map_err(failed)?;
-        if last[0] != b'\n' {
-            line.push(b'\n');
+        let needle = format!("{line}\n");
+        let whole = needle.len() as u64;
+        let tail_length = (whole + 1).min(length);
+        let mut tail = Vec::new();
+        file.seek(SeekFrom::Start(length - tail_length)).map_err(failed)?;
+        (&mut file).take(tail_length).read_to_end(&mut tail).map_err(failed)?;
+        // The whole last line is `line`: the trail is just it, or a newline
+        // comes before it.
+        if tail.ends_with(needle.as_bytes()) && (length == whole || tail.first() == Some(&b'\n')) {
+            return Ok(());
+        }
+        if tail.last() != Some(&b'\n') {
+            bytes.push(b'\n');
         }
     }
-    line.extend(serde_json::to_vec(entry).unwrap_or_default());
-    line.push(b'\n');
-    file.write_all(&line).and_then(|()| file.sync_data()).map_err(failed)
+    if let Ok(entry) = serde_json::from_str::<AuditEntry>(line) {
+        tracing::info!(
+            target: "audit",
+            event = %format!("station_{}", entry.event),
+            name = %entry.name,
+            version = %entry.version,
+            sha256 = %entry.sha256,
+            pids = %entry.pids.join(","),
+            "station changed"
+        );
+    }
+    bytes.extend(line.as_bytes());
+    bytes.push(b'\n');
+    file.write_all(&bytes).and_then(|()| file.sync_data()).map_err(failed)
 }
 
 /// How much of the end of the audit trail
@@ -109,12 +143,11 @@ pub(crate) fn read(station: &Path) -> Result<Vec<AuditEntry>> {
     use std::io::{Read, Seek, SeekFrom};
     let path = station.join(AUDIT_FILE);
     let failed = |err: std::io::Error| io_error("read", &path, &err);
-    let mut file = match std::fs::File::open(&path) {
-        Ok(file) => file,
+    let (mut file, length) = match durable::open_regular(&path, false) {
+        Ok(opened) => opened,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(failed(err)),
     };
-    let length = file.metadata().map_err(failed)?.len();
     file.seek(SeekFrom::Start(length.saturating_sub(MAX_AUDIT_READ_BYTES))).map_err(failed)?;
     let mut bytes = Vec::new();
     file.take(MAX_AUDIT_READ_BYTES).read_to_end(&mut bytes).map_err(failed)?;

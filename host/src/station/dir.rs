@@ -8,11 +8,11 @@ use super::audit::AuditEntry;
 use super::reports::{Activation, Installed, InstalledVersion, Listing, Switch};
 use super::{audit, store};
 use crate::admission::Admission;
-use crate::durable::LockFile;
+use crate::durable::{self, LockFile};
 use crate::error::{Error, InputCode, PackageCode, Result, StationCode, TrustCode};
 use crate::host::Host;
-use crate::package_file::read_package_file;
 use crate::package_file::{Manifest, PackageFile};
+use crate::package_file::{read_package_file, read_package_file_no_follow};
 use crate::trust::TrustStore;
 
 /// Environment variable naming the station directory.
@@ -38,45 +38,13 @@ fn not_installed(name: &str, version: &semver::Version) -> Error {
 }
 
 /// Create `dir` and its parents, readable by all and writable by the owner
-/// only (whatever the umask adds), so that [`check_permissions`] accepts it.
+/// only (whatever the umask adds), so that `store::check_permissions` accepts it.
 pub(crate) fn create_dirs(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
     builder.create(dir).map_err(|err| store::io_error("create", dir, &err))
-}
-
-/// Refuse a station directory that someone other than the current user (or
-/// root) owns or may write: it could put an older signed version in place
-/// and activate it, around the trust store's rollback record. A directory not
-/// there yet is fine (it is created private).
-#[cfg(unix)]
-fn check_permissions(path: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(store::io_error("read", path, &err)),
-    };
-    let owner = metadata.uid();
-    let me = rustix::process::geteuid().as_raw();
-    let problem = if owner != me && owner != 0 {
-        format!("belongs to user {owner}, not to this user ({me}) or root; fix the owner (chown)")
-    } else if metadata.mode() & 0o022 != 0 {
-        format!("is writable by group or others (mode {:o}); run `chmod go-w {}`", metadata.mode() & 0o7777, path.display())
-    } else {
-        return Ok(());
-    };
-    Err(Error::station(
-        StationCode::InstallFailed,
-        format!("the station directory {} {problem}: anyone who can write it can change what the line runs", path.display()),
-    ))
-}
-
-#[cfg(not(unix))]
-fn check_permissions(_path: &Path) -> Result<()> {
-    Ok(())
 }
 
 impl StationDir {
@@ -96,7 +64,7 @@ impl StationDir {
         for path in
             [dir.to_owned(), dir.join(store::PACKAGES_DIR), dir.join(activation::ACTIVE_DIR), dir.join(activation::HISTORY_DIR)]
         {
-            check_permissions(&path)?;
+            store::check_permissions(&path)?;
         }
         let station = StationDir { dir: dir.to_owned() };
         if activation::journal_pending(dir) {
@@ -113,12 +81,12 @@ impl StationDir {
 
     fn lock(&self) -> Result<LockFile> {
         let path = self.dir.join(LOCK_FILE);
-        LockFile::exclusive(&path).map_err(|err| store::io_error("lock", &path, &err))
+        LockFile::exclusive(&path).map_err(|err| durable::lock_error(err, |err| store::io_error("lock", &path, &err)))
     }
 
     fn lock_shared(&self) -> Result<LockFile> {
         let path = self.dir.join(LOCK_FILE);
-        LockFile::shared(&path).map_err(|err| store::io_error("lock", &path, &err))
+        LockFile::shared(&path).map_err(|err| durable::lock_error(err, |err| store::io_error("lock", &path, &err)))
     }
 
     /// The exclusive lock, with any interrupted change finished, and the mapping.
@@ -158,13 +126,14 @@ impl StationDir {
         let path = store::package_path(&self.dir, &manifest.name, &manifest.version);
         let reference = PackageRef { name: manifest.name.clone(), version: manifest.version.clone(), sha256 };
         let (_lock, _) = self.begin_change()?;
+        store::check_package_dirs(&self.dir, &manifest.name)?;
         let installed = |already_installed| Installed {
             package: reference.clone(),
             pids: manifest.pids.clone(),
             path: path.clone(),
             already_installed,
         };
-        match read_package_file(&path) {
+        match read_package_file_no_follow(&path) {
             Ok(existing) if sha256_hex(&existing) == reference.sha256 => return Ok(installed(true)),
             Ok(_) => {
                 return Err(Error::station(
@@ -174,11 +143,18 @@ impl StationDir {
                     ),
                 ));
             }
-            Err(_) if !path.exists() => {}
+            Err(_) if std::fs::symlink_metadata(&path).is_err() => {}
             Err(err) => return Err(err),
         }
+        // Installed and audited, or neither: the trail is checked first, and
+        // the package removed again when its line cannot be written.
+        audit::check_writable(&self.dir)?;
         store::store_new(&path, bytes)?;
-        audit::append(&self.dir, &audit::AuditEntry::new("install", &reference.name, &reference.version, &reference.sha256))?;
+        let entry = audit::AuditEntry::new("install", &reference.name, &reference.version, &reference.sha256);
+        if let Err(err) = audit::append(&self.dir, &entry) {
+            store::remove(&path)?;
+            return Err(err);
+        }
         Ok(installed(false))
     }
 
@@ -188,9 +164,10 @@ impl StationDir {
             return Err(not_installed(name, version));
         }
         let path = store::package_path(&self.dir, name, version);
-        let bytes = match read_package_file(&path) {
+        store::check_package_dirs(&self.dir, name)?;
+        let bytes = match read_package_file_no_follow(&path) {
             Ok(bytes) => bytes,
-            Err(_) if !path.exists() => return Err(not_installed(name, version)),
+            Err(_) if std::fs::symlink_metadata(&path).is_err() => return Err(not_installed(name, version)),
             Err(err) => return Err(err),
         };
         let sha256 = sha256_hex(&bytes);
@@ -223,7 +200,7 @@ impl StationDir {
         let mapping = self.mapping()?;
         let mut installed = Vec::new();
         for (name, version, path) in store::installed(&self.dir)? {
-            let bytes = read_package_file(&path)?;
+            let bytes = read_package_file_no_follow(&path)?;
             let manifest = PackageFile::parse(&bytes)?.manifest()?;
             let (pids, publisher) = manifest.map_or((Vec::new(), String::new()), |m| (m.pids, m.publisher));
             let package = PackageRef { name, version, sha256: sha256_hex(&bytes) };
@@ -324,11 +301,11 @@ impl StationDir {
         let mut previous = mapping.history.get(pid).cloned().unwrap_or_default();
         previous.push(current.clone());
         change.set_history(pid, previous);
-        change.commit(&self.dir, &mapping)?;
         let mut entry = audit::AuditEntry::new("deactivate", &current.name, &current.version, &current.sha256);
         entry.pids = vec![pid.to_owned()];
         entry.previous = vec![Some(current.version.to_string())];
-        audit::append(&self.dir, &entry)?;
+        change.audit(entry);
+        change.commit(&self.dir, &mapping)?;
         Ok(current)
     }
 
@@ -355,11 +332,11 @@ impl StationDir {
         if change.is_empty() {
             return Ok(Activation { switches, generation: mapping.generation });
         }
-        let generation = change.commit(&self.dir, mapping)?;
         let mut entry = audit::AuditEntry::new(event, &target.name, &target.version, &target.sha256);
         entry.pids = switches.iter().map(|s| s.pid.clone()).collect();
         entry.previous = switches.iter().map(|s| s.from.as_ref().map(|f| f.version.to_string())).collect();
-        audit::append(&self.dir, &entry)?;
+        change.audit(entry);
+        let generation = change.commit(&self.dir, mapping)?;
         Ok(Activation { switches, generation })
     }
 
@@ -381,6 +358,10 @@ impl StationDir {
                 format!("{reference} is active for {active:?}: activate another version (or roll back) before uninstalling it"),
             ));
         }
+        // The trail is checked before anything changes; only a failure to
+        // write after that (a full disk) leaves the version removed without
+        // its line, and the error says so.
+        audit::check_writable(&self.dir)?;
         let mut change = Change::default();
         for (pid, previous) in &mapping.history {
             if previous.iter().any(|p| p.name == name && p.version == *version) {
@@ -392,7 +373,9 @@ impl StationDir {
             change.commit(&self.dir, &mapping)?;
         }
         store::remove(&store::package_path(&self.dir, name, version))?;
-        audit::append(&self.dir, &audit::AuditEntry::new("uninstall", name, version, &reference.sha256))?;
+        audit::append(&self.dir, &audit::AuditEntry::new("uninstall", name, version, &reference.sha256)).map_err(|err| {
+            Error::host(format!("{reference} is uninstalled, but its line of the audit trail is not written: {err}"))
+        })?;
         Ok(reference)
     }
 

@@ -51,7 +51,7 @@
 //! or the new one. Readers take a shared lock.
 //!
 //! **Permissions.** As for the trust store, a station directory (and its
-//! `packages`, `active` and `history`) owned by another user or writable by
+//! `packages`, every `packages/<name>`, `active` and `history`) owned by another user or writable by
 //! group or others is refused ([`ErrorCode::InstallFailed`](crate::ErrorCode::InstallFailed)): whoever can
 //! write it could put an older signed version in place and activate it.
 //!

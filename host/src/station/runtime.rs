@@ -139,6 +139,9 @@ impl Station {
     /// version that cannot be loaded is logged and left out (its product ids
     /// are refused with 1001) rather than keeping the others from serving;
     /// [`refresh`](Self::refresh) tries it again once the mapping changes.
+    /// The station's lock held by another process past
+    /// [`crate::lock_timeout`] fails the open with
+    /// [`ErrorCode::Busy`](crate::ErrorCode::Busy).
     pub fn open(dir: &Path, host: Host, trust: TrustStore, config: RunnerConfig) -> Result<Station> {
         let station = Station {
             dir: StationDir::open(dir)?,
@@ -149,8 +152,10 @@ impl Station {
             seen: Mutex::new(Seen::default()),
             next_session: AtomicU64::new(0),
         };
-        if let Err(err) = station.refresh() {
-            tracing::warn!(%err, station = %dir.display(), "a version active on the station could not be loaded");
+        match station.refresh() {
+            Err(err) if err.kind() == crate::ErrorKind::Busy => return Err(err),
+            Err(err) => tracing::warn!(%err, station = %dir.display(), "a version active on the station could not be loaded"),
+            Ok(_) => {}
         }
         Ok(station)
     }
@@ -260,11 +265,16 @@ impl Station {
 
     /// Watch the station directory from a thread of its own: every `interval`,
     /// [`refresh`](Self::refresh) (a changed generation only). The thread
-    /// stops when the [`Watcher`] is dropped or the station is.
+    /// stops when the [`Watcher`] is dropped or the station is. A refresh
+    /// never waits without bound: station files are opened without blocking,
+    /// and the station's lock is waited for [`crate::lock_timeout`] at most.
     pub fn watch(self: &Arc<Self>, interval: Duration) -> Watcher {
         let (stop, stopped) = mpsc::channel::<()>();
+        let (done, finished) = mpsc::channel::<()>();
         let station: Weak<Station> = Arc::downgrade(self);
         let thread = std::thread::Builder::new().name("pv-host-station-watch".into()).spawn(move || {
+            // Dropped when the thread ends: what the watcher's drop waits for.
+            let _done = done;
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                 let Some(station) = station.upgrade() else { break };
                 if let Err(err) = station.refresh() {
@@ -273,10 +283,10 @@ impl Station {
             }
         });
         match thread {
-            Ok(thread) => Watcher { stop: Some(stop), thread: Some(thread) },
+            Ok(thread) => Watcher { stop: Some(stop), finished: Some(finished), thread: Some(thread) },
             Err(err) => {
                 tracing::error!(%err, "cannot start the station watcher thread; changes are picked up by refresh() only");
-                Watcher { stop: None, thread: None }
+                Watcher { stop: None, finished: None, thread: None }
             }
         }
     }
@@ -322,18 +332,34 @@ impl Station {
     }
 }
 
-/// The thread of [`Station::watch`]; stops it when dropped.
+/// The thread of [`Station::watch`]; stops it when dropped. Dropping it waits
+/// for a refresh under way for [`Watcher::STOP_WAIT`] at most: a refresh
+/// still running then (a version loading, a lock waited for) is left to
+/// finish on its own, and the thread ends after it, so shutting down never
+/// waits on the watcher.
 #[derive(Debug)]
 pub struct Watcher {
     stop: Option<mpsc::Sender<()>>,
+    finished: Option<mpsc::Receiver<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// How long dropping a watcher waits for its thread: 5 s.
+    pub const STOP_WAIT: Duration = Duration::from_secs(5);
 }
 
 impl Drop for Watcher {
     fn drop(&mut self) {
         drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        let (Some(finished), Some(thread)) = (self.finished.take(), self.thread.take()) else { return };
+        match finished.recv_timeout(Self::STOP_WAIT) {
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+            }
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {
+                tracing::warn!("the station watcher is still refreshing; it is left to end on its own");
+            }
         }
     }
 }

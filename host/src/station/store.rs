@@ -19,6 +19,49 @@ pub(crate) fn package_path(station: &Path, name: &str, version: &semver::Version
     station.join(PACKAGES_DIR).join(name).join(format!("{version}{PACKAGE_SUFFIX}"))
 }
 
+/// Refuse a directory of the station that someone other than the current
+/// user (or root) owns or may write (2005): whoever can write it could put an
+/// older signed version (or a FIFO) in place and activate it, around the
+/// trust store's rollback record. A directory not there yet is fine (it is
+/// created private); a symbolic link is judged by what it points to.
+#[cfg(unix)]
+pub(crate) fn check_permissions(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_error("read", path, &err)),
+    };
+    let owner = metadata.uid();
+    let me = rustix::process::geteuid().as_raw();
+    let problem = if owner != me && owner != 0 {
+        format!("belongs to user {owner}, not to this user ({me}) or root; fix the owner (chown)")
+    } else if metadata.mode() & 0o022 != 0 {
+        format!("is writable by group or others (mode {:o}); run `chmod go-w {}`", metadata.mode() & 0o7777, path.display())
+    } else {
+        return Ok(());
+    };
+    Err(Error::station(
+        StationCode::InstallFailed,
+        format!("the station directory {} {problem}: anyone who can write it can change what the line runs", path.display()),
+    ))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn check_permissions(_path: &Path) -> Result<()> {
+    Ok(())
+}
+
+/// Check every directory on the way to `name`'s packages: the station, its
+/// `packages` and `packages/<name>` (see [`check_permissions`]).
+pub(crate) fn check_package_dirs(station: &Path, name: &str) -> Result<()> {
+    let packages = station.join(PACKAGES_DIR);
+    for dir in [station.to_owned(), packages.clone(), packages.join(name)] {
+        check_permissions(&dir)?;
+    }
+    Ok(())
+}
+
 /// Whether `name` can name a directory of the store (a name read back from a
 /// record is checked again: records are files anyone with access could edit).
 pub(crate) fn plain_name(name: &str) -> bool {
@@ -40,9 +83,10 @@ pub(crate) fn installed(station: &Path) -> Result<Vec<(String, semver::Version, 
     for entry in names {
         let entry = entry.map_err(|err| io_error("read", &root, &err))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !plain_name(&name) || !entry.path().is_dir() {
+        if !plain_name(&name) || !entry.file_type().is_ok_and(|kind| kind.is_dir()) {
             continue;
         }
+        check_permissions(&entry.path())?;
         let versions = std::fs::read_dir(entry.path()).map_err(|err| io_error("read", &entry.path(), &err))?;
         for version in versions {
             let version = version.map_err(|err| io_error("read", &entry.path(), &err))?;
@@ -65,6 +109,7 @@ pub(crate) fn store_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let created = !dir.exists();
     crate::station::create_dirs(dir).map_err(|err| Error::station(StationCode::InstallFailed, err.to_string()))?;
+    check_permissions(dir)?;
     if created && let Some(parent) = dir.parent() {
         durable::sync_dir(parent).map_err(|err| install_error("flush", parent, &err))?;
     }

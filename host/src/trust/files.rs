@@ -70,7 +70,7 @@ impl StoreLock {
         let path = dir.join(LOCK_FILE);
         LockFile::exclusive(&path)
             .map(|held| StoreLock { _held: held })
-            .map_err(|err| store_error(format!("cannot lock {}: {err}", path.display())))
+            .map_err(|err| durable::lock_error(err, |err| store_error(format!("cannot lock {}: {err}", path.display()))))
     }
 }
 
