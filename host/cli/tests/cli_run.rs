@@ -257,9 +257,9 @@ fn lighting_out_of_range_is_a_readable_algorithm_error() {
 fn a_host_out_of_address_space_is_a_host_failure_not_the_guests() {
     // A 1.5 GB address-space limit: enough to start and compile, not for the
     // 4 GiB reservation of the guest's memory at instantiation.
-    let command = format!("ulimit -v 1500000 && exec \"$0\" run \"$1\" --pid A01 --json --image \"$2\"",);
+    let command = "ulimit -v 1500000 && exec \"$0\" run \"$1\" --pid A01 --json --image \"$2\"";
     let output = std::process::Command::new("sh")
-        .args(["-c", &command])
+        .args(["-c", command])
         .arg(assert_cmd::cargo::cargo_bin("pv-host"))
         .arg(station::part_counter())
         .arg(fixtures::image_path("coins.png"))
