@@ -57,11 +57,20 @@ impl Server {
         Server::start_with(command, package, flags)
     }
 
-    fn start_with(mut command: Command, package: &str, flags: &[&str]) -> Server {
+    fn start_with(command: Command, package: &str, flags: &[&str]) -> Server {
+        Server::spawn(command, package, flags, &station::station().trust)
+    }
+
+    /// Serve `package` admitted by the trust store in `trust`.
+    fn start_trusting(command: Command, package: &str, trust: &Path) -> Server {
+        Server::spawn(command, package, &[], trust)
+    }
+
+    fn spawn(mut command: Command, package: &str, flags: &[&str], trust: &Path) -> Server {
         let mut child = command
             .args(["serve", package])
             .args(flags)
-            .env("PV_HOST_TRUST", &station::station().trust)
+            .env("PV_HOST_TRUST", trust)
             .env_remove("PV_HOST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -338,6 +347,62 @@ fn execute_only_calls_take_the_pid_and_params_from_the_command_line() {
         assert_eq!(server.call(id, call.clone())["data"]["result_status"], "OK");
     }
     server.shutdown();
+}
+
+/// A private copy of the test station's trust store, whose lock a test may
+/// hold without stopping the other tests.
+fn private_trust_store() -> tempfile::TempDir {
+    let copy = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(&station::station().trust).expect("the trust store") {
+        let entry = entry.expect("an entry");
+        let target = copy.path().join(entry.file_name());
+        if entry.file_type().expect("a type").is_dir() {
+            std::fs::create_dir(&target).expect("a directory");
+            for inner in std::fs::read_dir(entry.path()).expect("a directory") {
+                let inner = inner.expect("an entry");
+                std::fs::copy(inner.path(), target.join(inner.file_name())).expect("copied");
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copied");
+        }
+    }
+    copy
+}
+
+#[test]
+fn serve_says_hello_and_answers_pings_while_it_waits_for_a_lock() {
+    let shm = tempfile::tempdir().expect("tempdir");
+    let trust = private_trust_store();
+    let hold = || {
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(trust.path().join(".lock"));
+        let file = file.expect("the lock file");
+        file.lock().expect("locked");
+        file
+    };
+    // Held, then released: hello and pongs while the package waits for the
+    // trust store's lock, the call made meanwhile answered once it is loaded.
+    let held = hold();
+    let mut command = Command::new(pv_host_binary());
+    command.env("PROC_SHM_DIR", shm.path()).env("PV_HOST_LOCK_TIMEOUT_MS", "60000");
+    let mut server = Server::start_trusting(command, station::part_counter(), trust.path());
+    server.send(json!({"type": "ping", "request_id": 1}));
+    assert_eq!(server.receive()["type"], "pong");
+    server.send(json!({"type": "call", "request_id": 2, "data": {"phase": "info"}}));
+    server.send(json!({"type": "ping", "request_id": 3}));
+    assert_eq!(server.receive()["request_id"], 3, "the ping is answered before the waiting call");
+    drop(held);
+    let info = server.receive();
+    assert_eq!((info["request_id"].as_i64(), info["status"].as_str()), (Some(2), Some("OK")), "{info}");
+    server.shutdown();
+
+    // Held for good: the waiting call gets busy (3001), and serve exits 10.
+    let _held = hold();
+    let mut command = Command::new(pv_host_binary());
+    command.env("PROC_SHM_DIR", shm.path()).env("PV_HOST_LOCK_TIMEOUT_MS", "500");
+    let mut server = Server::start_trusting(command, station::part_counter(), trust.path());
+    server.send(json!({"type": "call", "request_id": 4, "data": {"phase": "info"}}));
+    assert!(is_result_error(&server.receive(), "3001"));
+    assert_eq!(server.finish(), 10);
 }
 
 #[test]
