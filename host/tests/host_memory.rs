@@ -1,6 +1,8 @@
 //! The host's own memory under hostile calls: no single call (log, diagnostics,
-//! session, params, image) grows the host's heap past a documented bound, and
-//! what the host keeps after the call stays within the call's quotas.
+//! session, params, image), and no input the platform controls (a frame, its
+//! guide info and params, an image file), grows the host's heap past a
+//! documented bound, and what the host keeps after the call stays within the
+//! call's quotas.
 //!
 //! Measured with a counting allocator: live bytes and their peak, per thread (a
 //! guest call and its imports run on the calling thread; the test harness runs
