@@ -9,6 +9,8 @@ mod frames;
 
 #[path = "../../tests/station/mod.rs"]
 mod station;
+#[path = "../../tests/station_setup/mod.rs"]
+mod station_setup;
 #[path = "../../tests/versioned_guest/mod.rs"]
 mod versioned_guest;
 
@@ -24,53 +26,13 @@ use pv_host::station::{PackageRef, Station, StationDir};
 use pv_host::types::{StepInput, Verdict};
 use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig, TrustStore};
 use serde_json::Value;
+use station_setup::Setup;
 
 /// How long a test waits for a state before failing (never a timing check).
 const WAIT_BOUND: Duration = Duration::from_secs(120);
 
 /// The product id of the versioned test package.
 const PID: &str = "V";
-
-/// A station, a trust store of its own (its rollback record is the test's
-/// alone) trusting the fixture's vendor key, and a folder for package files.
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().expect("tempdir");
-        TrustStore::open_or_create(&dir.path().join("trust"))
-            .expect("trust store")
-            .add_key("vendor", station::vendor_key().public())
-            .expect("trusted");
-        std::fs::create_dir(dir.path().join("files")).expect("files dir");
-        Setup { dir }
-    }
-
-    fn station(&self) -> PathBuf {
-        self.dir.path().join("station")
-    }
-
-    fn trust_dir(&self) -> PathBuf {
-        self.dir.path().join("trust")
-    }
-
-    fn trust(&self) -> TrustStore {
-        TrustStore::open(&self.trust_dir()).expect("the trust store opens")
-    }
-
-    fn open(&self) -> StationDir {
-        StationDir::open(&self.station()).expect("the station opens")
-    }
-
-    /// A signed package of the versioned guest, written to a file.
-    fn versioned(&self, name: &str, version: &str, pids: &[&str]) -> PathBuf {
-        let path = self.dir.path().join("files").join(format!("{name}-{version}.pkg.wasm"));
-        std::fs::write(&path, versioned_guest::package(name, version, pids, &station::vendor_key())).expect("written");
-        path
-    }
-}
 
 fn host() -> Host {
     // No pool: many tests build hosts at once.

@@ -6,6 +6,8 @@
 
 #[path = "../../tests/station/mod.rs"]
 mod station;
+#[path = "../../tests/station_setup/mod.rs"]
+mod station_setup;
 #[path = "../../tests/versioned_guest/mod.rs"]
 mod versioned_guest;
 
@@ -14,8 +16,9 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use pv_host::station::{Station, StationDir};
-use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig, TrustStore};
+use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig};
 use serde_json::Value;
+use station_setup::Setup;
 
 /// How long an operation may take before the test calls it hung (a guard
 /// against hanging the suite, never a timing check).
@@ -30,49 +33,23 @@ const EXIT_HOST: i32 = 7;
 const EXIT_STATION: i32 = 9;
 const EXIT_BUSY: i32 = 10;
 
-struct Setup {
-    dir: tempfile::TempDir,
+/// A station with `versions` of the versioned package installed (the first
+/// active), and the package file of a version.
+trait Installed {
+    fn versioned_file(&self, version: &str) -> PathBuf;
+    fn installed(&self, versions: &[&str]) -> StationDir;
 }
 
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().expect("tempdir");
-        TrustStore::open_or_create(&dir.path().join("trust"))
-            .expect("trust store")
-            .add_key("vendor", station::vendor_key().public())
-            .expect("trusted");
-        std::fs::create_dir(dir.path().join("files")).expect("files dir");
-        Setup { dir }
+impl Installed for Setup {
+    fn versioned_file(&self, version: &str) -> PathBuf {
+        self.versioned("versioned", version, &[PID])
     }
 
-    fn station(&self) -> PathBuf {
-        self.dir.path().join("station")
-    }
-
-    fn trust_dir(&self) -> PathBuf {
-        self.dir.path().join("trust")
-    }
-
-    fn trust(&self) -> TrustStore {
-        TrustStore::open(&self.trust_dir()).expect("the trust store opens")
-    }
-
-    fn open(&self) -> StationDir {
-        StationDir::open(&self.station()).expect("the station opens")
-    }
-
-    fn versioned(&self, version: &str) -> PathBuf {
-        let path = self.dir.path().join("files").join(format!("versioned-{version}.pkg.wasm"));
-        std::fs::write(&path, versioned_guest::package("versioned", version, &[PID], &station::vendor_key())).expect("written");
-        path
-    }
-
-    /// A station with `versions` installed (the first active).
     fn installed(&self, versions: &[&str]) -> StationDir {
         let dir = self.open();
         let trust = self.trust();
         for version in versions {
-            dir.install_file(&host(), &self.versioned(version), &Admission::new(&trust)).expect("installed");
+            dir.install_file(&host(), &self.versioned_file(version), &Admission::new(&trust)).expect("installed");
         }
         dir.activate(&trust, "versioned", &version(versions[0]), None).expect("activated");
         dir
@@ -187,7 +164,7 @@ fn a_package_linked_to_dev_zero_is_refused_before_it_is_read() {
     // A package named through a link is still read, but only a regular file,
     // and only one within the size limit, judged before reading.
     let regular = setup.dir.path().join("files/link.pkg.wasm");
-    std::os::unix::fs::symlink(setup.versioned("1.0.0"), &regular).expect("link");
+    std::os::unix::fs::symlink(setup.versioned_file("1.0.0"), &regular).expect("link");
     pv_host::package_file::read_package_file(&regular).expect("a link to a package is followed");
     let device = setup.dir.path().join("files/zero.pkg.wasm");
     std::os::unix::fs::symlink("/dev/zero", &device).expect("link");
@@ -241,7 +218,7 @@ fn the_watcher_survives_a_fifo_and_never_holds_up_shutdown() {
 fn a_held_station_lock_fails_every_command_with_busy() {
     let setup = Setup::new();
     setup.installed(&["1.0.0"]);
-    let package = setup.versioned("2.0.0");
+    let package = setup.versioned_file("2.0.0");
     let _held = hold_lock(&setup.station().join(".lock"));
     for args in [vec!["list"], vec!["activate", "versioned", "1.0.0"], vec!["rollback", PID]] {
         let message = refused_json(pv_host(&setup).args(&args), ErrorCode::Busy, EXIT_BUSY);
@@ -263,7 +240,7 @@ fn a_held_station_lock_fails_every_command_with_busy() {
 fn a_held_trust_store_lock_fails_an_install_with_busy() {
     let setup = Setup::new();
     setup.open();
-    let package = setup.versioned("1.0.0");
+    let package = setup.versioned_file("1.0.0");
     let _held = hold_lock(&setup.trust_dir().join(".lock"));
     let message = refused_json(pv_host(&setup).arg("install").arg(&package), ErrorCode::Busy, EXIT_BUSY);
     assert!(message.contains(".lock"), "{message}");
@@ -294,7 +271,7 @@ fn a_change_whose_audit_line_cannot_be_written_is_not_made() {
         }
         refused_json(pv_host(&setup).args(["activate", "versioned", "2.0.0"]), ErrorCode::Unknown, EXIT_HOST);
         refused_json(pv_host(&setup).args(["deactivate", PID]), ErrorCode::Unknown, EXIT_HOST);
-        refused_json(pv_host(&setup).arg("install").arg(setup.versioned("3.0.0")), ErrorCode::Unknown, EXIT_HOST);
+        refused_json(pv_host(&setup).arg("install").arg(setup.versioned_file("3.0.0")), ErrorCode::Unknown, EXIT_HOST);
         let listing = dir.list().expect("listed");
         assert_eq!(listing.generation, generation, "{kind}: nothing was committed");
         assert_eq!(listing.active[PID].version, version("1.0.0"), "{kind}");
@@ -329,7 +306,7 @@ fn a_package_directory_others_can_write_is_refused() {
         assert_eq!(err.code(), ErrorCode::InstallFailed, "{err}");
         assert_eq!(dir.list().expect_err("refused").code(), ErrorCode::InstallFailed);
         refused_json(pv_host(&setup).arg("list"), ErrorCode::InstallFailed, EXIT_STATION);
-        refused_json(pv_host(&setup).arg("install").arg(setup.versioned("3.0.0")), ErrorCode::InstallFailed, EXIT_STATION);
+        refused_json(pv_host(&setup).arg("install").arg(setup.versioned_file("3.0.0")), ErrorCode::InstallFailed, EXIT_STATION);
     }
     std::fs::set_permissions(&packages, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     dir.activate(&setup.trust(), "versioned", &version("2.0.0"), None).expect("activated");
