@@ -63,16 +63,38 @@ impl<'a> InPlace<'a> {
         self
     }
 
-    /// Which images are filled in place: (current, guide).
-    pub(crate) fn filled(&self) -> (bool, bool) {
-        (self.image.is_some(), self.guide_image.is_some())
+    /// Which images are filled in place.
+    pub(crate) fn filled(&self) -> Filled {
+        Filled { image: self.image.is_some(), guide_image: self.guide_image.is_some() }
     }
 }
+
+/// Which images of a call are filled in place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Filled {
+    /// The current image.
+    pub(crate) image: bool,
+    /// The guide image.
+    pub(crate) guide_image: bool,
+}
+
+impl Filled {
+    /// Whether any image is.
+    pub(crate) fn any(self) -> bool {
+        self.image || self.guide_image
+    }
+}
+
+/// A fill that failed: the call stops before the guest runs, and the host
+/// reports the frame as not loaded (1002).
+#[derive(Debug, thiserror::Error)]
+#[error("the frame could not be filled: {0}")]
+pub(crate) struct FillFailed(pub(crate) std::io::Error);
 
 /// Check an input whose images are filled in place where `filled` says: an
 /// image filled in place must have empty pixels and a meta within the caps
 /// (1006 otherwise); an image carried as usual must fit its meta.
-pub(crate) fn check_images(input: &StepInput, filled: (bool, bool)) -> Result<()> {
+pub(crate) fn check_images(input: &StepInput, filled: Filled) -> Result<()> {
     let check = |image: &crate::types::Image, in_place: bool, which: &str| -> Result<()> {
         if !in_place {
             return crate::image::check_image(image);
@@ -93,8 +115,8 @@ pub(crate) fn check_images(input: &StepInput, filled: (bool, bool)) -> Result<()
         }
         Ok(())
     };
-    check(&input.image, filled.0, "image")?;
-    match (&input.guide_image, filled.1) {
+    check(&input.image, filled.image, "image")?;
+    match (&input.guide_image, filled.guide_image) {
         (Some(guide), in_place) => check(guide, in_place, "guide image"),
         (None, true) => Err(Error::input(InputCode::InvalidParams, "a guide image is filled in place, but the input has none")),
         (None, false) => Ok(()),
@@ -129,14 +151,13 @@ pub(crate) struct LoweredImage<'a> {
 /// An image's `list<u8>`: bytes the host holds, or a fill into the guest.
 pub(crate) enum Pixels<'a> {
     Held(&'a [u8]),
-    Filled(Filled<'a>),
+    Filled(Fill<'a>),
 }
 
-/// A fill not yet run, and what it reported if it failed.
-pub(crate) struct Filled<'a> {
+/// A fill not yet run.
+pub(crate) struct Fill<'a> {
     len: usize,
     fill: Mutex<Option<FillPixels<'a>>>,
-    failed: Mutex<Option<std::io::Error>>,
 }
 
 impl<'a> LoweredInput<'a> {
@@ -155,33 +176,22 @@ impl<'a> LoweredInput<'a> {
             guide_info: &input.guide_info,
         }
     }
-
-    /// Why a fill failed, if one did: the call then failed before the guest ran.
-    pub(crate) fn fill_error(&self) -> Option<std::io::Error> {
-        let images = std::iter::once(&self.image).chain(self.guide_image.as_ref());
-        images
-            .filter_map(|image| if let Pixels::Filled(filled) = &image.pixels { Some(filled) } else { None })
-            .find_map(|filled| filled.failed.lock().unwrap_or_else(PoisonError::into_inner).take())
-    }
 }
 
 impl<'a> LoweredImage<'a> {
     fn new(image: &'a crate::types::Image, fill: Option<FillPixels<'a>>) -> Self {
         let pixels = match fill {
-            Some(fill) => Pixels::Filled(Filled {
-                len: crate::image::expected_len(&image.meta),
-                fill: Mutex::new(Some(fill)),
-                failed: Mutex::new(None),
-            }),
+            Some(fill) => Pixels::Filled(Fill { len: crate::image::expected_len(&image.meta), fill: Mutex::new(Some(fill)) }),
             None => Pixels::Held(&image.pixels),
         };
         LoweredImage { meta: &image.meta, pixels }
     }
 }
 
-impl Filled<'_> {
+impl Fill<'_> {
     /// Allocate the frame in the guest, as the lowering of a `list<u8>` does,
-    /// and let the fill write it. Returns the guest address.
+    /// and let the fill write it. Returns the guest address; a failed fill is
+    /// a [`FillFailed`] error, which stops the call before the guest runs.
     fn store<T>(&self, cx: &mut LowerContext<'_, T>) -> wasmtime::Result<usize> {
         let fill = self.fill.lock().unwrap_or_else(PoisonError::into_inner).take();
         let fill = fill.ok_or_else(|| wasmtime::format_err!("a frame filled in place was lowered twice"))?;
@@ -194,10 +204,7 @@ impl Filled<'_> {
             .get_mut(ptr..)
             .and_then(|rest| rest.get_mut(..self.len))
             .ok_or_else(|| wasmtime::format_err!("the guest's allocation is outside its memory"))?;
-        if let Err(err) = fill(target) {
-            *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
-            return Err(wasmtime::format_err!("the frame could not be filled"));
-        }
+        fill(target).map_err(|err| wasmtime::Error::new(FillFailed(err)))?;
         Ok(ptr)
     }
 }

@@ -90,22 +90,25 @@ impl StepDriver {
     ) -> StepReport {
         let wants_pre = self.calls != StepCalls::Execute;
         let wants_execute = self.calls != StepCalls::PreExecute;
-        let fills = in_place.filled() != (false, false);
-        // Checked once here: the phases are told so and do not check again.
-        let checked = match (fills, self.calls) {
+        let filled = in_place.filled();
+        // Checked once here: the phases take the checked input, never check again.
+        let checked = match (filled.any(), self.calls) {
             (true, StepCalls::PreExecuteThenExecute) => Err(Error::input(
                 InputCode::InvalidParams,
                 "an image filled in place feeds one phase: run pre-execute and execute as steps of their own",
             )),
-            _ => instance.check_input_in_place(input, &in_place),
+            _ => instance.checked(input, filled),
         };
-        if let Err(err) = checked {
-            return StepReport {
-                pre_execute: wants_pre.then(|| CallReport::refused(err.clone())),
-                execute: (wants_execute && !wants_pre).then(|| CallReport::refused(err)),
-                outcome: StepOutcome::Error,
-            };
-        }
+        let checked = match checked {
+            Ok(checked) => checked,
+            Err(err) => {
+                return StepReport {
+                    pre_execute: wants_pre.then(|| CallReport::refused(err.clone())),
+                    execute: (wants_execute && !wants_pre).then(|| CallReport::refused(err)),
+                    outcome: StepOutcome::Error,
+                };
+            }
+        };
         let (step, pid) = (input.step_index, input.pid.as_str());
         let before = self.hooks.then(|| session.clone());
         if self.hooks
@@ -115,16 +118,11 @@ impl StepDriver {
         }
         // The fills go to the one phase that runs; without fills each phase
         // takes the input's pixels as they are.
-        let mut in_place = fills.then_some(in_place);
-        let pre_execute = wants_pre.then(|| match in_place.take() {
-            Some(in_place) => instance.pre_execute_in_place_input(session, input, in_place, true),
-            None => instance.pre_execute_input(session, input, true),
-        });
+        let mut in_place = Some(in_place);
+        let mut fills = || in_place.take().unwrap_or_else(InPlace::none);
+        let pre_execute = wants_pre.then(|| instance.pre_execute_checked(session, checked, fills()));
         let pre_ok = pre_execute.as_ref().is_none_or(|report| report.result.is_ok());
-        let execute = (wants_execute && pre_ok).then(|| match in_place.take() {
-            Some(in_place) => instance.execute_in_place_input(session, input, in_place, true),
-            None => instance.execute_input(session, input, true),
-        });
+        let execute = (wants_execute && pre_ok).then(|| instance.execute_checked(session, checked, fills()));
         let outcome = outcome_of(pre_execute.as_ref(), execute.as_ref());
         if self.hooks
             && !instance.is_poisoned()

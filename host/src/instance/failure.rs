@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, LimitCode};
+use crate::error::{Error, InputCode, LimitCode};
+use crate::ingress::FillFailed;
 use crate::phase::Phase;
 use crate::sandbox::{Limits, Refusal};
 
@@ -26,6 +27,10 @@ pub(super) fn classify_failure(
     limits: &Limits,
     origin: &str,
 ) -> Error {
+    // A frame filled in place that could not be filled: the guest never ran.
+    if let Some(failed) = err.chain().find_map(|cause| cause.downcast_ref::<FillFailed>()) {
+        return Error::input(InputCode::ImageLoadFailed, failed.to_string());
+    }
     tracing::warn!(package = origin, phase = name, error = format!("{err:?}"), "guest call failed");
     let limit = |code, message: String| Error::Limit { code, message: format!("{message} during {name}") };
     let trap = err.downcast_ref::<wasmtime::Trap>().copied();

@@ -6,12 +6,14 @@ use wasmtime::Store;
 use wasmtime::component::{Func, Lift};
 
 use super::store::Live;
-use super::{Instance, OutputCheck};
+use super::{CheckedInput, Instance, OutputCheck};
 use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
-use crate::error::{Error, InputCode, Result};
-use crate::ingress::{InPlace, LoweredInput, check_images};
+use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::ingress::FillFailed;
+use crate::ingress::{InPlace, LoweredInput};
 use crate::instance::CallReport;
-use crate::params::{check_guide_info, check_params, with_defaults};
+use crate::params::with_defaults;
 use crate::phase::Phase;
 use crate::sandbox::HostState;
 use crate::session::Session;
@@ -45,7 +47,10 @@ impl Instance {
     /// place (see [`execute_in_place`](Self::execute_in_place)), the others
     /// carried in their pixels.
     pub fn execute_with(&mut self, session: &mut Session, input: &StepInput, in_place: InPlace<'_>) -> CallReport<ExecuteOutput> {
-        self.execute_in_place_input(session, input, in_place, false)
+        match self.checked(input, in_place.filled()) {
+            Ok(checked) => self.execute_checked(session, checked, in_place),
+            Err(err) => CallReport::refused(err),
+        }
     }
 
     /// [`pre_execute`](Self::pre_execute) with the images `in_place` names
@@ -56,62 +61,58 @@ impl Instance {
         input: &StepInput,
         in_place: InPlace<'_>,
     ) -> CallReport<PreExecuteOutput> {
-        self.pre_execute_in_place_input(session, input, in_place, false)
+        match self.checked(input, in_place.filled()) {
+            Ok(checked) => self.pre_execute_checked(session, checked, in_place),
+            Err(err) => CallReport::refused(err),
+        }
     }
 
     /// Host-side validation of a step input whose images `in_place` names are
     /// filled in place (their pixels empty).
     pub fn check_input_in_place(&self, input: &StepInput, in_place: &InPlace<'_>) -> Result<()> {
-        self.check_input_filled(input, in_place.filled())
+        self.checked(input, in_place.filled()).map(|_| ())
     }
 
-    pub(crate) fn check_input_filled(&self, input: &StepInput, filled: (bool, bool)) -> Result<()> {
-        self.check_pid(&input.pid)?;
-        let step = self.step(input.step_index)?;
-        check_images(input, filled)?;
-        check_guide_info(&input.guide_info)?;
-        check_params(step, &input.params, &self.patterns)
-    }
-
-    pub(crate) fn execute_in_place_input(
+    pub(crate) fn execute_checked(
         &mut self,
         session: &mut Session,
-        input: &StepInput,
+        checked: CheckedInput<'_>,
         in_place: InPlace<'_>,
-        input_checked: bool,
     ) -> CallReport<ExecuteOutput> {
         let rules = self.compiled.output_rules().clone();
-        let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
-        self.call_in_place(session, input, in_place, input_checked, Phase::Execute, &check, |live| live.execute)
+        let meta = &checked.input.image.meta;
+        let check = |out: &ExecuteOutput| rules.check_execute(out, meta);
+        self.call_step(session, checked, in_place, Phase::Execute, &check, |live| live.execute)
     }
 
-    pub(crate) fn pre_execute_in_place_input(
+    pub(crate) fn pre_execute_checked(
         &mut self,
         session: &mut Session,
-        input: &StepInput,
+        checked: CheckedInput<'_>,
         in_place: InPlace<'_>,
-        input_checked: bool,
     ) -> CallReport<PreExecuteOutput> {
         let rules = self.compiled.output_rules().clone();
-        let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, &input.image.meta);
-        self.call_in_place(session, input, in_place, input_checked, Phase::PreExecute, &check, |live| live.pre_execute)
+        let meta = &checked.input.image.meta;
+        let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, meta);
+        self.call_step(session, checked, in_place, Phase::PreExecute, &check, |live| live.pre_execute)
     }
 
-    /// A step call whose images may be filled in place: the input is lowered
-    /// by [`LoweredInput`] through the export as a plain function.
-    #[allow(clippy::too_many_arguments)]
-    fn call_in_place<T: Lift + Send + Sync + 'static>(
+    /// The one way a step runs: the checked input lowered by [`LoweredInput`]
+    /// through the export as a plain function, its images carried or filled
+    /// in place, the step's defaults added beside the caller's params (the
+    /// frame is never copied to add them). A fill that fails stops the call
+    /// before the guest runs ([`FillFailed`], reported as 1002).
+    fn call_step<T: Lift + Send + Sync + 'static>(
         &mut self,
         session: &mut Session,
-        input: &StepInput,
+        checked: CheckedInput<'_>,
         in_place: InPlace<'_>,
-        input_checked: bool,
         phase: Phase,
         check: &OutputCheck<'_, T>,
         export: fn(&Live) -> Func,
     ) -> CallReport<T> {
-        if !input_checked && let Err(err) = self.check_input_filled(input, in_place.filled()) {
-            return CallReport::refused(err);
+        if in_place.filled() != checked.filled {
+            return CallReport::refused(Error::host("the images filled in place are not the ones the input was checked for"));
         }
         if self.live.is_none()
             && let Err(err) = self.restart()
@@ -121,32 +122,14 @@ impl Instance {
         let Some(func) = self.live.as_ref().map(export) else {
             return CallReport::refused(Error::host("the instance has no store"));
         };
-        // Defaults are added to the params only; the images are never copied.
+        let input = checked.input;
         let defaults = self.step(input.step_index).ok().and_then(|step| with_defaults(step, &input.params));
         let params = defaults.as_deref().unwrap_or(&input.params);
         let lowered = LoweredInput::new(input, params, in_place);
-        let mut fill_failed = None;
         let call = |_: &Guest, store: &mut Store<HostState>| {
             let typed = func.typed::<(&LoweredInput<'_>,), (std::result::Result<T, AlgorithmError>,)>(&*store)?;
-            match typed.call(&mut *store, (&lowered,)) {
-                Ok((out,)) => Ok(out),
-                Err(err) => match lowered.fill_error() {
-                    // The guest never ran: not its failure.
-                    Some(fill_err) => {
-                        fill_failed = Some(fill_err);
-                        Ok(Err(AlgorithmError { code: crate::types::ErrorCode::ImageLoadFailed, message: String::new() }))
-                    }
-                    None => Err(err),
-                },
-            }
+            typed.call(&mut *store, (&lowered,)).map(|(out,)| out)
         };
-        let mut report = self.run(Some(session), phase, check, Box::new(call));
-        if let Some(err) = fill_failed {
-            // The guest allocated the frame and was never called: its store
-            // is replaced rather than trusted with the block it lost.
-            self.live = None;
-            report.result = Err(Error::input(InputCode::ImageLoadFailed, format!("the frame could not be filled: {err}")));
-        }
-        report
+        self.run(Some(session), phase, check, Box::new(call))
     }
 }

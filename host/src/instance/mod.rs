@@ -10,8 +10,7 @@ use wasmtime::Store;
 use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::compiled::Compiled;
 use crate::error::{Error, InputCode, Result};
-use crate::image::check_image;
-use crate::ingress::InPlace;
+use crate::ingress::{Filled, InPlace, check_images};
 use crate::params::{Patterns, check_guide_info, check_params, params_from_json_with};
 use crate::phase::Phase;
 use crate::sandbox::{HostState, Limits};
@@ -57,6 +56,15 @@ type OutputCheck<'a, T> = dyn Fn(&T) -> Result<()> + 'a;
 /// The check of calls whose output needs none.
 fn accept<T>(_: &T) -> Result<()> {
     Ok(())
+}
+
+/// A step input checked by [`Instance::checked`] for the images it says are
+/// filled in place: the only input a step call takes, so no call runs on an
+/// unchecked one and none is checked twice.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckedInput<'a> {
+    input: &'a StepInput,
+    filled: Filled,
 }
 
 type GuestCall<'a, T> = dyn FnOnce(&Guest, &mut Store<HostState>) -> wasmtime::Result<Result<T, AlgorithmError>> + 'a;
@@ -135,56 +143,13 @@ impl Instance {
     /// Run `pre-execute` for one step of the session's part. The output is
     /// checked against the host's [`OutputRules`](crate::sandbox::OutputRules).
     pub fn pre_execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<PreExecuteOutput> {
-        self.pre_execute_input(session, input, false)
-    }
-
-    /// [`pre_execute`](Self::pre_execute) of an input the caller has put
-    /// through [`check_input`](Self::check_input) already.
-    pub(crate) fn pre_execute_input(
-        &mut self,
-        session: &mut Session,
-        input: &StepInput,
-        input_checked: bool,
-    ) -> CallReport<PreExecuteOutput> {
-        if self.misses_defaults(input) {
-            // Defaults go to the guest beside the caller's params; the frame
-            // is lowered from where it is, never copied to add them.
-            return self.pre_execute_in_place_input(session, input, InPlace::none(), input_checked);
-        }
-        let rules = self.compiled.output_rules().clone();
-        let check = |out: &PreExecuteOutput| rules.check_pre_execute(out, &input.image.meta);
-        self.call_step(session, input, input_checked, Phase::PreExecute, &check, |alg, store, input| {
-            alg.call_pre_execute(store, input)
-        })
+        self.pre_execute_with(session, input, InPlace::none())
     }
 
     /// Run `execute` for one step of the session's part. The output is checked
     /// against the host's [`OutputRules`](crate::sandbox::OutputRules).
     pub fn execute(&mut self, session: &mut Session, input: &StepInput) -> CallReport<ExecuteOutput> {
-        self.execute_input(session, input, false)
-    }
-
-    /// [`execute`](Self::execute) of an input the caller has put through
-    /// [`check_input`](Self::check_input) already.
-    pub(crate) fn execute_input(
-        &mut self,
-        session: &mut Session,
-        input: &StepInput,
-        input_checked: bool,
-    ) -> CallReport<ExecuteOutput> {
-        if self.misses_defaults(input) {
-            return self.execute_in_place_input(session, input, InPlace::none(), input_checked);
-        }
-        let rules = self.compiled.output_rules().clone();
-        let check = |out: &ExecuteOutput| rules.check_execute(out, &input.image.meta);
-        self.call_step(session, input, input_checked, Phase::Execute, &check, |alg, store, input| alg.call_execute(store, input))
-    }
-
-    /// Whether the step declares defaults the input's params leave out.
-    fn misses_defaults(&self, input: &StepInput) -> bool {
-        self.step(input.step_index).is_ok_and(|step| {
-            step.params.iter().any(|spec| spec.default.is_some() && !input.params.iter().any(|p| p.name == spec.name))
-        })
+        self.execute_with(session, input, InPlace::none())
     }
 
     /// Run `reset` for the session.
@@ -228,29 +193,19 @@ impl Instance {
 
     /// Host-side validation of a step input; see [`Instance`].
     pub fn check_input(&self, input: &StepInput) -> Result<()> {
-        self.check_pid(&input.pid)?;
-        let step = self.step(input.step_index)?;
-        check_image(&input.image)?;
-        if let Some(guide) = &input.guide_image {
-            check_image(guide)?;
-        }
-        check_guide_info(&input.guide_info)?;
-        check_params(step, &input.params, &self.patterns)
+        self.checked(input, Filled::default()).map(|_| ())
     }
 
-    fn call_step<T>(
-        &mut self,
-        session: &mut Session,
-        input: &StepInput,
-        input_checked: bool,
-        phase: Phase,
-        check: &OutputCheck<'_, T>,
-        f: impl FnOnce(&Guest, &mut Store<HostState>, &StepInput) -> wasmtime::Result<Result<T, AlgorithmError>>,
-    ) -> CallReport<T> {
-        if !input_checked && let Err(err) = self.check_input(input) {
-            return CallReport::refused(err);
-        }
-        self.call(Some(session), phase, check, Box::new(|alg, store| f(alg, store, input)))
+    /// Check `input` for a call whose images `filled` says are filled in
+    /// place: the product id, the step, the images, the guide info and the
+    /// params. What passes is a [`CheckedInput`], which the calls take.
+    pub(crate) fn checked<'a>(&self, input: &'a StepInput, filled: Filled) -> Result<CheckedInput<'a>> {
+        self.check_pid(&input.pid)?;
+        let step = self.step(input.step_index)?;
+        check_images(input, filled)?;
+        check_guide_info(&input.guide_info)?;
+        check_params(step, &input.params, &self.patterns)?;
+        Ok(CheckedInput { input, filled })
     }
 
     /// Replace a poisoned store with a fresh one, set up again if it had been.
@@ -337,7 +292,9 @@ impl Instance {
                 // starts a fresh one.
                 self.live = None;
                 let err = classify_failure(err, phase.name(), phase, refused, &limits, self.compiled.origin());
-                crate::audit::guest_failure(self.compiled.origin(), phase.name(), &err);
+                if err.kind() != crate::error::ErrorKind::InvalidInput {
+                    crate::audit::guest_failure(self.compiled.origin(), phase.name(), &err);
+                }
                 Err(err)
             }
         };
