@@ -32,6 +32,7 @@
 //! | [`image`] | loading and checking frames |
 //! | [`audit`] | the audit log's events |
 //! | [`types`] | the contract's types, generated from `wit/` |
+//! | [`wire`] | the platform's JSON for verdicts, rects, outputs and `info` |
 //!
 //! Cargo features, all on by default; an embedder that needs only the runner
 //! turns them off with `default-features = false`:
@@ -97,6 +98,7 @@ mod session;
 pub mod station;
 mod step;
 pub mod trust;
+pub mod wire;
 
 pub use crate::admission::{Admission, Verified};
 pub use crate::bindings::types;

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::protocol::{self, Call};
+use super::protocol::Call;
 use crate::error::{Error, InputCode, Result};
 use crate::runner::Runner;
 use crate::station::{ActiveVersion, Station};
 use crate::types::AlgorithmInfo;
+use crate::wire;
 
 /// The package of [`super::serve`] and its `get-info`.
 #[derive(Debug)]
@@ -181,36 +182,22 @@ impl Backend {
     /// description (1001 when nothing is active).
     pub(super) fn info_data(&self, pid: &str) -> Result<Map<String, Value>> {
         let station = match self {
-            Backend::Package(target) => return Ok(protocol::info_data(target.info())),
+            Backend::Package(target) => return Ok(wire::info_data(target.info())),
             Backend::Station(station) => station,
         };
         if !pid.is_empty() {
-            return Ok(protocol::info_data(station.route(pid)?.info()));
+            return Ok(wire::info_data(station.route(pid)?.info()));
         }
         let versions = station.versions();
         let pids: Vec<&String> = versions.keys().collect();
         match distinct(&versions).as_slice() {
             [] => Err(Error::input(InputCode::InvalidPid, "no product id is active on this station")),
             [only] => {
-                let mut data = protocol::info_data(only.info());
+                let mut data = wire::info_data(only.info());
                 data.insert("supported_pids".into(), json!(pids));
                 Ok(data)
             }
-            _ => {
-                let mut data = Map::new();
-                data.insert("name".into(), json!("station"));
-                data.insert("version".into(), json!(""));
-                data.insert(
-                    "description".into(),
-                    json!(format!("{} product ids served by several packages: see `pids`", pids.len())),
-                );
-                data.insert("supported_pids".into(), json!(pids));
-                data.insert("steps".into(), json!([]));
-                let each: Map<String, Value> =
-                    versions.iter().map(|(pid, v)| (pid.clone(), Value::Object(protocol::info_data(v.info())))).collect();
-                data.insert("pids".into(), Value::Object(each));
-                Ok(data)
-            }
+            _ => Ok(wire::station_info_data(versions.iter().map(|(pid, version)| (pid, version.info())))),
         }
     }
 

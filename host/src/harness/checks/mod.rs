@@ -27,7 +27,8 @@ use crate::params::params_from_json;
 use crate::phase::Phase;
 use crate::session::Session;
 use crate::step::{StepCalls, StepDriver};
-use crate::types::{ExecuteOutput, Image, Rect, StepInput, StepSpec, Verdict};
+use crate::types::{ExecuteOutput, Image, Rect, StepInput, StepSpec};
+use crate::wire::verdict_name;
 
 /// Collects results and feeds the progress callback.
 struct Run<'p> {
@@ -58,15 +59,6 @@ impl Run<'_> {
 
 fn describe(err: &Error) -> String {
     format!("[{}] {err}", err.code())
-}
-
-/// The platform's name of a verdict, as `serve` writes it; here too so the
-/// harness builds without the `serve` feature.
-fn verdict_name(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Ok => "OK",
-        Verdict::Ng => "NG",
-    }
 }
 
 /// Whether an error is a sandbox stop (a trap or a limit), which a conformant

@@ -6,10 +6,7 @@ use serde_json::{Map, Value, json};
 
 mod replies;
 
-pub use self::replies::{
-    CAPABILITIES, Shape, error, execute_data, hello, info_data, now_ms, pong, pre_data, rect_json, result, result_error,
-    shutdown_ack, verdict_name,
-};
+pub use self::replies::{CAPABILITIES, Shape, error, hello, now_ms, pong, result, result_error, shutdown_ack};
 use crate::error::{ErrorCode, InputCode};
 use crate::params::{GuideInfoError, JsonRefusal, MAX_JSON_VALUES, guide_info_from_json, parse_bounded};
 use crate::phase::Phase;

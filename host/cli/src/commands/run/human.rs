@@ -4,8 +4,8 @@
 use pv_host::ResourceUsage;
 use pv_host::image::format_name;
 use pv_host::sandbox::LogRecord;
-use pv_host::serve::protocol::verdict_name;
 use pv_host::types::{Rect, Verdict};
+use pv_host::wire::verdict_name;
 
 use super::RunOutcome;
 use super::json::{level_name, ms};

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use pv_host::serve::protocol;
 use pv_host::types::LogLevel;
+use pv_host::wire;
 use pv_host::{CallReport, ResourceUsage};
 
 use super::RunOutcome;
@@ -56,7 +56,7 @@ pub(super) fn result_json(outcome: &RunOutcome) -> Value {
     data.insert("step_index".into(), json!(outcome.input.step_index));
     if let Ok(pre) = &outcome.pre.result {
         data.insert("pre_message".into(), json!(pre.message));
-        data.insert("calibration_rects".into(), pre.calibration_rects.iter().map(protocol::rect_json).collect());
+        data.insert("calibration_rects".into(), pre.calibration_rects.iter().map(wire::rect_json).collect());
     }
     let mut diagnostics = outcome.pre.diagnostics.clone();
     if let Some(exec) = &outcome.exec {
@@ -65,7 +65,7 @@ pub(super) fn result_json(outcome: &RunOutcome) -> Value {
         resources.insert("execute".into(), usage_json(&exec.usage));
         diagnostics.extend(exec.diagnostics.clone());
         if let Ok(out) = &exec.result {
-            data.extend(protocol::execute_data(out));
+            data.extend(wire::execute_data(out));
         }
     }
     let failure = outcome.pre.result.as_ref().err().or(outcome.exec.as_ref().and_then(|e| e.result.as_ref().err()));
