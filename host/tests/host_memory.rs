@@ -307,8 +307,8 @@ fn an_encoded_frame_is_not_read_before_its_memory_is_reserved() {
     eprintln!(".bin opened: peak {peak} bytes, memory bound {}", opened.memory_bound());
     assert!(peak <= 64 << 10, "opening read the file: {peak} bytes");
     assert!(opened.memory_bound() >= 200 << 20, "the bound covers the bytes to read");
-    // Loading then reads and refuses it (no image in it).
-    assert_eq!(opened.load().map_err(|e| e.code().number()).err(), Some(1002));
+    // Reading its pixels then refuses it (no image in it).
+    assert_eq!(opened.pixels(|| {}).map(|_| ()).map_err(|e| e.code().number()).err(), Some(1002));
 
     // A 640x480 meta: 200 MB is more than such an image could need encoded,
     // refused before anything is read.

@@ -35,8 +35,8 @@ mod reservation;
 
 pub use self::config::{DEFAULT_QUEUE, Isolation, RunnerConfig};
 pub use self::metrics::{LATENCY_BUCKETS_MS, Metrics};
-pub use self::reservation::Reservation;
 use self::reservation::{Admitted, CallOp, Place, QueueTicket};
+pub use self::reservation::{Prepared, Reservation, StepKey};
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome};
 use crate::error::{Error, ErrorCode, InputCode, Result};
 use crate::ingress::InPlace;
@@ -161,17 +161,23 @@ impl Runner {
 
     /// Run `on-step-start` on its own.
     pub async fn on_step_start(&self, session_id: &str, step_index: u32, pid: String) -> CallReport<()> {
-        self.call(session_id, Phase::OnStepStart, Some((step_index, pid.clone())), move |instance, session| {
-            instance.on_step_start(session, step_index, &pid)
-        })
+        self.call(
+            session_id,
+            Phase::OnStepStart,
+            Some(StepKey { index: step_index, pid: pid.clone() }),
+            move |instance, session| instance.on_step_start(session, step_index, &pid),
+        )
         .await
     }
 
     /// Run `on-step-finish` on its own.
     pub async fn on_step_finish(&self, session_id: &str, step_index: u32, pid: String, outcome: StepOutcome) -> CallReport<()> {
-        self.call(session_id, Phase::OnStepFinish, Some((step_index, pid.clone())), move |instance, session| {
-            instance.on_step_finish(session, step_index, &pid, outcome)
-        })
+        self.call(
+            session_id,
+            Phase::OnStepFinish,
+            Some(StepKey { index: step_index, pid: pid.clone() }),
+            move |instance, session| instance.on_step_finish(session, step_index, &pid, outcome),
+        )
         .await
     }
 
@@ -223,12 +229,12 @@ impl Runner {
     }
 
     /// The step and the work of a `pre-execute` call.
-    fn pre_execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<PreExecuteOutput>) {
+    fn pre_execute_op(&self, input: StepInput) -> (StepKey, impl CallOp<PreExecuteOutput>) {
         self.step_op(input, StepCalls::PreExecute, |step| step.pre_execute)
     }
 
     /// The step and the work of an `execute` call.
-    fn execute_op(&self, input: StepInput) -> ((u32, String), impl CallOp<ExecuteOutput>) {
+    fn execute_op(&self, input: StepInput) -> (StepKey, impl CallOp<ExecuteOutput>) {
         self.step_op(input, StepCalls::Execute, |step| step.execute)
     }
 
@@ -239,9 +245,9 @@ impl Runner {
         input: StepInput,
         calls: StepCalls,
         report_of: impl FnOnce(StepReport) -> Option<CallReport<T>> + Send + 'static,
-    ) -> ((u32, String), impl CallOp<T>) {
-        let step = (input.step_index, input.pid.clone());
-        (step, self.in_place_op(calls, move || Ok((input, InPlace::none(), ())), report_of))
+    ) -> (StepKey, impl CallOp<T>) {
+        let step = StepKey::of(&input);
+        (step, self.in_place_op(calls, move || Ok(Prepared { input, in_place: InPlace::none(), held: () }), report_of))
     }
 
     /// [`step_op`](Self::step_op) for an input that `prepare` makes on the
@@ -251,12 +257,12 @@ impl Runner {
     fn in_place_op<T, G: Send + 'static>(
         &self,
         calls: StepCalls,
-        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+        prepare: impl FnOnce() -> Result<Prepared<G>> + Send + 'static,
         report_of: impl FnOnce(StepReport) -> Option<CallReport<T>> + Send + 'static,
     ) -> impl CallOp<T> {
         let driver = StepDriver::new(calls).with_hooks(self.inner.config.step_hooks);
         move |instance: &mut Instance, session: &mut Session| {
-            let (input, in_place, _held) = match prepare() {
+            let Prepared { input, in_place, held: _held } = match prepare() {
                 Ok(prepared) => prepared,
                 Err(err) => return CallReport::refused(err),
             };
@@ -272,7 +278,7 @@ impl Runner {
         &self,
         session_id: &str,
         phase: Phase,
-        step: Option<(u32, String)>,
+        step: Option<StepKey>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
         match self.admit(session_id, phase, step).await {
@@ -289,7 +295,7 @@ impl Runner {
         &self,
         session_id: &str,
         phase: Phase,
-        step: Option<(u32, String)>,
+        step: Option<StepKey>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
         let admitted = match block_on(self.admit(session_id, phase, step)) {
@@ -305,7 +311,7 @@ impl Runner {
 
     /// Find the session and take a concurrency permit, waiting in the queue
     /// for one if there is room (else error 3001, counted).
-    async fn admit(&self, session_id: &str, phase: Phase, step: Option<(u32, String)>) -> Result<Admitted> {
+    async fn admit(&self, session_id: &str, phase: Phase, step: Option<StepKey>) -> Result<Admitted> {
         self.reserve(session_id)?.admitted(phase, step).await
     }
 

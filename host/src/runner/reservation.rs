@@ -16,6 +16,35 @@ use crate::session::Session;
 use crate::step::StepCalls;
 use crate::types::{ExecuteOutput, PreExecuteOutput, StepInput};
 
+/// The step a call runs, as traces name it: its index and product id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StepKey {
+    /// The step's index (from 1).
+    pub index: u32,
+    /// The product id.
+    pub pid: String,
+}
+
+impl StepKey {
+    /// The step `input` is for.
+    pub fn of(input: &StepInput) -> Self {
+        StepKey { index: input.step_index, pid: input.pid.clone() }
+    }
+}
+
+/// A call's input made on the thread that runs the call (see
+/// [`Reservation::execute_prepared`]): the input, the images it fills in
+/// place, and whatever must be held until the call ends (a memory
+/// reservation, say).
+pub struct Prepared<G> {
+    /// The step's input; the images `in_place` fills have empty pixels.
+    pub input: StepInput,
+    /// The images written straight into the guest's memory.
+    pub in_place: InPlace<'static>,
+    /// Held until the call ends, then dropped.
+    pub held: G,
+}
+
 /// A call's place on a [`Runner`], taken by [`Runner::reserve`] before its input
 /// is prepared: a running slot, or a place in the queue that [`ready`](Self::ready)
 /// turns into one.
@@ -75,21 +104,21 @@ impl Reservation {
     /// straight into the guest's memory, on the thread that runs the call
     /// (see [`Instance::execute_in_place`](crate::Instance::execute_in_place)).
     pub async fn execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<ExecuteOutput> {
-        let step = (input.step_index, input.pid.clone());
-        self.execute_prepared(step, move || Ok((input, in_place, ()))).await
+        let step = StepKey::of(&input);
+        self.execute_prepared(step, move || Ok(Prepared { input, in_place, held: () })).await
     }
 
     /// [`execute_in_place`](Self::execute_in_place) of an input that
     /// `prepare` makes on the thread that runs the call, once the call holds
     /// its running slot: a caller whose input needs blocking work (opening
     /// files) does it there rather than on a thread of its own. `step` (index
-    /// and product id) names the call in traces; what `prepare` returns beside
-    /// the input is held until the call ends. An error of `prepare` is the
+    /// and product id) names the call in traces; what `prepare` holds beside
+    /// the input ([`Prepared::held`]) is held until the call ends. An error of `prepare` is the
     /// call's.
     pub async fn execute_prepared<G: Send + 'static>(
         self,
-        step: (u32, String),
-        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+        step: StepKey,
+        prepare: impl FnOnce() -> Result<Prepared<G>> + Send + 'static,
     ) -> CallReport<ExecuteOutput> {
         let op = self.runner.in_place_op(StepCalls::Execute, prepare, |step| step.execute);
         self.run(Phase::Execute, Some(step), op).await
@@ -98,22 +127,22 @@ impl Reservation {
     /// [`pre_execute`](Self::pre_execute) with the images `in_place` names
     /// written straight into the guest's memory (see [`Self::execute_in_place`]).
     pub async fn pre_execute_in_place(self, input: StepInput, in_place: InPlace<'static>) -> CallReport<PreExecuteOutput> {
-        let step = (input.step_index, input.pid.clone());
-        self.pre_execute_prepared(step, move || Ok((input, in_place, ()))).await
+        let step = StepKey::of(&input);
+        self.pre_execute_prepared(step, move || Ok(Prepared { input, in_place, held: () })).await
     }
 
     /// [`pre_execute_in_place`](Self::pre_execute_in_place) of an input that
     /// `prepare` makes on the call's thread (see [`Self::execute_prepared`]).
     pub async fn pre_execute_prepared<G: Send + 'static>(
         self,
-        step: (u32, String),
-        prepare: impl FnOnce() -> Result<(StepInput, InPlace<'static>, G)> + Send + 'static,
+        step: StepKey,
+        prepare: impl FnOnce() -> Result<Prepared<G>> + Send + 'static,
     ) -> CallReport<PreExecuteOutput> {
         let op = self.runner.in_place_op(StepCalls::PreExecute, prepare, |step| step.pre_execute);
         self.run(Phase::PreExecute, Some(step), op).await
     }
 
-    async fn run<T: Send + 'static>(self, phase: Phase, step: Option<(u32, String)>, op: impl CallOp<T>) -> CallReport<T> {
+    async fn run<T: Send + 'static>(self, phase: Phase, step: Option<StepKey>, op: impl CallOp<T>) -> CallReport<T> {
         let inner = Arc::clone(&self.runner.inner);
         match self.admitted(phase, step).await {
             Ok(admitted) => admitted.run_async(&inner, op).await,
@@ -122,7 +151,7 @@ impl Reservation {
     }
 
     /// Wait for a running slot, then hold it as an admitted call.
-    pub(super) async fn admitted(mut self, phase: Phase, step: Option<(u32, String)>) -> Result<Admitted> {
+    pub(super) async fn admitted(mut self, phase: Phase, step: Option<StepKey>) -> Result<Admitted> {
         self.ready().await?;
         let Place::Running(permit) = self.place else {
             return Err(Error::host("the reservation holds no slot"));
@@ -134,8 +163,8 @@ impl Reservation {
             version = inner.package.manifest().map(|m| m.version.to_string()),
             session = self.session_id.as_str(),
             phase = %phase,
-            step = step.as_ref().map(|(index, _)| *index),
-            pid = step.as_ref().map(|(_, pid)| pid.as_str()),
+            step = step.as_ref().map(|step| step.index),
+            pid = step.as_ref().map(|step| step.pid.as_str()),
         );
         Ok(Admitted { slot: self.slot, permit, span })
     }

@@ -8,12 +8,13 @@ use serde_json::{Map, Value};
 use tokio::io::AsyncWrite;
 
 use super::backend::{Sessions, Target};
-use super::input::preparer;
+use super::input::{PreparedCall, prepare_call};
 use super::protocol::{self, Call, EXCEPTION_ERROR_CODE, PROTOCOL_ERROR_CODE, Shape};
 use super::{Context, ServeConfig, Task};
 use crate::error::{Error, ErrorKind};
 use crate::phase::Phase;
 use crate::runner::{Reservation, Runner};
+use crate::wire;
 
 /// The reply to a failed call, as the platform reads it: a crashed guest is an
 /// `error` frame 1009 (the platform's exception), everything else a result with
@@ -116,23 +117,20 @@ async fn run_phase<W>(
         (phase @ (Phase::PreExecute | Phase::Execute), Some(reservation)) => {
             let mut params = context.station_params(target.info(), call.step_index);
             params.extend(call.user_params.clone());
-            let (step, prepare) = match preparer(context, target, call, &call.pid, params) {
+            let PreparedCall { step, prepare } = match prepare_call(context, target, call, &call.pid, params) {
                 Ok(prepared) => prepared,
                 Err(err) => return error_reply(request_id, shape, &err),
             };
             if phase == Phase::PreExecute {
                 match reservation.pre_execute_prepared(step, prepare).await.result {
-                    Ok(out) => protocol::result(request_id, shape, &out.message, protocol::pre_data(&out)),
+                    Ok(out) => protocol::result(request_id, shape, &out.message, wire::pre_data(&out)),
                     Err(err) => error_reply(request_id, shape, &err),
                 }
             } else {
                 match reservation.execute_prepared(step, prepare).await.result {
-                    Ok(out) => protocol::result(
-                        request_id,
-                        shape,
-                        out.ng_reason.as_deref().unwrap_or("OK"),
-                        protocol::execute_data(&out),
-                    ),
+                    Ok(out) => {
+                        protocol::result(request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), wire::execute_data(&out))
+                    }
                     Err(err) => error_reply(request_id, shape, &err),
                 }
             }
@@ -188,14 +186,14 @@ where
     Task::Run(Box::pin(async move {
         let shape = Shape::Step(call.step_index);
         let params = context.station_params(target.info(), call.step_index);
-        let reply = match preparer(&context, &target, &call, &pid, params) {
+        let reply = match prepare_call(&context, &target, &call, &pid, params) {
             Err(err) => {
                 drop(reservation);
                 error_reply(&request_id, shape, &err)
             }
-            Ok((step, prepare)) => match reservation.execute_prepared(step, prepare).await.result {
+            Ok(PreparedCall { step, prepare }) => match reservation.execute_prepared(step, prepare).await.result {
                 Ok(out) => {
-                    protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), protocol::execute_data(&out))
+                    protocol::result(&request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), wire::execute_data(&out))
                 }
                 Err(err) => error_reply(&request_id, shape, &err),
             },

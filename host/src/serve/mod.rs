@@ -60,11 +60,11 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use self::backend::{Backend, Sessions};
 use self::frame::{FrameError, FrameReader, write_frame};
+use self::input::ImageBudget;
 use self::protocol::{Call, Generation, PROTOCOL_ERROR_CODE, Request};
 use crate::error::Error;
 use crate::runner::Runner;
@@ -181,14 +181,10 @@ struct Context<W> {
     backend: Backend,
     shm_dir: PathBuf,
     params: Map<String, Value>,
-    budget: Arc<Semaphore>,
-    budget_units: u32,
+    budget: ImageBudget,
     stats: Arc<ServeStats>,
     out: Arc<Out<W>>,
 }
-
-/// Bytes per unit of the image memory budget (a semaphore counts in `u32`).
-const BUDGET_UNIT: u64 = 1024;
 
 /// What a server serves, made while the server already answers (see
 /// [`serve_loading`]).
@@ -372,13 +368,11 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let budget_units = (config.max_image_bytes_in_flight / BUDGET_UNIT).clamp(1, u64::from(u32::MAX >> 1)) as u32;
     let context = Arc::new(Context {
         backend,
         shm_dir: config.shm_dir.clone(),
         params: config.params.clone(),
-        budget: Arc::new(Semaphore::new(budget_units as usize)),
-        budget_units,
+        budget: ImageBudget::new(config.max_image_bytes_in_flight),
         stats: Arc::clone(&config.stats),
         out,
     });

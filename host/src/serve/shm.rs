@@ -9,8 +9,9 @@
 //! FIFO), checks on the handle that it is a regular file within the size cap,
 //! and reads only the `.npy` header (of an encoded file, nothing): what the
 //! host will need is known from the file's size and the meta's
-//! ([`Opened::memory_bound`]); [`Opened::load`] then reads and produces the
-//! pixels.
+//! ([`Opened::memory_bound`]); [`Opened::pixels`] then gives the pixels, a
+//! `.npy`'s read straight into the guest's memory during the call, an encoded
+//! file's decoded.
 //!
 //! An encoded file larger than an image of its meta's size could need
 //! ([`max_encoded_bytes`]: 9 bytes a pixel, more than PNG's widest layout
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use super::npy::{MAX_NPY_HEADER_BYTES, npy_header_len, parse_npy_header};
 use super::protocol::{ImageMetaJson, ImageRef};
+use crate::durable;
 use crate::error::{Error, InputCode, Result};
 use crate::image::{MAX_IMAGE_BYTES, MAX_IMAGE_DIMENSION, check_image, decode_image};
 use crate::ingress::FillPixels;
@@ -94,19 +96,6 @@ pub struct Opened {
     shm_id: String,
 }
 
-/// How the platform's files are opened: never through a symbolic link (the
-/// last component), never blocking (a FIFO would wait for a writer).
-fn open_file(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
-    }
-    options.open(path)
-}
-
 /// Open the file `image` names in `dir`: `<stem>.npy` first, then `<stem>.bin`.
 /// Refused with 1002: an empty id, no such file, a symbolic link, anything but a
 /// regular file, a file over [`MAX_IMAGE_BYTES`], an empty file, a `.npy` whose
@@ -118,13 +107,16 @@ pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
     let mut found = None;
     for (suffix, npy) in [(".npy", true), (".bin", false)] {
         let path = dir.join(format!("{stem}{suffix}"));
-        match open_file(&path) {
-            Ok(file) => {
-                found = Some((path, file, npy));
+        // Never through a symbolic link, never blocking (a FIFO would wait for
+        // a writer); the type and size come from the open handle, so what was
+        // checked is what is read.
+        match durable::open_regular(&path, false) {
+            Ok((file, size)) => {
+                found = Some((path, file, size, npy));
                 break;
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) if err.raw_os_error() == Some(ELOOP) => {
+            Err(err) if durable::is_link_refused(&err) => {
                 return Err(load_failed(format!("{} is a symbolic link; only regular files are read", path.display())));
             }
             Err(err) => {
@@ -132,19 +124,13 @@ pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
             }
         }
     }
-    let Some((path, file, npy)) = found else {
+    let Some((path, file, size, npy)) = found else {
         return Err(load_failed(format!(
             "no image {:?} in {} (looked for {stem}.npy and {stem}.bin)",
             image.shm_id,
             dir.display()
         )));
     };
-    // The type and size come from the open handle: what was checked is what is read.
-    let stat = file.metadata().map_err(|err| load_failed(format!("cannot stat {}: {err}", path.display())))?;
-    if !stat.file_type().is_file() {
-        return Err(load_failed(format!("{} is not a regular file", path.display())));
-    }
-    let size = stat.len();
     if size == 0 {
         return Err(load_failed(format!("{} is empty", path.display())));
     }
@@ -177,11 +163,6 @@ pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
 pub fn max_encoded_bytes(width: u32, height: u32) -> u64 {
     u64::from(width) * u64::from(height) * 9 + (1 << 20)
 }
-
-#[cfg(unix)]
-const ELOOP: i32 = libc::ELOOP;
-#[cfg(not(unix))]
-const ELOOP: i32 = -1;
 
 fn open_npy(path: &Path, mut file: File, size: u64, bgr: bool) -> Result<Stored> {
     let fail = |message: String| load_failed(format!("{}: {message}", path.display()));
@@ -271,16 +252,15 @@ impl Opened {
     }
 
     /// The most host memory loading may take, known before anything is read:
-    /// for a `.npy`, its pixels; for an encoded file, its bytes plus the
+    /// for a `.npy`, none (its pixels go to the guest, under the guest's memory
+    /// cap); for an encoded file, its bytes plus the
     /// decoded pixels at 8 bytes a pixel (the widest layout the decoder may
     /// use) of the meta's size, capped by the decoder's own allocation limit
     /// (that limit when the meta gives no size; the image must then agree with
     /// the size it declares or is refused, 1006, before it is decoded).
     pub fn memory_bound(&self) -> u64 {
         match &self.stored {
-            Stored::Npy { format, height, width, .. } => {
-                u64::from(*width) * u64::from(*height) * crate::image::channels(*format) as u64
-            }
+            Stored::Npy { .. } => 0,
             Stored::Encoded { size, .. } => {
                 let decoded = match (self.meta.width, self.meta.height) {
                     (Some(width), Some(height)) => u64::from(width) * u64::from(height) * 8,
@@ -291,69 +271,60 @@ impl Opened {
         }
     }
 
-    /// Whether the pixels are read as they are stored (a `.npy`), so that
-    /// [`in_place`](Self::in_place) can read them straight into the guest.
-    pub fn is_npy(&self) -> bool {
-        matches!(self.stored, Stored::Npy { .. })
-    }
-
-    /// For a `.npy`: the image with its meta and no pixels, and the fill that
-    /// reads the payload into the slice it is given (the guest's memory, see
-    /// [`crate::InPlace`]): one read, one copy from the page cache. `on_read`
-    /// runs when the read starts. A file cut short since it was opened fails
-    /// the fill (the call then fails with 1002). An encoded file is handed
-    /// back: it must be [`load`](Self::load)ed.
-    pub fn in_place(
-        self,
-        on_read: impl FnOnce() + Send + 'static,
-    ) -> std::result::Result<(Image, FillPixels<'static>), Box<Opened>> {
-        let Stored::Npy { height, width, format, mut file } = self.stored else {
-            return Err(Box::new(self));
-        };
-        let meta = ImageMeta {
+    /// The image's pixels: a `.npy`'s are read during the call straight into
+    /// the guest's memory ([`Pixels::InPlace`]: the image with its meta and
+    /// no pixels, and the fill that reads the payload into the slice it is
+    /// given, one read, one copy from the page cache; a file cut short since
+    /// it was opened fails the fill, and the call with 1002); an encoded
+    /// file's are read and decoded now ([`Pixels::Decoded`], 1002 when they
+    /// cannot be). `on_read` runs when the file's pixels are read.
+    pub fn pixels(self, on_read: impl FnOnce() + Send + 'static) -> Result<Pixels> {
+        let meta = self.meta;
+        let with_meta = |width, height, format| ImageMeta {
             width,
             height,
             format,
-            timestamp_ms: self.meta.timestamp_ms.unwrap_or(0),
-            camera_id: self.meta.camera_id.clone().unwrap_or_default(),
+            timestamp_ms: meta.timestamp_ms.unwrap_or(0),
+            camera_id: meta.camera_id.clone().unwrap_or_default(),
         };
         let path = self.path;
-        let fill: FillPixels<'static> = Box::new(move |pixels: &mut [u8]| {
-            on_read();
-            file.read_exact(pixels)
-                .map_err(|err| std::io::Error::new(err.kind(), format!("cannot read the pixels of {}: {err}", path.display())))
-        });
-        Ok((Image { meta, pixels: Vec::new() }, fill))
-    }
-
-    /// Read or decode the pixels (1002 when they cannot be).
-    pub fn load(self) -> Result<Image> {
-        let path = self.path;
-        let mut image = match self.stored {
+        match self.stored {
             Stored::Npy { height, width, format, mut file } => {
-                let len = height as usize * width as usize * crate::image::channels(format);
-                let mut pixels = vec![0u8; len];
-                file.read_exact(&mut pixels)
-                    .map_err(|err| load_failed(format!("cannot read the pixels of {}: {err}", path.display())))?;
-                Image { meta: ImageMeta { width, height, format, timestamp_ms: 0, camera_id: String::new() }, pixels }
+                let image = Image { meta: with_meta(width, height, format), pixels: Vec::new() };
+                let fill: FillPixels<'static> = Box::new(move |pixels: &mut [u8]| {
+                    on_read();
+                    file.read_exact(pixels).map_err(|err| {
+                        std::io::Error::new(err.kind(), format!("cannot read the pixels of {}: {err}", path.display()))
+                    })
+                });
+                Ok(Pixels::InPlace { image, fill })
             }
             Stored::Encoded { file, size } => {
+                on_read();
                 let bytes = read_encoded(&path, file, size)?;
                 let (width, height) = encoded_size(&path, &bytes)?;
-                check_meta(&self.meta, &self.shm_id, width, height)?;
-                decode_image(&bytes, None).map_err(|err| load_failed(format!("{}: {err}", path.display())))?
+                check_meta(&meta, &self.shm_id, width, height)?;
+                let mut image = decode_image(&bytes, None).map_err(|err| load_failed(format!("{}: {err}", path.display())))?;
+                image.meta = with_meta(image.meta.width, image.meta.height, image.meta.format);
+                check_image(&image)?;
+                Ok(Pixels::Decoded(image))
             }
-        };
-        image.meta.timestamp_ms = self.meta.timestamp_ms.unwrap_or(0);
-        image.meta.camera_id = self.meta.camera_id.clone().unwrap_or_default();
-        check_image(&image)?;
-        Ok(image)
+        }
     }
 }
 
-/// Open and load in one go (see [`open`] and [`Opened::load`]).
-pub fn load(dir: &Path, image: &ImageRef) -> Result<Image> {
-    open(dir, image)?.load()
+/// An image's pixels, as [`Opened::pixels`] gives them.
+pub enum Pixels {
+    /// Read into the guest's memory during the call by `fill` (see
+    /// [`crate::InPlace`]); `image` has the meta and no pixels.
+    InPlace {
+        /// The image's meta, with empty pixels.
+        image: Image,
+        /// Reads the pixels into the slice it is given.
+        fill: FillPixels<'static>,
+    },
+    /// Decoded on the host.
+    Decoded(Image),
 }
 
 #[cfg(test)]
