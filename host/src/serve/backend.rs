@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::protocol::Call;
+use super::protocol::PhaseCall;
 use crate::error::{Error, InputCode, Result};
 use crate::runner::Runner;
 use crate::station::{ActiveVersion, Station};
@@ -141,7 +141,7 @@ impl Backend {
     /// the active version instead: its session is ended on the old version and
     /// begun again on the new one, or a station without session ids would
     /// never switch.
-    pub(super) fn phase_target(&self, sessions: &mut Sessions, call: &Call, configured_pid: Option<&str>) -> Result<Target> {
+    pub(super) fn phase_target(&self, sessions: &mut Sessions, call: &PhaseCall, configured_pid: Option<&str>) -> Result<Target> {
         if let Backend::Package(target) = self {
             return Ok(target.clone());
         }

@@ -9,7 +9,7 @@ use tokio::io::AsyncWrite;
 
 use super::backend::{Sessions, Target};
 use super::input::{PreparedCall, prepare_call};
-use super::protocol::{self, Call, EXCEPTION_ERROR_CODE, PROTOCOL_ERROR_CODE, Shape};
+use super::protocol::{self, EXCEPTION_ERROR_CODE, ExecuteCall, PhaseCall, Shape};
 use super::{Context, ServeConfig, Task};
 use crate::error::{Error, ErrorKind};
 use crate::phase::Phase;
@@ -41,33 +41,27 @@ pub(super) fn phase_call<W>(
     config: &ServeConfig,
     sessions: &mut Sessions,
     request_id: Value,
-    call: Box<Call>,
+    call: PhaseCall,
 ) -> Task
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let shape = Shape::Phase(call.phase, call.step_index);
-    match call.phase {
-        Phase::Info => {
-            return Task::Reply(match context.backend.info_data(&call.pid) {
-                // The platform reads the description under `data.info`.
-                Ok(info) => {
-                    protocol::result(&request_id, shape, "ok", Map::from_iter([("info".to_owned(), Value::Object(info))]))
-                }
-                Err(err) => error_reply(&request_id, shape, &err),
-            });
-        }
-        Phase::Teardown => {
-            let resolved = context.backend.phase_target(sessions, &call, config.pid.as_deref());
-            let runners = context.backend.teardown_runners(resolved);
-            let context = Arc::clone(context);
-            return Task::Run(Box::pin(async move {
-                let _ = tokio::task::spawn_blocking(move || runners.iter().for_each(Runner::shutdown)).await;
-                let shape = Shape::Phase(call.phase, call.step_index);
-                context.out.send(&protocol::result(&request_id, shape, "torn down", Map::new())).await;
-            }));
-        }
-        Phase::Setup | Phase::Reset | Phase::OnStepStart | Phase::OnStepFinish | Phase::PreExecute | Phase::Execute => {}
+    let shape = Shape::Phase(call.phase, call.step.step_index);
+    if call.phase == Phase::Info {
+        return Task::Reply(match context.backend.info_data(&call.pid) {
+            // The platform reads the description under `data.info`.
+            Ok(info) => protocol::result(&request_id, shape, "ok", Map::from_iter([("info".to_owned(), Value::Object(info))])),
+            Err(err) => error_reply(&request_id, shape, &err),
+        });
+    }
+    if call.phase == Phase::Teardown {
+        let resolved = context.backend.phase_target(sessions, &call, config.pid.as_deref());
+        let runners = context.backend.teardown_runners(resolved);
+        let context = Arc::clone(context);
+        return Task::Run(Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(move || runners.iter().for_each(Runner::shutdown)).await;
+            context.out.send(&protocol::result(&request_id, shape, "torn down", Map::new())).await;
+        }));
     }
     let target = match context.backend.phase_target(sessions, &call, config.pid.as_deref()) {
         Ok(target) => target,
@@ -78,66 +72,56 @@ where
     }
     let session = call.session_id.clone();
     sessions.ensure(&target, &session, &call.session_context);
-    // Reserved now, in frame order and before any image is opened: a call
-    // refused as busy costs nothing.
-    let reservation = match call.phase {
-        Phase::PreExecute | Phase::Execute => match target.runner().reserve(&session) {
-            Ok(reservation) => Some(reservation),
-            Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
-        },
-        _ => None,
-    };
     let context = Arc::clone(context);
+    if matches!(call.phase, Phase::PreExecute | Phase::Execute) {
+        // Reserved now, in frame order and before any image is opened: a call
+        // refused as busy costs nothing.
+        let reservation = match target.runner().reserve(&session) {
+            Ok(reservation) => reservation,
+            Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+        };
+        return Task::Run(Box::pin(async move {
+            let reply = run_step(&context, &target, &request_id, &call, reservation).await;
+            context.out.send(&reply).await;
+        }));
+    }
     Task::Run(Box::pin(async move {
-        let reply = run_phase(&context, &target, &request_id, &call, &session, reservation).await;
-        context.out.send(&reply).await;
+        let runner = target.runner();
+        let (report, message) = match call.phase {
+            Phase::Setup => (runner.warm_up(&session).await, "set up"),
+            Phase::Reset => (runner.reset(&session).await, "reset"),
+            Phase::OnStepStart => (runner.on_step_start(&session, call.step.step_index, call.pid.clone()).await, "ok"),
+            _ => (runner.on_step_finish(&session, call.step.step_index, call.pid.clone(), call.outcome).await, "ok"),
+        };
+        context.out.send(&unit_reply(&request_id, shape, report, message)).await;
     }))
 }
 
-async fn run_phase<W>(
+/// A generation-1 `pre` or `execute`, in its reserved place.
+async fn run_step<W>(
     context: &Context<W>,
     target: &Target,
     request_id: &Value,
-    call: &Call,
-    session: &str,
-    reservation: Option<Reservation>,
+    call: &PhaseCall,
+    reservation: Reservation,
 ) -> Value {
-    let shape = Shape::Phase(call.phase, call.step_index);
-    let runner = target.runner();
-    match (call.phase, reservation) {
-        (Phase::Setup, _) => unit_reply(request_id, shape, runner.warm_up(session).await, "set up"),
-        (Phase::Reset, _) => unit_reply(request_id, shape, runner.reset(session).await, "reset"),
-        (Phase::OnStepStart, _) => {
-            unit_reply(request_id, shape, runner.on_step_start(session, call.step_index, call.pid.clone()).await, "ok")
+    let shape = Shape::Phase(call.phase, call.step.step_index);
+    let mut params = context.station_params(target.info(), call.step.step_index);
+    params.extend(call.user_params.clone());
+    let PreparedCall { step, prepare } = match prepare_call(context, target, &call.step, &call.pid, params) {
+        Ok(prepared) => prepared,
+        Err(err) => return error_reply(request_id, shape, &err),
+    };
+    if call.phase == Phase::PreExecute {
+        match reservation.pre_execute_prepared(step, prepare).await.result {
+            Ok(out) => protocol::result(request_id, shape, &out.message, wire::pre_data(&out)),
+            Err(err) => error_reply(request_id, shape, &err),
         }
-        (Phase::OnStepFinish, _) => {
-            let report = runner.on_step_finish(session, call.step_index, call.pid.clone(), call.outcome).await;
-            unit_reply(request_id, shape, report, "ok")
+    } else {
+        match reservation.execute_prepared(step, prepare).await.result {
+            Ok(out) => protocol::result(request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), wire::execute_data(&out)),
+            Err(err) => error_reply(request_id, shape, &err),
         }
-        (phase @ (Phase::PreExecute | Phase::Execute), Some(reservation)) => {
-            let mut params = context.station_params(target.info(), call.step_index);
-            params.extend(call.user_params.clone());
-            let PreparedCall { step, prepare } = match prepare_call(context, target, call, &call.pid, params) {
-                Ok(prepared) => prepared,
-                Err(err) => return error_reply(request_id, shape, &err),
-            };
-            if phase == Phase::PreExecute {
-                match reservation.pre_execute_prepared(step, prepare).await.result {
-                    Ok(out) => protocol::result(request_id, shape, &out.message, wire::pre_data(&out)),
-                    Err(err) => error_reply(request_id, shape, &err),
-                }
-            } else {
-                match reservation.execute_prepared(step, prepare).await.result {
-                    Ok(out) => {
-                        protocol::result(request_id, shape, out.ng_reason.as_deref().unwrap_or("OK"), wire::execute_data(&out))
-                    }
-                    Err(err) => error_reply(request_id, shape, &err),
-                }
-            }
-        }
-        // Info and teardown are answered before a call is run; a phase call
-        // without a reservation has no other shape.
-        (phase, _) => protocol::error(request_id, PROTOCOL_ERROR_CODE, &format!("phase `{}` is not run here", phase.wire_name())),
     }
 }
 
@@ -148,12 +132,12 @@ pub(super) fn execute_call<W>(
     config: &ServeConfig,
     serial: u64,
     request_id: Value,
-    call: Box<Call>,
+    call: ExecuteCall,
 ) -> Task
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let shape = Shape::Step(call.step_index);
+    let shape = Shape::Step(call.step.step_index);
     let routed = context.backend.default_pid(config.pid.as_deref()).and_then(|pid| Ok((context.backend.route(&pid)?, pid)));
     let (target, pid) = match routed {
         Ok(routed) => routed,
@@ -184,9 +168,8 @@ where
     };
     let context = Arc::clone(context);
     Task::Run(Box::pin(async move {
-        let shape = Shape::Step(call.step_index);
-        let params = context.station_params(target.info(), call.step_index);
-        let reply = match prepare_call(&context, &target, &call, &pid, params) {
+        let params = context.station_params(target.info(), call.step.step_index);
+        let reply = match prepare_call(&context, &target, &call.step, &pid, params) {
             Err(err) => {
                 drop(reservation);
                 error_reply(&request_id, shape, &err)

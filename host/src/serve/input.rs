@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::backend::Target;
-use super::protocol::{Call, ImageRef};
+use super::protocol::{ImageRef, StepData};
 use super::shm::{self, Pixels};
 use super::{Context, ServeStats};
 use crate::error::{Error, InputCode};
@@ -66,7 +66,7 @@ pub(super) struct PreparedCall<F> {
 pub(super) fn prepare_call<W>(
     context: &Context<W>,
     target: &Target,
-    call: &Call,
+    call: &StepData,
     pid: &str,
     params: Map<String, Value>,
 ) -> crate::Result<PreparedCall<impl FnOnce() -> crate::Result<Prepared<Option<OwnedSemaphorePermit>>> + Send + 'static>> {

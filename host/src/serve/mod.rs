@@ -65,7 +65,7 @@ use tokio::task::JoinSet;
 use self::backend::{Backend, Sessions};
 use self::frame::{FrameError, FrameReader, write_frame};
 use self::input::ImageBudget;
-use self::protocol::{Call, Generation, PROTOCOL_ERROR_CODE, Request};
+use self::protocol::{Call, PROTOCOL_ERROR_CODE, Request};
 use crate::error::Error;
 use crate::runner::Runner;
 use crate::station::Station;
@@ -419,9 +419,9 @@ where
                 }
             }
         };
-        let task = match call.generation {
-            Generation::Phases => phase_call(&context, &config, &mut sessions, request_id, call),
-            Generation::ExecuteOnly => {
+        let task = match *call {
+            Call::Phase(call) => phase_call(&context, &config, &mut sessions, request_id, call),
+            Call::Execute(call) => {
                 executes += 1;
                 execute_call(&context, &config, executes, request_id, call)
             }

@@ -35,16 +35,6 @@ impl ProtocolError {
     }
 }
 
-/// Which of the platform's call shapes a call came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Generation {
-    /// SDK 0.2.x: lifecycle phases, `pid`, `session`, `user_params`.
-    Phases,
-    /// SDK 0.3.x: no `phase`; every call is one execute with a current and a
-    /// guide image, `guide_info` groups and `step_desc`.
-    ExecuteOnly,
-}
-
 /// A message from the platform.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -113,48 +103,79 @@ pub struct ImageMetaJson {
     pub color_space: Option<String>,
 }
 
-/// The `data` of a call.
+/// The `data` of a call, in either of the platform's shapes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    /// The call's shape.
-    pub generation: Generation,
-    /// The lifecycle phase, read from the platform's name (`info`, `setup`,
-    /// `teardown`, `reset`, `on_step_start`, `on_step_finish`, `pre`,
-    /// `execute`); always [`Phase::Execute`] for [`Generation::ExecuteOnly`].
-    pub phase: Phase,
+pub enum Call {
+    /// Generation 1 (SDK 0.2.x): a lifecycle phase, with `pid`, `session`
+    /// and `user_params`.
+    Phase(PhaseCall),
+    /// Generation 2 (SDK 0.3.x): no `phase`; one execute on a current and a
+    /// guide image, with `guide_info` groups and `step_desc`.
+    Execute(ExecuteCall),
+}
+
+/// What a step call carries in either shape: the step, its images and its
+/// guide info.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepData {
     /// Step index (default 1).
     pub step_index: u32,
-    /// Product id (empty in a generation-2 call: the server supplies it).
-    pub pid: String,
-    /// Step description.
+    /// Step description (empty: the step's own).
     pub step_desc: String,
-    /// Session id and context.
-    pub session_id: String,
-    /// Session context (an object).
-    pub session_context: Value,
-    /// Whether the call named its session (`session.id`); one that does not
-    /// runs in the session `default`.
-    pub session_named: bool,
-    /// User params, by name.
-    pub user_params: Map<String, Value>,
-    /// The current image, if the phase needs one.
+    /// The current image (always there in a generation-2 call).
     pub image: Option<ImageRef>,
-    /// The guide image.
+    /// The guide image (always there in a generation-2 call).
     pub guide_image: Option<ImageRef>,
     /// Guide rects; from `guide_info` groups, each rect labelled with its
     /// group's label.
     pub guide_info: Vec<Rect>,
+}
+
+/// A generation-1 call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseCall {
+    /// The lifecycle phase, read from the platform's name (`info`, `setup`,
+    /// `teardown`, `reset`, `on_step_start`, `on_step_finish`, `pre`,
+    /// `execute`).
+    pub phase: Phase,
+    /// Product id.
+    pub pid: String,
+    /// Session id (`default` when the call names none).
+    pub session_id: String,
+    /// Session context (an object).
+    pub session_context: Value,
+    /// Whether the call named its session (`session.id`).
+    pub session_named: bool,
+    /// User params, by name.
+    pub user_params: Map<String, Value>,
     /// For `on_step_finish`: how the step ended (`NG` and `ERROR` in any case;
     /// anything else, or nothing, is OK, as the platform's adapter reads it).
     pub outcome: StepOutcome,
+    /// The step, its images and guide info.
+    pub step: StepData,
+}
+
+/// A generation-2 call: an execute; its product id comes from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecuteCall {
+    /// The step, its images (both there) and guide info.
+    pub step: StepData,
 }
 
 impl Call {
-    /// How a reply to this call is shaped.
+    /// How a reply to this call is shaped: generation 1 names the phase.
     pub fn shape(&self) -> Shape {
-        match self.generation {
-            Generation::Phases => Shape::Phase(self.phase, self.step_index),
-            Generation::ExecuteOnly => Shape::Step(self.step_index),
+        match self {
+            Call::Phase(call) => Shape::Phase(call.phase, call.step.step_index),
+            Call::Execute(call) => Shape::Step(call.step.step_index),
+        }
+    }
+
+    /// The step, its images and guide info.
+    pub fn step(&self) -> &StepData {
+        match self {
+            Call::Phase(call) => &call.step,
+            Call::Execute(call) => &call.step,
         }
     }
 }
@@ -245,11 +266,10 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, ProtocolError> {
 }
 
 fn parse_call(data: &Map<String, Value>) -> Result<Call, CallRefusal> {
-    let (generation, phase) = match data.get("phase") {
-        None | Some(Value::Null) => (Generation::ExecuteOnly, Phase::Execute),
+    let phase = match data.get("phase") {
+        None | Some(Value::Null) => None,
         Some(Value::String(name)) => {
-            let phase = Phase::deserialize(Value::String(name.clone())).map_err(|_| format!("unknown phase `{name}`"))?;
-            (Generation::Phases, phase)
+            Some(Phase::deserialize(Value::String(name.clone())).map_err(|_| format!("unknown phase `{name}`"))?)
         }
         Some(_) => return Err("`phase` must be a string".into()),
     };
@@ -259,7 +279,7 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, CallRefusal> {
     };
     let step_desc = string(data.get("step_desc"));
     let guide_image = image_ref(data, &["guide_image_shm_id"], &["guide_image_meta"])?;
-    if generation == Generation::ExecuteOnly {
+    let Some(phase) = phase else {
         // The platform's adapter answers 1000 when either image is missing.
         let image = image_ref(data, &["cur_image_shm_id"], &["cur_image_meta"])?;
         let (Some(image), Some(guide)) = (image.filter(|i| !i.shm_id.is_empty()), guide_image.filter(|i| !i.shm_id.is_empty()))
@@ -267,22 +287,9 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, CallRefusal> {
             return Err("an execute call needs `cur_image_shm_id` and `guide_image_shm_id`".into());
         };
         let guide_info = guide_info(data, Shape::Step(step_index))?;
-        return Ok(Call {
-            generation,
-            phase,
-            step_index,
-            pid: String::new(),
-            step_desc,
-            session_id: String::new(),
-            session_context: json!({}),
-            session_named: false,
-            user_params: Map::new(),
-            image: Some(image),
-            guide_image: Some(guide),
-            guide_info,
-            outcome: StepOutcome::Ok,
-        });
-    }
+        let step = StepData { step_index, step_desc, image: Some(image), guide_image: Some(guide), guide_info };
+        return Ok(Call::Execute(ExecuteCall { step }));
+    };
     let (session_id, session_context) = match data.get("session") {
         Some(Value::Object(session)) => (
             session.get("id").map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).unwrap_or_default(),
@@ -296,25 +303,21 @@ fn parse_call(data: &Map<String, Value>) -> Result<Call, CallRefusal> {
         Some(_) => return Err("`user_params` must be an object".into()),
     };
     let guide_info = guide_info(data, Shape::Phase(phase, step_index))?;
-    Ok(Call {
-        generation,
+    let image = image_ref(data, &["cur_image_shm_id", "shared_mem_id"], &["cur_image_meta", "image_meta"])?;
+    Ok(Call::Phase(PhaseCall {
         phase,
-        step_index,
         pid: string(data.get("pid")),
-        step_desc,
         session_named: !session_id.is_empty(),
         session_id: if session_id.is_empty() { "default".into() } else { session_id },
         session_context,
         user_params,
-        image: image_ref(data, &["cur_image_shm_id", "shared_mem_id"], &["cur_image_meta", "image_meta"])?,
-        guide_image,
-        guide_info,
+        step: StepData { step_index, step_desc, image, guide_image, guide_info },
         outcome: match data.get("outcome").and_then(Value::as_str).map(str::to_ascii_uppercase).as_deref() {
             Some("NG") => StepOutcome::Ng,
             Some("ERROR") => StepOutcome::Error,
             _ => StepOutcome::Ok,
         },
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -328,9 +331,9 @@ mod tests {
             "image_meta":{"width":4,"height":2,"timestamp_ms":1,"camera_id":"c","color_space":"BGR"}}}"#;
         let Ok(Request::Call { request_id, call }) = parse_request(old) else { panic!("parses") };
         assert_eq!(request_id, json!(7));
-        assert_eq!(call.generation, Generation::Phases);
-        assert_eq!((call.phase.wire_name(), call.step_index, call.session_id.as_str()), ("execute", 2, "s1"));
-        let image = call.image.expect("an image");
+        let Call::Phase(call) = *call else { panic!("generation 1") };
+        assert_eq!((call.phase.wire_name(), call.step.step_index, call.session_id.as_str()), ("execute", 2, "s1"));
+        let image = call.step.image.expect("an image");
         assert_eq!((image.shm_id.as_str(), image.meta.color_space.as_deref()), ("img-1", Some("BGR")));
 
         let new = br#"{"type":"call","request_id":"r","data":{"step_index":3,"step_desc":"\u62e7\u7d27",
@@ -339,12 +342,12 @@ mod tests {
             "guide_info":[{"label":"1","posList":[{"x":94,"y":269,"width":319,"height":398},{"x":1,"y":2,"width":3,"height":4}]},
                           {"label":2,"posList":[]},{"label":"3","posList":[[5,6,7,8]]}]}}"#;
         let Ok(Request::Call { call, .. }) = parse_request(new) else { panic!("parses") };
-        assert_eq!((call.generation, call.phase.wire_name(), call.step_index), (Generation::ExecuteOnly, "execute", 3));
+        let Call::Execute(ExecuteCall { step: call }) = *call else { panic!("generation 2") };
+        assert_eq!(call.step_index, 3);
         assert_eq!(call.image.expect("current").shm_id, "dev-shm:session-1:cur");
         assert_eq!(call.guide_image.expect("guide").shm_id, "dev-shm:session-1:guide");
         let labels: Vec<_> = call.guide_info.iter().map(|r| (r.x, r.label.as_deref())).collect();
         assert_eq!(labels, [(94, Some("1")), (1, Some("1")), (5, Some("3"))]);
-        assert!(call.pid.is_empty() && call.user_params.is_empty());
     }
 
     #[test]
@@ -361,7 +364,7 @@ mod tests {
         for (name, phase) in [("pre", Phase::PreExecute), ("on_step_finish", Phase::OnStepFinish), ("info", Phase::Info)] {
             let frame = json!({"type": "call", "request_id": 3, "data": {"phase": name}}).to_string();
             let Ok(Request::Call { call, .. }) = parse_request(frame.as_bytes()) else { panic!("{name} parses") };
-            assert_eq!(call.phase, phase);
+            assert_eq!(call.shape(), Shape::Phase(phase, 1));
         }
         for unknown in ["pre-execute", "Execute", "bogus", ""] {
             let frame = json!({"type": "call", "request_id": 4, "data": {"phase": unknown}}).to_string();
