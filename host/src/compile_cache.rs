@@ -94,15 +94,10 @@ fn private_check(stat: &rustix::fs::Stat, kind: FileType, forbidden: u32) -> std
     if file_type != kind {
         return Err(format!("it is a {file_type:?}, not a {kind:?}"));
     }
-    let me = rustix::process::geteuid().as_raw();
-    if stat.st_uid as u32 != me {
-        return Err(format!("it is owned by uid {}, not by this user (uid {me})", stat.st_uid));
+    match crate::durable::access_problem(stat.st_uid as u32, stat.st_mode as u32, false, forbidden) {
+        Some(problem) => Err(format!("it {problem}")),
+        None => Ok(()),
     }
-    let mode = stat.st_mode as u32 & 0o7777;
-    if mode & forbidden != 0 {
-        return Err(format!("its mode {mode:04o} lets others in (none of {forbidden:04o} may be set)"));
-    }
-    Ok(())
 }
 
 /// Create `name` in `dir` with `bytes`, readable by its owner only; fails if

@@ -3,7 +3,7 @@
 //! its parameters, what it needs), below both [`Package`](crate::Package) and
 //! [`Instance`](crate::Instance).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::Engine;
@@ -72,7 +72,7 @@ impl Compiled {
     /// for an instance that declares patterns the first did not. Error 2115 when
     /// one is invalid or over the caps.
     pub(crate) fn patterns_for(&self, info: &AlgorithmInfo) -> Result<Arc<Patterns>> {
-        let mut cached = self.patterns.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cached = crate::locks::lock(&self.patterns);
         if let Some(patterns) = cached.as_ref().filter(|patterns| patterns.covers(info)) {
             return Ok(Arc::clone(patterns));
         }

@@ -183,6 +183,27 @@ pub(crate) fn open_regular(path: &Path, follow: bool) -> std::io::Result<(File, 
     Ok((file, length))
 }
 
+/// Why others than this user could change a file or directory with owner
+/// `uid` and mode `mode`, if they could: owned by another user (root allowed
+/// when `root_may_own`), or with any of the `forbidden` mode bits set. The one
+/// rule the trust store, the station and the compile cache apply (each with
+/// its own bits), as sshd's StrictModes does.
+pub(crate) fn access_problem(uid: u32, mode: u32, root_may_own: bool, forbidden: u32) -> Option<String> {
+    #[cfg(unix)]
+    let me = rustix::process::geteuid().as_raw();
+    #[cfg(not(unix))]
+    let me = uid;
+    let mode = mode & 0o7777;
+    if uid != me && !(root_may_own && uid == 0) {
+        let allowed = if root_may_own { format!("this user ({me}) or root") } else { format!("this user ({me})") };
+        Some(format!("belongs to user {uid}, not to {allowed}; fix the owner (chown)"))
+    } else if mode & forbidden != 0 {
+        Some(format!("has mode {mode:04o}, which lets others in (none of {forbidden:04o} may be set); fix it (chmod)"))
+    } else {
+        None
+    }
+}
+
 /// Whether an error of [`open_regular`] (with `follow` false) is the refusal
 /// of a symbolic link in the last place.
 pub(crate) fn is_link_refused(err: &std::io::Error) -> bool {

@@ -16,7 +16,7 @@
 //! checks the bytes the guest receives.
 
 use std::mem::MaybeUninit;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use wasmtime::ValRaw;
 use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext};
@@ -193,7 +193,7 @@ impl Fill<'_> {
     /// and let the fill write it. Returns the guest address; a failed fill is
     /// a [`FillFailed`] error, which stops the call before the guest runs.
     fn store<T>(&self, cx: &mut LowerContext<'_, T>) -> wasmtime::Result<usize> {
-        let fill = self.fill.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let fill = crate::locks::lock(&self.fill).take();
         let fill = fill.ok_or_else(|| wasmtime::format_err!("a frame filled in place was lowered twice"))?;
         // The guest's allocator, with its memory cap: a frame the guest cannot
         // hold fails here, before the fill runs.

@@ -86,6 +86,7 @@ mod host;
 pub mod image;
 mod ingress;
 mod instance;
+mod locks;
 mod package;
 pub mod package_file;
 pub mod params;

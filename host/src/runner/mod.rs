@@ -22,8 +22,8 @@
 //! Calls on one session run one after the other.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -31,16 +31,19 @@ use tokio::sync::Semaphore;
 
 mod config;
 mod metrics;
+mod one_call;
 mod reservation;
 
 pub use self::config::{DEFAULT_QUEUE, Isolation, RunnerConfig};
 pub use self::metrics::{LATENCY_BUCKETS_MS, Metrics};
+pub use self::one_call::OneCallSession;
 use self::reservation::{Admitted, CallOp, Place, QueueTicket};
 pub use self::reservation::{Prepared, Reservation, StepKey};
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome};
 use crate::error::{Error, ErrorCode, InputCode, Result};
 use crate::ingress::InPlace;
 use crate::instance::{CallReport, Instance};
+use crate::locks::lock;
 use crate::package::Package;
 use crate::phase::Phase;
 use crate::session::Session;
@@ -58,6 +61,8 @@ struct Inner {
     idle: Mutex<Vec<Instance>>,
     running: Arc<Semaphore>,
     queued: AtomicUsize,
+    /// Numbers the sessions of [`Runner::session_for_one_call`].
+    next_one_call: AtomicU64,
     sessions: Mutex<HashMap<String, Arc<Mutex<SessionSlot>>>>,
     metrics: Mutex<Metrics>,
 }
@@ -75,12 +80,6 @@ impl std::fmt::Debug for Runner {
     }
 }
 
-/// Lock a mutex; a panic elsewhere never makes the runner unusable (the data
-/// behind these locks is always left consistent).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Runner {
     /// A runner for `package`. Instances are created and set up on first use.
     pub fn new(package: Package, config: RunnerConfig) -> Runner {
@@ -92,6 +91,7 @@ impl Runner {
                 idle: Mutex::new(Vec::new()),
                 running,
                 queued: AtomicUsize::new(0),
+                next_one_call: AtomicU64::new(0),
                 sessions: Mutex::new(HashMap::new()),
                 metrics: Mutex::new(Metrics::default()),
             }),

@@ -8,7 +8,7 @@
 //! With the default quotas the records of one call hold at most about 64 KiB of
 //! text and headers plus the record vector's growth slack (under 64 KiB more).
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use crate::types::LogLevel;
 
@@ -94,7 +94,7 @@ impl LogSink {
     fn with<T>(&self, f: impl FnOnce(&mut LogBuffer) -> T) -> T {
         // A panic while holding this lock cannot leave the buffer inconsistent in a
         // way that matters for logs, so a poisoned lock is simply taken over.
-        let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut buffer = crate::locks::lock(&self.0);
         f(&mut buffer)
     }
 

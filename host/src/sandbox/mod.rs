@@ -13,7 +13,7 @@
 //! | what a guest may return ([`OutputRules`]) | `output_rules.rs` |
 //!
 //! Phases and their deadlines are [`Phase`](crate::Phase); an instance arms
-//! fuel and the deadline before each call (`instance.rs`).
+//! fuel and the deadline before each call (`instance/store.rs`).
 
 pub(crate) mod engine;
 mod guest_log;

@@ -127,13 +127,7 @@ async fn run_step<W>(
 
 /// A generation-2 call: an execute on the current and guide images, with the
 /// server's product id and params, in a session of its own (or the shared one).
-pub(super) fn execute_call<W>(
-    context: &Arc<Context<W>>,
-    config: &ServeConfig,
-    serial: u64,
-    request_id: Value,
-    call: ExecuteCall,
-) -> Task
+pub(super) fn execute_call<W>(context: &Arc<Context<W>>, config: &ServeConfig, request_id: Value, call: ExecuteCall) -> Task
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -146,25 +140,23 @@ where
     if let Some(version) = target.describe() {
         tracing::debug!(request_id = %request_id, %pid, %version, "routed");
     }
-    let (session, own_session) = match &config.execute_session {
-        Some(shared) => (shared.clone(), false),
-        None => (format!("pv-host:execute:{serial}"), true),
-    };
-    // A shared session is begun once on each runner and kept; "open already"
-    // is expected.
+    // A shared session is begun once on each runner and kept ("open
+    // already" is expected); otherwise the call has a session of its own,
+    // ended when the call is over.
     let runner = target.runner().clone();
-    let begun = runner.begin_session(&session, Value::Object(Map::new()));
-    if own_session && let Err(err) = begun {
-        return Task::Reply(error_reply(&request_id, shape, &err));
-    }
+    let (session, own_session) = match &config.execute_session {
+        Some(shared) => {
+            let _ = runner.begin_session(shared, Value::Object(Map::new()));
+            (shared.clone(), None)
+        }
+        None => match runner.session_for_one_call() {
+            Ok(own) => (own.id().to_owned(), Some(own)),
+            Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
+        },
+    };
     let reservation = match runner.reserve(&session) {
         Ok(reservation) => reservation,
-        Err(err) => {
-            if own_session {
-                runner.end_session(&session);
-            }
-            return Task::Reply(error_reply(&request_id, shape, &err));
-        }
+        Err(err) => return Task::Reply(error_reply(&request_id, shape, &err)),
     };
     let context = Arc::clone(context);
     Task::Run(Box::pin(async move {
@@ -182,9 +174,7 @@ where
             },
         };
         // The call is over, so ending its session waits on nothing.
-        if own_session {
-            runner.end_session(&session);
-        }
+        drop(own_session);
         context.out.send(&reply).await;
     }))
 }

@@ -378,7 +378,6 @@ where
     });
     let mut sessions = Sessions::new(config.max_sessions);
     let mut calls = JoinSet::new();
-    let mut executes: u64 = 0;
 
     let end = loop {
         // Finished calls are reaped as frames come: the set holds the calls in
@@ -421,10 +420,7 @@ where
         };
         let task = match *call {
             Call::Phase(call) => phase_call(&context, &config, &mut sessions, request_id, call),
-            Call::Execute(call) => {
-                executes += 1;
-                execute_call(&context, &config, executes, request_id, call)
-            }
+            Call::Execute(call) => execute_call(&context, &config, request_id, call),
         };
         match task {
             Task::Reply(reply) => context.out.send(&reply).await,

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
@@ -13,7 +12,8 @@ use crate::bindings::procvision::algorithm::types::{AlgorithmInfo, ExecuteOutput
 use crate::error::{Error, InputCode, Result, StationCode};
 use crate::host::Host;
 use crate::instance::CallReport;
-use crate::runner::{Runner, RunnerConfig};
+use crate::locks::{self, lock};
+use crate::runner::{OneCallSession, Runner, RunnerConfig};
 use crate::station::{PackageRef, StationDir};
 use crate::trust::TrustStore;
 
@@ -120,18 +120,12 @@ pub struct Station {
     config: RunnerConfig,
     routes: RwLock<Arc<Routes>>,
     seen: Mutex<Seen>,
-    next_session: AtomicU64,
 }
 
 impl std::fmt::Debug for Station {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Station").field("dir", &self.dir).field("active", &self.active()).finish_non_exhaustive()
     }
-}
-
-/// Lock a mutex; the data behind these locks is always left consistent.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Station {
@@ -150,7 +144,6 @@ impl Station {
             config,
             routes: RwLock::new(Arc::new(Routes::new())),
             seen: Mutex::new(Seen::default()),
-            next_session: AtomicU64::new(0),
         };
         match station.refresh() {
             Err(err) if err.kind() == crate::ErrorKind::Busy => return Err(err),
@@ -165,10 +158,15 @@ impl Station {
         &self.dir
     }
 
+    /// The routes now: read under the lock once, then used without it.
+    fn routes(&self) -> Arc<Routes> {
+        Arc::clone(&locks::read(&self.routes))
+    }
+
     /// The version active for `pid` now (1001 when none is). Hold the `Arc`
     /// for as long as the work must stay on one version.
     pub fn route(&self, pid: &str) -> Result<Arc<ActiveVersion>> {
-        let routes = Arc::clone(&self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let routes = self.routes();
         routes.get(pid).cloned().ok_or_else(|| {
             Error::input(InputCode::InvalidPid, format!("no version is active for product id `{pid}` on this station"))
         })
@@ -176,14 +174,14 @@ impl Station {
 
     /// The version serving each product id.
     pub fn active(&self) -> BTreeMap<String, PackageRef> {
-        let routes = Arc::clone(&self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let routes = self.routes();
         routes.iter().map(|(pid, version)| (pid.clone(), version.package.clone())).collect()
     }
 
     /// The version serving each product id now; product ids served by one
     /// version share its `Arc`.
     pub fn versions(&self) -> BTreeMap<String, Arc<ActiveVersion>> {
-        let routes = Arc::clone(&self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let routes = self.routes();
         routes.iter().map(|(pid, version)| (pid.clone(), Arc::clone(version))).collect()
     }
 
@@ -199,7 +197,7 @@ impl Station {
             return Ok(false);
         }
         let mapping = self.dir.mapping()?;
-        let current = Arc::clone(&self.routes.read().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let current = self.routes();
         let mut loaded: HashMap<PackageRef, Arc<ActiveVersion>> =
             current.values().map(|version| (version.package.clone(), Arc::clone(version))).collect();
         let mut routes = Routes::new();
@@ -231,7 +229,7 @@ impl Station {
         let changed = routes.len() != current.len()
             || routes.iter().any(|(pid, version)| current.get(pid).is_none_or(|old| !Arc::ptr_eq(old, version)));
         if changed {
-            *self.routes.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(routes);
+            *locks::write(&self.routes) = Arc::new(routes);
         }
         seen.generation = Some(mapping.generation);
         match first_error {
@@ -291,12 +289,6 @@ impl Station {
         }
     }
 
-    fn one_shot_session(&self, version: &ActiveVersion) -> Result<String> {
-        let id = format!("station-call-{}", self.next_session.fetch_add(1, Ordering::Relaxed));
-        version.runner.begin_session(&id, serde_json::json!({}))?;
-        Ok(id)
-    }
-
     /// Run one `execute` step for `input.pid` on the version active for it,
     /// in a session of its own, on the calling thread (not from inside an
     /// async runtime).
@@ -305,8 +297,7 @@ impl Station {
             Ok(opened) => opened,
             Err(refused) => return *refused,
         };
-        let report = version.runner.execute_blocking(&session, input);
-        version.runner.end_session(&session);
+        let report = version.runner.execute_blocking(session.id(), input);
         Routed { package: Some(version.package.clone()), report }
     }
 
@@ -316,16 +307,15 @@ impl Station {
             Ok(opened) => opened,
             Err(refused) => return *refused,
         };
-        let report = version.runner.execute(&session, input).await;
-        version.runner.end_session(&session);
+        let report = version.runner.execute(session.id(), input).await;
         Routed { package: Some(version.package.clone()), report }
     }
 
     /// The version active for `pid` and a session of its own for one call, or
     /// the call's refusal.
-    fn open_call<T>(&self, pid: &str) -> std::result::Result<(Arc<ActiveVersion>, String), Box<Routed<T>>> {
+    fn open_call<T>(&self, pid: &str) -> std::result::Result<(Arc<ActiveVersion>, OneCallSession), Box<Routed<T>>> {
         let version = self.route(pid).map_err(|err| Box::new(Routed { package: None, report: CallReport::refused(err) }))?;
-        match self.one_shot_session(&version) {
+        match version.runner.session_for_one_call() {
             Ok(session) => Ok((version, session)),
             Err(err) => Err(Box::new(Routed { package: Some(version.package.clone()), report: CallReport::refused(err) })),
         }

@@ -32,13 +32,7 @@ pub(crate) fn check_permissions(path: &Path) -> Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(io_error("read", path, &err)),
     };
-    let owner = metadata.uid();
-    let me = rustix::process::geteuid().as_raw();
-    let problem = if owner != me && owner != 0 {
-        format!("belongs to user {owner}, not to this user ({me}) or root; fix the owner (chown)")
-    } else if metadata.mode() & 0o022 != 0 {
-        format!("is writable by group or others (mode {:o}); run `chmod go-w {}`", metadata.mode() & 0o7777, path.display())
-    } else {
+    let Some(problem) = durable::access_problem(metadata.uid(), metadata.mode(), true, 0o022) else {
         return Ok(());
     };
     Err(Error::station(

@@ -36,23 +36,12 @@ pub(super) fn check_permissions(path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let metadata = std::fs::metadata(path)
         .map_err(|err| store_error(format!("cannot read the trust store entry {}: {err}", path.display())))?;
-    let owner = metadata.uid();
-    let me = rustix::process::geteuid().as_raw();
-    if owner != me && owner != 0 {
-        return Err(store_error(format!(
-            "{} belongs to user {owner}, not to this user ({me}) or root: another user could change what this station trusts; fix the owner (chown)",
-            path.display()
-        )));
+    match durable::access_problem(metadata.uid(), metadata.mode(), true, 0o022) {
+        Some(problem) => {
+            Err(store_error(format!("{} {problem}: another user could change what this station trusts", path.display())))
+        }
+        None => Ok(()),
     }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(store_error(format!(
-            "{} is writable by group or others (mode {:o}): anyone could change what this station trusts; run `chmod go-w {}`",
-            path.display(),
-            metadata.mode() & 0o7777,
-            path.display()
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(not(unix))]
