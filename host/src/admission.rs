@@ -141,8 +141,19 @@ impl Admission<'_> {
     /// Record an admitted version in the trust store's rollback record, unless
     /// this admission says not to or no trusted publisher signed it.
     pub(crate) fn record_admitted(&self, verified: &Verified, manifest: &Manifest) -> Result<()> {
-        match (self.trust, verified.publisher(), self.record) {
-            (Some(trust), Some(publisher), true) => trust.record_admitted(&publisher.key_id, manifest),
+        match verified.publisher() {
+            Some(publisher) => self.record_publisher(publisher, manifest),
+            None => Ok(()),
+        }
+    }
+
+    /// Record `manifest`'s version as admitted from `publisher` (the first
+    /// trusted signer), unless this admission says not to: for a caller that
+    /// admitted with [`record(false)`](Admission::record) and records once the
+    /// package is where it belongs (a station's install, once it is stored).
+    pub(crate) fn record_publisher(&self, publisher: &Signer, manifest: &Manifest) -> Result<()> {
+        match (self.trust, self.record) {
+            (Some(trust), true) => trust.record_admitted(&publisher.key_id, manifest),
             _ => Ok(()),
         }
     }

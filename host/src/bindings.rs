@@ -1,8 +1,9 @@
 //! Host bindings generated from the WIT contract in `wit/`.
 
-// The generated items carry the WIT comments as docs where the WIT has them; the
-// few helpers it adds have none.
-#[allow(missing_docs)]
+#[allow(
+    missing_docs,
+    reason = "the generated items carry the WIT comments as docs where the WIT has them; the few helpers it adds have none"
+)]
 mod generated {
     wasmtime::component::bindgen!({
         path: "../wit",

@@ -85,10 +85,9 @@ fn no_follow() -> OFlags {
     OFlags::NOFOLLOW | OFlags::CLOEXEC
 }
 
-// `st_uid` and `st_mode` are `u32` on Linux but other types elsewhere.
-#[allow(clippy::unnecessary_cast)]
 /// Whether `stat` is a `kind` owned by the effective user, with none of the
 /// `forbidden` mode bits; the reason otherwise.
+#[allow(clippy::unnecessary_cast, reason = "`st_uid` and `st_mode` are `u32` on Linux but other types elsewhere")]
 fn private_check(stat: &rustix::fs::Stat, kind: FileType, forbidden: u32) -> std::result::Result<(), String> {
     let file_type = FileType::from_raw_mode(stat.st_mode as _);
     if file_type != kind {
@@ -224,7 +223,7 @@ impl CompileCache {
         // bound to this entry's name, so this host serialized them from a
         // component it compiled with an engine of the same configuration and
         // version (both are in the name). That is what `deserialize` requires.
-        #[allow(unsafe_code)]
+        #[allow(unsafe_code, reason = "deserializing a compiled component is unsafe by nature; see SAFETY")]
         let component = unsafe { Component::deserialize(engine, &bytes[TAG_LEN..]) };
         match component {
             Ok(component) => Some(component),

@@ -4,7 +4,7 @@
 //! with `cargo fuzz` (see `fuzz/README.md`), starting from the seeds that
 //! `write_seed_corpus` writes.
 
-#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
+#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
 mod wat_guest;
 
 #[path = "../../fuzz/src/lib.rs"]

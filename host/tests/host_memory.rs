@@ -17,12 +17,13 @@
 //! - kept, after the call: the log, diagnostics and session quotas, each at most
 //!   twice its charged bytes (vector and map growth slack).
 
-// The allocation probe implements `GlobalAlloc`, which is unsafe by nature; the
-// workspace denies unsafe code everywhere else.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the allocation probe implements `GlobalAlloc`, which is unsafe by nature; the workspace denies unsafe code everywhere else"
+)]
 
 mod frames;
-#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
+#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
 mod wat_guest;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,10 +1,9 @@
 //! Signed packages: what is admitted, and every way a package can be refused,
 //! each with its code. Refusals are checked by kind and code, never by message.
 
-// The allocation probe below implements `GlobalAlloc`, which is unsafe by nature.
-#![allow(unsafe_code)]
+#![allow(unsafe_code, reason = "the allocation probe below implements `GlobalAlloc`, which is unsafe by nature")]
 
-#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
+#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
 mod wat_guest;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -11,7 +11,7 @@
 //! ```ignore
 //! macro_rules! assert_test_exists {
 //!     ($name:ident) => {
-//!         #[allow(unused_imports)]
+//!         #[allow(unused_imports, reason = "the import only proves the test exists")]
 //!         use self::$name as _;
 //!     };
 //! }

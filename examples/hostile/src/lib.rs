@@ -43,9 +43,10 @@
 //! Built for wasm32 only; natively the crate is empty.
 
 #![cfg(target_family = "wasm")]
-// Breaking the calling convention and the allocator needs unsafe code: that is
-// the point of this guest.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "breaking the calling convention and the allocator needs unsafe code: that is the point of this guest"
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

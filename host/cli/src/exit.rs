@@ -9,7 +9,7 @@ pub const OK: u8 = 0;
 /// The run finished and the verdict is NG; for `test`, a check failed.
 pub const NG: u8 = 1;
 /// The command line is wrong (clap's own code).
-#[allow(dead_code)]
+#[allow(dead_code, reason = "clap exits with it itself; named here for the table of codes")]
 pub const USAGE: u8 = 2;
 /// The host refused the input: image, product id, step or params (1001, 1002, 1006).
 pub const INVALID_INPUT: u8 = 3;

@@ -272,3 +272,37 @@ fn a_host_out_of_address_space_is_a_host_failure_not_the_guests() {
     // 9999 and exit 7 (pv-host itself failed), not 2103 (the package broke the contract).
     assert_eq!((output.status.code(), json["error_code"].as_str()), (Some(7), Some("9999")), "{json}");
 }
+
+#[test]
+fn a_component_refused_with_2116_at_a_count_cap_loads_with_that_flag_raised() {
+    let coins = fixtures::image_path("coins.png");
+    let coins = coins.to_str().expect("UTF-8 path");
+    let host = pv_host::Host::builder().pooled_instances(None).build().expect("host");
+    let needs = host.load_component_file(pv_test_artifacts::HOSTILE.as_ref()).expect("loads").needs();
+    let flags = [
+        ("--core-instances", needs.core_instances),
+        ("--memories", needs.memories),
+        ("--tables", needs.tables),
+        ("--table-elements", needs.table_elements),
+    ];
+    for (flag, needed) in flags {
+        assert!(needed >= 1, "{flag}: {needs:?}");
+        let run = |cap: u64| {
+            pv_host()
+                .args(["run", pv_test_artifacts::HOSTILE, "--allow-unsigned", "--pid", "GOOD", "--image", coins])
+                .args([flag, &cap.to_string()])
+                .output()
+                .expect("run pv-host")
+        };
+        if needed > 1 {
+            let short = run(needed - 1);
+            let stderr = String::from_utf8_lossy(&short.stderr);
+            assert_ne!(short.status.code(), Some(0), "{flag} {}: {stderr}", needed - 1);
+            assert!(stderr.contains("[2116]") && stderr.contains(flag), "{flag} {}: {stderr}", needed - 1);
+        }
+        let raised = run(needed);
+        let stdout = String::from_utf8_lossy(&raised.stdout);
+        assert_eq!(raised.status.code(), Some(0), "{flag} {needed}: {stdout}{}", String::from_utf8_lossy(&raised.stderr));
+        assert!(stdout.contains("verdict: OK"), "{flag} {needed}: {stdout}");
+    }
+}

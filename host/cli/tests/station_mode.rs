@@ -177,6 +177,33 @@ fn install_refuses_what_admission_refuses_and_never_replaces_a_version() {
 }
 
 #[test]
+fn an_install_that_cannot_store_the_package_leaves_the_rollback_record_where_it_was() {
+    let setup = Setup::new();
+    let station = setup.open();
+    let host = host();
+    let publisher = station::vendor_key().public().id();
+    // A file where the package's directory goes: storing fails, whoever runs the test.
+    let blocker = setup.station().join("packages").join("versioned");
+    std::fs::create_dir_all(setup.station().join("packages")).expect("packages dir");
+    std::fs::write(&blocker, b"not a directory").expect("written");
+
+    let v2 = std::fs::read(setup.versioned("versioned", "2.0.0", &[PID])).expect("read");
+    station.install(&host, &v2, "v2", &Admission::new(&setup.trust())).expect_err("the package cannot be stored");
+    assert_eq!(setup.trust().admitted_version(&publisher, "versioned"), None, "nothing stored, nothing recorded");
+
+    // So an older version still installs without --allow-downgrade, and is recorded once stored.
+    std::fs::remove_file(&blocker).expect("removed");
+    install(&setup, &station, &setup.versioned("versioned", "1.0.0", &[PID]));
+    assert_eq!(setup.trust().admitted_version(&publisher, "versioned"), Some(version("1.0.0")));
+    install(&setup, &station, &setup.versioned("versioned", "2.0.0", &[PID]));
+    assert_eq!(setup.trust().admitted_version(&publisher, "versioned"), Some(version("2.0.0")));
+    // The refusal of an older version stays.
+    let older = std::fs::read(setup.versioned("versioned", "1.5.0", &[PID])).expect("read");
+    refused_with(station.install(&host, &older, "older", &Admission::new(&setup.trust())), ErrorCode::Downgrade);
+    assert_eq!(station.list().expect("listed").installed.len(), 2);
+}
+
+#[test]
 fn a_station_routes_each_product_id_to_its_package_and_answers_with_the_real_algorithms() {
     let setup = Setup::new();
     let dir = setup.open();

@@ -151,10 +151,22 @@ impl ComponentNeeds {
     pub(crate) fn check(&self, limits: &Limits, origin: &str, raise: Raise) -> crate::Result<()> {
         let (instances, memories, tables) = limits.counts();
         let checks: [(&'static str, u64, u64, &str, &str); 5] = [
-            ("core instances", self.core_instances, instances as u64, "core_instances", "Limits::with_counts"),
-            ("memories", self.memories, memories as u64, "memories", "Limits::with_counts"),
-            ("tables", self.tables, tables as u64, "tables", "Limits::with_counts"),
-            ("table elements", self.table_elements, limits.table_elements(), "table_elements", "Limits::with_table_elements"),
+            (
+                "core instances",
+                self.core_instances,
+                instances as u64,
+                "core_instances",
+                "--core-instances or Limits::with_counts",
+            ),
+            ("memories", self.memories, memories as u64, "memories", "--memories or Limits::with_counts"),
+            ("tables", self.tables, tables as u64, "tables", "--tables or Limits::with_counts"),
+            (
+                "table elements",
+                self.table_elements,
+                limits.table_elements(),
+                "table_elements",
+                "--table-elements or Limits::with_table_elements",
+            ),
             (
                 "bytes of initial memory",
                 self.memory_bytes,

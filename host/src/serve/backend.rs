@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -145,6 +146,7 @@ impl Backend {
         if let Backend::Package(target) = self {
             return Ok(target.clone());
         }
+        sessions.end_idle(Instant::now());
         let found = sessions.find(&call.session_id, &call.pid);
         if call.session_named
             && let Some(found) = &found
@@ -226,17 +228,35 @@ fn distinct(versions: &BTreeMap<String, Arc<ActiveVersion>>) -> Vec<Arc<ActiveVe
 }
 
 /// Sessions begun, each on its target, oldest first; past `max` the least
-/// recently begun is ended. Owned by the reader: nothing here waits, an
-/// evicted session is ended on a blocking thread (its call may still be
+/// recently begun is ended, and so is one no call used for longer than `idle`
+/// (checked as frames arrive), so an idle session does not keep an old
+/// station version loaded. Owned by the reader: nothing here waits, an
+/// ended session is ended on a blocking thread (its call may still be
 /// running).
 pub(super) struct Sessions {
-    order: VecDeque<(String, Target)>,
+    /// Session id, its target, when a call last used it.
+    order: VecDeque<(String, Target, Instant)>,
     max: usize,
+    idle: Duration,
+    /// No session can have been idle for `idle` before this.
+    next_sweep: Option<Instant>,
 }
 
 impl Sessions {
-    pub(super) fn new(max: usize) -> Sessions {
-        Sessions { order: VecDeque::new(), max: max.max(1) }
+    pub(super) fn new(max: usize, idle: Duration) -> Sessions {
+        Sessions { order: VecDeque::new(), max: max.max(1), idle, next_sweep: None }
+    }
+
+    /// End the sessions no call used for longer than `idle` before `now`. A
+    /// scan only when one may be due: the earliest last use plus `idle`.
+    pub(super) fn end_idle(&mut self, now: Instant) {
+        if self.next_sweep.is_some_and(|due| now < due) {
+            return;
+        }
+        for (id, target) in take_idle(&mut self.order, self.idle, now) {
+            tokio::task::spawn_blocking(move || target.runner().end_session(&id));
+        }
+        self.next_sweep = self.order.iter().map(|(_, _, used)| *used).min().and_then(|used| used.checked_add(self.idle));
     }
 
     /// The target session `id` was begun on that serves `pid` (any, when `pid`
@@ -245,20 +265,26 @@ impl Sessions {
         self.order
             .iter()
             .rev()
-            .find(|(known, target)| known == id && (pid.is_empty() || target.serves(pid)))
-            .map(|(_, target)| target.clone())
+            .find(|(known, target, _)| known == id && (pid.is_empty() || target.serves(pid)))
+            .map(|(_, target, _)| target.clone())
     }
 
-    /// Begin session `id` on `target` unless it is begun there already.
+    /// Begin session `id` on `target` unless it is begun there already; either
+    /// way it is used now.
     pub(super) fn ensure(&mut self, target: &Target, id: &str, context: &Value) {
-        if self.order.iter().any(|(known, on)| known == id && on.same(target)) {
+        let now = Instant::now();
+        if let Some((_, _, used)) = self.order.iter_mut().find(|(known, on, _)| known == id && on.same(target)) {
+            *used = now;
             return;
         }
         if target.runner().begin_session(id, context.clone()).is_ok() {
-            self.order.push_back((id.to_owned(), target.clone()));
+            self.order.push_back((id.to_owned(), target.clone(), now));
+            if self.next_sweep.is_none() {
+                self.next_sweep = now.checked_add(self.idle);
+            }
         }
         while self.order.len() > self.max {
-            if let Some((oldest, on)) = self.order.pop_front() {
+            if let Some((oldest, on, _)) = self.order.pop_front() {
                 tokio::task::spawn_blocking(move || on.runner().end_session(&oldest));
             }
         }
@@ -266,8 +292,46 @@ impl Sessions {
 
     /// End session `id` on `target` (on a blocking thread) and forget it.
     fn forget(&mut self, id: &str, target: &Target) {
-        self.order.retain(|(known, on)| !(known == id && on.same(target)));
+        self.order.retain(|(known, on, _)| !(known == id && on.same(target)));
         let (id, target) = (id.to_owned(), target.clone());
         tokio::task::spawn_blocking(move || target.runner().end_session(&id));
+    }
+}
+
+/// Take out of `sessions` those last used longer than `idle` before `now`.
+fn take_idle<T>(sessions: &mut VecDeque<(String, T, Instant)>, idle: Duration, now: Instant) -> Vec<(String, T)> {
+    let mut taken = Vec::new();
+    let mut kept = VecDeque::with_capacity(sessions.len());
+    for (id, target, used) in sessions.drain(..) {
+        if now.saturating_duration_since(used) > idle {
+            taken.push((id, target));
+        } else {
+            kept.push_back((id, target, used));
+        }
+    }
+    *sessions = kept;
+    taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_idle_longer_than_the_idle_time_are_taken_and_the_others_kept_in_order() {
+        let idle = Duration::from_millis(50);
+        let start = Instant::now();
+        let mut sessions: VecDeque<(String, (), Instant)> = ["a", "b", "c"]
+            .iter()
+            .zip([start, start + Duration::from_millis(30), start + Duration::from_millis(10)])
+            .map(|(id, used)| (id.to_string(), (), used))
+            .collect();
+        assert!(take_idle(&mut sessions, idle, start + idle).is_empty(), "none idle for longer than 50 ms yet");
+        let taken = take_idle(&mut sessions, idle, start + Duration::from_millis(70));
+        assert_eq!(taken, [("a".to_string(), ()), ("c".to_string(), ())]);
+        let left: Vec<&str> = sessions.iter().map(|(id, _, _)| id.as_str()).collect();
+        assert_eq!(left, ["b"]);
+        assert_eq!(take_idle(&mut sessions, idle, start + Duration::from_millis(81)).len(), 1);
+        assert!(sessions.is_empty());
     }
 }

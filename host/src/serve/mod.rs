@@ -74,6 +74,10 @@ use crate::types::AlgorithmInfo;
 /// Default number of sessions kept; the least recently begun is ended past it.
 pub const DEFAULT_MAX_SESSIONS: usize = 256;
 
+/// Default time a generation-1 session may go without a call before it is
+/// ended: 10 minutes.
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
+
 /// Default bound on the memory the images of calls in flight may take: 1 GiB,
 /// room for two calls with the largest image each ([`crate::image::MAX_IMAGE_BYTES`]).
 pub const DEFAULT_MAX_IMAGE_BYTES_IN_FLIGHT: u64 = 1 << 30;
@@ -88,6 +92,10 @@ pub struct ServeConfig {
     pub shm_dir: PathBuf,
     /// Sessions kept at once. Default: [`DEFAULT_MAX_SESSIONS`].
     pub max_sessions: usize,
+    /// A generation-1 session no call used for this long is ended (checked as
+    /// frames arrive), so on a station it does not keep the version it was
+    /// begun on loaded for good. Default: [`DEFAULT_SESSION_IDLE`] (10 minutes).
+    pub session_idle: Duration,
     /// Product id of generation-2 calls, which carry none. Default: none, and
     /// then the algorithm's only PID when it declares exactly one (on a
     /// station, the only product id active when the call arrives); otherwise
@@ -118,6 +126,7 @@ impl Default for ServeConfig {
             max_frame_bytes: frame::DEFAULT_MAX_FRAME_BYTES,
             shm_dir: shm::default_shm_dir(),
             max_sessions: DEFAULT_MAX_SESSIONS,
+            session_idle: DEFAULT_SESSION_IDLE,
             pid: None,
             params: Map::new(),
             execute_session: None,
@@ -376,7 +385,7 @@ where
         stats: Arc::clone(&config.stats),
         out,
     });
-    let mut sessions = Sessions::new(config.max_sessions);
+    let mut sessions = Sessions::new(config.max_sessions, config.session_idle);
     let mut calls = JoinSet::new();
 
     let end = loop {

@@ -107,20 +107,25 @@ impl StationDir {
     /// is the install's), then store them. A package without a manifest or
     /// without trusted signers is refused whatever the admission allows: a
     /// station runs signed packages only.
+    ///
+    /// The version goes into the trust store's rollback record (when
+    /// `admission` records) only once the package is stored and audited, so
+    /// an install that fails or is killed before then leaves the record where
+    /// it was; installing again, stored already, records it.
     pub fn install(&self, host: &Host, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Installed> {
-        let package = host.load_package(bytes, origin, admission)?;
+        let package = host.load_package(bytes, origin, &admission.record(false))?;
         let Some(manifest) = package.manifest().cloned() else {
             return Err(Error::untrusted(
                 TrustCode::Unsigned,
                 format!("{origin} is a bare component: a station installs signed packages only (`pv-host pack`, `pv-host sign`)"),
             ));
         };
-        if package.signers().is_empty() {
+        let Some(publisher) = package.signers().first().cloned() else {
             return Err(Error::untrusted(
                 TrustCode::Unsigned,
                 format!("{origin} is not signed by enough trusted keys: a station installs trusted packages only"),
             ));
-        }
+        };
         drop(package);
         let sha256 = sha256_hex(bytes);
         let path = store::package_path(&self.dir, &manifest.name, &manifest.version);
@@ -134,7 +139,10 @@ impl StationDir {
             already_installed,
         };
         match read_package_file_no_follow(&path) {
-            Ok(existing) if sha256_hex(&existing) == reference.sha256 => return Ok(installed(true)),
+            Ok(existing) if sha256_hex(&existing) == reference.sha256 => {
+                admission.record_publisher(&publisher, &manifest)?;
+                return Ok(installed(true));
+            }
             Ok(_) => {
                 return Err(Error::station(
                     StationCode::InstallFailed,
@@ -155,6 +163,7 @@ impl StationDir {
             store::remove(&path)?;
             return Err(err);
         }
+        admission.record_publisher(&publisher, &manifest)?;
         Ok(installed(false))
     }
 

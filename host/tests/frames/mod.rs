@@ -1,7 +1,6 @@
 //! Step inputs for the tests: a flat gray frame, and a step that carries it.
 
-// Each test binary uses a part of this module.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a part of this module")]
 
 use pv_host::types::{Image, ImageMeta, PixelFormat, StepInput};
 

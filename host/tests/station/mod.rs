@@ -1,8 +1,7 @@
 //! A test station: the example algorithms packed and signed with a test key,
 //! and a trust store that trusts it, made once per test process.
 
-// Each test binary uses a part of the station.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a part of the station")]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -8,7 +8,7 @@
 //! so packing the part counter's component under another manifest version is
 //! refused with 2111, as it should be.)
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a part of this module")]
 
 use std::fmt::Write as _;
 

@@ -124,6 +124,22 @@ pub struct LimitArgs {
     /// arguments), in bytes [default: 16777216].
     #[arg(long, value_name = "BYTES")]
     pub output_bytes: Option<usize>,
+
+    /// Cap on the core instances a component creates [default: 128].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub core_instances: Option<u32>,
+
+    /// Cap on the linear memories a component defines [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub memories: Option<u32>,
+
+    /// Cap on the tables a component defines [default: 16].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tables: Option<u32>,
+
+    /// Cap on table elements, all tables together [default: 20000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub table_elements: Option<u64>,
 }
 
 impl LimitArgs {
@@ -146,6 +162,13 @@ impl LimitArgs {
         }
         if let Some(bytes) = self.output_bytes {
             limits = limits.with_output_bytes_per_call(bytes);
+        }
+        let (instances, memories, tables) = limits.counts();
+        let count = |flag: Option<u32>, default: usize| flag.map_or(default, |n| n as usize);
+        limits =
+            limits.with_counts(count(self.core_instances, instances), count(self.memories, memories), count(self.tables, tables));
+        if let Some(elements) = self.table_elements {
+            limits = limits.with_table_elements(elements);
         }
         limits
     }
