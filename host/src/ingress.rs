@@ -211,8 +211,12 @@ impl Fill<'_> {
 
 // SAFETY: the representation is the canonical ABI's for `list<u8>` (a pointer
 // and a length, `[ValRaw; 2]`, the pointer pair's size and alignment), and the
-// type check is `[u8]`'s.
-#[allow(unsafe_code)]
+// type check is `[u8]`'s. `MAY_REQUIRE_REALLOC` stays at its default `true`:
+// both arms allocate in the guest through `realloc`, and wasmtime 48 lowers a
+// type that says `false` with `LowerContext::new_without_realloc` outside any
+// fiber, which panics on a `realloc` (the workspace pins wasmtime `=48.0.8`
+// for this).
+#[allow(unsafe_code, reason = "a hand-written ComponentType for a frame filled in place")]
 unsafe impl ComponentType for Pixels<'_> {
     type Lower = [ValRaw; 2];
 
@@ -226,7 +230,7 @@ unsafe impl ComponentType for Pixels<'_> {
 // SAFETY: held bytes are lowered by `[u8]`'s own code; filled ones write what
 // that code writes, the address and length of a block the guest's `realloc`
 // returned (checked to lie inside its memory).
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "a hand-written Lower for a frame filled in place")]
 unsafe impl Lower for Pixels<'_> {
     fn linear_lower_to_flat<T>(
         &self,

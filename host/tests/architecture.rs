@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// modules of its own layer (the circle check keeps those one way) and of the
 /// layers below, never one above. `bindings` is where `crate::types` comes from.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("the contract and leaves", &["bindings", "bounded_json", "phase", "session"]),
+    ("the contract and leaves", &["bindings", "bounded_json", "locks", "phase", "session"]),
     ("errors and the platform's JSON", &["error", "wire"]),
     ("files, frames, parameters", &["durable", "audit", "compile_cache", "params", "image", "annotate"]),
     ("the sandbox: limits, import policy, host imports, output rules", &["sandbox"]),
