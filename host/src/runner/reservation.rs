@@ -88,13 +88,16 @@ impl Reservation {
         Ok(())
     }
 
-    /// Run `pre-execute` in the reserved place (see [`Runner::pre_execute`]).
+    /// Run `pre-execute` in the reserved place (see [`Runner::pre_execute`]):
+    /// for an embedder that takes its place when a request arrives, in
+    /// arrival order, and runs it once the input is ready.
     pub async fn pre_execute(self, input: StepInput) -> CallReport<PreExecuteOutput> {
         let (step, op) = self.runner.pre_execute_op(input);
         self.run(Phase::PreExecute, Some(step), op).await
     }
 
-    /// Run `execute` in the reserved place (see [`Runner::execute`]).
+    /// Run `execute` in the reserved place (see [`Runner::execute`]), as
+    /// [`pre_execute`](Self::pre_execute) does.
     pub async fn execute(self, input: StepInput) -> CallReport<ExecuteOutput> {
         let (step, op) = self.runner.execute_op(input);
         self.run(Phase::Execute, Some(step), op).await

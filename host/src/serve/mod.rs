@@ -39,11 +39,19 @@
 //! one), each version on its own runner. A generation-1 session stays on the
 //! version it was begun on; a new one takes the version active then. A product
 //! id with nothing active gets a result ERROR 1001.
+//!
+//! Public beside the server, for whoever speaks to it or stands in for the
+//! platform (a platform-side client, a test, a benchmark): [`frame`] (the
+//! length-prefixed frames), [`protocol`] (the messages, parsed as the server
+//! parses them, and the replies) and [`shm`] (where the platform's images are
+//! and how they are opened). The `.npy` header reader is public for the fuzz
+//! target only (hidden from the docs).
 
 mod backend;
 mod calls;
 pub mod frame;
 mod input;
+#[doc(hidden)]
 pub mod npy;
 pub mod protocol;
 pub mod shm;

@@ -19,7 +19,7 @@
 //! Bytes after the end of the image (after a PNG's `IEND`, a JPEG's `EOI`)
 //! are accepted within that bound, as the platform's decoders (OpenCV, PIL)
 //! accept them: the decoder stops at the end of the image. The `.npy` payload is read
-//! straight into the guest's memory during the call ([`Opened::in_place`]), one
+//! straight into the guest's memory during the call ([`Opened::pixels`]), one
 //! copy from the page cache and no buffer of the host's in between.
 
 use std::fs::File;

@@ -301,7 +301,8 @@ impl Station {
         Routed { package: Some(version.package.clone()), report }
     }
 
-    /// The async form of [`execute_blocking`](Self::execute_blocking).
+    /// The async form of [`execute_blocking`](Self::execute_blocking), for an
+    /// embedder inside an async runtime (where the blocking form must not run).
     pub async fn execute(&self, input: StepInput) -> Routed<ExecuteOutput> {
         let (version, session) = match self.open_call(&input.pid) {
             Ok(opened) => opened,

@@ -1,5 +1,6 @@
 //! The platform's messages: what arrives (parsed here, once) and the frames
-//! sent back (`replies.rs`: [`hello`], [`result`], [`execute_data`]...).
+//! sent back (`replies.rs`: [`hello`], [`result`], [`error`]...; the outputs
+//! they carry are shaped by [`crate::wire`]).
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
