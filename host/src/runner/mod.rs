@@ -37,7 +37,7 @@ mod reservation;
 pub use self::config::{DEFAULT_QUEUE, Isolation, RunnerConfig};
 pub use self::metrics::{LATENCY_BUCKETS_MS, Metrics};
 pub use self::one_call::OneCallSession;
-use self::reservation::{Admitted, CallOp, Place, QueueTicket};
+use self::reservation::{CallOp, Place, QueueTicket, SlotHeld};
 pub use self::reservation::{Prepared, Reservation, StepKey};
 use crate::bindings::procvision::algorithm::types::{ExecuteOutput, PreExecuteOutput, StepInput, StepOutcome};
 use crate::error::{Error, ErrorCode, InputCode, Result};
@@ -271,7 +271,7 @@ impl Runner {
         }
     }
 
-    /// Run `op` on a blocking thread once admitted. If the caller drops this
+    /// Run `op` on a blocking thread once it holds a running slot. If the caller drops this
     /// future the call still finishes, commits or not, and gives its instance
     /// and its permit back.
     async fn call<T: Send + 'static>(
@@ -281,13 +281,13 @@ impl Runner {
         step: Option<StepKey>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
-        match self.admit(session_id, phase, step).await {
-            Ok(admitted) => admitted.run_async(&self.inner, op).await,
+        match self.take_slot(session_id, phase, step).await {
+            Ok(held) => held.run_async(&self.inner, op).await,
             Err(err) => CallReport::refused(err),
         }
     }
 
-    /// Run `op` on the calling thread once admitted: nothing can drop the call
+    /// Run `op` on the calling thread once it holds a running slot: nothing can drop the call
     /// half-way, and the instance stays on the thread (and core) that waits. A
     /// panic in the host is reported as the async form reports it, not
     /// unwound into the embedder.
@@ -298,12 +298,12 @@ impl Runner {
         step: Option<StepKey>,
         op: impl CallOp<T>,
     ) -> CallReport<T> {
-        let admitted = match block_on(self.admit(session_id, phase, step)) {
-            Ok(admitted) => admitted,
+        let held = match block_on(self.take_slot(session_id, phase, step)) {
+            Ok(held) => held,
             Err(err) => return CallReport::refused(err),
         };
         let inner = &self.inner;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| admitted.run(inner, op))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| held.run(inner, op))) {
             Ok(report) => report,
             Err(_) => CallReport::refused(Error::host("the call's thread failed: the host panicked")),
         }
@@ -311,8 +311,8 @@ impl Runner {
 
     /// Find the session and take a concurrency permit, waiting in the queue
     /// for one if there is room (else error 3001, counted).
-    async fn admit(&self, session_id: &str, phase: Phase, step: Option<StepKey>) -> Result<Admitted> {
-        self.reserve(session_id)?.admitted(phase, step).await
+    async fn take_slot(&self, session_id: &str, phase: Phase, step: Option<StepKey>) -> Result<SlotHeld> {
+        self.reserve(session_id)?.hold_slot(phase, step).await
     }
 
     /// Reserve a place for one call on `session_id` without waiting: a running

@@ -147,14 +147,14 @@ impl Reservation {
 
     async fn run<T: Send + 'static>(self, phase: Phase, step: Option<StepKey>, op: impl CallOp<T>) -> CallReport<T> {
         let inner = Arc::clone(&self.runner.inner);
-        match self.admitted(phase, step).await {
-            Ok(admitted) => admitted.run_async(&inner, op).await,
+        match self.hold_slot(phase, step).await {
+            Ok(held) => held.run_async(&inner, op).await,
             Err(err) => CallReport::refused(err),
         }
     }
 
-    /// Wait for a running slot, then hold it as an admitted call.
-    pub(super) async fn admitted(mut self, phase: Phase, step: Option<StepKey>) -> Result<Admitted> {
+    /// Wait for a running slot, then hold it for the call.
+    pub(super) async fn hold_slot(mut self, phase: Phase, step: Option<StepKey>) -> Result<SlotHeld> {
         self.ready().await?;
         let Place::Running(permit) = self.place else {
             return Err(Error::host("the reservation holds no slot"));
@@ -169,7 +169,7 @@ impl Reservation {
             step = step.as_ref().map(|step| step.index),
             pid = step.as_ref().map(|step| step.pid.as_str()),
         );
-        Ok(Admitted { slot: self.slot, permit, span })
+        Ok(SlotHeld { slot: self.slot, permit, span })
     }
 }
 
@@ -178,14 +178,15 @@ pub(super) trait CallOp<T>: FnOnce(&mut Instance, &mut Session) -> CallReport<T>
 
 impl<T, F: FnOnce(&mut Instance, &mut Session) -> CallReport<T> + Send + 'static> CallOp<T> for F {}
 
-/// A call let in: its session, the permit it runs under, its tracing span.
-pub(super) struct Admitted {
+/// A call holding a running slot: its session, the permit it runs under, its
+/// tracing span.
+pub(super) struct SlotHeld {
     slot: Arc<Mutex<SessionSlot>>,
     permit: OwnedSemaphorePermit,
     span: tracing::Span,
 }
 
-impl Admitted {
+impl SlotHeld {
     pub(super) fn run<T>(self, inner: &Inner, op: impl CallOp<T>) -> CallReport<T> {
         let _permit = self.permit;
         let _span = self.span.enter();
