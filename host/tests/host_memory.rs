@@ -21,9 +21,7 @@
 // workspace denies unsafe code everywhere else.
 #![allow(unsafe_code)]
 
-mod frames;
-#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
-mod wat_guest;
+use pv_test_support::{frames, wat_guest};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

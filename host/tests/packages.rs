@@ -4,8 +4,7 @@
 // The allocation probe below implements `GlobalAlloc`, which is unsafe by nature.
 #![allow(unsafe_code)]
 
-#[allow(dead_code)] // shared with the sandbox suite, which uses all of it
-mod wat_guest;
+use pv_test_support::wat_guest;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
