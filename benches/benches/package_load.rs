@@ -12,11 +12,7 @@
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
 use pv_host::{Admission, CompileCache, Host, TrustStore};
-
-// The test station: the examples packed and signed with a test key, and a
-// trust store that trusts it.
-#[path = "../../host/tests/station/mod.rs"]
-mod station;
+use pv_test_support::station;
 
 /// Samples per side: a compile takes about 150 ms.
 const SAMPLES: usize = 20;

@@ -24,60 +24,24 @@
 //! with numpy; skipped with a message otherwise. Without `--bench` (as `cargo
 //! test` runs it) it makes a handful of calls to check that it works.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pv_benches::frame::{read_frame, write_frame};
 use pv_benches::subprocess::shm_dir;
-use serde_json::{Value, json};
+use pv_test_support::Server;
+use serde_json::json;
 
 const WIDTH: usize = 1920;
 const HEIGHT: usize = 1200;
 
-/// A server process and its pipes.
-struct Server {
-    child: Child,
-    to: BufWriter<ChildStdin>,
-    from: BufReader<ChildStdout>,
-    next_id: u64,
-}
-
-impl Server {
-    /// Start `command`, timed to its hello.
-    fn start(mut command: Command, shm: &Path) -> (Server, Duration) {
-        let started = Instant::now();
-        let mut child = command
-            .env("PROC_SHM_DIR", shm)
-            .env_remove("PV_HOST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let to = BufWriter::new(child.stdin.take().expect("stdin"));
-        let mut from = BufReader::new(child.stdout.take().expect("stdout"));
-        let hello = read_frame(&mut from).expect("the server speaks").expect("a hello");
-        let elapsed = started.elapsed();
-        assert_eq!(hello["type"], "hello");
-        (Server { child, to, from, next_id: 0 }, elapsed)
-    }
-
-    fn round_trip(&mut self, mut message: Value) -> Value {
-        self.next_id += 1;
-        message["request_id"] = json!(self.next_id);
-        write_frame(&mut self.to, &message).expect("the server reads");
-        let reply = read_frame(&mut self.from).expect("the server answers").expect("a reply");
-        assert_eq!(reply["request_id"], self.next_id, "{reply}");
-        reply
-    }
-
-    fn stop(mut self) {
-        let _ = write_frame(&mut self.to, &json!({"type": "shutdown"}));
-        let _ = read_frame(&mut self.from);
-        let _ = self.child.wait();
-    }
+/// Start the server `command`, its images in `shm`, timed to its hello.
+fn start(mut command: Command, shm: &Path) -> (Server, Duration) {
+    command.env("PROC_SHM_DIR", shm);
+    let started = Instant::now();
+    let server = Server::spawn(command);
+    (server, started.elapsed())
 }
 
 /// The frame as a `.npy` file: NumPy's version-1 header, then the pixels.
@@ -111,11 +75,11 @@ fn measure(command: impl Fn() -> Command, shm: &Path, npy: &[u8], rounds: (usize
     let (starts, pings, executes) = rounds;
     let mut hellos = Vec::new();
     for _ in 0..starts {
-        let (server, hello) = Server::start(command(), shm);
+        let (server, hello) = start(command(), shm);
         hellos.push(hello);
         server.stop();
     }
-    let (mut server, _) = Server::start(command(), shm);
+    let (mut server, _) = start(command(), shm);
     let mut ping_times = Vec::new();
     for _ in 0..pings {
         let started = Instant::now();
@@ -172,19 +136,19 @@ fn pongs_during_a_long_call(pv_host: &Path, shm: &Path, npy: &[u8], deadline: Du
     let mut command = Command::new(pv_host);
     command.args(["serve", pv_test_artifacts::HOSTILE, "--allow-unsigned", "--no-fuel", "--timeout-ms"]);
     command.arg(deadline.as_millis().to_string());
-    let (mut server, _) = Server::start(command, shm);
+    let (mut server, _) = start(command, shm);
     let id = "dev-shm:session-1:loop";
     std::fs::write(shm.join("dev-shm_session-1_loop.npy"), npy).expect("write the frame");
     let call = json!({"type": "call", "request_id": "loop", "data": {"phase": "execute", "step_index": 1, "pid": "LOOP",
         "session": {"id": "loop", "context": {}}, "user_params": {}, "shared_mem_id": id,
         "image_meta": {"width": WIDTH, "height": HEIGHT, "timestamp_ms": 0, "camera_id": "cam"}}});
-    write_frame(&mut server.to, &call).expect("the server reads");
+    server.send(&call);
     let mut times = Vec::new();
     loop {
-        server.next_id += 1;
+        let id = server.next_id();
         let started = Instant::now();
-        write_frame(&mut server.to, &json!({"type": "ping", "request_id": server.next_id})).expect("the server reads");
-        let reply = read_frame(&mut server.from).expect("the server answers").expect("a reply");
+        server.send(&json!({"type": "ping", "request_id": id}));
+        let reply = server.receive();
         if reply["type"] == "pong" {
             times.push(started.elapsed());
             // A ping every millisecond or so, as a platform watching closely would.
@@ -194,7 +158,7 @@ fn pongs_during_a_long_call(pv_host: &Path, shm: &Path, npy: &[u8], deadline: Du
         assert_eq!(reply["request_id"], "loop", "{reply}");
         assert_eq!(reply["error_code"], "1005", "the loop ends at its deadline: {reply}");
         // The pong of the last ping is still to come.
-        let pong = read_frame(&mut server.from).expect("the server answers").expect("a pong");
+        let pong = server.receive();
         assert_eq!(pong["type"], "pong", "{pong}");
         break;
     }
@@ -246,7 +210,7 @@ fn main() {
         command
     };
     // One warm-up start fills the compile cache: the figures are for a warm one.
-    Server::start(serve(), shm.path()).0.stop();
+    start(serve(), shm.path()).0.stop();
     let ours = measure(serve, shm.path(), &npy, rounds);
     let theirs = measure(adapter, shm.path(), &npy, rounds);
     let floor = read_and_memcpy(&shm.path().join("dev-shm_session-1_cur.npy"), rounds.2);

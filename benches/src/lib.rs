@@ -4,11 +4,11 @@
 //! (see `examples/images/`) and the example algorithms built by
 //! `pv-test-artifacts`, and prints the ratio against its goal ([`compare`]).
 //! The subprocess model the sandbox replaces is played by `subprocess-adapter`
-//! (`src/bin/`), a minimal Rust process driven through [`subprocess`]. Run them
+//! (`src/bin/`), a minimal Rust process driven through [`subprocess`], on the platform's frames
+//! (`pv_test_support::frame`). Run them
 //! all with `cargo bench` at the workspace root; `docs/PERFORMANCE.md` has the results.
 
 pub mod compare;
-pub mod frame;
 pub mod subprocess;
 
 use image::DynamicImage;

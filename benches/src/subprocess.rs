@@ -3,14 +3,12 @@
 //! hello, and make calls the platform's way, the image written to a
 //! shared-memory file first.
 
-use std::io::{BufReader, BufWriter};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use pv_test_support::Server;
 use serde_json::{Value, json};
-
-use crate::frame::{read_frame, write_frame};
 
 /// Which subprocess adapter to run.
 #[derive(Debug, Clone, Copy)]
@@ -46,9 +44,8 @@ impl AdapterKind {
 
 /// A running adapter process with its pipes.
 pub struct Adapter {
-    child: Child,
-    to_adapter: BufWriter<ChildStdin>,
-    from_adapter: BufReader<ChildStdout>,
+    /// Killed when dropped without a shutdown (a benchmark that panicked).
+    server: Server,
     calls: u64,
 }
 
@@ -69,18 +66,8 @@ impl Adapter {
     /// When the adapter cannot start or its first frame is not a hello.
     pub fn start(kind: AdapterKind, shm_dir: &Path) -> Adapter {
         let mut command = kind.command();
-        let mut child = command
-            .env(pv_host::serve::shm::SHM_DIR_ENV, shm_dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
-        let to_adapter = BufWriter::new(child.stdin.take().expect("piped stdin"));
-        let mut from_adapter = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let hello = read_frame(&mut from_adapter).expect("the adapter speaks").expect("a hello");
-        assert_eq!(hello["type"], "hello", "the adapter opens with a hello");
-        Adapter { child, to_adapter, from_adapter, calls: 0 }
+        command.env(pv_host::serve::shm::SHM_DIR_ENV, shm_dir).stderr(Stdio::inherit());
+        Adapter { server: Server::spawn_as_is(command), calls: 0 }
     }
 
     /// One `execute` call, in the platform's message shape, on the frame in
@@ -91,39 +78,21 @@ impl Adapter {
     /// When the adapter does not answer with a result.
     pub fn execute(&mut self, image: &ShmImage) -> Value {
         self.calls += 1;
-        let call = json!({
-            "type": "call",
-            "request_id": self.calls,
-            "data": {
-                "phase": "execute", "step_index": 1, "pid": "GOOD",
-                "session": { "id": "bench", "context": {} },
-                "user_params": {},
-                "cur_image_shm_id": image.id,
-                "cur_image_meta": { "width": image.width, "height": image.height, "channels": image.channels },
-            },
+        let data = json!({
+            "phase": "execute", "step_index": 1, "pid": "GOOD",
+            "session": { "id": "bench", "context": {} },
+            "user_params": {},
+            "cur_image_shm_id": image.id,
+            "cur_image_meta": { "width": image.width, "height": image.height, "channels": image.channels },
         });
-        write_frame(&mut self.to_adapter, &call).expect("the adapter reads");
-        let reply = read_frame(&mut self.from_adapter).expect("the adapter answers").expect("a reply");
+        let reply = self.server.call(self.calls, data);
         assert_eq!(reply["type"], "result", "the adapter answered {reply}");
         reply
     }
 
     /// Ask the adapter to stop, and wait for it to exit.
-    pub fn shutdown(mut self) {
-        if write_frame(&mut self.to_adapter, &json!({ "type": "shutdown" })).is_ok() {
-            let _ack = read_frame(&mut self.from_adapter);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Adapter {
-    /// An adapter not shut down (a benchmark that panicked) is killed.
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    pub fn shutdown(self) {
+        self.server.stop();
     }
 }
 

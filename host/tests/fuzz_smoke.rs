@@ -4,8 +4,7 @@
 //! with `cargo fuzz` (see `fuzz/README.md`), starting from the seeds that
 //! `write_seed_corpus` writes.
 
-#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
-mod wat_guest;
+use pv_test_support::wat_guest;
 
 #[path = "../../fuzz/src/lib.rs"]
 mod oracles;

@@ -22,9 +22,7 @@
     reason = "the allocation probe implements `GlobalAlloc`, which is unsafe by nature; the workspace denies unsafe code everywhere else"
 )]
 
-mod frames;
-#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
-mod wat_guest;
+use pv_test_support::{frames, wat_guest};
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -3,8 +3,7 @@
 
 #![allow(unsafe_code, reason = "the allocation probe below implements `GlobalAlloc`, which is unsafe by nature")]
 
-#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
-mod wat_guest;
+use pv_test_support::wat_guest;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;

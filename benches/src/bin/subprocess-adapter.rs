@@ -14,8 +14,9 @@
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
-use pv_benches::frame::{read_frame, write_frame};
+use pv_host::serve::frame::DEFAULT_MAX_FRAME_BYTES;
 use pv_host::serve::shm::SHM_DIR_ENV;
+use pv_test_support::frame::{read_frame_within, write_frame};
 use serde_json::{Value, json};
 
 fn main() -> std::io::Result<()> {
@@ -23,7 +24,7 @@ fn main() -> std::io::Result<()> {
     let mut output = BufWriter::new(std::io::stdout().lock());
     let shm_dir = PathBuf::from(std::env::var_os(SHM_DIR_ENV).unwrap_or_default());
     write_frame(&mut output, &json!({ "type": "hello", "sdk_version": "subprocess-adapter" }))?;
-    while let Some(message) = read_frame(&mut input)? {
+    while let Some(message) = read_frame_within(&mut input, DEFAULT_MAX_FRAME_BYTES)? {
         let request_id = message.get("request_id").cloned().unwrap_or(Value::Null);
         match message.get("type").and_then(Value::as_str) {
             Some("shutdown") => {

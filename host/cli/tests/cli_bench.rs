@@ -1,15 +1,11 @@
 //! `pv-host bench`: percentiles, fuel, memory and throughput of a signed package.
 
-#[path = "../../tests/station/mod.rs"]
-mod station;
-
-use assert_cmd::Command;
 use pv_test_artifacts::fixtures;
+use pv_test_support::{pv_host, station};
 
 #[test]
 fn bench_reports_percentiles_fuel_memory_and_throughput() {
-    let output = Command::cargo_bin("pv-host")
-        .expect("binary")
+    let output = pv_host()
         .env("PV_HOST_TRUST", &station::station().trust)
         .args(["bench", station::part_counter(), "--iterations", "5", "--json", "--params", r#"{"expected_count": 24}"#])
         .arg("--image")

@@ -5,23 +5,16 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use pv_test_artifacts::fixtures;
+use pv_test_support::{pv_host_trusting, run};
 use serde_json::Value;
 
-fn pv_host() -> Command {
-    let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    // The hostile guest is a bare component: these runs are a developer's.
-    cmd.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", "/nonexistent").arg("run").arg(pv_test_artifacts::HOSTILE);
+/// `pv-host run` of the hostile guest on the coins: a bare component, so these
+/// runs are a developer's.
+fn run_hostile() -> Command {
+    let mut cmd = pv_host_trusting(Path::new("/nonexistent"));
+    cmd.arg("run").arg(pv_test_artifacts::HOSTILE);
     cmd.arg("--allow-unsigned").arg("--image").arg(fixtures::image_path("coins.png"));
     cmd
-}
-
-fn output(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().expect("run pv-host");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn json_of(stdout: &str) -> Value {
@@ -30,7 +23,7 @@ fn json_of(stdout: &str) -> Value {
 
 #[test]
 fn steps_share_one_session_and_stop_at_the_first_error() {
-    let (code, stdout, stderr) = output(pv_host().args(["--pid", "FLOW", "--steps", "1,2,3", "--json"]));
+    let (code, stdout, stderr) = run(run_hostile().args(["--pid", "FLOW", "--steps", "1,2,3", "--json"]));
     assert_eq!(code, 5, "step 3 crashes: {stdout}{stderr}");
     let steps = json_of(&stdout)["steps"].as_array().cloned().expect("one result per step");
     assert_eq!(steps.len(), 3);
@@ -45,20 +38,20 @@ fn a_flow_file_sets_each_step() {
     let flow = dir.path().join("flow.json");
     std::fs::write(&flow, r#"[{"step": 1, "pid": "FLOW"}, {"step": 2, "pid": "FLOW"}, {"step": 1, "pid": "GOOD"}]"#)
         .expect("write flow");
-    let (code, stdout, stderr) = output(pv_host().args(["--pid", "GOOD", "--flow"]).arg(&flow));
+    let (code, stdout, stderr) = run(run_hostile().args(["--pid", "GOOD", "--flow"]).arg(&flow));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(stdout.matches("verdict: OK").count(), 3, "{stdout}");
     assert!(stdout.contains("pid FLOW | step 2"), "{stdout}");
 
     std::fs::write(&flow, r#"[{"step": 1, "colour": "red"}]"#).expect("write flow");
-    let (code, _, stderr) = output(pv_host().args(["--pid", "GOOD", "--flow"]).arg(&flow));
+    let (code, _, stderr) = run(run_hostile().args(["--pid", "GOOD", "--flow"]).arg(&flow));
     assert_eq!(code, 3, "a bad flow file is refused input: {stderr}");
     assert!(stderr.contains("[1006]"), "{stderr}");
 }
 
 #[test]
 fn metrics_count_the_runs_calls() {
-    let (code, stdout, _) = output(pv_host().args(["--pid", "GOOD", "--json", "--metrics"]));
+    let (code, stdout, _) = run(run_hostile().args(["--pid", "GOOD", "--json", "--metrics"]));
     assert_eq!(code, 0);
     let metrics = json_of(&stdout)["metrics"].clone();
     assert_eq!(metrics["calls"], 2, "pre-execute and execute: {metrics}");
@@ -78,7 +71,7 @@ fn audit_records(path: &Path) -> Vec<Value> {
 fn the_audit_log_records_limit_hits_and_refusals_as_json_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = dir.path().join("audit.jsonl");
-    let (code, _, _) = output(pv_host().args(["--pid", "LOOP", "--timeout-ms", "1000", "--audit-log"]).arg(&audit));
+    let (code, _, _) = run(run_hostile().args(["--pid", "LOOP", "--timeout-ms", "1000", "--audit-log"]).arg(&audit));
     assert_eq!(code, 5);
     let records = audit_records(&audit);
     let hit = records.iter().find(|r| r["fields"]["event"] == "limit_hit").expect("a limit_hit record");
@@ -86,10 +79,10 @@ fn the_audit_log_records_limit_hits_and_refusals_as_json_lines() {
     assert_eq!(hit["target"], "audit");
 
     // An unsigned package without --allow-unsigned: refused, and audited.
-    let mut refused = Command::cargo_bin("pv-host").expect("binary");
-    refused.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", dir.path()).args(["run", pv_test_artifacts::HOSTILE]);
+    let mut refused = pv_host_trusting(dir.path());
+    refused.args(["run", pv_test_artifacts::HOSTILE]);
     refused.args(["--pid", "GOOD", "--image"]).arg(fixtures::image_path("coins.png")).arg("--audit-log").arg(&audit);
-    let (code, _, stderr) = output(&mut refused);
+    let (code, _, stderr) = run(&mut refused);
     assert_eq!(code, 8, "{stderr}");
     let records = audit_records(&audit);
     let refusal = records.iter().find(|r| r["fields"]["event"] == "package_refused").expect("a package_refused record");
@@ -98,7 +91,7 @@ fn the_audit_log_records_limit_hits_and_refusals_as_json_lines() {
 
 #[test]
 fn the_json_log_format_writes_json_lines() {
-    let (code, _, stderr) = output(pv_host().args(["--pid", "GOOD", "--log-format", "json"]));
+    let (code, _, stderr) = run(run_hostile().args(["--pid", "GOOD", "--log-format", "json"]));
     assert_eq!(code, 0);
     let warning = stderr.lines().find(|l| l.contains("UNTRUSTED")).expect("the unsigned warning");
     let record: Value = serde_json::from_str(warning).expect("a JSON record");

@@ -6,20 +6,13 @@
 //! grows, so the last reading is the peak up to then.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-/// The child's peak resident memory so far, in bytes.
-fn high_water_mark(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
+use pv_test_support::{peak_rss_kib, pv_host_process};
 
 /// Run `pv-host run` with `args` on the hostile guest; its exit code and peak RSS.
 fn run_measured(image: &Path, args: &[&str]) -> (i32, u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pv-host"))
-        .env_remove("PV_HOST_LOG")
+    let mut child = pv_host_process()
         .env("PV_HOST_TRUST", "/nonexistent")
         .args(["--no-cache", "run"])
         .arg(pv_test_artifacts::HOSTILE)
@@ -33,8 +26,8 @@ fn run_measured(image: &Path, args: &[&str]) -> (i32, u64) {
         .expect("pv-host starts");
     let mut peak = 0;
     loop {
-        if let Some(hwm) = high_water_mark(child.id()) {
-            peak = peak.max(hwm);
+        if let Some(kib) = peak_rss_kib(child.id()) {
+            peak = peak.max(kib * 1024);
         }
         if let Some(status) = child.try_wait().expect("wait") {
             return (status.code().expect("an exit code"), peak);

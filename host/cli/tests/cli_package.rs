@@ -6,28 +6,13 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use pv_test_artifacts::fixtures;
+use pv_test_support::{pv_host_trusting, run};
 use serde_json::Value;
 
 /// Exit code of a refused package (2xxx that are about the package itself).
 const EXIT_PACKAGE: i32 = 6;
 /// Exit code of an untrusted package.
 const EXIT_UNTRUSTED: i32 = 8;
-
-fn pv_host(trust: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    cmd.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", trust);
-    cmd
-}
-
-/// Run and return (exit code, stdout, stderr).
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let output = cmd.output().expect("run pv-host");
-    (
-        output.status.code().expect("an exit code"),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// A command that must succeed; its stdout.
 fn ok(cmd: &mut Command) -> String {
@@ -63,7 +48,7 @@ impl Workshop {
     }
 
     fn cmd(&self) -> Command {
-        pv_host(&self.trust())
+        pv_host_trusting(&self.trust())
     }
 
     fn keygen(&self, name: &str) -> PathBuf {

@@ -1,20 +1,15 @@
 //! End-to-end tests of `pv-host run` on the real sample photographs.
 
-#[path = "../../tests/station/mod.rs"]
-mod station;
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use pv_test_artifacts::fixtures::{self, ScratchPolarity};
+use pv_test_support::{pv_host_binary, pv_host_trusting, station};
 use serde_json::Value;
 
-fn pv_host() -> Command {
-    let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    cmd.env_remove("PV_HOST_LOG");
-    // Every run trusts the test station's key, and nothing else.
-    cmd.env("PV_HOST_TRUST", &station::station().trust);
-    cmd
+/// `pv-host` trusting the test station's key, and nothing else.
+fn pv_host_trusting_station() -> Command {
+    pv_host_trusting(&station::station().trust)
 }
 
 fn save_png(dir: &Path, name: &str, image: &image::GrayImage) -> PathBuf {
@@ -28,7 +23,7 @@ fn run_json(package: &str, pid: &str, image: &Path, params: &str) -> (i32, Value
 }
 
 fn run_json_with(package: &str, pid: &str, image: &Path, params: &str, flags: &[&str]) -> (i32, Value) {
-    let output = pv_host()
+    let output = pv_host_trusting_station()
         .args(["run", package, "--pid", pid, "--params", params, "--json", "--image"])
         .arg(image)
         .args(flags)
@@ -46,7 +41,7 @@ fn rect_of(value: &Value) -> (u32, u32, u32, u32) {
 
 #[test]
 fn coins_with_all_24_parts_is_ok() {
-    let output = pv_host()
+    let output = pv_host_trusting_station()
         .args(["run", station::part_counter(), "--pid", "A01", "--params", r#"{"expected_count": 24}"#])
         .arg("--image")
         .arg(fixtures::image_path("coins.png"))
@@ -133,7 +128,7 @@ fn a_hostile_package_gets_its_classified_error_and_exit_code() {
         ("PANIC", &["--allow-unsigned"], "9999"),
     ];
     for (pid, flags, code) in cases {
-        let output = pv_host()
+        let output = pv_host_trusting_station()
             .args(["run", pv_test_artifacts::HOSTILE, "--pid", pid, "--image", coins])
             .args(flags)
             .output()
@@ -151,7 +146,7 @@ fn a_hostile_package_gets_its_classified_error_and_exit_code() {
 
 #[test]
 fn a_package_that_wants_the_network_gets_none() {
-    let output = pv_host()
+    let output = pv_host_trusting_station()
         .args(["run", pv_test_artifacts::HOSTILE_NETWORK, "--allow-unsigned", "--json", "--pid", "A01", "--image"])
         .arg(fixtures::image_path("coins.png"))
         .output()
@@ -177,7 +172,7 @@ fn annotate_writes_a_png_of_the_frame() {
     let (image, _) = fixtures::coins_with_missing_coin();
     let input = save_png(dir.path(), "in.png", &image);
     let out = dir.path().join("annotated.png");
-    pv_host()
+    pv_host_trusting_station()
         .args(["run", station::part_counter(), "--pid", "A01", "--image"])
         .arg(&input)
         .arg("--annotate")
@@ -193,7 +188,7 @@ fn annotate_writes_a_png_of_the_frame() {
 /// Runs a bad command line and checks the exit code, the platform code in the
 /// one-line error, and that nothing panicked.
 fn assert_refused(args: &[&str], exit_code: i32, platform_code: &str) {
-    let output = pv_host().args(args).output().expect("run pv-host");
+    let output = pv_host_trusting_station().args(args).output().expect("run pv-host");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(exit_code), "{args:?}: {stderr}");
     assert!(stderr.contains(&format!("[{platform_code}]")), "{args:?}: expected code {platform_code} in: {stderr}");
@@ -260,7 +255,7 @@ fn a_host_out_of_address_space_is_a_host_failure_not_the_guests() {
     let command = "ulimit -v 1500000 && exec \"$0\" run \"$1\" --pid A01 --json --image \"$2\"";
     let output = std::process::Command::new("sh")
         .args(["-c", command])
-        .arg(assert_cmd::cargo::cargo_bin("pv-host"))
+        .arg(pv_host_binary())
         .arg(station::part_counter())
         .arg(fixtures::image_path("coins.png"))
         .env_remove("PV_HOST_LOG")
@@ -288,7 +283,7 @@ fn a_component_refused_with_2116_at_a_count_cap_loads_with_that_flag_raised() {
     for (flag, needed) in flags {
         assert!(needed >= 1, "{flag}: {needs:?}");
         let run = |cap: u64| {
-            pv_host()
+            pv_host_trusting_station()
                 .args(["run", pv_test_artifacts::HOSTILE, "--allow-unsigned", "--pid", "GOOD", "--image", coins])
                 .args([flag, &cap.to_string()])
                 .output()

@@ -1,13 +1,10 @@
 //! `pv-host test`: the reports it writes are well-formed, and its exit code says
 //! pass or fail.
 
-#[path = "../../tests/station/mod.rs"]
-mod station;
-
 use std::path::PathBuf;
 
-use assert_cmd::Command;
 use pv_test_artifacts::fixtures;
+use pv_test_support::{pv_host, station};
 
 fn cases(example: &str) -> PathBuf {
     fixtures::examples_dir().join(example).join("cases.toml")
@@ -18,8 +15,7 @@ fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (json, xml, html) = (dir.path().join("r.json"), dir.path().join("r.xml"), dir.path().join("r.html"));
     let images = fixtures::images_dir();
-    let output = Command::cargo_bin("pv-host")
-        .expect("binary")
+    let output = pv_host()
         .env("PV_HOST_TRUST", &station::station().trust)
         .args(["test", station::part_counter(), "--cases"])
         .arg(cases("part-counter"))
@@ -61,11 +57,7 @@ fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
     assert!(!page.contains("src=\"http"), "self-contained");
 
     // A failing package: exit 1.
-    let output = Command::cargo_bin("pv-host")
-        .expect("binary")
-        .args(["test", pv_test_artifacts::HOSTILE, "--pid", "COUNT", "--trust"])
-        .arg(dir.path())
-        .output()
-        .expect("run");
+    let output =
+        pv_host().args(["test", pv_test_artifacts::HOSTILE, "--pid", "COUNT", "--trust"]).arg(dir.path()).output().expect("run");
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stdout));
 }

@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 use assert_cmd::Command;
 use pv_host::params::params_from_json;
 use pv_host::types::{StepInput, Verdict};
-use pv_host::{Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Session, image::from_dynamic};
+use pv_host::{Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Session};
 use pv_test_artifacts::fixtures;
+use pv_test_support::{frames, pv_host_trusting};
 use serde_json::Value;
 
 /// The guest's path, or `None` (and a note on stderr) when it was not built.
@@ -54,26 +55,14 @@ fn instance(path: &'static str) -> Instance {
     instance
 }
 
-fn input(instance: &Instance, pid: &str, image: image::DynamicImage, params: Value) -> StepInput {
-    let step = instance.step(1).expect("step 1");
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: params_from_json(step, params.as_object().expect("object")).expect("valid params"),
-        image: from_dynamic(image, None),
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
-}
-
 fn coins() -> image::DynamicImage {
     image::DynamicImage::ImageLuma8(fixtures::load_gray("coins.png"))
 }
 
-fn pv_host(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    cmd.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", dir.join("trust")).env("PV_HOST_CACHE", cache_dir());
+/// `pv-host` with the trust store in `dir` and the shared compile cache.
+fn pv_host_in(dir: &Path) -> Command {
+    let mut cmd = pv_host_trusting(&dir.join("trust"));
+    cmd.env("PV_HOST_CACHE", cache_dir());
     cmd
 }
 
@@ -112,7 +101,7 @@ fn the_python_example_is_ok_on_the_full_tray_and_marks_the_empty_slot_of_the_doc
     assert_eq!(tray.info().name, "tray-presence");
     let mut session = Session::new("s1");
 
-    let good = input(&tray, "T01", coins(), serde_json::json!({}));
+    let good = frames::step_with_params(&tray, "T01", coins(), serde_json::json!({}));
     let pre = tray.pre_execute(&mut session, &good).into_result().expect("lighting is fine");
     assert!(pre.message.starts_with("lighting ok"), "{}", pre.message);
     let report = tray.execute(&mut session, &good);
@@ -123,7 +112,7 @@ fn the_python_example_is_ok_on_the_full_tray_and_marks_the_empty_slot_of_the_doc
     assert_eq!(out.position_rects.len(), 24);
 
     let (missing, painted) = fixtures::coins_with_missing_coin();
-    let doctored = input(&tray, "T01", image::DynamicImage::ImageLuma8(missing), serde_json::json!({}));
+    let doctored = frames::step_with_params(&tray, "T01", image::DynamicImage::ImageLuma8(missing), serde_json::json!({}));
     let out = tray.execute(&mut session, &doctored).into_result().expect("execute");
     assert_eq!(out.verdict, Verdict::Ng);
     assert_eq!(out.ng_reason.as_deref(), Some("1 of 24 parts missing"));
@@ -133,7 +122,7 @@ fn the_python_example_is_ok_on_the_full_tray_and_marks_the_empty_slot_of_the_doc
     assert_eq!(defect.label.as_deref(), Some("empty slot"));
 
     // Colour frames are converted by the SDK; declared params are checked by the host.
-    let rgb = input(&tray, "T01", image::DynamicImage::ImageRgb8(coins().to_rgb8()), serde_json::json!({}));
+    let rgb = frames::step_with_params(&tray, "T01", image::DynamicImage::ImageRgb8(coins().to_rgb8()), serde_json::json!({}));
     assert_eq!(tray.execute(&mut session, &rgb).into_result().expect("rgb").verdict, Verdict::Ok);
     let step = tray.step(1).expect("step 1");
     let err = params_from_json(step, serde_json::json!({ "rows": 0 }).as_object().expect("object"))
@@ -147,11 +136,11 @@ fn the_python_example_packs_signs_runs_and_passes_pv_host_test_with_golden_cases
     let Some(path) = guest(pv_test_artifacts::PY_TRAY_PRESENCE) else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    expect_exit(pv_host(dir).args(["keygen", "--out"]).arg(dir.join("vendor")), 0);
-    expect_exit(pv_host(dir).args(["trust", "add"]).arg(dir.join("vendor.pub")), 0);
+    expect_exit(pv_host_in(dir).args(["keygen", "--out"]).arg(dir.join("vendor")), 0);
+    expect_exit(pv_host_in(dir).args(["trust", "add"]).arg(dir.join("vendor.pub")), 0);
     let package = dir.join("tray-presence.pkg.wasm");
     expect_exit(
-        pv_host(dir)
+        pv_host_in(dir)
             .args(["pack", path, "--manifest"])
             .arg(examples().join("tray-presence/manifest.json"))
             .arg("--key")
@@ -164,7 +153,7 @@ fn the_python_example_packs_signs_runs_and_passes_pv_host_test_with_golden_cases
     // Run twice: the second load comes from the compile cache.
     for _ in 0..2 {
         let stdout = expect_exit(
-            pv_host(dir)
+            pv_host_in(dir)
                 .arg("run")
                 .arg(&package)
                 .args(["--pid", "T01", "--json", "--image"])
@@ -187,7 +176,7 @@ fn the_python_example_packs_signs_runs_and_passes_pv_host_test_with_golden_cases
     std::fs::write(dir.join("cases.toml"), cases).expect("write cases");
     let report = dir.join("report.json");
     expect_exit(
-        pv_host(dir)
+        pv_host_in(dir)
             .arg("test")
             .arg(&package)
             .arg("--images")
@@ -208,7 +197,7 @@ fn a_python_algorithm_written_against_wit_alone_runs_under_pv_host_run_on_coins(
     let Some(path) = guest(pv_test_artifacts::PY_BRIGHTNESS_BARE) else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let stdout = expect_exit(
-        pv_host(dir.path())
+        pv_host_in(dir.path())
             .args(["run", path, "--allow-unsigned", "--pid", "A01", "--json", "--image"])
             .arg(fixtures::image_path("coins.png")),
         0,
@@ -220,7 +209,7 @@ fn a_python_algorithm_written_against_wit_alone_runs_under_pv_host_run_on_coins(
 
     // Its own error, through the generated `Err`.
     let stdout = expect_exit(
-        pv_host(dir.path())
+        pv_host_in(dir.path())
             .args([
                 "run",
                 path,
@@ -273,7 +262,10 @@ fn a_python_guest_gets_no_network_no_files_no_environment() {
         ("ENV", &[("environ", &["nothing ({})"]), ("process", &["OSError"])]),
     ];
     for (pid, expected) in denials {
-        let out = hostile.execute(&mut session, &input(&hostile, pid, coins(), serde_json::json!({}))).into_result().expect(pid);
+        let out = hostile
+            .execute(&mut session, &frames::step_with_params(&hostile, pid, coins(), serde_json::json!({})))
+            .into_result()
+            .expect(pid);
         let debug: Value = serde_json::from_str(out.debug.as_deref().expect("debug")).expect("debug JSON");
         assert_eq!(out.verdict, Verdict::Ok, "{pid}: {debug}");
         let attempts = debug["attempts"].as_object().expect("attempts");

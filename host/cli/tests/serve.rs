@@ -1,19 +1,13 @@
 //! `pv-host serve` end to end: the platform's frame protocol from a Python
 //! client (standard library only) and from Rust, and each hostile input.
 
-#[path = "../../tests/station/mod.rs"]
-mod station;
-
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use pv_host::ErrorCode;
 use pv_test_artifacts::fixtures;
+use pv_test_support::{Server, is_result_error, pv_host_binary, pv_host_process, station};
 use serde_json::{Value, json};
-
-fn pv_host_binary() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("pv-host")
-}
 
 #[test]
 fn a_platform_client_drives_both_generations_and_the_validation_flow() {
@@ -44,88 +38,26 @@ fn a_platform_client_drives_both_generations_and_the_validation_flow() {
     }
 }
 
-struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
+/// `pv-host serve PACKAGE FLAGS`, its images in `shm`, trusting the test station.
+fn serve(package: &str, shm: &Path, flags: &[&str]) -> Server {
+    let mut command = pv_host_process();
+    command.env("PROC_SHM_DIR", shm);
+    serve_with(command, package, flags)
 }
 
-impl Server {
-    fn start(package: &str, shm: &Path, flags: &[&str]) -> Server {
-        let mut command = Command::new(pv_host_binary());
-        command.env("PROC_SHM_DIR", shm);
-        Server::start_with(command, package, flags)
-    }
+/// `command serve PACKAGE FLAGS`, trusting the test station.
+fn serve_with(command: Command, package: &str, flags: &[&str]) -> Server {
+    spawn(command, package, flags, &station::station().trust)
+}
 
-    fn start_with(command: Command, package: &str, flags: &[&str]) -> Server {
-        Server::spawn(command, package, flags, &station::station().trust)
-    }
+/// Serve `package` admitted by the trust store in `trust`.
+fn serve_trusting(command: Command, package: &str, trust: &Path) -> Server {
+    spawn(command, package, &[], trust)
+}
 
-    /// Serve `package` admitted by the trust store in `trust`.
-    fn start_trusting(command: Command, package: &str, trust: &Path) -> Server {
-        Server::spawn(command, package, &[], trust)
-    }
-
-    fn spawn(mut command: Command, package: &str, flags: &[&str], trust: &Path) -> Server {
-        let mut child = command
-            .args(["serve", package])
-            .args(flags)
-            .env("PV_HOST_TRUST", trust)
-            .env_remove("PV_HOST_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts");
-        let (stdin, stdout) = (child.stdin.take(), child.stdout.take().expect("stdout"));
-        let mut server = Server { child, stdin, stdout };
-        assert_eq!(server.receive()["type"], "hello");
-        server
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(bytes).and_then(|()| stdin.flush()).expect("write");
-    }
-
-    fn send(&mut self, message: Value) {
-        let payload = serde_json::to_vec(&message).expect("json");
-        self.send_raw(&[&(payload.len() as u32).to_be_bytes()[..], &payload].concat());
-    }
-
-    fn receive(&mut self) -> Value {
-        let mut prefix = [0u8; 4];
-        self.stdout.read_exact(&mut prefix).expect("a frame");
-        let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
-        self.stdout.read_exact(&mut payload).expect("the frame's payload");
-        serde_json::from_slice(&payload).expect("JSON frame")
-    }
-
-    fn call(&mut self, id: u64, data: Value) -> Value {
-        self.send(json!({ "type": "call", "request_id": id, "data": data }));
-        let reply = self.receive();
-        assert_eq!(reply["request_id"], id, "{reply}");
-        reply
-    }
-
-    /// Peak resident memory of the server so far, in KiB (Linux).
-    fn peak_rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-
-    fn shutdown(mut self) {
-        self.send(json!({"type": "shutdown"}));
-        assert_eq!(self.receive()["type"], "shutdown");
-        assert_eq!(self.finish(), 0);
-    }
-
-    /// Close stdin and wait for the exit code.
-    fn finish(mut self) -> i32 {
-        drop(self.stdin.take());
-        self.child.wait().expect("exits").code().expect("an exit code")
-    }
+fn spawn(mut command: Command, package: &str, flags: &[&str], trust: &Path) -> Server {
+    command.args(["serve", package]).args(flags).env("PV_HOST_TRUST", trust);
+    Server::spawn(command)
 }
 
 fn write_npy(path: &Path, image: &image::RgbImage) {
@@ -138,16 +70,12 @@ fn write_npy(path: &Path, image: &image::RgbImage) {
     std::fs::write(path, bytes).expect("write npy");
 }
 
-fn is_result_error(reply: &Value, code: &str) -> bool {
-    reply["type"] == "result" && reply["status"] == "ERROR" && reply["error_code"] == code
-}
-
 #[test]
 fn a_rust_client_runs_npy_frames_and_sessions() {
     let shm = tempfile::tempdir().expect("tempdir");
     let coins = image::open(fixtures::image_path("coins.png")).expect("coins").to_rgb8();
     write_npy(&shm.path().join("coins-rgb.npy"), &coins);
-    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    let mut server = serve(station::part_counter(), shm.path(), &[]);
     let data = |count: u32| {
         json!({ "phase": "execute", "pid": "A01", "session": {"id": "s1", "context": {}}, "user_params": {"expected_count": count},
                 "cur_image_shm_id": "coins-rgb", "cur_image_meta": {"width": 384, "height": 303, "color_space": "RGB"} })
@@ -156,16 +84,16 @@ fn a_rust_client_runs_npy_frames_and_sessions() {
     assert_eq!(server.call(2, data(25))["data"]["result_status"], "NG");
     let mut wrong_meta = data(24);
     wrong_meta["cur_image_meta"]["width"] = json!(100);
-    assert!(is_result_error(&server.call(3, wrong_meta), "1006"));
+    assert!(is_result_error(&server.call(3, wrong_meta), ErrorCode::InvalidParams));
     let mut escape = data(24);
     escape["cur_image_shm_id"] = json!("../coins-rgb");
-    assert!(is_result_error(&server.call(4, escape), "1002"), "ids cannot leave the directory");
+    assert!(is_result_error(&server.call(4, escape), ErrorCode::ImageLoadFailed), "ids cannot leave the directory");
     let mut missing = data(24);
     missing["cur_image_shm_id"] = json!("nothing-here");
-    assert!(is_result_error(&server.call(5, missing), "1002"));
+    assert!(is_result_error(&server.call(5, missing), ErrorCode::ImageLoadFailed));
     let mut empty = data(24);
     empty["cur_image_shm_id"] = json!("");
-    assert!(is_result_error(&server.call(6, empty), "1002"));
+    assert!(is_result_error(&server.call(6, empty), ErrorCode::ImageLoadFailed));
     server.shutdown();
 }
 
@@ -180,7 +108,7 @@ fn npy_pixels_reach_the_guest_exactly_and_a_vanished_file_is_1002() {
     let guide = image::RgbImage::from_fn(97, 61, |x, y| image::Rgb([(y * 7) as u8, x as u8, 200]));
     write_npy(&shm.path().join("cur.npy"), &frame);
     write_npy(&shm.path().join("guide.npy"), &guide);
-    let mut server = Server::start(pv_test_artifacts::HOSTILE, shm.path(), &["--allow-unsigned", "--pid", "DIGEST"]);
+    let mut server = serve(pv_test_artifacts::HOSTILE, shm.path(), &["--allow-unsigned", "--pid", "DIGEST"]);
     let digest = |bytes: &[u8]| json!({ "len": bytes.len(), "fnv1a": fnv1a(bytes).to_string() });
     let call = json!({ "phase": "execute", "pid": "DIGEST", "session": {"id": "s1"}, "shared_mem_id": "cur",
                        "image_meta": {"width": 97, "height": 61} });
@@ -194,7 +122,7 @@ fn npy_pixels_reach_the_guest_exactly_and_a_vanished_file_is_1002() {
     let debug = &reply["data"]["debug"];
     assert_eq!((&debug["image"], &debug["guide"]), (&digest(frame.as_raw()), &digest(guide.as_raw())), "{reply}");
     std::fs::remove_file(shm.path().join("cur.npy")).expect("remove");
-    assert!(is_result_error(&server.call(3, call), "1002"));
+    assert!(is_result_error(&server.call(3, call), ErrorCode::ImageLoadFailed));
     server.shutdown();
 }
 
@@ -210,19 +138,19 @@ fn ids_with_colons_are_read_under_the_platforms_names_from_its_default_directory
     let platform_dir = temp.path().join("procvision_dev_shm");
     std::fs::create_dir(&platform_dir).expect("mkdir");
     std::fs::copy(fixtures::image_path("coins.png"), platform_dir.join("dev-shm_session-1732870000000_cur.bin")).expect("copy");
-    let mut command = Command::new(pv_host_binary());
+    let mut command = pv_host_process();
     command.env_remove("PROC_SHM_DIR").env("TMPDIR", temp.path()).env("TEMP", "/nonexistent").env("TMP", "/nonexistent");
-    let mut server = Server::start_with(command, station::part_counter(), &[]);
+    let mut server = serve_with(command, station::part_counter(), &[]);
     let reply = server.call(1, coins_call("dev-shm:session-1732870000000:cur"));
     assert_eq!((reply["status"].as_str(), reply["data"]["result_status"].as_str()), (Some("OK"), Some("OK")), "{reply}");
     server.shutdown();
 
     // --shm-dir wins over PROC_SHM_DIR.
     let elsewhere = tempfile::tempdir().expect("tempdir");
-    let mut command = Command::new(pv_host_binary());
+    let mut command = pv_host_process();
     command.env("PROC_SHM_DIR", elsewhere.path());
     let flags = ["--shm-dir", platform_dir.to_str().expect("utf-8")];
-    let mut server = Server::start_with(command, station::part_counter(), &flags);
+    let mut server = serve_with(command, station::part_counter(), &flags);
     let reply = server.call(2, coins_call("dev-shm:session-1732870000000:cur"));
     assert_eq!(reply["data"]["result_status"], "OK", "{reply}");
     server.shutdown();
@@ -240,13 +168,13 @@ fn symlinks_fifos_and_directories_in_the_shm_directory_are_refused() {
     let fifo = shm.path().join("pipe.bin");
     assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs").success());
     std::fs::create_dir(shm.path().join("dir.bin")).expect("mkdir");
-    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    let mut server = serve(station::part_counter(), shm.path(), &[]);
     for (i, id) in ["link", "link2", "pipe", "dir"].iter().enumerate() {
         let reply = server.call(i as u64, coins_call(id));
-        assert!(is_result_error(&reply, "1002"), "{id}: {reply}");
+        assert!(is_result_error(&reply, ErrorCode::ImageLoadFailed), "{id}: {reply}");
     }
     // Nothing hangs on the FIFO: the server still answers and shuts down.
-    server.send(json!({"type": "ping", "request_id": 9}));
+    server.send(&json!({"type": "ping", "request_id": 9}));
     assert_eq!(server.receive()["type"], "pong");
     server.shutdown();
 }
@@ -267,13 +195,13 @@ fn npy_header_bombs_are_refused_before_anything_is_allocated() {
     big.resize(8 << 20, b'0');
     big.extend_from_slice(b"]}\n");
     std::fs::write(shm.path().join("big.npy"), npy_with_header(big.len() as u32, &big)).expect("write");
-    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    let mut server = serve(station::part_counter(), shm.path(), &[]);
     let before = server.peak_rss_kib();
     for (i, id) in ["claims", "big"].iter().enumerate() {
         let mut call = coins_call(id);
         call["image_meta"] = json!({});
         let reply = server.call(i as u64, call);
-        assert!(is_result_error(&reply, "1002"), "{id}: {reply}");
+        assert!(is_result_error(&reply, ErrorCode::ImageLoadFailed), "{id}: {reply}");
     }
     if let (Some(before), Some(after)) = (before, server.peak_rss_kib()) {
         // The 8 MiB header is never read, the 4 GiB one never reserved.
@@ -295,13 +223,13 @@ fn guide_info_over_its_caps_and_a_bin_over_its_meta_are_refused_and_the_server_g
     for name in ["dev-shm_s_cur.bin", "dev-shm_s_guide.bin"] {
         std::fs::copy(fixtures::image_path("coins.png"), shm.path().join(name)).expect("copy");
     }
-    let mut server = Server::start(station::part_counter(), shm.path(), &["--pid", "A02"]);
+    let mut server = serve(station::part_counter(), shm.path(), &["--pid", "A02"]);
     let before = server.peak_rss_kib();
     // A 1 MiB label shared by 1000 rects: a gigabyte once copied into each rect.
     let mut call = execute_only("dev-shm:s:cur", "dev-shm:s:guide");
     call["guide_info"] = json!([{"label": "L".repeat(1 << 20), "posList": vec![[94, 269, 19, 30]; 1000]}]);
     let reply = server.call(1, call);
-    assert!(is_result_error(&reply, "1006"), "{reply}");
+    assert!(is_result_error(&reply, ErrorCode::InvalidParams), "{reply}");
     if let (Some(before), Some(after)) = (before, server.peak_rss_kib()) {
         assert!(after < before + 64 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
     }
@@ -309,7 +237,7 @@ fn guide_info_over_its_caps_and_a_bin_over_its_meta_are_refused_and_the_server_g
     let big = std::fs::File::create(shm.path().join("dev-shm_s_big.bin")).expect("create");
     big.set_len(64 << 20).expect("size");
     let reply = server.call(2, execute_only("dev-shm:s:big", "dev-shm:s:guide"));
-    assert!(is_result_error(&reply, "1002"), "{reply}");
+    assert!(is_result_error(&reply, ErrorCode::ImageLoadFailed), "{reply}");
     // The server serves on.
     let ok = server.call(3, execute_only("dev-shm:s:cur", "dev-shm:s:guide"));
     assert_eq!(ok["data"]["result_status"], "OK", "{ok}");
@@ -323,11 +251,11 @@ fn execute_only_calls_take_the_pid_and_params_from_the_command_line() {
         std::fs::copy(fixtures::image_path("coins.png"), shm.path().join(name)).expect("copy");
     }
     let call = execute_only("dev-shm:s:cur", "dev-shm:s:guide");
-    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
-    assert!(is_result_error(&server.call(1, call.clone()), "1001"), "two PIDs and no --pid");
+    let mut server = serve(station::part_counter(), shm.path(), &[]);
+    assert!(is_result_error(&server.call(1, call.clone()), ErrorCode::InvalidPid), "two PIDs and no --pid");
     server.shutdown();
 
-    let mut server = Server::start(station::part_counter(), shm.path(), &["--pid", "A02"]);
+    let mut server = serve(station::part_counter(), shm.path(), &["--pid", "A02"]);
     let ok = server.call(2, call.clone());
     assert_eq!((ok["status"].as_str(), ok["data"]["result_status"].as_str()), (Some("OK"), Some("OK")), "{ok}");
     assert_eq!(ok["data"]["step_index"], 1);
@@ -336,13 +264,12 @@ fn execute_only_calls_take_the_pid_and_params_from_the_command_line() {
     assert_eq!(server.call(3, coins_call("dev-shm:s:cur"))["data"]["phase"], "execute");
     server.shutdown();
 
-    let mut server =
-        Server::start(station::part_counter(), shm.path(), &["--pid", "A01", "--params", r#"{"expected_count": 25}"#]);
+    let mut server = serve(station::part_counter(), shm.path(), &["--pid", "A01", "--params", r#"{"expected_count": 25}"#]);
     assert_eq!(server.call(4, call.clone())["data"]["result_status"], "NG");
     server.shutdown();
 
     // One session shared by every execute-only call, kept across them.
-    let mut server = Server::start(station::part_counter(), shm.path(), &["--pid", "A01", "--execute-session", "station"]);
+    let mut server = serve(station::part_counter(), shm.path(), &["--pid", "A01", "--execute-session", "station"]);
     for id in 5..8 {
         assert_eq!(server.call(id, call.clone())["data"]["result_status"], "OK");
     }
@@ -382,13 +309,13 @@ fn serve_says_hello_and_answers_pings_while_it_waits_for_a_lock() {
     // Held, then released: hello and pongs while the package waits for the
     // trust store's lock, the call made meanwhile answered once it is loaded.
     let held = hold();
-    let mut command = Command::new(pv_host_binary());
+    let mut command = pv_host_process();
     command.env("PROC_SHM_DIR", shm.path()).env("PV_HOST_LOCK_TIMEOUT_MS", "60000");
-    let mut server = Server::start_trusting(command, station::part_counter(), trust.path());
-    server.send(json!({"type": "ping", "request_id": 1}));
+    let mut server = serve_trusting(command, station::part_counter(), trust.path());
+    server.send(&json!({"type": "ping", "request_id": 1}));
     assert_eq!(server.receive()["type"], "pong");
-    server.send(json!({"type": "call", "request_id": 2, "data": {"phase": "info"}}));
-    server.send(json!({"type": "ping", "request_id": 3}));
+    server.send(&json!({"type": "call", "request_id": 2, "data": {"phase": "info"}}));
+    server.send(&json!({"type": "ping", "request_id": 3}));
     assert_eq!(server.receive()["request_id"], 3, "the ping is answered before the waiting call");
     drop(held);
     let info = server.receive();
@@ -397,11 +324,11 @@ fn serve_says_hello_and_answers_pings_while_it_waits_for_a_lock() {
 
     // Held for good: the waiting call gets busy (3001), and serve exits 10.
     let _held = hold();
-    let mut command = Command::new(pv_host_binary());
+    let mut command = pv_host_process();
     command.env("PROC_SHM_DIR", shm.path()).env("PV_HOST_LOCK_TIMEOUT_MS", "500");
-    let mut server = Server::start_trusting(command, station::part_counter(), trust.path());
-    server.send(json!({"type": "call", "request_id": 4, "data": {"phase": "info"}}));
-    assert!(is_result_error(&server.receive(), "3001"));
+    let mut server = serve_trusting(command, station::part_counter(), trust.path());
+    server.send(&json!({"type": "call", "request_id": 4, "data": {"phase": "info"}}));
+    assert!(is_result_error(&server.receive(), ErrorCode::Busy));
     assert_eq!(server.finish(), 10);
 }
 
@@ -409,7 +336,7 @@ fn serve_says_hello_and_answers_pings_while_it_waits_for_a_lock() {
 fn serve_refuses_a_pid_or_params_the_algorithm_does_not_take() {
     let shm = tempfile::tempdir().expect("tempdir");
     for flags in [&["--pid", "Z99"][..], &["--params", r#"{"nope": 1}"#], &["--params", r#"{"expected_count": -3}"#]] {
-        let status = Command::new(pv_host_binary())
+        let status = pv_host_process()
             .args(["serve", station::part_counter()])
             .args(flags)
             .env("PROC_SHM_DIR", shm.path())
@@ -429,13 +356,14 @@ fn a_ping_is_answered_before_a_looping_call_in_an_evicted_session_ends() {
     let shm = tempfile::tempdir().expect("tempdir");
     std::fs::copy(fixtures::image_path("coins.png"), shm.path().join("f.bin")).expect("copy image");
     let flags = ["--allow-unsigned", "--instances", "1", "--queue", "0", "--timeout-ms", "6000"];
-    let mut server = Server::start(pv_test_artifacts::HOSTILE, shm.path(), &flags);
-    server.send(json!({ "type": "call", "request_id": "loop",
+    let mut server = serve(pv_test_artifacts::HOSTILE, shm.path(), &flags);
+    server.send(&json!({ "type": "call", "request_id": "loop",
                         "data": { "phase": "execute", "pid": "LOOP", "session": {"id": "s0"}, "shared_mem_id": "f" } }));
     // 256 new sessions: the last one evicts s0, whose call is still running.
     let mut loop_done = false;
     for i in 1..=256u64 {
-        server.send(json!({ "type": "call", "request_id": i, "data": { "phase": "setup", "session": {"id": format!("s{i}")} } }));
+        let setup = json!({ "type": "call", "request_id": i, "data": { "phase": "setup", "session": {"id": format!("s{i}")} } });
+        server.send(&setup);
         loop {
             let reply = server.receive();
             if reply["request_id"] == "loop" {
@@ -446,25 +374,25 @@ fn a_ping_is_answered_before_a_looping_call_in_an_evicted_session_ends() {
             break;
         }
     }
-    server.send(json!({"type": "ping", "request_id": "hb"}));
+    server.send(&json!({"type": "ping", "request_id": "hb"}));
     let first = server.receive();
     assert!(!loop_done && first["type"] == "pong", "the pong comes before the loop's end: {first}");
-    assert!(is_result_error(&server.receive(), "1005"), "then the loop's deadline");
+    assert!(is_result_error(&server.receive(), ErrorCode::Timeout), "then the loop's deadline");
     server.shutdown();
 }
 
 #[test]
 fn bad_json_and_unknown_types_get_error_frames_and_the_server_goes_on() {
     let shm = tempfile::tempdir().expect("tempdir");
-    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    let mut server = serve(station::part_counter(), shm.path(), &[]);
     server.send_raw(&[0, 0, 0, 5, b'{', b'o', b'o', b'p', b's']);
     let reply = server.receive();
     assert_eq!((reply["type"].as_str(), reply["error_code"].as_str()), (Some("error"), Some("1000")), "{reply}");
-    server.send(json!({"type": "dance", "request_id": 4}));
+    server.send(&json!({"type": "dance", "request_id": 4}));
     let reply = server.receive();
     assert_eq!((reply["error_code"].as_str(), reply["request_id"].as_i64()), (Some("1000"), Some(4)), "{reply}");
     assert_eq!(server.call(1, json!({"phase": "moonwalk"}))["error_code"], "1000");
-    server.send(json!({"type": "ping", "request_id": 9}));
+    server.send(&json!({"type": "ping", "request_id": 9}));
     assert_eq!(server.receive()["type"], "pong", "still serving");
     assert_eq!(server.finish(), 0, "the end of input between frames is a clean end");
 }
@@ -472,7 +400,7 @@ fn bad_json_and_unknown_types_get_error_frames_and_the_server_goes_on() {
 #[test]
 fn an_oversized_frame_is_refused_and_the_connection_closed() {
     let shm = tempfile::tempdir().expect("tempdir");
-    let mut server = Server::start(station::part_counter(), shm.path(), &["--max-frame-bytes", "1024"]);
+    let mut server = serve(station::part_counter(), shm.path(), &["--max-frame-bytes", "1024"]);
     // Claims 4 GiB - 1: refused from the prefix alone.
     server.send_raw(&[0xFF, 0xFF, 0xFF, 0xFF]);
     let reply = server.receive();
@@ -483,7 +411,7 @@ fn an_oversized_frame_is_refused_and_the_connection_closed() {
 #[test]
 fn the_end_of_input_inside_a_frame_tears_down_and_exits() {
     let shm = tempfile::tempdir().expect("tempdir");
-    let mut server = Server::start(station::part_counter(), shm.path(), &[]);
+    let mut server = serve(station::part_counter(), shm.path(), &[]);
     server.send_raw(&[0, 0, 1, 0, b'{', b'"']);
     assert_eq!(server.finish(), 3);
 }
@@ -493,7 +421,7 @@ fn with_no_queue_a_call_made_while_another_runs_is_busy() {
     let shm = tempfile::tempdir().expect("tempdir");
     std::fs::copy(fixtures::image_path("coins.png"), shm.path().join("f.bin")).expect("copy image");
     let flags = ["--allow-unsigned", "--instances", "1", "--queue", "0", "--timeout-ms", "1500"];
-    let mut server = Server::start(pv_test_artifacts::HOSTILE, shm.path(), &flags);
+    let mut server = serve(pv_test_artifacts::HOSTILE, shm.path(), &flags);
     let call = |id: u64, pid: &str| {
         json!({ "type": "call", "request_id": id,
                 "data": { "phase": "execute", "pid": pid, "session": {"id": format!("s{id}")}, "shared_mem_id": "f" } })
@@ -502,12 +430,12 @@ fn with_no_queue_a_call_made_while_another_runs_is_busy() {
     // refused at once. Keep the loop running (re-sent if a GOOD call won the
     // race) and watch for a call refused while another runs.
     let mut loop_id = 1;
-    server.send(call(loop_id, "LOOP"));
+    server.send(&call(loop_id, "LOOP"));
     let mut busy = false;
     let mut next_id = 2;
     let loop_end = loop {
         if !busy {
-            server.send(call(next_id, "GOOD"));
+            server.send(&call(next_id, "GOOD"));
             next_id += 1;
         }
         let reply = server.receive();
@@ -516,7 +444,7 @@ fn with_no_queue_a_call_made_while_another_runs_is_busy() {
                 // A GOOD call held the instance when the loop arrived: try again.
                 loop_id = next_id;
                 next_id += 1;
-                server.send(call(loop_id, "LOOP"));
+                server.send(&call(loop_id, "LOOP"));
                 continue;
             }
             break reply;
@@ -687,7 +615,7 @@ mod in_process {
 #[test]
 fn pv_host_run_takes_the_platforms_development_flags() {
     let run = |guide_info: &str| {
-        Command::new(pv_host_binary())
+        pv_host_process()
             .args(["run", station::part_counter(), "--pid", "A01", "--step", "1", "--step-desc", "数硬币"])
             .arg("--cur-image")
             .arg(fixtures::image_path("coins.png"))
@@ -709,7 +637,7 @@ fn pv_host_run_takes_the_platforms_development_flags() {
     let endless = run("@/dev/zero");
     let error: Value = serde_json::from_slice(&endless.stdout).expect("a JSON error");
     assert_eq!(error["error_code"], "1006", "{error}");
-    let endless_params = Command::new(pv_host_binary())
+    let endless_params = pv_host_process()
         .args(["run", station::part_counter(), "--pid", "A01", "--params", "@/dev/zero", "--json", "--image"])
         .arg(fixtures::image_path("coins.png"))
         .env("PV_HOST_TRUST", &station::station().trust)

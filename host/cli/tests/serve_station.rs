@@ -3,20 +3,13 @@
 //! `pv-host station` changes the station from other processes. Refusals are
 //! matched by code, never by message.
 
-#[path = "../../tests/station/mod.rs"]
-mod station;
-#[path = "../../tests/versioned_guest/mod.rs"]
-mod versioned_guest;
-
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pv_host::{ErrorCode, TrustStore};
-use pv_test_artifacts::fixtures;
+use pv_host::ErrorCode;
+use pv_test_support::{Server, Setup, is_result_error, station};
 use serde_json::{Value, json};
 
 /// How long a test waits for a state before failing (never a timing check).
@@ -26,134 +19,17 @@ const WAIT_BOUND: Duration = Duration::from_secs(120);
 const EXIT_USAGE: i32 = 2;
 const EXIT_INVALID_INPUT: i32 = 3;
 
-fn pv_host_binary() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("pv-host")
+/// `pv-host serve --station` (the setup's station) with `flags`.
+fn serve_station(setup: &Setup, flags: &[&str]) -> Server {
+    let mut command = setup.pv_host_process();
+    command.args(["serve", "--station"]).arg(setup.station());
+    serve(command, flags)
 }
 
-fn code(code: ErrorCode) -> String {
-    code.number().to_string()
-}
-
-/// A station directory, a trust store of its own trusting the fixture's vendor
-/// key, a compile cache, a shared-memory directory with the test images, and a
-/// folder for package files.
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        let dir = tempfile::tempdir().expect("tempdir");
-        TrustStore::open_or_create(&dir.path().join("trust"))
-            .expect("trust store")
-            .add_key("vendor", station::vendor_key().public())
-            .expect("trusted");
-        for sub in ["files", "shm", "cache"] {
-            std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
-        }
-        let shm = dir.path().join("shm");
-        std::fs::copy(fixtures::image_path("coins.png"), shm.join("coins.bin")).expect("copy");
-        std::fs::copy(fixtures::image_path("brick.png"), shm.join("brick.bin")).expect("copy");
-        let (scratched, _) = fixtures::brick_with_scratch(fixtures::ScratchPolarity::Dark);
-        scratched.save_with_format(shm.join("scratched.bin"), image::ImageFormat::Png).expect("write png");
-        Setup { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn station(&self) -> PathBuf {
-        self.path("station")
-    }
-
-    /// `pv-host` with this setup's trust store, station and compile cache.
-    fn pv_host(&self) -> Command {
-        let mut command = Command::new(pv_host_binary());
-        command
-            .env_remove("PV_HOST_LOG")
-            .env("PV_HOST_TRUST", self.path("trust"))
-            .env("PV_HOST_STATION", self.station())
-            .env("PV_HOST_CACHE", self.path("cache"))
-            .env("PROC_SHM_DIR", self.path("shm"));
-        command
-    }
-
-    /// `pv-host station ARGS --json`, which must succeed.
-    fn station_ok(&self, args: &[&str]) -> Value {
-        let output = self.pv_host().arg("station").args(args).arg("--json").output().expect("pv-host runs");
-        let json: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-        assert!(output.status.success(), "station {args:?}: {json} {}", String::from_utf8_lossy(&output.stderr));
-        json
-    }
-
-    fn install(&self, package: &Path) {
-        self.station_ok(&["install", package.to_str().expect("utf-8 path")]);
-    }
-
-    /// A signed package of the versioned guest, written to a file.
-    fn versioned(&self, name: &str, version: &str, pids: &[&str]) -> PathBuf {
-        let path = self.path("files").join(format!("{name}-{version}.pkg.wasm"));
-        std::fs::write(&path, versioned_guest::package(name, version, pids, &station::vendor_key())).expect("written");
-        path
-    }
-}
-
-/// A `pv-host serve` process and the platform's end of its pipes.
-struct Server {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
-}
-
-impl Server {
-    /// `pv-host serve --station` (the setup's station) with `flags`.
-    fn start(setup: &Setup, flags: &[&str]) -> Server {
-        let mut command = setup.pv_host();
-        command.args(["serve", "--station"]).arg(setup.station());
-        Server::spawn(command, flags)
-    }
-
-    fn spawn(mut command: Command, flags: &[&str]) -> Server {
-        let mut child =
-            command.args(flags).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("serve starts");
-        let (stdin, stdout) = (child.stdin.take(), child.stdout.take().expect("stdout"));
-        let mut server = Server { child, stdin, stdout };
-        assert_eq!(server.receive()["type"], "hello");
-        server
-    }
-
-    fn send(&mut self, message: &Value) {
-        let payload = serde_json::to_vec(message).expect("json");
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin
-            .write_all(&(payload.len() as u32).to_be_bytes())
-            .and_then(|()| stdin.write_all(&payload))
-            .and_then(|()| stdin.flush())
-            .expect("write");
-    }
-
-    fn receive(&mut self) -> Value {
-        let mut prefix = [0u8; 4];
-        self.stdout.read_exact(&mut prefix).expect("a frame");
-        let mut payload = vec![0u8; u32::from_be_bytes(prefix) as usize];
-        self.stdout.read_exact(&mut payload).expect("the frame's payload");
-        serde_json::from_slice(&payload).expect("JSON frame")
-    }
-
-    fn call(&mut self, id: u64, data: Value) -> Value {
-        self.send(&json!({ "type": "call", "request_id": id, "data": data }));
-        let reply = self.receive();
-        assert_eq!(reply["request_id"], id, "{reply}");
-        reply
-    }
-
-    fn shutdown(mut self) {
-        self.send(&json!({"type": "shutdown"}));
-        assert_eq!(self.receive()["type"], "shutdown");
-        drop(self.stdin.take());
-        assert_eq!(self.child.wait().expect("exits").code(), Some(0));
-    }
+/// `command` with `flags`, serving.
+fn serve(mut command: Command, flags: &[&str]) -> Server {
+    command.args(flags);
+    Server::spawn(command)
 }
 
 /// A generation-1 execute for `pid` in `session` on the shared-memory image `shm_id`.
@@ -171,10 +47,6 @@ fn verdict(reply: &Value) -> Option<&str> {
     (reply["type"] == "result" && reply["status"] == "OK").then(|| reply["data"]["result_status"].as_str()).flatten()
 }
 
-fn is_result_error(reply: &Value, expected: ErrorCode) -> bool {
-    reply["type"] == "result" && reply["status"] == "ERROR" && reply["error_code"] == code(expected)
-}
-
 /// Which version of the part counter answered a successful execute: it says
 /// its version in its debug output.
 fn part_counter_version(reply: &Value) -> Option<String> {
@@ -188,7 +60,7 @@ fn reported_version(reply: &Value) -> Option<String> {
 
 /// The part counter and the scratch detector installed and active.
 fn two_package_station() -> Setup {
-    let setup = Setup::new();
+    let setup = Setup::new().with_images();
     let fixture = station::station();
     setup.install(&fixture.part_counter);
     setup.install(&fixture.scratch_detector);
@@ -200,7 +72,7 @@ fn two_package_station() -> Setup {
 #[test]
 fn one_server_answers_the_part_counter_and_the_scratch_detector_by_product_id() {
     let setup = two_package_station();
-    let mut server = Server::start(&setup, &[]);
+    let mut server = serve_station(&setup, &[]);
 
     let reply = server.call(1, execute("A01", "tray-1", "coins", json!({"expected_count": 24})));
     assert_eq!(verdict(&reply), Some("OK"), "{reply}");
@@ -244,9 +116,9 @@ fn one_server_answers_the_part_counter_and_the_scratch_detector_by_product_id() 
     server.shutdown();
 
     // Generation 2 with --pid, the station found through $PV_HOST_STATION.
-    let mut command = setup.pv_host();
+    let mut command = setup.pv_host_process();
     command.arg("serve");
-    let mut server = Server::spawn(command, &["--pid", "B01"]);
+    let mut server = serve(command, &["--pid", "B01"]);
     assert_eq!(verdict(&server.call(20, execute_only("scratched", "brick"))), Some("NG"));
     assert_eq!(verdict(&server.call(21, execute_only("brick", "brick"))), Some("OK"));
     server.shutdown();
@@ -254,10 +126,10 @@ fn one_server_answers_the_part_counter_and_the_scratch_detector_by_product_id() 
 
 #[test]
 fn serve_station_refuses_what_it_cannot_serve() {
-    let setup = Setup::new();
+    let setup = Setup::new().with_images();
     let status = |args: &[&str]| {
         setup
-            .pv_host()
+            .pv_host_process()
             .arg("serve")
             .args(args)
             .stdin(Stdio::null())
@@ -291,12 +163,12 @@ fn serve_station_refuses_what_it_cannot_serve() {
 /// calls that name no session, take the version active when they start.
 #[test]
 fn a_session_stays_on_the_version_it_began_on() {
-    let setup = Setup::new();
+    let setup = Setup::new().with_images();
     setup.install(&setup.versioned("versioned", "1.0.0", &["V"]));
     setup.install(&setup.versioned("versioned", "2.0.0", &["V"]));
     setup.station_ok(&["activate", "versioned", "1.0.0"]);
     // Generation-2 calls share one session, begun on each version they reach.
-    let mut server = Server::start(&setup, &["--watch-ms", "10", "--execute-session", "line"]);
+    let mut server = serve_station(&setup, &["--watch-ms", "10", "--execute-session", "line"]);
     let mut ids = 0u64..;
     let mut next = move || ids.next().expect("ids");
 
@@ -378,7 +250,7 @@ fn a_session_stays_on_the_version_it_began_on() {
 #[test]
 fn fifty_switches_through_the_binary_under_a_continuous_client_fail_no_call() {
     let setup = two_package_station();
-    let mut server = Server::start(&setup, &["--watch-ms", "10", "--instances", "2"]);
+    let mut server = serve_station(&setup, &["--watch-ms", "10", "--instances", "2"]);
     // Installed while the server serves.
     let first = server.call(0, execute("A01", "first", "coins", json!({})));
     assert_eq!(part_counter_version(&first).as_deref(), Some("1.0.0"), "{first}");

@@ -4,16 +4,6 @@
 //! changing the station at once. Refusals are matched by `ErrorCode` variant,
 //! never by number or message.
 
-#[path = "../../tests/frames/mod.rs"]
-mod frames;
-
-#[path = "../../tests/station/mod.rs"]
-mod station;
-#[path = "../../tests/station_setup/mod.rs"]
-mod station_setup;
-#[path = "../../tests/versioned_guest/mod.rs"]
-mod versioned_guest;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,8 +15,8 @@ use pv_host::params::params_from_json;
 use pv_host::station::{PackageRef, Station, StationDir};
 use pv_host::types::{StepInput, Verdict};
 use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig, TrustStore};
+use pv_test_support::{Setup, frames, pv_host, run_json, station, versioned_guest};
 use serde_json::Value;
-use station_setup::Setup;
 
 /// How long a test waits for a state before failing (never a timing check).
 const WAIT_BOUND: Duration = Duration::from_secs(120);
@@ -349,23 +339,11 @@ fn a_station_others_can_write_is_refused() {
 
 // --- the binary ---
 
-fn pv_host(setup: &Setup) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    cmd.env_remove("PV_HOST_LOG").env("PV_HOST_TRUST", setup.trust_dir()).env("PV_HOST_STATION", setup.station()).args([
-        "--no-cache",
-        "station",
-        "--json",
-    ]);
+/// `pv-host --no-cache station … --json` on the setup's station.
+fn station_cli(setup: &Setup) -> assert_cmd::Command {
+    let mut cmd = setup.pv_host();
+    cmd.args(["--no-cache", "station", "--json"]);
     cmd
-}
-
-/// Run; (exit code, stdout as JSON).
-fn run_json(cmd: &mut assert_cmd::Command) -> (i32, Value) {
-    let output = cmd.output().expect("run pv-host");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().expect("an exit code"), json)
 }
 
 fn ok_json(cmd: &mut assert_cmd::Command) -> Value {
@@ -392,34 +370,34 @@ fn the_binary_installs_lists_activates_rolls_back_and_uninstalls() {
     let v1 = setup.versioned("versioned", "1.0.0", &[PID]);
     let v2 = setup.versioned("versioned", "2.0.0", &[PID]);
     for package in [&fixture.part_counter, &fixture.scratch_detector, &v1, &v2] {
-        let json = ok_json(pv_host(&setup).arg("install").arg(package));
+        let json = ok_json(station_cli(&setup).arg("install").arg(package));
         assert_eq!(json["installed"]["already_installed"], false);
     }
-    ok_json(pv_host(&setup).args(["activate", "part-counter", "1.0.0"]));
-    ok_json(pv_host(&setup).args(["activate", "scratch-detector", "1.0.0", "--pid", "B02"]));
-    ok_json(pv_host(&setup).args(["activate", "versioned", "1.0.0"]));
-    let json = ok_json(pv_host(&setup).args(["activate", "versioned", "2.0.0"]));
+    ok_json(station_cli(&setup).args(["activate", "part-counter", "1.0.0"]));
+    ok_json(station_cli(&setup).args(["activate", "scratch-detector", "1.0.0", "--pid", "B02"]));
+    ok_json(station_cli(&setup).args(["activate", "versioned", "1.0.0"]));
+    let json = ok_json(station_cli(&setup).args(["activate", "versioned", "2.0.0"]));
     assert_eq!(json["activation"]["switches"][0]["from"]["version"], "1.0.0");
 
-    let listing = ok_json(pv_host(&setup).arg("list"))["listing"].clone();
+    let listing = ok_json(station_cli(&setup).arg("list"))["listing"].clone();
     assert_eq!(listing["installed"].as_array().map(Vec::len), Some(4));
     assert_eq!(listing["active"]["A01"]["name"], "part-counter");
     assert_eq!(listing["active"]["B02"]["name"], "scratch-detector");
     assert!(listing["active"].get("B01").is_none());
     assert_eq!(listing["active"][PID]["version"], "2.0.0");
 
-    let json = ok_json(pv_host(&setup).args(["rollback", PID]));
+    let json = ok_json(station_cli(&setup).args(["rollback", PID]));
     assert_eq!(json["activation"]["switches"][0]["to"]["version"], "1.0.0");
-    refused_json(pv_host(&setup).args(["rollback", PID]), ErrorCode::InvalidParams, EXIT_INVALID_INPUT);
+    refused_json(station_cli(&setup).args(["rollback", PID]), ErrorCode::InvalidParams, EXIT_INVALID_INPUT);
 
-    refused_json(pv_host(&setup).args(["uninstall", "versioned", "1.0.0"]), ErrorCode::UnsafeUninstall, EXIT_STATION);
-    ok_json(pv_host(&setup).args(["uninstall", "versioned", "2.0.0"]));
+    refused_json(station_cli(&setup).args(["uninstall", "versioned", "1.0.0"]), ErrorCode::UnsafeUninstall, EXIT_STATION);
+    ok_json(station_cli(&setup).args(["uninstall", "versioned", "2.0.0"]));
     let intruder = setup.versioned("intruder", "1.0.0", &["A01"]);
-    ok_json(pv_host(&setup).arg("install").arg(&intruder));
-    refused_json(pv_host(&setup).args(["activate", "intruder", "1.0.0"]), ErrorCode::ActivationConflict, EXIT_STATION);
-    let json = ok_json(pv_host(&setup).args(["deactivate", "A01"]));
+    ok_json(station_cli(&setup).arg("install").arg(&intruder));
+    refused_json(station_cli(&setup).args(["activate", "intruder", "1.0.0"]), ErrorCode::ActivationConflict, EXIT_STATION);
+    let json = ok_json(station_cli(&setup).args(["deactivate", "A01"]));
     assert_eq!(json["deactivated"]["name"], "part-counter");
-    ok_json(pv_host(&setup).args(["activate", "intruder", "1.0.0"]));
+    ok_json(station_cli(&setup).args(["activate", "intruder", "1.0.0"]));
 
     let unsigned = setup.dir.path().join("files/unsigned.pkg.wasm");
     let bytes = pv_host::package_file::pack(
@@ -430,12 +408,12 @@ fn the_binary_installs_lists_activates_rolls_back_and_uninstalls() {
     )
     .expect("packs");
     std::fs::write(&unsigned, bytes).expect("written");
-    refused_json(pv_host(&setup).arg("install").arg(&unsigned), ErrorCode::Unsigned, EXIT_UNTRUSTED);
+    refused_json(station_cli(&setup).arg("install").arg(&unsigned), ErrorCode::Unsigned, EXIT_UNTRUSTED);
 
     // Text output too.
-    let output = pv_host(&setup).arg("list").env_remove("PV_HOST_STATION").arg("--station").arg(setup.station()).output();
+    let output = station_cli(&setup).arg("list").env_remove("PV_HOST_STATION").arg("--station").arg(setup.station()).output();
     assert!(output.expect("runs").status.success());
-    let mut text = assert_cmd::Command::cargo_bin("pv-host").expect("binary");
+    let mut text = pv_host();
     let text = text.env("PV_HOST_STATION", setup.station()).args(["station", "list"]).output().expect("runs");
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("part-counter 1.0.0"));
@@ -451,7 +429,7 @@ fn a_running_station_picks_up_an_activation_made_by_the_binary() {
     dir.activate(&trust, "versioned", &version("1.0.0"), None).expect("activated");
     let station = Arc::new(Station::open(&setup.station(), host(), setup.trust(), RunnerConfig::default()).expect("opens"));
     let _watcher = station.watch(Duration::from_millis(10));
-    ok_json(pv_host(&setup).args(["activate", "versioned", "2.0.0"]));
+    ok_json(station_cli(&setup).args(["activate", "versioned", "2.0.0"]));
     let deadline = Instant::now() + WAIT_BOUND;
     loop {
         let output = station.execute_blocking(gray_input(PID)).report.result.expect("no call fails");

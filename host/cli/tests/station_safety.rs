@@ -4,21 +4,14 @@
 //! operation here fails with a code (or carries on) instead of waiting
 //! forever; the waits below are hang guards, never speed claims.
 
-#[path = "../../tests/station/mod.rs"]
-mod station;
-#[path = "../../tests/station_setup/mod.rs"]
-mod station_setup;
-#[path = "../../tests/versioned_guest/mod.rs"]
-mod versioned_guest;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use pv_host::station::{Station, StationDir};
 use pv_host::{Admission, ErrorCode, ErrorKind, Host, RunnerConfig};
+use pv_test_support::{Setup, run_json};
 use serde_json::Value;
-use station_setup::Setup;
 
 /// How long an operation may take before the test calls it hung (a guard
 /// against hanging the suite, never a timing check).
@@ -87,24 +80,12 @@ fn hold_lock(path: &Path) -> std::fs::File {
     file
 }
 
-fn pv_host(setup: &Setup) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("pv-host").expect("the pv-host binary is built for integration tests");
-    cmd.env_remove("PV_HOST_LOG")
-        .env("PV_HOST_TRUST", setup.trust_dir())
-        .env("PV_HOST_STATION", setup.station())
-        .env("PV_HOST_LOCK_TIMEOUT_MS", "300")
-        .timeout(HANG_GUARD)
-        .args(["--no-cache", "station", "--json"]);
+/// `pv-host --no-cache station … --json` on the setup's station, a lock
+/// waited for 300 ms, the run bounded by [`HANG_GUARD`].
+fn station_cli(setup: &Setup) -> assert_cmd::Command {
+    let mut cmd = setup.pv_host();
+    cmd.env("PV_HOST_LOCK_TIMEOUT_MS", "300").timeout(HANG_GUARD).args(["--no-cache", "station", "--json"]);
     cmd
-}
-
-/// Run; (exit code, stdout as JSON).
-fn run_json(cmd: &mut assert_cmd::Command) -> (i32, Value) {
-    let output = cmd.output().expect("run pv-host");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().expect("an exit code, not a hang"), json)
 }
 
 fn refused_json(cmd: &mut assert_cmd::Command, code: ErrorCode, exit: i32) -> String {
@@ -159,7 +140,7 @@ fn a_package_linked_to_dev_zero_is_refused_before_it_is_read() {
     assert_eq!(err.code(), ErrorCode::PackageUnreadable, "{err}");
     let err = dir.activate(&setup.trust(), "versioned", &version("9.0.0"), None).expect_err("refused");
     assert_eq!(err.code(), ErrorCode::PackageUnreadable, "{err}");
-    refused_json(pv_host(&setup).arg("list"), ErrorCode::PackageUnreadable, EXIT_PACKAGE);
+    refused_json(station_cli(&setup).arg("list"), ErrorCode::PackageUnreadable, EXIT_PACKAGE);
 
     // A package named through a link is still read, but only a regular file,
     // and only one within the size limit, judged before reading.
@@ -221,10 +202,10 @@ fn a_held_station_lock_fails_every_command_with_busy() {
     let package = setup.versioned_file("2.0.0");
     let _held = hold_lock(&setup.station().join(".lock"));
     for args in [vec!["list"], vec!["activate", "versioned", "1.0.0"], vec!["rollback", PID]] {
-        let message = refused_json(pv_host(&setup).args(&args), ErrorCode::Busy, EXIT_BUSY);
+        let message = refused_json(station_cli(&setup).args(&args), ErrorCode::Busy, EXIT_BUSY);
         assert!(message.contains(".lock"), "{args:?}: {message}");
     }
-    let message = refused_json(pv_host(&setup).arg("install").arg(&package), ErrorCode::Busy, EXIT_BUSY);
+    let message = refused_json(station_cli(&setup).arg("install").arg(&package), ErrorCode::Busy, EXIT_BUSY);
     assert!(message.contains(".lock"), "{message}");
 
     // The library's station: its open fails rather than serving nothing.
@@ -242,7 +223,7 @@ fn a_held_trust_store_lock_fails_an_install_with_busy() {
     setup.open();
     let package = setup.versioned_file("1.0.0");
     let _held = hold_lock(&setup.trust_dir().join(".lock"));
-    let message = refused_json(pv_host(&setup).arg("install").arg(&package), ErrorCode::Busy, EXIT_BUSY);
+    let message = refused_json(station_cli(&setup).arg("install").arg(&package), ErrorCode::Busy, EXIT_BUSY);
     assert!(message.contains(".lock"), "{message}");
 }
 
@@ -269,9 +250,9 @@ fn a_change_whose_audit_line_cannot_be_written_is_not_made() {
         } else {
             mkfifo(&trail);
         }
-        refused_json(pv_host(&setup).args(["activate", "versioned", "2.0.0"]), ErrorCode::Unknown, EXIT_HOST);
-        refused_json(pv_host(&setup).args(["deactivate", PID]), ErrorCode::Unknown, EXIT_HOST);
-        refused_json(pv_host(&setup).arg("install").arg(setup.versioned_file("3.0.0")), ErrorCode::Unknown, EXIT_HOST);
+        refused_json(station_cli(&setup).args(["activate", "versioned", "2.0.0"]), ErrorCode::Unknown, EXIT_HOST);
+        refused_json(station_cli(&setup).args(["deactivate", PID]), ErrorCode::Unknown, EXIT_HOST);
+        refused_json(station_cli(&setup).arg("install").arg(setup.versioned_file("3.0.0")), ErrorCode::Unknown, EXIT_HOST);
         let listing = dir.list().expect("listed");
         assert_eq!(listing.generation, generation, "{kind}: nothing was committed");
         assert_eq!(listing.active[PID].version, version("1.0.0"), "{kind}");
@@ -283,7 +264,7 @@ fn a_change_whose_audit_line_cannot_be_written_is_not_made() {
         }
     }
     std::fs::rename(&saved, &trail).expect("moved back");
-    let json = run_json(pv_host(&setup).args(["activate", "versioned", "2.0.0"])).1;
+    let json = run_json(station_cli(&setup).args(["activate", "versioned", "2.0.0"])).1;
     assert_eq!(json["status"], "OK", "{json}");
     let after = audit_lines(&setup);
     assert_eq!(after.len(), before.len() + 1, "one line for the one change");
@@ -305,8 +286,12 @@ fn a_package_directory_others_can_write_is_refused() {
         let err = dir.activate(&setup.trust(), "versioned", &version("2.0.0"), None).expect_err("refused");
         assert_eq!(err.code(), ErrorCode::InstallFailed, "{err}");
         assert_eq!(dir.list().expect_err("refused").code(), ErrorCode::InstallFailed);
-        refused_json(pv_host(&setup).arg("list"), ErrorCode::InstallFailed, EXIT_STATION);
-        refused_json(pv_host(&setup).arg("install").arg(setup.versioned_file("3.0.0")), ErrorCode::InstallFailed, EXIT_STATION);
+        refused_json(station_cli(&setup).arg("list"), ErrorCode::InstallFailed, EXIT_STATION);
+        refused_json(
+            station_cli(&setup).arg("install").arg(setup.versioned_file("3.0.0")),
+            ErrorCode::InstallFailed,
+            EXIT_STATION,
+        );
     }
     std::fs::set_permissions(&packages, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     dir.activate(&setup.trust(), "versioned", &version("2.0.0"), None).expect("activated");

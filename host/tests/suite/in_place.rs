@@ -3,7 +3,7 @@
 //! code before the fill runs, a failing fill is a 1002 that the guest never
 //! sees, and the guest's memory cap holds for a frame it cannot take.
 
-mod frames;
+use pv_test_support::frames;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -2,7 +2,7 @@
 //! each hostile behaviour fails exactly the checks it should, wrong golden cases
 //! are reported with the IoU found, and the reports are well-formed.
 
-mod station;
+use pv_test_support::station;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! outputs that break a rule are refused with their code and commit nothing to
 //! the session. Errors are matched by kind and code.
 
-mod frames;
+use pv_test_support::frames;
 
 use pv_host::types::{Image, ImageMeta, Param, ParamValue, StepInput, Verdict};
 use pv_host::{ErrorKind, Host, Instance, Session};

@@ -74,7 +74,7 @@ fn several_processes_admitting_at_once_lose_no_update() {
     let children: Vec<_> = (0..CHILDREN)
         .map(|child| {
             Command::new(&exe)
-                .args(["--ignored", "--exact", "child_admits_versions", "--test-threads", "1"])
+                .args(["--ignored", "--exact", "trust_store::child_admits_versions", "--test-threads", "1"])
                 .env(CHILD_DIR_ENV, dir.path())
                 .env(CHILD_NUMBER_ENV, child.to_string())
                 .stdout(std::process::Stdio::null())

@@ -4,7 +4,7 @@
 //! Tests that wait for the runner to reach a state poll it with a generous
 //! bound; none asserts how long anything took.
 
-mod frames;
+use pv_test_support::frames;
 
 use std::time::Duration;
 

@@ -10,9 +10,7 @@
 //! Tests that could hang run on a watched thread and fail if it does not finish
 //! within a generous bound: several times the deadline, never a timing assertion.
 
-mod frames;
-
-mod wat_guest;
+use pv_test_support::{frames, wat_guest};
 
 use std::sync::mpsc;
 use std::time::Duration;

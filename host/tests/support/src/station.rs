@@ -1,22 +1,24 @@
 //! A test station: the example algorithms packed and signed with a test key,
 //! and a trust store that trusts it, made once per test process.
 
-#![allow(dead_code, reason = "each test binary uses a part of the station")]
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use pv_host::TrustStore;
 use pv_host::package_file::{Manifest, SecretKey, pack};
 
+/// The station's files.
 pub struct Station {
     /// Kept alive for the whole test process.
     _dir: tempfile::TempDir,
+    /// The trust store, trusting [`vendor_key`].
     pub trust: PathBuf,
+    /// The signed part counter.
     pub part_counter: PathBuf,
     /// The same part counter, reporting the next version (a new release to
     /// install and switch to while a line runs).
     pub part_counter_next: PathBuf,
+    /// The signed scratch detector.
     pub scratch_detector: PathBuf,
 }
 
@@ -44,6 +46,7 @@ fn pack_example(dir: &Path, component: &str, example: &str, version: Option<&str
     path
 }
 
+/// The station, made on first use.
 pub fn station() -> &'static Station {
     static STATION: OnceLock<Station> = OnceLock::new();
     STATION.get_or_init(|| {

@@ -64,8 +64,7 @@ fn a_second_load_comes_from_the_cache_and_tampering_is_never_loaded() {
 
 // ---- a cache someone else could have written ---------------------------------
 
-#[allow(dead_code, reason = "shared with the sandbox suite, which uses all of it")]
-mod wat_guest;
+use pv_test_support::wat_guest;
 
 use std::os::unix::fs::PermissionsExt;
 

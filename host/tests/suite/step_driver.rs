@@ -4,7 +4,7 @@
 //! The hostile guest's `HOOKS` product id writes to the session from both step
 //! hooks; its step 1 succeeds and its step 2 fails.
 
-mod frames;
+use pv_test_support::frames;
 
 use pv_host::types::{StepInput, StepOutcome};
 use pv_host::{ErrorCode, Host, Instance, Session, StepCalls, StepDriver};

@@ -1,11 +1,11 @@
 //! One test per example algorithm, through the library API. Adding an example
 //! without a test of the same name here fails to compile (see the bottom).
 
-use pv_host::params::params_from_json;
 use pv_host::sandbox::LogSource;
-use pv_host::types::{PixelFormat, StepInput, Verdict};
-use pv_host::{ErrorCode, ErrorKind, Host, Instance, Session, image::from_dynamic};
+use pv_host::types::{PixelFormat, Verdict};
+use pv_host::{ErrorCode, ErrorKind, Host, Instance, Session};
 use pv_test_artifacts::fixtures::{self, ScratchPolarity};
+use pv_test_support::frames;
 
 fn instance(path: &str) -> Instance {
     let host = Host::new().expect("host");
@@ -13,19 +13,6 @@ fn instance(path: &str) -> Instance {
     let mut instance = package.instantiate().expect("example instantiates");
     instance.setup().into_result().expect("setup");
     instance
-}
-
-fn input(instance: &Instance, pid: &str, image: image::DynamicImage, params: serde_json::Value) -> StepInput {
-    let step = instance.step(1).expect("step 1");
-    StepInput {
-        step_index: 1,
-        pid: pid.into(),
-        step_desc: String::new(),
-        params: params_from_json(step, params.as_object().expect("object")).expect("valid params"),
-        image: from_dynamic(image, None),
-        guide_image: None,
-        guide_info: Vec::new(),
-    }
 }
 
 #[test]
@@ -36,7 +23,7 @@ fn part_counter() {
     let mut session = Session::new("s1");
 
     let coins = image::DynamicImage::ImageLuma8(fixtures::load_gray("coins.png"));
-    let good = input(&pc, "A01", coins.clone(), serde_json::json!({ "expected_count": 24 }));
+    let good = frames::step_with_params(&pc, "A01", coins.clone(), serde_json::json!({ "expected_count": 24 }));
     let pre = pc.pre_execute(&mut session, &good).into_result().expect("lighting is fine");
     assert_eq!(pre.calibration_rects.len(), 1);
     let report = pc.execute(&mut session, &good);
@@ -47,12 +34,17 @@ fn part_counter() {
     assert_eq!(out.position_rects.len(), 24);
 
     // The same photo delivered as colour gives the same count.
-    let rgb = input(&pc, "A01", image::DynamicImage::ImageRgb8(coins.to_rgb8()), serde_json::json!({}));
+    let rgb = frames::step_with_params(&pc, "A01", image::DynamicImage::ImageRgb8(coins.to_rgb8()), serde_json::json!({}));
     assert_eq!(rgb.image.meta.format, PixelFormat::Rgb8);
     assert_eq!(pc.execute(&mut session, &rgb).into_result().expect("rgb").verdict, Verdict::Ok);
 
     let (missing, painted) = fixtures::coins_with_missing_coin();
-    let ng = input(&pc, "A01", image::DynamicImage::ImageLuma8(missing), serde_json::json!({ "expected_count": 24 }));
+    let ng = frames::step_with_params(
+        &pc,
+        "A01",
+        image::DynamicImage::ImageLuma8(missing),
+        serde_json::json!({ "expected_count": 24 }),
+    );
     let out = pc.execute(&mut session, &ng).into_result().expect("execute");
     assert_eq!(out.verdict, Verdict::Ng);
     assert!(out.ng_reason.as_deref().is_some_and(|r| r.contains("found 23 of 24")), "{:?}", out.ng_reason);
@@ -78,12 +70,12 @@ fn scratch_detector() {
     assert_eq!(sd.info().name, "scratch-detector");
     let mut session = Session::new("s1");
     let brick = image::DynamicImage::ImageLuma8(fixtures::load_gray("brick.png"));
-    let clean = input(&sd, "B01", brick, serde_json::json!({}));
+    let clean = frames::step_with_params(&sd, "B01", brick, serde_json::json!({}));
     assert_eq!(sd.execute(&mut session, &clean).into_result().expect("execute").verdict, Verdict::Ok);
 
     for polarity in [ScratchPolarity::Dark, ScratchPolarity::Bright] {
         let (scratched, line) = fixtures::brick_with_scratch(polarity);
-        let ng = input(&sd, "B01", image::DynamicImage::ImageLuma8(scratched), serde_json::json!({}));
+        let ng = frames::step_with_params(&sd, "B01", image::DynamicImage::ImageLuma8(scratched), serde_json::json!({}));
         let out = sd.execute(&mut session, &ng).into_result().expect("execute");
         assert_eq!(out.verdict, Verdict::Ng, "{polarity:?}");
         let rect = |r: &pv_host::types::Rect| (r.x as u32, r.y as u32, r.width, r.height);
