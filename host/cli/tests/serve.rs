@@ -196,6 +196,9 @@ fn npy_header_bombs_are_refused_before_anything_is_allocated() {
     big.extend_from_slice(b"]}\n");
     std::fs::write(shm.path().join("big.npy"), npy_with_header(big.len() as u32, &big)).expect("write");
     let mut server = serve(station::part_counter(), shm.path(), &[]);
+    // The hello comes before the package is loaded: an answered `info` means
+    // loading is over, so what the memory does after it is the call's.
+    assert_eq!(server.call(100, json!({"phase": "info"}))["status"], "OK");
     let before = server.peak_rss_kib();
     for (i, id) in ["claims", "big"].iter().enumerate() {
         let mut call = coins_call(id);
@@ -224,6 +227,9 @@ fn guide_info_over_its_caps_and_a_bin_over_its_meta_are_refused_and_the_server_g
         std::fs::copy(fixtures::image_path("coins.png"), shm.path().join(name)).expect("copy");
     }
     let mut server = serve(station::part_counter(), shm.path(), &["--pid", "A02"]);
+    // The hello comes before the package is loaded: an answered `info` means
+    // loading is over, so what the memory does after it is the call's.
+    assert_eq!(server.call(100, json!({"phase": "info"}))["status"], "OK");
     let before = server.peak_rss_kib();
     // A 1 MiB label shared by 1000 rects: a gigabyte once copied into each rect.
     let mut call = execute_only("dev-shm:s:cur", "dev-shm:s:guide");

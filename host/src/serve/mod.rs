@@ -73,7 +73,7 @@ use tokio::task::JoinSet;
 use self::backend::{Backend, Sessions};
 use self::frame::{FrameError, FrameReader, write_frame};
 use self::input::ImageBudget;
-use self::protocol::{Call, PROTOCOL_ERROR_CODE, Request};
+use self::protocol::{Call, PROTOCOL_ERROR_CODE, ProtocolError, Request};
 use crate::error::Error;
 use crate::runner::Runner;
 use crate::station::Station;
@@ -309,22 +309,17 @@ where
             }
             Err(err) => return Ok(frame_failed(&out, err, config.max_frame_bytes).await),
         };
-        match request {
-            Err(err) => out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await,
-            Ok(Request::Hello { .. }) => {}
-            Ok(Request::Ping { request_id }) => out.send(&protocol::pong(&request_id)).await,
-            Ok(Request::Refused { request_id, shape, code, message }) => {
-                out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
-            }
-            Ok(Request::Shutdown) => {
+        match answer_or_take(&out, request).await {
+            Taken::Answered => {}
+            Taken::Shutdown => {
                 out.send(&protocol::shutdown_ack()).await;
                 return Ok(ServeEnd::Shutdown);
             }
-            Ok(Request::Call { request_id, call }) if waiting.len() >= MAX_CALLS_WHILE_LOADING => {
+            Taken::Call(request_id, call) if waiting.len() >= MAX_CALLS_WHILE_LOADING => {
                 let busy = Error::Busy { message: "the server is still loading and holds as many calls as it keeps".into() };
                 out.send(&calls::error_reply(&request_id, call.shape(), &busy)).await;
             }
-            Ok(Request::Call { request_id, call }) => waiting.push_back((request_id, call)),
+            Taken::Call(request_id, call) => waiting.push_back((request_id, call)),
         }
     };
     let served = match loaded {
@@ -352,6 +347,35 @@ where
         drop(tokio::task::spawn_blocking(move || drop(watcher)));
     }
     Ok(end)
+}
+
+/// What a frame asked of the server beside the answers sent at once.
+enum Taken {
+    /// Answered here (an error frame, a pong, a refusal) or nothing to do.
+    Answered,
+    /// A call, to run.
+    Call(Value, Box<Call>),
+    /// The platform said `shutdown`.
+    Shutdown,
+}
+
+/// Answer what needs no algorithm at once, from the reader (a ping is never
+/// behind a call; a frame that cannot be understood gets its error frame; a
+/// call refused as it was read its result ERROR), and hand on the rest.
+async fn answer_or_take<W: AsyncWrite + Unpin>(out: &Out<W>, request: Result<Request, ProtocolError>) -> Taken {
+    match request {
+        Err(err) => out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await,
+        Ok(Request::Hello { heartbeat_interval_ms, heartbeat_grace_ms }) => {
+            tracing::debug!(?heartbeat_interval_ms, ?heartbeat_grace_ms, "the platform said hello");
+        }
+        Ok(Request::Ping { request_id }) => out.send(&protocol::pong(&request_id)).await,
+        Ok(Request::Refused { request_id, shape, code, message }) => {
+            out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
+        }
+        Ok(Request::Shutdown) => return Taken::Shutdown,
+        Ok(Request::Call { request_id, call }) => return Taken::Call(request_id, call),
+    }
+    Taken::Answered
 }
 
 /// The reply to a frame that could not be read, and how the server ends.
@@ -412,26 +436,10 @@ where
                     Ok(None) => break ServeEnd::EndOfInput,
                     Err(err) => break frame_failed(&context.out, err, config.max_frame_bytes).await,
                 };
-                match protocol::parse_request(&payload) {
-                    Err(err) => {
-                        context.out.send(&protocol::error(&err.request_id, PROTOCOL_ERROR_CODE, &err.message)).await;
-                        continue;
-                    }
-                    Ok(Request::Hello { heartbeat_interval_ms, heartbeat_grace_ms }) => {
-                        tracing::debug!(?heartbeat_interval_ms, ?heartbeat_grace_ms, "the platform said hello");
-                        continue;
-                    }
-                    Ok(Request::Ping { request_id }) => {
-                        // Answered here, not behind any call.
-                        context.out.send(&protocol::pong(&request_id)).await;
-                        continue;
-                    }
-                    Ok(Request::Refused { request_id, shape, code, message }) => {
-                        context.out.send(&protocol::result_error(&request_id, shape, &code.number().to_string(), &message)).await;
-                        continue;
-                    }
-                    Ok(Request::Shutdown) => break ServeEnd::Shutdown,
-                    Ok(Request::Call { request_id, call }) => (request_id, call),
+                match answer_or_take(&context.out, protocol::parse_request(&payload)).await {
+                    Taken::Answered => continue,
+                    Taken::Shutdown => break ServeEnd::Shutdown,
+                    Taken::Call(request_id, call) => (request_id, call),
                 }
             }
         };
