@@ -204,15 +204,6 @@ pub(crate) fn access_problem(uid: u32, mode: u32, root_may_own: bool, forbidden:
     }
 }
 
-/// Whether an error of [`open_regular`] (with `follow` false) is the refusal
-/// of a symbolic link in the last place.
-pub(crate) fn is_link_refused(err: &std::io::Error) -> bool {
-    #[cfg(unix)]
-    return err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error());
-    #[cfg(not(unix))]
-    false
-}
-
 /// Read the regular file `path` (as [`open_regular`] opens it), refusing one
 /// over `max_bytes` by its size before a byte is read (`FileTooLarge`), and
 /// reading at most `max_bytes + 1` in case it grows meanwhile.

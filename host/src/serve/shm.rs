@@ -116,7 +116,7 @@ pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
                 break;
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(err) if durable::is_link_refused(&err) => {
+            Err(err) if is_link_refused(&err) => {
                 return Err(load_failed(format!("{} is a symbolic link; only regular files are read", path.display())));
             }
             Err(err) => {
@@ -155,6 +155,15 @@ pub fn open(dir: &Path, image: &ImageRef) -> Result<Opened> {
         }
     }
     Ok(Opened { path, stored: Stored::Encoded { file, size }, meta: image.meta.clone(), shm_id: image.shm_id.clone() })
+}
+
+/// Whether an error of [`durable::open_regular`] (not following links) is
+/// the refusal of a symbolic link in the last place.
+fn is_link_refused(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    return err.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error());
+    #[cfg(not(unix))]
+    false
 }
 
 /// The most bytes an encoded image of `width` x `height` may take: 9 bytes a
