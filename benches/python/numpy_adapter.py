@@ -52,6 +52,12 @@ def main():
         if kind != "call":
             continue
         data = message.get("data", {})
+        if data.get("phase") == "info":
+            # As the platform's adapter answers it: the description under data.info.
+            write_frame(stdout, {"type": "result", "request_id": request_id, "timestamp_ms": now_ms(), "status": "OK",
+                                 "message": "ok", "data": {"phase": "info", "step_index": data.get("step_index", 1),
+                                                           "info": {"name": "numpy adapter", "steps": []}}})
+            continue
         shm_id = data.get("shared_mem_id") or data.get("cur_image_shm_id")
         meta = data.get("image_meta") or data.get("cur_image_meta") or {}
         name = re.sub(r"[^A-Za-z0-9._-]", "_", shm_id)
