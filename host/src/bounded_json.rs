@@ -63,6 +63,12 @@ impl fmt::Display for JsonRefusal {
 /// Parse `text` into a [`Value`] when it holds at most `max_values` values;
 /// nothing is kept while counting.
 pub fn parse_bounded(text: &[u8], max_values: usize) -> Result<Value, JsonRefusal> {
+    // n values take at least 2n - 1 bytes (`[0,0,...]`: each scalar a byte
+    // and a separator, the list its two brackets): a text this short cannot
+    // hold too many and is parsed once (the platform's frames are short).
+    if text.len() / 2 < max_values {
+        return serde_json::from_slice(text).map_err(|err| JsonRefusal::Syntax(err.to_string()));
+    }
     let left = Cell::new(max_values);
     let request_id = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(text);
@@ -320,6 +326,14 @@ mod tests {
         let long_id = format!(r#"{{"request_id":"{}","data":{}}}"#, "x".repeat(1000), json!(vec![0; 100]));
         let Err(JsonRefusal::TooManyValues { request_id, .. }) = parse_bounded(long_id.as_bytes(), 50) else { panic!("refused") };
         assert_eq!(request_id, None, "a long id is not kept");
+    }
+
+    #[test]
+    fn the_densest_text_at_the_cap_is_taken_and_one_value_more_is_not() {
+        // `[0,...,0]` with n zeros: n + 1 values in 2n + 1 bytes.
+        let list = |zeros: usize| format!("[{}0]", "0,".repeat(zeros - 1));
+        assert!(parse_bounded(list(49).as_bytes(), 50).is_ok(), "50 values");
+        assert!(matches!(parse_bounded(list(50).as_bytes(), 50), Err(JsonRefusal::TooManyValues { .. })), "51 values");
     }
 
     #[test]

@@ -62,14 +62,7 @@ impl LockFile {
     fn open(path: &Path) -> std::io::Result<File> {
         let mut options = std::fs::OpenOptions::new();
         options.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(no_follow_no_block());
-        }
-        let file = options.open(path)?;
-        check_regular(path, &file)?;
-        Ok(file)
+        open_checked(options, 0o600, false, path).map(|(file, _)| file)
     }
 
     /// The exclusive lock on `path`: for every read-modify-write.
@@ -166,18 +159,22 @@ fn check_regular(path: &Path, file: &File) -> std::io::Result<u64> {
 pub(crate) fn open_regular(path: &Path, follow: bool) -> std::io::Result<(File, u64)> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
+    open_checked(options, 0o644, follow, path)
+}
+
+/// Open `path` with `options` (a file created gets `mode`), never blocking
+/// and, unless `follow`, never through a symbolic link in the last place; only
+/// a regular file (checked on the handle) is kept. The file and its size.
+fn open_checked(mut options: std::fs::OpenOptions, mode: u32, follow: bool, path: &Path) -> std::io::Result<(File, u64)> {
     #[cfg(unix)]
     {
+        use rustix::fs::OFlags;
         use std::os::unix::fs::OpenOptionsExt;
-        let flags = if follow {
-            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::CLOEXEC).bits() as i32
-        } else {
-            no_follow_no_block()
-        };
-        options.custom_flags(flags);
+        let flags = if follow { (OFlags::NONBLOCK | OFlags::CLOEXEC).bits() as i32 } else { no_follow_no_block() };
+        options.mode(mode).custom_flags(flags);
     }
     #[cfg(not(unix))]
-    let _ = follow;
+    let _ = (mode, follow);
     let file = options.open(path)?;
     let length = check_regular(path, &file)?;
     Ok((file, length))
@@ -228,14 +225,7 @@ pub(crate) fn read_regular(path: &Path, follow: bool, max_bytes: u64) -> std::io
 pub(crate) fn open_append(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true).read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o644).custom_flags(no_follow_no_block());
-    }
-    let file = options.open(path)?;
-    check_regular(path, &file)?;
-    Ok(file)
+    open_checked(options, 0o644, false, path).map(|(file, _)| file)
 }
 
 /// Create `path`, never overwriting.

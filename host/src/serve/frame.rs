@@ -28,7 +28,7 @@ pub enum Split<'a> {
 }
 
 /// The first frame of `buffer`, without copying (for the fuzz target and
-/// tests; the server reads with [`read_frame`]).
+/// tests; the server reads with a [`FrameReader`]).
 pub fn split_frame(buffer: &[u8], max_frame_bytes: usize) -> Split<'_> {
     let Some(prefix) = buffer.get(..4) else {
         return Split::Incomplete;
@@ -43,28 +43,11 @@ pub fn split_frame(buffer: &[u8], max_frame_bytes: usize) -> Split<'_> {
     }
 }
 
-/// Read one frame; `Ok(None)` at a clean end of input (between frames).
+/// Read one frame; `Ok(None)` at a clean end of input (between frames). For
+/// a reader that reads one frame at a time; the server keeps a
+/// [`FrameReader`].
 pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R, max_frame_bytes: usize) -> Result<Option<Vec<u8>>, FrameError> {
-    let mut prefix = [0u8; 4];
-    let mut filled = 0;
-    while filled < 4 {
-        match reader.read(&mut prefix[filled..]).await {
-            Ok(0) if filled == 0 => return Ok(None),
-            Ok(0) => return Err(FrameError::Truncated),
-            Ok(n) => filled += n,
-            Err(err) => return Err(FrameError::Io(err.to_string())),
-        }
-    }
-    let len = u32::from_be_bytes(prefix);
-    if len as usize > max_frame_bytes {
-        return Err(FrameError::TooLarge(u64::from(len)));
-    }
-    let mut payload = vec![0u8; len as usize];
-    reader.read_exact(&mut payload).await.map_err(|err| match err.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(err.to_string()),
-    })?;
-    Ok(Some(payload))
+    FrameReader::new(reader, max_frame_bytes).next().await
 }
 
 /// Reads frames one at a time, keeping what it has read of a frame in itself,
