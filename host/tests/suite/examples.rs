@@ -84,6 +84,98 @@ fn scratch_detector() {
     }
 }
 
+/// The rendered labels and the lines printed on each (`labels/truth.json`).
+fn rendered_labels() -> Vec<(std::path::PathBuf, Vec<String>)> {
+    let dir = fixtures::examples_dir().join("label-reader/labels");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json")).expect("truth.json")).expect("truth is JSON");
+    let labels = truth.as_array().expect("a list of labels");
+    labels
+        .iter()
+        .map(|label| {
+            let lines = label["lines"].as_array().expect("lines").iter().map(|l| l.as_str().expect("text").to_owned());
+            (dir.join(label["image"].as_str().expect("image")), lines.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn label_reader() {
+    let host = Host::new().expect("host");
+    let station = pv_test_support::station::station();
+    let trust = pv_host::TrustStore::open(&station.trust).expect("trust store");
+    let package = host.load_package_file(&station.label_reader, &pv_host::Admission::new(&trust)).expect("admitted");
+    let mut reader = package.instantiate().expect("instantiates");
+    reader.setup().into_result().expect("setup loads both models");
+    assert_eq!(reader.info().name, "label-reader");
+    let mut session = Session::new("s1");
+
+    // Every rendered line read exactly, or nearly every: the goal is 95%.
+    let (mut lines, mut exact, mut misread) = (0, 0, Vec::new());
+    for (path, truth) in rendered_labels() {
+        let label = image::open(&path).expect("a rendered label");
+        let lot = truth.iter().find(|line| line.starts_with("LOT")).expect("every label has a lot line");
+        let pattern = format!("^{}$", lot.replace(' ', r"\s*"));
+        let step = frames::step_with_params(&reader, "LBL-1", label, serde_json::json!({ "expected": pattern }));
+        let out = reader.execute(&mut session, &step).into_result().expect("execute");
+        let debug: serde_json::Value =
+            serde_json::from_str(out.debug.as_deref().expect("the lines read are in debug")).expect("JSON");
+        let read: Vec<&str> =
+            debug["lines"].as_array().expect("lines").iter().map(|l| l["text"].as_str().unwrap_or("")).collect();
+        for line in &truth {
+            lines += 1;
+            if read.contains(&line.as_str()) {
+                exact += 1;
+            } else {
+                misread.push(format!("{}: {line:?} not in {read:?}", path.display()));
+            }
+        }
+        assert_eq!(out.verdict, Verdict::Ok, "{}: read {read:?}, expected {pattern}", path.display());
+        assert_eq!(out.position_rects.len(), read.len(), "a position rect per line");
+    }
+    assert!(exact * 100 >= lines * 95, "{exact} of {lines} lines read exactly:\n{}", misread.join("\n"));
+
+    // A pattern no line matches: NG, each line marked as a defect.
+    let (path, truth) = &rendered_labels()[0];
+    let step = frames::step_with_params(
+        &reader,
+        "LBL-1",
+        image::open(path).expect("label"),
+        serde_json::json!({ "expected": r"LOT\s*000000" }),
+    );
+    let out = reader.execute(&mut session, &step).into_result().expect("execute");
+    assert_eq!(out.verdict, Verdict::Ng);
+    assert_eq!(out.defect_rects.len(), truth.len(), "{:?}", out.defect_rects);
+    assert!(out.ng_reason.as_deref().is_some_and(|r| r.contains("LOT\\s*000000")), "{:?}", out.ng_reason);
+
+    // A blank frame: NG, one defect over the whole frame.
+    let blank = frames::step_with_params(
+        &reader,
+        "LBL-1",
+        image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(320, 160, image::Luma([235]))),
+        serde_json::json!({}),
+    );
+    let out = reader.execute(&mut session, &blank).into_result().expect("execute");
+    assert_eq!((out.verdict, out.defect_rects.len()), (Verdict::Ng, 1));
+
+    // A pattern that is not a regular expression: 1006, and the instance goes on.
+    let bad =
+        frames::step_with_params(&reader, "LBL-1", image::open(path).expect("label"), serde_json::json!({ "expected": "LOT(" }));
+    let err = reader.execute(&mut session, &bad).into_result().expect_err("invalid pattern");
+    assert_eq!(err.code(), ErrorCode::InvalidParams, "{err}");
+    assert!(!reader.is_poisoned());
+}
+
+#[test]
+fn the_label_reader_without_its_models_fails_setup_with_1003_naming_the_asset() {
+    let host = Host::new().expect("host");
+    let package = host.load_component_file(pv_test_artifacts::LABEL_READER.as_ref()).expect("loads");
+    let mut reader = package.instantiate().expect("instantiates");
+    let err = reader.setup().into_result().expect_err("no models");
+    assert_eq!(err.code(), ErrorCode::ModelNotFound, "{err}");
+    assert!(err.to_string().contains("det.onnx"), "{err}");
+}
+
 macro_rules! assert_test_exists {
     ($name:ident) => {
         #[allow(unused_imports, reason = "the import only proves the test exists")]

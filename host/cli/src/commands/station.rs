@@ -101,7 +101,10 @@ pub fn run(command: StationCommand) -> Result<ExitCode> {
             let trust = trust.open()?;
             let host = super::host_builder().build()?;
             let admission = Admission::new(&trust).allow_downgrade(allow_downgrade);
-            let installed = station.install_file(&host, &package, &admission)?;
+            // Installing compiles the package into the compile cache, so the
+            // line's first call does not: tens of seconds for a big component.
+            let message = format!("checking and compiling {}", package.display());
+            let installed = super::progress::slow_step(message, || station.install_file(&host, &package, &admission))?;
             if json {
                 println!("{}", json!({ "status": "OK", "station": station_name, "installed": installed }));
             } else if installed.already_installed {

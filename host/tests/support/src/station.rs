@@ -20,6 +20,8 @@ pub struct Station {
     pub part_counter_next: PathBuf,
     /// The signed scratch detector.
     pub scratch_detector: PathBuf,
+    /// The signed label reader, with its two models as assets.
+    pub label_reader: PathBuf,
 }
 
 /// The key the station's packages are signed with.
@@ -38,9 +40,22 @@ fn example_manifest(example: &str, version: Option<&str>) -> Manifest {
     Manifest::from_json(&serde_json::to_vec(&json).expect("JSON")).expect("a valid manifest")
 }
 
+/// The assets an example ships: the label reader's models, nothing for the others.
+fn example_assets(example: &str) -> Vec<(String, Vec<u8>)> {
+    if example != "label-reader" {
+        return Vec::new();
+    }
+    let models = Path::new(pv_test_artifacts::LABEL_READER_MODELS);
+    ["det.onnx", "rec.onnx"]
+        .into_iter()
+        .map(|name| (name.to_owned(), std::fs::read(models.join(name)).expect("the label reader's models are fetched")))
+        .collect()
+}
+
 fn pack_example(dir: &Path, component: &str, example: &str, version: Option<&str>) -> PathBuf {
     let component = std::fs::read(component).expect("the example is built");
-    let bytes = pack(&component, &example_manifest(example, version), &[], Some(&vendor_key())).expect("packs");
+    let assets = example_assets(example);
+    let bytes = pack(&component, &example_manifest(example, version), &assets, Some(&vendor_key())).expect("packs");
     let path = dir.join(format!("{example}-{}.pkg.wasm", version.unwrap_or("current")));
     std::fs::write(&path, bytes).expect("write package");
     path
@@ -62,6 +77,7 @@ pub fn station() -> &'static Station {
                 Some(pv_test_artifacts::PART_COUNTER_NEXT_VERSION),
             ),
             scratch_detector: pack_example(dir.path(), pv_test_artifacts::SCRATCH_DETECTOR, "scratch-detector", None),
+            label_reader: pack_example(dir.path(), pv_test_artifacts::LABEL_READER, "label-reader", None),
             trust,
             _dir: dir,
         }
@@ -71,6 +87,11 @@ pub fn station() -> &'static Station {
 /// The station's signed part counter, as a command-line argument.
 pub fn part_counter() -> &'static str {
     station().part_counter.to_str().expect("utf-8 path")
+}
+
+/// The station's signed label reader (models included), as a command-line argument.
+pub fn label_reader() -> &'static str {
+    station().label_reader.to_str().expect("utf-8 path")
 }
 
 /// The station's signed scratch detector, as a command-line argument.
