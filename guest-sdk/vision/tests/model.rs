@@ -34,7 +34,9 @@ fn an_unsupported_operator_is_a_1003_naming_it() {
 
 #[test]
 fn bytes_that_are_not_a_model_are_a_1003() {
-    let err = Model::from_bytes("noise.onnx", vec![0xff; 64]).expect_err("not ONNX");
+    // Not 0xff bytes: rten 0.27 reads a varint of ten continuation bytes forever
+    // (inside pv-host the setup deadline ends that; see the host's examples suite).
+    let err = Model::from_bytes("noise.onnx", b"this is not a model, only some text".repeat(4)).expect_err("not ONNX");
     assert_eq!(err.code(), ErrorCode::ModelNotFound);
     assert!(err.message().contains("noise.onnx"), "{}", err.message());
 }

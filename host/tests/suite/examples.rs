@@ -176,6 +176,29 @@ fn the_label_reader_without_its_models_fails_setup_with_1003_naming_the_asset() 
     assert!(err.to_string().contains("det.onnx"), "{err}");
 }
 
+/// A model file that sends the engine's parser into an endless loop (rten 0.27
+/// reads a protobuf varint of ten continuation bytes forever): natively a hang; in
+/// the sandbox, the setup deadline ends it with 1005 and the host goes on.
+#[test]
+fn a_model_that_hangs_the_parser_is_stopped_by_the_setup_deadline_with_1005() {
+    let host = Host::new().expect("host");
+    let station = pv_test_support::station::station();
+    let trust = pv_host::TrustStore::open(&station.trust).expect("trust store");
+    let manifest_path = fixtures::examples_dir().join("label-reader/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(manifest_path).expect("manifest")).expect("JSON");
+    manifest["limits"]["setup_ms"] = 300.into();
+    let manifest = pv_host::package_file::Manifest::from_json(&serde_json::to_vec(&manifest).expect("JSON")).expect("valid");
+    let component = std::fs::read(pv_test_artifacts::LABEL_READER).expect("built");
+    let assets = [("det.onnx".to_owned(), vec![0xff; 64]), ("rec.onnx".to_owned(), vec![0xff; 64])];
+    let signed = pv_host::package_file::pack(&component, &manifest, &assets, Some(&pv_test_support::station::vendor_key()))
+        .expect("packs");
+    let package = host.load_package(&signed, "endless-model", &pv_host::Admission::new(&trust)).expect("admitted");
+    let mut reader = package.instantiate().expect("instantiates");
+    let err = reader.setup().into_result().expect_err("the parser never returns");
+    assert_eq!(err.code(), ErrorCode::Timeout, "{err}");
+}
+
 macro_rules! assert_test_exists {
     ($name:ident) => {
         #[allow(unused_imports, reason = "the import only proves the test exists")]
