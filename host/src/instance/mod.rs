@@ -9,7 +9,7 @@ use wasmtime::Store;
 
 use crate::bindings::exports::procvision::algorithm::algorithm::Guest;
 use crate::compiled::Compiled;
-use crate::error::{Error, InputCode, Result};
+use crate::error::{Error, InputCode, LimitCode, Result};
 use crate::ingress::{Filled, InPlace, check_images};
 use crate::params::{Patterns, check_guide_info, check_params, params_from_json_with};
 use crate::phase::Phase;
@@ -203,6 +203,7 @@ impl Instance {
         self.check_pid(&input.pid)?;
         let step = self.step(input.step_index)?;
         check_images(input, filled)?;
+        check_frames_fit(input, self.limits.memory_bytes())?;
         check_guide_info(&input.guide_info)?;
         check_params(step, &input.params, &self.patterns)?;
         Ok(CheckedInput { input, filled })
@@ -308,4 +309,27 @@ impl Instance {
         );
         CallReport { result, logs, diagnostics, usage }
     }
+}
+
+/// Refuse, before the guest runs, frames that cannot fit its memory cap: their
+/// pixels are copied into the guest's memory, so frames over the cap could only
+/// end in a trap mid-call (and a restart, with setup again). 1004, as a guest
+/// out of memory is; the instance stays as it was.
+fn check_frames_fit(input: &StepInput, memory_cap: u64) -> Result<()> {
+    let len = |image: &crate::types::Image| crate::image::expected_len(&image.meta) as u64;
+    let frames = len(&input.image) + input.guide_image.as_ref().map_or(0, len);
+    if frames > memory_cap {
+        return Err(Error::Limit {
+            code: LimitCode::OutOfMemory,
+            message: format!(
+                "the frame{} take{} {} MiB, over the package's memory cap of {} MiB: raise `limits.memory_mb` in its manifest, \
+                 or send smaller frames",
+                if input.guide_image.is_some() { " and guide image" } else { "" },
+                if input.guide_image.is_some() { "" } else { "s" },
+                frames.div_ceil(1 << 20),
+                memory_cap >> 20
+            ),
+        });
+    }
+    Ok(())
 }

@@ -208,6 +208,20 @@ fn memory_bomb_that_handles_refusal_keeps_its_instance_1004() {
 }
 
 #[test]
+fn a_frame_over_the_memory_cap_is_refused_before_the_call_1004() {
+    let host = host(Limits::default().with_memory_bytes(16 << 20));
+    let mut guest = rust_hostile(&host);
+    // 5000 x 4000 gray: 19 MiB of pixels, over the 16 MiB the guest may hold.
+    let report = guest.execute(&mut Session::new("big"), &input_with_image("GOOD", gray(5000, 4000)));
+    assert_eq!(report.usage.fuel_consumed.unwrap_or_default(), 0, "the guest never ran: {:?}", report.usage);
+    let err = expect_failure(report, ErrorKind::Limit, 1004);
+    assert!(err.to_string().contains("16 MiB") && err.to_string().contains("memory_mb"), "{err}");
+    // Nothing trapped: the same store serves the next frame, no restart.
+    still_serves(&mut guest, "GOOD");
+    assert_eq!(guest.restarts(), 0);
+}
+
+#[test]
 fn table_bomb_is_refused_at_the_cap_1004() {
     let host = host(Limits::default().with_table_elements(5_000));
     let mut guest = set_up(&wat_hostile(&host, wat_guest::Setup::Ok));
