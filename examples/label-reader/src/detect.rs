@@ -52,6 +52,23 @@ pub struct TextBox {
     pub score: f32,
 }
 
+impl TextBox {
+    /// The axis-aligned box around the corners: `(x, y, width, height)`.
+    pub fn bounds(&self) -> (i32, i32, u32, u32) {
+        bounds(&self.corners)
+    }
+}
+
+/// The axis-aligned box around `corners`: `(x, y, width, height)`.
+pub fn bounds(corners: &[Point; 4]) -> (i32, i32, u32, u32) {
+    let xs = corners.map(|p| p.x);
+    let ys = corners.map(|p| p.y);
+    let (left, right) = (xs.iter().copied().fold(f32::MAX, f32::min), xs.iter().copied().fold(f32::MIN, f32::max));
+    let (top, bottom) = (ys.iter().copied().fold(f32::MAX, f32::min), ys.iter().copied().fold(f32::MIN, f32::max));
+    // Corners lie inside the frame (the detector clips them).
+    (left as i32, top as i32, (right - left).round() as u32 + 1, (bottom - top).round() as u32 + 1)
+}
+
 /// The detector's input size for a `height` x `width` frame: the longer side at
 /// most `limit`, both sides rounded to a multiple of 32 (the network downsamples
 /// five times), at least 32.

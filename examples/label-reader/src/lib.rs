@@ -26,6 +26,14 @@ use crate::reader::{Line, Reader};
 pub const DEFAULT_EXPECTED: &str = r"LOT\s*\d{6}";
 /// Lines read with less confidence than this are ignored (PaddleOCR's `text_score`).
 pub const DEFAULT_MIN_SCORE: f64 = 0.5;
+/// Lines read at most unless the step says otherwise. Reading costs about 2.3
+/// Gfuel a line (a 320 px wide line; more for longer ones), on top of about 19
+/// Gfuel to find the lines on a 960 px frame: with 8, a full 960 px frame stays
+/// well within the host's default fuel per call (50 G).
+pub const DEFAULT_MAX_LINES: i64 = 8;
+/// The most lines a step may ask to read: each unmatched line is a defect rect,
+/// and the platform takes at most 20 a result.
+pub const MAX_LINES: i64 = 20;
 /// Compiled patterns kept, at most: a station uses a handful; the bound keeps a
 /// stream of distinct patterns from growing the instance's memory.
 const PATTERN_CACHE: usize = 16;
@@ -77,6 +85,11 @@ impl Algorithm for LabelReader {
                         ParamSpec::float_in("min_score", 0.0, 1.0)
                             .default(DEFAULT_MIN_SCORE)
                             .describe("lines read with less confidence are ignored"),
+                    )
+                    .param(
+                        ParamSpec::int_in("max_lines", 1, MAX_LINES)
+                            .default(DEFAULT_MAX_LINES)
+                            .describe("a frame with more lines of text than this is not the label expected: NG, nothing read"),
                     ),
             )
     }
@@ -88,9 +101,26 @@ impl Algorithm for LabelReader {
     fn execute(&mut self, input: &StepInput) -> Result<ExecuteOutput> {
         let min_score = input.params.float("min_score")? as f32;
         let expected = input.params.text("expected")?.to_owned();
+        let max_lines = input.params.int("max_lines")?;
+        let (pixels, format) = (input.image.view()?, input.image.format());
+        let found = self.reader.find_lines(pixels, format)?;
+        pv_guest::diagnostics::publish("lines_found", &found.len());
+        if found.len() as i64 > max_lines {
+            // Not read: the recogniser's cost grows with every line. The first
+            // regions in reading order are marked, as many as a result may hold.
+            let regions = found.iter().take(MAX_LINES as usize).map(|region| {
+                let (x, y, width, height) = region.bounds();
+                Rect::new(x, y, width, height).labelled("text region").scored(region.score.clamp(0.0, 1.0))
+            });
+            return Ok(ExecuteOutput::ng(format!(
+                "{} lines of text found, more than max_lines ({max_lines}): not the label expected",
+                found.len()
+            ))
+            .defects(regions));
+        }
         let lines: Vec<Line> = self
             .reader
-            .read(input.image.view()?, input.image.format())?
+            .read_lines(pixels, format, found)?
             .into_iter()
             .filter(|line| line.score >= min_score && !line.text.trim().is_empty())
             .collect();

@@ -5,7 +5,7 @@ use pv_guest::{Error, PixelFormat, Result};
 use pv_vision::Model;
 use pv_vision::ops::Point;
 
-use crate::detect::{self, DetectParams};
+use crate::detect::{self, DetectParams, TextBox};
 use crate::recognize::{self, Charset};
 
 /// The asset names the package ships the models under.
@@ -27,12 +27,7 @@ pub struct Line {
 impl Line {
     /// The axis-aligned box around the corners: `(x, y, width, height)`.
     pub fn bounds(&self) -> (i32, i32, u32, u32) {
-        let xs = self.corners.map(|p| p.x);
-        let ys = self.corners.map(|p| p.y);
-        let (left, right) = (xs.iter().copied().fold(f32::MAX, f32::min), xs.iter().copied().fold(f32::MIN, f32::max));
-        let (top, bottom) = (ys.iter().copied().fold(f32::MAX, f32::min), ys.iter().copied().fold(f32::MIN, f32::max));
-        // Corners lie inside the frame (the detector clips them).
-        (left as i32, top as i32, (right - left).round() as u32 + 1, (bottom - top).round() as u32 + 1)
+        detect::bounds(&self.corners)
     }
 }
 
@@ -66,7 +61,20 @@ impl Reader {
 
     /// Every line of text on the frame, in reading order, whatever its score.
     pub fn read(&self, pixels: ArrayView3<'_, u8>, format: PixelFormat) -> Result<Vec<Line>> {
-        let boxes = detect::detect(&self.detector, pixels, format, &self.params)?;
+        let boxes = self.find_lines(pixels, format)?;
+        self.read_lines(pixels, format, boxes)
+    }
+
+    /// Where the lines of text are, in reading order (the detector alone). The
+    /// recogniser's cost grows with the number of lines: a caller bounds it by
+    /// looking at how many were found before [`Reader::read_lines`].
+    pub fn find_lines(&self, pixels: ArrayView3<'_, u8>, format: PixelFormat) -> Result<Vec<TextBox>> {
+        detect::detect(&self.detector, pixels, format, &self.params)
+    }
+
+    /// Read the lines found by [`Reader::find_lines`], in the same order (a box
+    /// too thin to crop is left out).
+    pub fn read_lines(&self, pixels: ArrayView3<'_, u8>, format: PixelFormat, boxes: Vec<TextBox>) -> Result<Vec<Line>> {
         let mut kept = Vec::with_capacity(boxes.len());
         let mut crops = Vec::with_capacity(boxes.len());
         for found in boxes {

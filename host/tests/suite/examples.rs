@@ -148,6 +148,25 @@ fn label_reader() {
     assert_eq!(out.defect_rects.len(), truth.len(), "{:?}", out.defect_rects);
     assert!(out.ng_reason.as_deref().is_some_and(|r| r.contains("LOT\\s*000000")), "{:?}", out.ng_reason);
 
+    // Four labels on one frame: more lines than `max_lines` (8), NG before any is
+    // read (the recogniser's cost grows with each line), a defect on each region.
+    let labels = rendered_labels();
+    let mut sheet = image::GrayImage::from_pixel(960, 480, image::Luma([220]));
+    let mut lines_on_sheet = 0;
+    for (n, (path, truth)) in labels.iter().take(4).enumerate() {
+        let label = image::open(path).expect("label").to_luma8();
+        let label = image::imageops::crop_imm(&label, 0, 0, label.width().min(480), label.height().min(240)).to_image();
+        image::imageops::replace(&mut sheet, &label, (n % 2) as i64 * 480, (n / 2) as i64 * 240);
+        lines_on_sheet += truth.len();
+    }
+    assert!(lines_on_sheet > 8, "the sheet must hold more than the default max_lines");
+    let crowded = frames::step_with_params(&reader, "LBL-1", image::DynamicImage::ImageLuma8(sheet), serde_json::json!({}));
+    let out = reader.execute(&mut session, &crowded).into_result().expect("execute");
+    assert_eq!(out.verdict, Verdict::Ng);
+    assert!(out.ng_reason.as_deref().is_some_and(|r| r.contains("more than max_lines (8)")), "{:?}", out.ng_reason);
+    assert!(out.defect_rects.len() > 8 && out.defect_rects.len() <= 20, "{:?}", out.defect_rects);
+    assert!(out.debug.is_none() && out.position_rects.is_empty(), "nothing was read");
+
     // A blank frame: NG, one defect over the whole frame.
     let blank = frames::step_with_params(
         &reader,
@@ -185,8 +204,7 @@ fn a_model_that_hangs_the_parser_is_stopped_by_the_setup_deadline_with_1005() {
     let station = pv_test_support::station::station();
     let trust = pv_host::TrustStore::open(&station.trust).expect("trust store");
     let manifest_path = fixtures::examples_dir().join("label-reader/manifest.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(manifest_path).expect("manifest")).expect("JSON");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(manifest_path).expect("manifest")).expect("JSON");
     manifest["limits"]["setup_ms"] = 300.into();
     let manifest = pv_host::package_file::Manifest::from_json(&serde_json::to_vec(&manifest).expect("JSON")).expect("valid");
     let component = std::fs::read(pv_test_artifacts::LABEL_READER).expect("built");
