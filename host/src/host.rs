@@ -264,6 +264,21 @@ impl Host {
         self.admit(bytes, origin, admission, false)
     }
 
+    /// Compile a parsed package's component with the assets it carries, whether
+    /// or not they match its manifest (the harness judges an unadmitted package
+    /// too: a model-reading algorithm cannot even set up without them).
+    pub(crate) fn compile_with_assets(
+        &self,
+        file: &PackageFile<'_>,
+        origin: &str,
+        manifest: Option<Manifest>,
+        signers: Vec<Signer>,
+    ) -> Result<Package> {
+        let assets: Assets =
+            Arc::new(file.assets().iter().map(|(name, data)| (name.clone(), Arc::<[u8]>::from(*data))).collect());
+        self.compile(file.component(), origin, assets, manifest, signers)
+    }
+
     fn admit(&self, bytes: &[u8], origin: &str, admission: &Admission<'_>, record: bool) -> Result<Package> {
         let admitted = self.admit_checked(bytes, origin, admission, record);
         match &admitted {
@@ -286,10 +301,8 @@ impl Host {
             // A bare component: only ever admitted as unsigned.
             return self.compile(file.component(), origin, Assets::default(), None, Vec::new());
         };
-        let assets: Assets =
-            Arc::new(file.assets().iter().map(|(name, data)| (name.clone(), Arc::<[u8]>::from(*data))).collect());
         let package = self
-            .compile(file.component(), origin, assets, Some(manifest.clone()), verified.signers.clone())?
+            .compile_with_assets(&file, origin, Some(manifest.clone()), verified.signers.clone())?
             .request_limits(&manifest.limits.to_limits());
         package.check_info(&manifest)?;
         if record {

@@ -61,3 +61,25 @@ fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
         pv_host().args(["test", pv_test_artifacts::HOSTILE, "--pid", "COUNT", "--trust"]).arg(dir.path()).output().expect("run");
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stdout));
 }
+
+/// A package that reads models from its assets gets them under the harness too,
+/// and the label reader passes its golden cases on the rendered labels.
+#[test]
+fn the_label_reader_passes_its_golden_cases() {
+    let output = pv_host()
+        .env("PV_HOST_TRUST", &station::station().trust)
+        .args(["test", station::label_reader(), "--json", "--cases"])
+        .arg(cases("label-reader"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON report");
+    let checks = report["checks"].as_array().expect("checks");
+    let golden: Vec<&serde_json::Value> =
+        checks.iter().filter(|c| c["name"].as_str().is_some_and(|n| n.starts_with("golden."))).collect();
+    assert_eq!(golden.len(), 9, "{golden:?}");
+    assert!(golden.iter().all(|c| c["status"] == "PASS"), "{golden:?}");
+    let setup = checks.iter().find(|c| c["name"] == "behaviour.determinism").expect("determinism checked");
+    assert_eq!(setup["status"], "PASS", "the models load from the package's assets: {setup}");
+}

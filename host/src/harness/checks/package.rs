@@ -65,10 +65,11 @@ pub(super) fn package_checks(harness: &Harness<'_>, run: &mut Run<'_>) -> Option
         Err(err) => run.record("package", "imports", started, Status::Fail, describe(&err)),
     }
 
-    // The component itself: compiled and linked whatever the verdict above, so
-    // the behaviour of an untrusted package can be judged too.
+    // The component itself, with the assets it carries: compiled and linked
+    // whatever the verdict above, so the behaviour of an untrusted package can be
+    // judged too.
     let started = Instant::now();
-    let package = match harness.host.load_component(file.component(), &harness.origin) {
+    let package = match harness.host.compile_with_assets(&file, &harness.origin, manifest.clone(), Vec::new()) {
         Ok(package) => package,
         Err(err) => {
             run.record("package", "load", started, Status::Fail, describe(&err));
