@@ -19,8 +19,11 @@ pv_host=target/debug/pv-host
 mkdir -p "$out"
 
 set -x
-[ -f "$out/vendor.key" ] || "$pv_host" keygen --out "$out/vendor"
-"$pv_host" trust add "$out/vendor.pub" --trust "$out/trust" 2>/dev/null || true
+if [ ! -f "$out/vendor.key" ]; then
+    "$pv_host" keygen --out "$out/vendor"
+    rm -rf "$out/trust"
+    "$pv_host" trust add "$out/vendor.pub" --trust "$out/trust"
+fi
 "$pv_host" pack target/wasm32-wasip2/release/label_reader.wasm \
     --manifest examples/label-reader/manifest.json \
     --asset det.onnx="$models/det.onnx" --asset rec.onnx="$models/rec.onnx" \
