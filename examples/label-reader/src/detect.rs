@@ -108,7 +108,7 @@ pub fn detect(model: &Model, pixels: ArrayView3<'_, u8>, format: PixelFormat, pa
 pub fn boxes_from_map(map: ArrayView2<'_, f32>, frame_h: usize, frame_w: usize, params: &DetectParams) -> Vec<TextBox> {
     let (map_h, map_w) = map.dim();
     // A 2x2 dilation joins characters the threshold left a pixel apart.
-    let mask = ops::dilate(ops::threshold(map, params.thresh).view(), 2, 2);
+    let mask = ops::dilate_mask(ops::threshold(map, params.thresh).view(), 2, 2);
     let regions = ops::connected_components(mask.view());
     let mut boxes = Vec::new();
     for region in regions.components.iter().take(params.max_candidates) {

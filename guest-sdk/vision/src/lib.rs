@@ -12,9 +12,12 @@
 //! - [`ImageTensor`]: an image view turned into the `[1, 3, H, W]` input a vision
 //!   model takes (resize, channel order, mean/scale normalisation, padding) in one
 //!   pass, with no copy but the tensor itself.
-//! - [`ops`]: the image operations around a model: bilinear resize, crop, warping a
-//!   rotated region upright, threshold, dilation, connected components, convex
-//!   hulls and minimum-area rectangles.
+//! - [`ops`]: the image operations around a model and the classical ones an
+//!   inspection needs, each named after its OpenCV counterpart: bilinear resize,
+//!   crop, warping a rotated region upright, box and Gaussian blur, fixed, Otsu
+//!   and adaptive thresholds, erosion, dilation, opening and closing, connected
+//!   components with their statistics, outlines, convex hulls and minimum-area
+//!   rectangles, template matching, histograms and absolute differences.
 //!
 //! A guest depends on this crate only when it needs it; the plain SDK
 //! ([`pv_guest`]) stays small.

@@ -19,6 +19,29 @@ pub struct Component {
     pub right: usize,
     /// Bottommost row of the region (inclusive).
     pub bottom: usize,
+    /// Sum of the region's column indices (for [`Component::centroid`]).
+    pub sum_x: u64,
+    /// Sum of the region's row indices.
+    pub sum_y: u64,
+}
+
+impl Component {
+    /// The mean pixel position `(x, y)`: the centroid `cv2.connectedComponentsWithStats`
+    /// reports.
+    pub fn centroid(&self) -> (f64, f64) {
+        let area = self.area.max(1) as f64;
+        (self.sum_x as f64 / area, self.sum_y as f64 / area)
+    }
+
+    /// Width of the bounding box, in pixels.
+    pub fn width(&self) -> usize {
+        self.right + 1 - self.left
+    }
+
+    /// Height of the bounding box, in pixels.
+    pub fn height(&self) -> usize {
+        self.bottom + 1 - self.top
+    }
 }
 
 /// The result of [`connected_components`].
@@ -156,7 +179,7 @@ pub fn connected_components(mask: ArrayView2<bool>) -> Components {
         if final_label[root] == 0 {
             let label = u32::try_from(components.len() + 1).unwrap_or(u32::MAX);
             final_label[root] = label;
-            components.push(Component { label, area: 0, left: x, top: y, right: x, bottom: y });
+            components.push(Component { label, area: 0, left: x, top: y, right: x, bottom: y, sum_x: 0, sum_y: 0 });
         }
         let label = final_label[root];
         *p = label;
@@ -165,6 +188,8 @@ pub fn connected_components(mask: ArrayView2<bool>) -> Components {
             c.left = c.left.min(x);
             c.right = c.right.max(x);
             c.bottom = y;
+            c.sum_x += x as u64;
+            c.sum_y += y as u64;
         }
     }
     // `provisional` has exactly h * w entries, so the shape always fits.
@@ -218,15 +243,17 @@ mod tests {
         ]);
         let cc = connected_components(m.view());
         assert_eq!(cc.components.len(), 3);
-        assert_eq!(cc.components[0], Component { label: 1, area: 4, left: 0, top: 0, right: 1, bottom: 1 });
+        assert_eq!(cc.components[0], Component { label: 1, area: 4, left: 0, top: 0, right: 1, bottom: 1, sum_x: 2, sum_y: 2 });
         // The L-shape on the right, joined to the top pixel diagonally.
-        assert_eq!(cc.components[1], Component { label: 2, area: 5, left: 6, top: 0, right: 7, bottom: 3 });
+        assert_eq!(cc.components[1], Component { label: 2, area: 5, left: 6, top: 0, right: 7, bottom: 3, sum_x: 32, sum_y: 9 });
         // Two pixels touching only at a corner form one component.
-        assert_eq!(cc.components[2], Component { label: 3, area: 2, left: 2, top: 3, right: 3, bottom: 4 });
+        assert_eq!(cc.components[2], Component { label: 3, area: 2, left: 2, top: 3, right: 3, bottom: 4, sum_x: 5, sum_y: 7 });
         assert_eq!(cc.labels[[0, 7]], 2);
         assert_eq!(cc.labels[[3, 7]], 2);
         assert_eq!(cc.labels[[4, 3]], 3);
         assert_eq!(cc.labels[[2, 0]], 0);
+        assert_eq!(cc.components[1].centroid(), (6.4, 1.8));
+        assert_eq!((cc.components[1].width(), cc.components[1].height()), (2, 4));
         let total: usize = cc.components.iter().map(|c| c.area).sum();
         assert_eq!(total, m.iter().filter(|&&v| v).count());
     }
@@ -292,7 +319,19 @@ mod tests {
         let cc = connected_components(Array2::from_elem((3, 4), false).view());
         assert!(cc.components.is_empty());
         let cc = connected_components(Array2::from_elem((300, 400), true).view());
-        assert_eq!(cc.components, vec![Component { label: 1, area: 120_000, left: 0, top: 0, right: 399, bottom: 299 }]);
+        assert_eq!(
+            cc.components,
+            vec![Component {
+                label: 1,
+                area: 120_000,
+                left: 0,
+                top: 0,
+                right: 399,
+                bottom: 299,
+                sum_x: 23_940_000,
+                sum_y: 17_940_000
+            }]
+        );
         assert_eq!(cc.outline(1).len(), 2 * 400 + 2 * 298);
     }
 

@@ -1,6 +1,10 @@
-//! Thresholding, dilation and polygon scores on probability maps.
+//! Thresholds of grey images (fixed, Otsu's, adaptive) and of probability
+//! maps, mask dilation and polygon scores.
 
 use ndarray::{Array2, ArrayView2, s};
+use pv_guest::{Error, Result};
+
+use super::filters::{Border, box_mean, histogram};
 
 use super::geometry::Point;
 
@@ -8,6 +12,63 @@ use super::geometry::Point;
 /// NaN is never above the threshold.
 pub fn threshold(map: ArrayView2<f32>, t: f32) -> Array2<bool> {
     map.mapv(|v| v > t)
+}
+
+/// 255 where `img` is above `level`, 0 elsewhere: `cv2.threshold(img, level,
+/// 255, cv2.THRESH_BINARY)`.
+pub fn binarize(img: ArrayView2<u8>, level: u8) -> Array2<u8> {
+    img.mapv(|p| if p > level { 255 } else { 0 })
+}
+
+/// Otsu's threshold: the level that best splits the histogram into two classes
+/// (the largest between-class variance; the first such level), as
+/// `cv2.threshold(img, 0, 255, cv2.THRESH_OTSU)` returns it. Then
+/// [`binarize`] with it. 0 for an empty or flat image.
+pub fn otsu_level(img: ArrayView2<u8>) -> u8 {
+    let bins = histogram(img);
+    let total = img.len() as f64;
+    if total == 0.0 {
+        return 0;
+    }
+    let mean: f64 = bins.iter().enumerate().map(|(level, &n)| level as f64 * n as f64).sum::<f64>() / total;
+    // OpenCV's loop, with its guards against classes of (almost) nothing.
+    let (mut q1, mut mu1, mut best_sigma, mut best_level) = (0.0f64, 0.0f64, 0.0f64, 0u8);
+    for (level, &count) in bins.iter().enumerate() {
+        let p = count as f64 / total;
+        let q1_next = q1 + p;
+        let q2 = 1.0 - q1_next;
+        if q1_next.min(q2) < f64::from(f32::EPSILON) || q1_next.max(q2) > 1.0 - f64::from(f32::EPSILON) {
+            q1 = q1_next;
+            continue;
+        }
+        mu1 = (mu1 * q1 + level as f64 * p) / q1_next;
+        let mu2 = (mean - q1_next * mu1) / q2;
+        q1 = q1_next;
+        let sigma = q1 * q2 * (mu1 - mu2) * (mu1 - mu2);
+        if sigma > best_sigma {
+            best_sigma = sigma;
+            best_level = level as u8;
+        }
+    }
+    best_level
+}
+
+/// 255 where a pixel is brighter than the mean of the `block` x `block` window
+/// around it minus `c`, 0 elsewhere: `cv2.adaptiveThreshold(img, 255,
+/// cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, c)` (the window mean
+/// rounded to a grey level and `c` rounded up, as OpenCV does; the border
+/// replicated). Works where the lighting varies across the frame. 1006 unless
+/// `block` is odd and at least 3, or for a `c` that is not finite.
+pub fn adaptive_threshold(img: ArrayView2<u8>, block: usize, c: f64) -> Result<Array2<u8>> {
+    if block < 3 || block.is_multiple_of(2) {
+        return Err(Error::invalid_params(format!("an adaptive threshold block of {block}: it must be odd and at least 3")));
+    }
+    if !c.is_finite() {
+        return Err(Error::invalid_params(format!("an adaptive threshold offset of {c}")));
+    }
+    let delta = c.ceil().clamp(-512.0, 512.0) as i32;
+    let means = box_mean(img, block, Border::Replicate);
+    Ok(ndarray::Zip::from(&img).and(&means).map_collect(|&p, &m| if i32::from(p) - i32::from(m) > -delta { 255 } else { 0 }))
 }
 
 /// `mask` dilated by a `kh` × `kw` rectangle of ones, as `cv2.dilate(mask,
@@ -21,7 +82,7 @@ pub fn threshold(map: ArrayView2<f32>, t: f32) -> Array2<bool> {
 /// which spreads every set pixel one step right and down. Pixels outside the
 /// image count as unset. A kernel with a zero side leaves the mask unchanged
 /// (OpenCV would substitute a 3×3 kernel for an empty one).
-pub fn dilate(mask: ArrayView2<bool>, kh: usize, kw: usize) -> Array2<bool> {
+pub fn dilate_mask(mask: ArrayView2<bool>, kh: usize, kw: usize) -> Array2<bool> {
     let (h, w) = mask.dim();
     if kh == 0 || kw == 0 || h == 0 || w == 0 {
         return mask.to_owned();
@@ -67,7 +128,7 @@ pub fn dilate(mask: ArrayView2<bool>, kh: usize, kw: usize) -> Array2<bool> {
     out
 }
 
-/// One row of the horizontal pass of [`dilate`]: `out[x]` is set when any of
+/// One row of the horizontal pass of [`dilate_mask`]: `out[x]` is set when any of
 /// `row[x - anchor ..= x - anchor + k - 1]` (clipped to the row) is.
 fn slide(row: &[bool], out: &mut [bool], anchor: usize, k: usize) {
     let len = row.len();
@@ -321,6 +382,38 @@ fn draw_line(mask: &mut Array2<bool>, mut p1: (i64, i64), mut p2: (i64, i64)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The expected values below come from OpenCV 5.1.0 on the same pixels.
+    fn pattern() -> Array2<u8> {
+        super::super::test_pattern(13, 17)
+    }
+
+    #[test]
+    fn otsu_picks_the_level_opencv_picks() {
+        // cv2.threshold(pattern, 0, 255, cv2.THRESH_OTSU)[0] == 122.
+        assert_eq!(otsu_level(pattern().view()), 122);
+        // Two populations, 40..60 and 180..210: cv2 says 59.
+        let bimodal = Array2::from_shape_fn((6, 20), |(y, x)| {
+            if x < 10 { (40 + (x * 7 + y * 3) % 20) as u8 } else { (180 + (x * 5 + y * 11) % 30) as u8 }
+        });
+        assert_eq!(otsu_level(bimodal.view()), 59);
+        assert_eq!(otsu_level(Array2::from_elem((4, 4), 9u8).view()), 0, "flat");
+        assert_eq!(otsu_level(Array2::<u8>::zeros((0, 4)).view()), 0, "empty");
+        assert_eq!(binarize(bimodal.view(), 59).iter().filter(|&&p| p == 255).count(), 60);
+    }
+
+    #[test]
+    fn adaptive_threshold_matches_opencv() {
+        // cv2.adaptiveThreshold(pattern, 255, ADAPTIVE_THRESH_MEAN_C, THRESH_BINARY, 5, 3.5).
+        let out = adaptive_threshold(pattern().view(), 5, 3.5).expect("thresholds");
+        assert_eq!(out.iter().filter(|&&p| p == 255).count(), 116);
+        let first_row: Vec<u8> = out.row(0).to_vec();
+        let expected = [0, 0, 255, 255, 0, 0, 255, 255, 0, 255, 255, 0, 0, 255, 255, 0, 0];
+        assert_eq!(first_row, expected);
+        assert!(adaptive_threshold(pattern().view(), 4, 0.0).is_err());
+        assert!(adaptive_threshold(pattern().view(), 1, 0.0).is_err());
+        assert!(adaptive_threshold(pattern().view(), 3, f64::INFINITY).is_err());
+    }
     use ndarray::array;
 
     fn pts(coords: &[(f32, f32)]) -> Vec<Point> {
@@ -346,7 +439,7 @@ mod tests {
         let mut mask = Array2::from_elem((4, 4), false);
         mask[[1, 1]] = true;
         mask[[3, 3]] = true;
-        let out = dilate(mask.view(), 2, 2);
+        let out = dilate_mask(mask.view(), 2, 2);
         let expected = array![
             [false, false, false, false],
             [false, true, true, false],
@@ -360,19 +453,19 @@ mod tests {
     fn dilate_3x3_is_centred_and_1xk_is_horizontal() {
         let mut mask = Array2::from_elem((5, 5), false);
         mask[[0, 2]] = true;
-        let out = dilate(mask.view(), 3, 3);
+        let out = dilate_mask(mask.view(), 3, 3);
         let count = out.iter().filter(|&&v| v).count();
         assert_eq!(count, 6);
         assert!(out[[0, 1]] && out[[1, 3]] && !out[[2, 2]]);
         // 1 row × 2 columns: anchor column 1, so a pixel spreads to the right.
-        let out = dilate(mask.view(), 1, 2);
+        let out = dilate_mask(mask.view(), 1, 2);
         assert!(out[[0, 2]] && out[[0, 3]] && !out[[0, 1]] && !out[[1, 2]]);
-        assert_eq!(dilate(mask.view(), 0, 3), mask);
+        assert_eq!(dilate_mask(mask.view(), 0, 3), mask);
         // Kernels larger than the image.
         let one = array![[true]];
-        assert_eq!(dilate(one.view(), 5, 4), one);
+        assert_eq!(dilate_mask(one.view(), 5, 4), one);
         let row = array![[false, false, true]];
-        assert_eq!(dilate(row.view(), 7, 6), array![[true, true, true]]);
+        assert_eq!(dilate_mask(row.view(), 7, 6), array![[true, true, true]]);
     }
 
     #[test]
