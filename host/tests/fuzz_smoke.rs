@@ -103,6 +103,7 @@ fn package_seeds() -> Vec<Vec<u8>> {
         publisher: "pv-host fuzz".into(),
         limits: Default::default(),
         assets: Vec::new(),
+        parts: Vec::new(),
     };
     let asset = vec![("model.bin".to_owned(), vec![1, 2, 3, 4])];
     let signed = pack(&component, &manifest, &asset, Some(&oracles::seed_key())).expect("packs");

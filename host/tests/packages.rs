@@ -46,6 +46,7 @@ fn manifest(name: &str, version: &str, pids: &[&str]) -> Manifest {
         publisher: "pv-host tests".into(),
         limits: RequestedLimits::default(),
         assets: Vec::new(),
+        parts: Vec::new(),
     }
 }
 

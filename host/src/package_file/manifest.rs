@@ -58,6 +58,11 @@ pub struct Manifest {
     /// this in from the files it is given.
     #[serde(default)]
     pub assets: Vec<AssetEntry>,
+    /// The components its component was composed from (`pv-host pack
+    /// --compose`): the algorithm first, then each part. Filled in by pack; empty
+    /// for a component packed as it was built.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartEntry>,
 }
 
 /// Limits a manifest may ask for; each is optional and capped by the host's
@@ -110,6 +115,19 @@ pub struct RequestedLimits {
 pub struct AssetEntry {
     /// Its name, as the guest asks for it: 1 to 128 characters of letters, digits,
     /// `-`, `_`, `.` and `/`.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, 64 lowercase hex digits.
+    pub sha256: String,
+}
+
+/// A component a package's component was composed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartEntry {
+    /// The file it came from (its name only): 1 to 128 letters, digits, `-`,
+    /// `_` and `.`.
     pub name: String,
     /// Its size in bytes.
     pub size: u64,
@@ -242,12 +260,24 @@ impl Manifest {
             if !names.insert(&asset.name) {
                 return Err(format!("asset `{}` is listed twice", asset.name));
             }
-            if asset.sha256.len() != 64 || !asset.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if !is_sha256_hex(&asset.sha256) {
                 return Err(format!("asset `{}` sha256 must be 64 lowercase hex digits", asset.name));
+            }
+        }
+        for part in &self.parts {
+            if !valid_name(&part.name, 128, true) || part.name.contains('/') {
+                return Err(format!("part name `{}` must be 1 to 128 letters, digits, `-`, `_` or `.`", part.name));
+            }
+            if !is_sha256_hex(&part.sha256) {
+                return Err(format!("part `{}` sha256 must be 64 lowercase hex digits", part.name));
             }
         }
         Ok(())
     }
+}
+
+fn is_sha256_hex(digest: &str) -> bool {
+    digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn valid_name(name: &str, max: usize, asset: bool) -> bool {

@@ -20,13 +20,15 @@
 //!
 //! [`Manifest`]: crate::package_file::Manifest
 
+mod compose;
 mod keys;
 mod manifest;
 mod read;
 mod sections;
 
+pub use compose::{Composed, VISION_INTERFACE_PREFIX, compose, nested_component_digests};
 pub use keys::{KeyId, PublicKey, SecretKey};
-pub use manifest::{AssetEntry, Manifest, RequestedLimits, SUPPORTED_WIT};
+pub use manifest::{AssetEntry, Manifest, PartEntry, RequestedLimits, SUPPORTED_WIT};
 pub(crate) use read::read_package_file_no_follow;
 pub use read::{MAX_PACKAGE_BYTES, read_package_file};
 pub use sections::{

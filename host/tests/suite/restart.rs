@@ -23,6 +23,7 @@ fn flaky_package(host: &Host) -> Package {
         publisher: "pv-host tests".into(),
         limits: RequestedLimits::default(),
         assets: Vec::new(),
+        parts: Vec::new(),
     };
     let key = SecretKey::from_seed(&[9; 32]);
     let bytes = pack(&component, &manifest, &[("flaky-setup".into(), b"on".to_vec())], Some(&key)).expect("packs");

@@ -501,6 +501,7 @@ fn guest_declared_patterns_over_the_caps_refuse_the_package_2115() {
             publisher: "pv-host tests".into(),
             limits: pv_host::package_file::RequestedLimits::default(),
             assets: Vec::new(),
+            parts: Vec::new(),
         };
         let key = pv_host::package_file::SecretKey::from_seed(&[5; 32]);
         let bytes = pv_host::package_file::pack(&component, &manifest, &[], Some(&key)).expect("packs");

@@ -24,6 +24,7 @@ fn manifest(name: &str, version: semver::Version) -> Manifest {
         publisher: "pv-host tests".into(),
         limits: RequestedLimits::default(),
         assets: Vec::new(),
+        parts: Vec::new(),
     }
 }
 

@@ -66,6 +66,18 @@ fn report(args: &InspectArgs, file: &PackageFile<'_>, trust: Option<&TrustStore>
         .collect();
     let sections: Vec<Value> =
         file.sections().iter().map(|s| json!({ "name": s.name, "offset": s.offset, "size": s.size })).collect();
+    // The parts the manifest says the component was composed from, each checked
+    // against the components really nested in it.
+    let nested = pv_host::package_file::nested_component_digests(file.component()).unwrap_or_default();
+    let parts: Vec<Value> = file
+        .manifest()
+        .ok()
+        .flatten()
+        .map(|manifest| manifest.parts)
+        .unwrap_or_default()
+        .iter()
+        .map(|part| json!({ "name": part.name, "size": part.size, "sha256": part.sha256, "inside": nested.contains(&part.sha256) }))
+        .collect();
     Ok(json!({
         "file": args.package.display().to_string(),
         "size": file.bytes().len(),
@@ -73,6 +85,7 @@ fn report(args: &InspectArgs, file: &PackageFile<'_>, trust: Option<&TrustStore>
         "component": { "size": file.component().len(), "imports": imports, "exports": exports },
         "manifest": manifest,
         "manifest_error": manifest_error,
+        "parts": parts,
         "assets": assets,
         "signatures": signatures,
         "sections": sections,
@@ -112,6 +125,19 @@ fn print_text(report: &Value) {
         for name in report["component"][key].as_array().into_iter().flatten() {
             println!("  {label:<8} {}", safe(name.as_str().unwrap_or("")));
         }
+    }
+    let parts = report["parts"].as_array().map_or(&[][..], Vec::as_slice);
+    if !parts.is_empty() {
+        println!("composed   from {} components", parts.len());
+    }
+    for part in parts {
+        println!(
+            "  {} ({} bytes, sha256 {}){}",
+            safe(part["name"].as_str().unwrap_or("")),
+            part["size"],
+            safe(part["sha256"].as_str().unwrap_or("")),
+            if part["inside"] == true { "" } else { ": NOT INSIDE the component" }
+        );
     }
     let assets = report["assets"].as_array().map_or(&[][..], Vec::as_slice);
     println!("assets     {}", assets.len());

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pv_host::package_file::{Manifest, SecretKey, pack};
+use pv_host::package_file::{Manifest, PackageFile, SecretKey, VISION_INTERFACE_PREFIX, compose, pack};
 use pv_host::{Admission, TrustStore};
 use serde_json::json;
 
@@ -29,6 +29,14 @@ pub struct PackArgs {
     #[arg(long, value_name = "NAME=PATH")]
     asset: Vec<String>,
 
+    /// A component that provides what the algorithm imports besides the host's
+    /// interfaces, composed into it: `pv_vision_component.wasm` for an algorithm
+    /// built against `wit/vision` (`cargo build -p pv-vision-component --release
+    /// --target wasm32-wasip2`). The manifest records each part's digest.
+    /// Repeatable.
+    #[arg(long, value_name = "PART.wasm")]
+    compose: Vec<PathBuf>,
+
     /// The secret key to sign with (see `pv-host keygen`).
     #[arg(long, value_name = "NAME.key")]
     key: PathBuf,
@@ -43,11 +51,45 @@ pub struct PackArgs {
     pub json: bool,
 }
 
+/// The file name a part is recorded under in the manifest.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
+}
+
+/// The component to pack: the algorithm as built, or composed with the
+/// `--compose` parts (recorded in the manifest). An algorithm that imports the
+/// vision interface without a part to provide it is refused here, with the
+/// command that fixes it, rather than by the line's import policy later.
+fn composed(args: &PackArgs, component: Vec<u8>, manifest: &mut Manifest) -> Result<Vec<u8>> {
+    if args.compose.is_empty() {
+        let file = PackageFile::parse(&component)?;
+        let (imports, _) = file.interfaces()?;
+        if let Some(vision) = imports.iter().find(|name| name.starts_with(VISION_INTERFACE_PREFIX)) {
+            bail!(
+                "{} imports {vision}, which no host provides: compose the vision component into it with \
+                 `--compose target/wasm32-wasip2/release/pv_vision_component.wasm` (built by \
+                 `cargo build -p pv-vision-component --release --target wasm32-wasip2`)",
+                args.component.display()
+            );
+        }
+        return Ok(component);
+    }
+    let mut parts = Vec::with_capacity(args.compose.len());
+    for path in &args.compose {
+        let bytes = pv_host::package_file::read_package_file(path)?;
+        parts.push((file_name(path), bytes));
+    }
+    let composition = compose(&file_name(&args.component), &component, &parts)?;
+    manifest.parts = composition.parts;
+    Ok(composition.component)
+}
+
 /// Run the command.
 pub fn run(args: PackArgs) -> Result<ExitCode> {
     let component = pv_host::package_file::read_package_file(&args.component)?;
     let manifest_json = std::fs::read(&args.manifest).with_context(|| format!("cannot read {}", args.manifest.display()))?;
-    let manifest = Manifest::from_json(&manifest_json).with_context(|| format!("in {}", args.manifest.display()))?;
+    let mut manifest = Manifest::from_json(&manifest_json).with_context(|| format!("in {}", args.manifest.display()))?;
+    let component = composed(&args, component, &mut manifest)?;
     let mut assets = Vec::new();
     for spec in &args.asset {
         let Some((name, path)) = spec.split_once('=') else {
@@ -73,6 +115,7 @@ pub fn run(args: PackArgs) -> Result<ExitCode> {
             "version": manifest.version.to_string(),
             "bytes": bytes.len(),
             "assets": assets.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            "parts": manifest.parts.iter().map(|part| json!({"name": part.name, "sha256": part.sha256})).collect::<Vec<_>>(),
             "key_id": key.public().id().to_string(),
         });
         println!("{report}");

@@ -66,6 +66,7 @@ pub fn manifest(name: &str, version: &str, pids: &[&str]) -> Manifest {
         publisher: "pv-host tests".into(),
         limits: RequestedLimits::default(),
         assets: Vec::new(),
+        parts: Vec::new(),
     }
 }
 
