@@ -18,9 +18,15 @@ use std::process::Command;
 
 /// Every guest the tests use: (cargo package, whether it is a real example algorithm
 /// that `foreach_example!` must cover; the others are hostile guests for the
-/// sandbox tests).
-const GUESTS: &[(&str, bool)] =
-    &[("part-counter", true), ("scratch-detector", true), ("label-reader", true), ("hostile", false), ("hostile-network", false)];
+/// sandbox tests, and the vision component that Python guests are composed with).
+const GUESTS: &[(&str, bool)] = &[
+    ("part-counter", true),
+    ("scratch-detector", true),
+    ("label-reader", true),
+    ("hostile", false),
+    ("hostile-network", false),
+    ("pv-vision-component", false),
+];
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -33,12 +39,25 @@ const PART_COUNTER_NEXT_VERSION: &str = "1.1.0";
 /// `pip install componentize-py==0.25.1`.
 const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 
-/// Every Python guest: (constant, folder under `examples/`, app module, whether
-/// it uses the SDK in `guest-sdk/python`).
-const PY_GUESTS: &[(&str, &str, &str, bool)] = &[
-    ("PY_TRAY_PRESENCE", "tray-presence", "tray_presence", true),
-    ("PY_BRIGHTNESS_BARE", "python-bare", "brightness_bare", false),
-    ("PY_HOSTILE", "hostile-python", "hostile_py", true),
+/// What a Python guest is built against.
+#[derive(Clone, Copy, PartialEq)]
+enum PyWorld {
+    /// `wit/` alone, without the SDK.
+    Bare,
+    /// `wit/` with the SDK in `guest-sdk/python`.
+    Sdk,
+    /// `wit/` and `wit/vision` (world `python-algorithm`) with the SDK: composed
+    /// with the vision component before it runs.
+    Vision,
+}
+
+/// Every Python guest: (constant, folder under `examples/`, app module, what it
+/// is built against).
+const PY_GUESTS: &[(&str, &str, &str, PyWorld)] = &[
+    ("PY_TRAY_PRESENCE", "tray-presence", "tray_presence", PyWorld::Sdk),
+    ("PY_BRIGHTNESS_BARE", "python-bare", "brightness_bare", PyWorld::Bare),
+    ("PY_HOSTILE", "hostile-python", "hostile_py", PyWorld::Sdk),
+    ("PY_VISION_PROBE", "vision-probe", "vision_probe", PyWorld::Vision),
 ];
 
 fn main() {
@@ -276,8 +295,9 @@ fn build_python_guest(
     out_dir: &Path,
     tool: &std::ffi::OsStr,
     salt: &str,
-    (_, folder, module, uses_sdk): (&str, &str, &str, bool),
+    (_, folder, module, world): (&str, &str, &str, PyWorld),
 ) -> PathBuf {
+    let uses_sdk = world != PyWorld::Bare;
     let source = workspace.join("examples").join(folder);
     let sdk = workspace.join("guest-sdk/python");
     let dir = out_dir.join("python").join(folder);
@@ -290,7 +310,16 @@ fn build_python_guest(
     let _ = fs::remove_dir_all(&dir);
     copy_python_sources(&source, &dir.join("app"));
     let mut cmd = Command::new(tool);
-    cmd.arg("-d").arg(workspace.join("wit")).args(["-w", "inspection-algorithm", "componentize"]);
+    cmd.arg("-d").arg(workspace.join("wit"));
+    match world {
+        PyWorld::Vision => {
+            cmd.arg("-d").arg(workspace.join("wit/vision")).args(["-w", "procvision:vision/python-algorithm@1.0.0"]);
+        }
+        PyWorld::Bare | PyWorld::Sdk => {
+            cmd.args(["-w", "inspection-algorithm"]);
+        }
+    }
+    cmd.arg("componentize");
     if uses_sdk {
         copy_python_sources(&sdk, &dir.join("sdk"));
         cmd.arg("-p").arg(dir.join("sdk"));

@@ -33,11 +33,32 @@ use bindings::exports::procvision::vision::ops::{
 /// The platform's codes this boundary reports.
 const IMAGE_LOAD_FAILED: u32 = 1002;
 const MODEL_NOT_FOUND: u32 = 1003;
+const OUT_OF_MEMORY: u32 = 1004;
 const INVALID_PARAMS: u32 = 1006;
+
+/// The most bytes one image may take: a wasm32 memory is 4 GiB and an
+/// allocation at most half of it. Larger sizes are refused before allocating
+/// (an allocation over it would be a panic, not the memory cap's refusal).
+const MAX_IMAGE_BYTES: u64 = 1 << 31;
 
 /// The largest side of an image made here: the host's own frame limit is far
 /// below, and the memory cap bounds the rest.
 const MAX_SIDE: u32 = 1 << 16;
+
+/// 1006 for a side out of 1..=MAX_SIDE, 1004 for an image no wasm32 memory holds.
+fn check_size(width: u32, height: u32, channels: u8, what: &str) -> Result<(), VisionError> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(invalid(format!("{what} of {width}x{height}: each side must be 1..={MAX_SIDE}")));
+    }
+    let bytes = u64::from(width) * u64::from(height) * u64::from(channels);
+    if bytes > MAX_IMAGE_BYTES {
+        return Err(VisionError {
+            code: OUT_OF_MEMORY,
+            message: format!("{what} of {width}x{height} would take {bytes} bytes, more than a component's memory can hold"),
+        });
+    }
+    Ok(())
+}
 
 fn invalid(message: impl Into<String>) -> VisionError {
     VisionError { code: INVALID_PARAMS, message: message.into() }
@@ -114,9 +135,7 @@ impl GuestImage for VisionImage {
         if !matches!(channels, 1 | 3 | 4) {
             return Err(invalid(format!("{channels} channels: an image has 1, 3 or 4")));
         }
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(invalid(format!("a {width}x{height} image: each side must be 1..={MAX_SIDE}")));
-        }
+        check_size(width, height, channels, "an image")?;
         let shape = (height as usize, width as usize, channels as usize);
         let expected = shape.0 * shape.1 * shape.2;
         if pixels.len() != expected {
@@ -133,9 +152,7 @@ impl GuestImage for VisionImage {
     }
 
     fn filled(width: u32, height: u32, value: u8) -> Result<Image, VisionError> {
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(invalid(format!("a {width}x{height} image: each side must be 1..={MAX_SIDE}")));
-        }
+        check_size(width, height, 1, "an image")?;
         Ok(VisionImage::gray_from(Array2::from_elem((height as usize, width as usize), value)))
     }
 
@@ -177,9 +194,7 @@ impl GuestImage for VisionImage {
     }
 
     fn resize(&self, width: u32, height: u32) -> Result<Image, VisionError> {
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(invalid(format!("resize to {width}x{height}: each side must be 1..={MAX_SIDE}")));
-        }
+        check_size(width, height, self.channels(), "a resize")?;
         Ok(VisionImage::handle(ops::resize_bilinear(self.view(), height as usize, width as usize), self.order))
     }
 
@@ -326,9 +341,8 @@ impl GuestTensor for VisionTensor {
         std: Vec<f32>,
     ) -> Result<TensorHandle, VisionError> {
         let img = img.get::<VisionImage>();
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(invalid(format!("a {width}x{height} model input: each side must be 1..={MAX_SIDE}")));
-        }
+        // Three planes of f32: twelve bytes a pixel.
+        check_size(width, height, 12, "a model input")?;
         let three = |values: &[f32], what: &str| -> Result<[f32; 3], VisionError> {
             <[f32; 3]>::try_from(values).map_err(|_| invalid(format!("{what} needs three values, one per channel")))
         };

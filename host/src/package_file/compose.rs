@@ -82,9 +82,8 @@ pub fn nested_component_digests(component: &[u8]) -> Result<Vec<String>> {
     for payload in wasmparser::Parser::new(0).parse_all(component) {
         let payload = payload.map_err(|err| malformed(format!("the component cannot be read: {err}")))?;
         if let wasmparser::Payload::ComponentSection { unchecked_range, .. } = payload {
-            let nested = component
-                .get(unchecked_range)
-                .ok_or_else(|| malformed("a nested component lies outside the file".to_owned()))?;
+            let nested =
+                component.get(unchecked_range).ok_or_else(|| malformed("a nested component lies outside the file".to_owned()))?;
             digests.push(hex::encode(Sha256::digest(nested)));
         }
     }

@@ -6,6 +6,7 @@
 
 mod architecture;
 mod compile_cache;
+mod composition;
 mod examples;
 #[cfg(feature = "harness")]
 mod harness;
