@@ -54,7 +54,7 @@ enum PyWorld {
 /// Every Python guest: (constant, folder under `examples/`, app module, what it
 /// is built against).
 const PY_GUESTS: &[(&str, &str, &str, PyWorld)] = &[
-    ("PY_TRAY_PRESENCE", "tray-presence", "tray_presence", PyWorld::Sdk),
+    ("PY_TRAY_PRESENCE", "tray-presence", "tray_presence", PyWorld::Vision),
     ("PY_BRIGHTNESS_BARE", "python-bare", "brightness_bare", PyWorld::Bare),
     ("PY_HOSTILE", "hostile-python", "hostile_py", PyWorld::Sdk),
     ("PY_VISION_PROBE", "vision-probe", "vision_probe", PyWorld::Vision),

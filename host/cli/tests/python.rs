@@ -14,7 +14,7 @@ use pv_host::params::params_from_json;
 use pv_host::types::{StepInput, Verdict};
 use pv_host::{Error, ErrorCode, ErrorKind, Host, Instance, Limits, Package, Session};
 use pv_test_artifacts::fixtures;
-use pv_test_support::{frames, pv_host_trusting};
+use pv_test_support::{composed, frames, pv_host_trusting};
 use serde_json::Value;
 
 /// The guest's path, or `None` (and a note on stderr) when it was not built.
@@ -44,7 +44,13 @@ fn package(path: &'static str) -> Package {
     if let Some((_, package)) = packages.iter().find(|(p, _)| *p == path) {
         return package.clone();
     }
-    let package = host.load_component_file(path.as_ref()).expect("the Python guest loads");
+    let bytes = std::fs::read(path).expect("the Python guest is built");
+    let package = if composed::imports_vision(&bytes) {
+        host.load_component(&composed::with_vision(path, &bytes).component, path)
+    } else {
+        host.load_component(&bytes, path)
+    }
+    .expect("the Python guest loads");
     packages.push((path, package.clone()));
     package
 }
@@ -141,7 +147,7 @@ fn the_python_example_packs_signs_runs_and_passes_pv_host_test_with_golden_cases
     let package = dir.join("tray-presence.pkg.wasm");
     expect_exit(
         pv_host_in(dir)
-            .args(["pack", path, "--manifest"])
+            .args(["pack", path, "--compose", pv_test_artifacts::PV_VISION_COMPONENT, "--manifest"])
             .arg(examples().join("tray-presence/manifest.json"))
             .arg("--key")
             .arg(dir.join("vendor.key"))

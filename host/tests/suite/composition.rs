@@ -8,15 +8,14 @@ use pv_host::package_file::{Manifest, compose, nested_component_digests, pack};
 use pv_host::types::Verdict;
 use pv_host::{Admission, ErrorCode, ErrorKind, Host, Instance, Session, TrustStore};
 use pv_test_artifacts::fixtures;
-use pv_test_support::{frames, station};
+use pv_test_support::{composed, frames, station};
 
 /// The probe composed with the vision component, signed and admitted; `None`
 /// when componentize-py was not found at build time.
 fn composed_probe() -> Option<Instance> {
     let probe = std::fs::read(pv_test_artifacts::PY_VISION_PROBE?).expect("built");
-    let vision = std::fs::read(pv_test_artifacts::PV_VISION_COMPONENT).expect("built");
-    let composed = compose("vision-probe.wasm", &probe, &[("pv_vision_component.wasm".to_owned(), vision.clone())])
-        .expect("the probe imports what the vision component exports");
+    assert!(composed::imports_vision(&probe));
+    let composed = composed::with_vision("vision-probe.wasm", &probe);
     let digests = nested_component_digests(&composed.component).expect("readable");
     assert!(composed.parts.iter().all(|part| digests.contains(&part.sha256)), "both parts are nested as given");
     let manifest_path = fixtures::examples_dir().join("vision-probe/manifest.json");

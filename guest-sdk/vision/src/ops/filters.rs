@@ -35,33 +35,51 @@ fn window_start(i: usize, k: usize) -> isize {
     i as isize - (k / 2) as isize
 }
 
-/// Sums of every `kh` x `kw` window, the image extended by `border`: a running
-/// sum along the rows, then down the columns, so the cost does not grow with the
-/// kernel beyond its first window.
-fn box_sums(img: ArrayView2<u8>, kh: usize, kw: usize, border: Border) -> Array2<u64> {
+/// The rounded mean of every `kh` x `kw` window, the image extended by
+/// `border`: a running sum along each row (kept as `u32`: a row's window holds
+/// at most 65536 x 255), then running column sums down the rows, written out as
+/// means at once. Besides the result it holds four bytes a pixel, and the cost
+/// does not grow with the kernel beyond its first window.
+fn box_means(img: ArrayView2<u8>, kh: usize, kw: usize, border: Border) -> Array2<u8> {
     let (h, w) = img.dim();
-    let mut across = Array2::<u64>::zeros((h, w));
+    let mut across = Array2::<u32>::zeros((h, w));
     for (row, mut out) in img.outer_iter().zip(across.outer_iter_mut()) {
-        let at = |i: isize| u64::from(row[border.index(i, w)]);
-        let mut sum: u64 = (0..kw as isize).map(|d| at(window_start(0, kw) + d)).sum();
+        let at = |i: isize| u32::from(row[border.index(i, w)]);
+        let mut sum: u32 = (0..kw as isize).map(|d| at(window_start(0, kw) + d)).sum();
         for x in 0..w {
             out[x] = sum;
             let start = window_start(x, kw);
             sum = sum + at(start + kw as isize) - at(start);
         }
     }
-    let mut sums = Array2::<u64>::zeros((h, w));
-    for x in 0..w {
-        let column = across.column(x);
-        let at = |i: isize| column[border.index(i, h)];
-        let mut sum: u64 = (0..kh as isize).map(|d| at(window_start(0, kh) + d)).sum();
-        for y in 0..h {
-            sums[[y, x]] = sum;
-            let start = window_start(y, kh);
-            sum = sum + at(start + kh as isize) - at(start);
-        }
+    let count = (kh * kw) as u64;
+    let mut means = Array2::<u8>::zeros((h, w));
+    if h == 0 || w == 0 {
+        return means;
     }
-    sums
+    let mut columns = vec![0u64; w];
+    let mut add_row = |columns: &mut [u64], y: isize, sign: bool| {
+        let row = across.row(border.index(y, h));
+        for (sum, &v) in columns.iter_mut().zip(row.iter()) {
+            if sign {
+                *sum += u64::from(v);
+            } else {
+                *sum -= u64::from(v);
+            }
+        }
+    };
+    for d in 0..kh as isize {
+        add_row(&mut columns, window_start(0, kh) + d, true);
+    }
+    for y in 0..h {
+        for (mean, &sum) in means.row_mut(y).iter_mut().zip(&columns) {
+            *mean = rounded_mean(sum, count);
+        }
+        let start = window_start(y, kh);
+        add_row(&mut columns, start + kh as isize, true);
+        add_row(&mut columns, start, false);
+    }
+    means
 }
 
 /// `sum / count` rounded to the nearest integer, halves to even (OpenCV's `cvRound`).
@@ -71,9 +89,12 @@ fn rounded_mean(sum: u64, count: u64) -> u8 {
     (q + u64::from(up)).min(255) as u8
 }
 
+/// The largest kernel side a box filter takes (a row's window sum stays in `u32`).
+pub const MAX_KERNEL: usize = 1 << 16;
+
 fn check_kernel(kh: usize, kw: usize) -> Result<()> {
-    if kh == 0 || kw == 0 {
-        return Err(Error::invalid_params(format!("a {kw}x{kh} kernel: both sides must be at least 1")));
+    if kh == 0 || kw == 0 || kh > MAX_KERNEL || kw > MAX_KERNEL {
+        return Err(Error::invalid_params(format!("a {kw}x{kh} kernel: each side must be 1..={MAX_KERNEL}")));
     }
     Ok(())
 }
@@ -85,15 +106,13 @@ fn check_kernel(kh: usize, kw: usize) -> Result<()> {
 /// The cost does not grow with the kernel.
 pub fn box_blur(img: ArrayView2<u8>, kh: usize, kw: usize) -> Result<Array2<u8>> {
     check_kernel(kh, kw)?;
-    let count = (kh * kw) as u64;
-    Ok(box_sums(img, kh, kw, Border::Reflect101).mapv(|sum| rounded_mean(sum, count)))
+    Ok(box_means(img, kh, kw, Border::Reflect101))
 }
 
 /// The mean of each window with `border` (for the adaptive threshold, which
 /// replicates its border).
 pub(super) fn box_mean(img: ArrayView2<u8>, k: usize, border: Border) -> Array2<u8> {
-    let count = (k * k) as u64;
-    box_sums(img, k, k, border).mapv(|sum| rounded_mean(sum, count))
+    box_means(img, k, k, border)
 }
 
 /// OpenCV's fixed taps for the small odd sizes when no sigma is given.

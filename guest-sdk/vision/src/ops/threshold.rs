@@ -60,7 +60,7 @@ pub fn otsu_level(img: ArrayView2<u8>) -> u8 {
 /// replicated). Works where the lighting varies across the frame. 1006 unless
 /// `block` is odd and at least 3, or for a `c` that is not finite.
 pub fn adaptive_threshold(img: ArrayView2<u8>, block: usize, c: f64) -> Result<Array2<u8>> {
-    if block < 3 || block.is_multiple_of(2) {
+    if block < 3 || block.is_multiple_of(2) || block > super::filters::MAX_KERNEL {
         return Err(Error::invalid_params(format!("an adaptive threshold block of {block}: it must be odd and at least 3")));
     }
     if !c.is_finite() {

@@ -6,10 +6,12 @@
 //! - [`is_result_error`]: a reply frame refusing a call with a code;
 //! - [`frames`]: gray frames and the steps that carry them;
 //! - [`station`]: the example algorithms packed and signed, with a trust store;
+//! - [`composed`]: Python guests composed with the vision component;
 //! - [`Setup`]: a station of a test's own;
 //! - [`wat`], [`wat_guest`], [`versioned_guest`]: guests written in WAT.
 
 pub mod command;
+pub mod composed;
 pub mod frame;
 pub mod frames;
 pub mod reply;
