@@ -51,13 +51,53 @@ enum PyWorld {
     Vision,
 }
 
-/// Every Python guest: (constant, folder under `examples/`, app module, what it
-/// is built against).
-const PY_GUESTS: &[(&str, &str, &str, PyWorld)] = &[
-    ("PY_TRAY_PRESENCE", "tray-presence", "tray_presence", PyWorld::Vision),
-    ("PY_BRIGHTNESS_BARE", "python-bare", "brightness_bare", PyWorld::Bare),
-    ("PY_HOSTILE", "hostile-python", "hostile_py", PyWorld::Sdk),
-    ("PY_VISION_PROBE", "vision-probe", "vision_probe", PyWorld::Vision),
+/// A Python guest.
+#[derive(Clone, Copy)]
+struct PyGuest {
+    /// The constant that names its built component.
+    constant: &'static str,
+    /// Its sources, relative to the workspace.
+    source: &'static str,
+    /// The app module componentize-py builds.
+    module: &'static str,
+    /// What it is built against.
+    world: PyWorld,
+    /// Other source folders on its path (relative to the workspace).
+    also: &'static [&'static str],
+}
+
+/// Every Python guest.
+const PY_GUESTS: &[PyGuest] = &[
+    PyGuest {
+        constant: "PY_TRAY_PRESENCE",
+        source: "examples/tray-presence",
+        module: "tray_presence",
+        world: PyWorld::Vision,
+        also: &[],
+    },
+    PyGuest {
+        constant: "PY_BRIGHTNESS_BARE",
+        source: "examples/python-bare",
+        module: "brightness_bare",
+        world: PyWorld::Bare,
+        also: &[],
+    },
+    PyGuest { constant: "PY_HOSTILE", source: "examples/hostile-python", module: "hostile_py", world: PyWorld::Sdk, also: &[] },
+    PyGuest {
+        constant: "PY_VISION_PROBE",
+        source: "examples/vision-probe",
+        module: "vision_probe",
+        world: PyWorld::Vision,
+        also: &[],
+    },
+    // B10's pure-Python side: the tray check before the vision component.
+    PyGuest {
+        constant: "PY_TRAY_PRESENCE_PURE",
+        source: "benches/python/tray-presence-pure",
+        module: "tray_presence_pure",
+        world: PyWorld::Vision,
+        also: &["examples/tray-presence"],
+    },
 ];
 
 fn main() {
@@ -241,8 +281,8 @@ fn build_python_guests(workspace: &Path, out_dir: &Path, generated: &mut String)
     println!("cargo:rerun-if-env-changed=COMPONENTIZE_PY");
     let sdk = workspace.join("guest-sdk/python");
     println!("cargo:rerun-if-changed={}", sdk.display());
-    for (_, folder, _, _) in PY_GUESTS {
-        println!("cargo:rerun-if-changed={}", workspace.join("examples").join(folder).display());
+    for guest in PY_GUESTS {
+        println!("cargo:rerun-if-changed={}", workspace.join(guest.source).display());
     }
     let tool = env::var_os("COMPONENTIZE_PY").unwrap_or_else(|| "componentize-py".into());
     let version = Command::new(&tool).arg("--version").output().ok().filter(|out| out.status.success());
@@ -276,13 +316,14 @@ fn build_python_guests(workspace: &Path, out_dir: &Path, generated: &mut String)
         }
     };
     generated.push('\n');
-    for ((constant, folder, _, _), path) in PY_GUESTS.iter().zip(paths) {
+    for (guest, path) in PY_GUESTS.iter().zip(paths) {
         writeln!(
             generated,
-            "/// Path of the Python guest `examples/{folder}`, built with componentize-py; `None`\n/// when componentize-py was not found at build time."
+            "/// Path of the Python guest `{}`, built with componentize-py; `None`\n/// when componentize-py was not found at build time.",
+            guest.source
         )
         .unwrap_or_default();
-        writeln!(generated, "pub const {constant}: Option<&str> = {:?};", path.map(|p| p.display().to_string()))
+        writeln!(generated, "pub const {}: Option<&str> = {:?};", guest.constant, path.map(|p| p.display().to_string()))
             .unwrap_or_default();
     }
 }
@@ -290,20 +331,23 @@ fn build_python_guests(workspace: &Path, out_dir: &Path, generated: &mut String)
 /// Build one Python guest, unless its stamp says the same sources were built
 /// with the same componentize-py already. The sources are copied first, so the
 /// bytecode componentize-py writes lands in `$OUT_DIR`, not in the repository.
-fn build_python_guest(
-    workspace: &Path,
-    out_dir: &Path,
-    tool: &std::ffi::OsStr,
-    salt: &str,
-    (_, folder, module, world): (&str, &str, &str, PyWorld),
-) -> PathBuf {
+fn build_python_guest(workspace: &Path, out_dir: &Path, tool: &std::ffi::OsStr, salt: &str, guest: PyGuest) -> PathBuf {
+    let PyGuest { source, module, world, also, .. } = guest;
     let uses_sdk = world != PyWorld::Bare;
-    let source = workspace.join("examples").join(folder);
+    let folder = Path::new(source).file_name().and_then(|name| name.to_str()).unwrap_or(source);
+    let source = workspace.join(source);
+    let also: Vec<PathBuf> = also.iter().map(|dir| workspace.join(dir)).collect();
     let sdk = workspace.join("guest-sdk/python");
     let dir = out_dir.join("python").join(folder);
     let wasm = out_dir.join("python").join(format!("{folder}.wasm"));
     let stamp_path = out_dir.join("python").join(format!("{folder}.stamp"));
-    let stamp = format!("{salt}\n{}\n{}", fingerprint(&source), if uses_sdk { fingerprint(&sdk) } else { String::new() });
+    let also_prints: Vec<String> = also.iter().map(|dir| fingerprint(dir)).collect();
+    let stamp = format!(
+        "{salt}\n{}\n{}\n{}",
+        fingerprint(&source),
+        if uses_sdk { fingerprint(&sdk) } else { String::new() },
+        also_prints.join("\n")
+    );
     if wasm.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|old| old == stamp) {
         return wasm;
     }
@@ -324,11 +368,16 @@ fn build_python_guest(
         copy_python_sources(&sdk, &dir.join("sdk"));
         cmd.arg("-p").arg(dir.join("sdk"));
     }
+    for (index, extra) in also.iter().enumerate() {
+        let copy = dir.join(format!("also{index}"));
+        copy_python_sources(extra, &copy);
+        cmd.arg("-p").arg(copy);
+    }
     cmd.arg("-p").arg(dir.join("app")).arg(module).arg("-o").arg(&wasm);
     let output = cmd.output().expect("failed to start componentize-py");
     if !output.status.success() {
         panic!(
-            "building the Python guest examples/{folder} with componentize-py failed:\n\n{}{}",
+            "building the Python guest {folder} with componentize-py failed:\n\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );

@@ -60,13 +60,18 @@ class TrayPresence(pv_guest.Algorithm):
             raise AlgorithmError("IMAGE_LOAD_FAILED", f"lighting out of range: mean grey {mean:.0f}, need {lo}..{hi}")
         return Prepared(f"lighting ok: mean grey {mean:.0f}", debug={"mean": round(mean, 1)})
 
-    def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):
-        p = self.params
+    def find_parts(self, cur_image, min_contrast, min_area):
+        """The parts on the frame, as ``layout.Blob`` tuples: bright regions
+        against the local background, in the vision component."""
         smooth = VisionImage.from_frame(cur_image).gray().blur(SMOOTH)
         # Brighter than the darkest pixel around: the parts, whatever the light.
         contrast = smooth.absdiff(smooth.erode(BACKGROUND))
-        found = contrast.threshold_otsu(at_least=p["min_contrast"]).components(min_area=p["min_area"])
-        parts = [(c.x, c.y, c.width, c.height, c.area, c.cx, c.cy) for c in found]
+        found = contrast.threshold_otsu(at_least=min_contrast).components(min_area=min_area)
+        return [(c.x, c.y, c.width, c.height, c.area, c.cx, c.cy) for c in found]
+
+    def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):
+        p = self.params
+        parts = self.find_parts(cur_image, p["min_contrast"], p["min_area"])
         expected = p["rows"] * p["columns"]
         positions = [Rect(b[0], b[1], b[2], b[3], label="part") for b in parts][:MAX_POSITIONS]
         pv_guest.diagnostics.publish("parts", len(parts))

@@ -58,7 +58,7 @@ fn box_means(img: ArrayView2<u8>, kh: usize, kw: usize, border: Border) -> Array
         return means;
     }
     let mut columns = vec![0u64; w];
-    let mut add_row = |columns: &mut [u64], y: isize, sign: bool| {
+    let add_row = |columns: &mut [u64], y: isize, sign: bool| {
         let row = across.row(border.index(y, h));
         for (sum, &v) in columns.iter_mut().zip(row.iter()) {
             if sign {
