@@ -156,6 +156,14 @@ fn the_python_example_packs_signs_runs_and_passes_pv_host_test_with_golden_cases
         0,
     );
 
+    // The composed package names its two parts, each found inside the component.
+    let stdout = expect_exit(pv_host_in(dir).arg("inspect").arg(&package).arg("--json"), 0);
+    let inspected: Value = serde_json::from_str(&stdout).expect("JSON");
+    let parts = inspected["parts"].as_array().expect("parts");
+    let names: Vec<&str> = parts.iter().filter_map(|part| part["name"].as_str()).collect();
+    assert_eq!(names, ["tray-presence.wasm", "pv_vision_component.wasm"], "{inspected}");
+    assert!(parts.iter().all(|part| part["inside"] == true), "{inspected}");
+
     // Run twice: the second load comes from the compile cache.
     for _ in 0..2 {
         let stdout = expect_exit(
