@@ -33,6 +33,16 @@ from .types import AlgorithmError
 MAX_COMPONENTS = 100_000
 
 
+def _upload(width, height, channels, order, pixels):
+    """An image handle from packed pixels (bytes, bytearray or memoryview).
+
+    The pixels go as a latin-1 str, one char per byte: componentize-py 0.19 to
+    0.25.1 never frees the copy it makes of a ``bytes`` argument to an import
+    (a whole frame per call), but frees the copy of a str.
+    """
+    return _call(ops.Image.from_latin1, width, height, channels, order, str(pixels, "latin-1"))
+
+
 def _call(operation, *args):
     """Run a vision operation; its error becomes an AlgorithmError with its code."""
     try:
@@ -88,13 +98,13 @@ class VisionImage:
     @classmethod
     def from_frame(cls, image: Image) -> "VisionImage":
         """The frame a step got, copied once into the vision component."""
-        return cls(_call(ops.Image.from_pixels, image.width, image.height, image.channels, _ORDER[image.format], image.pixels))
+        return cls(_upload(image.width, image.height, image.channels, _ORDER[image.format], image.pixels))
 
     @classmethod
     def from_bytes(cls, width: int, height: int, pixels: bytes, channels: int = 1, bgr: bool = False) -> "VisionImage":
         """An image from packed pixels (``np.frombuffer(...).reshape(h, w, c)``)."""
         order = ops.ChannelOrder.BGR if bgr else ops.ChannelOrder.RGB
-        return cls(_call(ops.Image.from_pixels, width, height, channels, order, pixels))
+        return cls(_upload(width, height, channels, order, pixels))
 
     @classmethod
     def full(cls, width: int, height: int, value: int = 0) -> "VisionImage":

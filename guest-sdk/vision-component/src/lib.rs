@@ -151,6 +151,24 @@ impl GuestImage for VisionImage {
         Ok(VisionImage::handle(pixels, order))
     }
 
+    fn from_latin1(width: u32, height: u32, channels: u8, order: ChannelOrder, pixels: String) -> Result<Image, VisionError> {
+        // One char per byte, U+0000..=U+00FF (Python's `pixels.decode("latin-1")`):
+        // componentize-py frees its copy of a str argument, not of a bytes one.
+        let bytes = if pixels.is_ascii() {
+            pixels.into_bytes()
+        } else {
+            let mut bytes = Vec::with_capacity(pixels.chars().count());
+            for c in pixels.chars() {
+                bytes.push(u8::try_from(c).map_err(|_| VisionError {
+                    code: IMAGE_LOAD_FAILED,
+                    message: format!("pixel text holds {c:?}: each char must be U+0000..=U+00FF (latin-1)"),
+                })?);
+            }
+            bytes
+        };
+        Self::from_pixels(width, height, channels, order, bytes)
+    }
+
     fn filled(width: u32, height: u32, value: u8) -> Result<Image, VisionError> {
         check_size(width, height, 1, "an image")?;
         Ok(VisionImage::gray_from(Array2::from_elem((height as usize, width as usize), value)))

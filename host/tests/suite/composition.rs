@@ -84,3 +84,27 @@ fn uncomposed_the_probe_is_refused_for_its_vision_import_2104() {
     assert_eq!(err.code(), ErrorCode::PackageMalformed, "{err}");
     assert!(err.to_string().contains("same wit/vision"), "{err}");
 }
+
+/// Frames sent from Python to the vision component, call after call, do not
+/// pile up in memory. (componentize-py 0.25.1 never frees its copy of a `bytes`
+/// argument to an import; `pv_guest.vision` sends frames as latin-1 text, whose
+/// copy it frees.)
+#[test]
+fn frames_sent_to_the_vision_component_do_not_accumulate() {
+    let Some(mut probe) = composed_probe() else { return };
+    let frame = image::DynamicImage::ImageLuma8(image::GrayImage::from_fn(1000, 1000, |x, y| {
+        image::Luma([((x * 7 + y * 3) % 251) as u8])
+    }));
+    let step = frames::step_with_params(&probe, "COUNT", frame, serde_json::json!({ "expected": 0 }));
+    let mut session = Session::new("s");
+    let mut peak = |probe: &mut Instance| {
+        let report = probe.execute(&mut session, &step);
+        let peak = report.usage.peak_memory_bytes;
+        report.into_result().expect("execute");
+        peak
+    };
+    let settled = (0..3).map(|_| peak(&mut probe)).max().unwrap_or_default();
+    let later = (0..30).map(|_| peak(&mut probe)).max().unwrap_or_default();
+    // A leak of the frame would add 30 MB; allow one frame of allocator slack.
+    assert!(later <= settled + 1_000_000, "peak memory grew from {settled} to {later} bytes over 30 calls");
+}
