@@ -71,7 +71,7 @@ fn python_vision(c: &mut Criterion) {
     // Context, with no goal of its own: what the vision component saves.
     if let (true, Some(ours), Some(theirs)) = (pv_benches::is_benchmark_run(), vision.median(), pure.median()) {
         println!(
-            "B10 tray-presence, {vision_name} {} against {pure_name} {}: {:.1}x faster",
+            "B10 {vision_name} {} against {pure_name} {}: {:.1}x faster",
             format_duration(ours),
             format_duration(theirs),
             theirs.as_secs_f64() / ours.as_secs_f64()
