@@ -97,18 +97,26 @@ impl Image {
         if self.meta.format == PixelFormat::Gray8 {
             return Ok(CowArray::from(self.gray_view()?));
         }
-        let view = self.view()?;
-        let (r, b) = match self.meta.format {
-            PixelFormat::Bgr8 => (2, 0),
-            _ => (0, 2),
-        };
-        let luma = Array2::from_shape_fn((view.dim().0, view.dim().1), |(y, x)| {
-            let px = |c: usize| u32::from(view[[y, x, c]]);
-            // Fixed-point BT.601: 0.299 R + 0.587 G + 0.114 B, rounded.
-            ((299 * px(r) + 587 * px(1) + 114 * px(b) + 500) / 1000) as u8
-        });
-        Ok(CowArray::from(luma))
+        Ok(CowArray::from(luma_of(self.view()?, self.meta.format)))
     }
+}
+
+/// Luminance of colour pixels `[row, column, channel]` in `format` (ITU-R BT.601
+/// weights, alpha ignored), as [`Image::luma`] computes it; a one-channel view
+/// is copied as it is.
+pub fn luma_of(view: ArrayView3<'_, u8>, format: PixelFormat) -> Array2<u8> {
+    if view.dim().2 == 1 {
+        return view.index_axis(ndarray::Axis(2), 0).to_owned();
+    }
+    let (r, b) = match format {
+        PixelFormat::Bgr8 => (2, 0),
+        _ => (0, 2),
+    };
+    Array2::from_shape_fn((view.dim().0, view.dim().1), |(y, x)| {
+        let px = |c: usize| u32::from(view[[y, x, c]]);
+        // Fixed-point BT.601: 0.299 R + 0.587 G + 0.114 B, rounded.
+        ((299 * px(r) + 587 * px(1) + 114 * px(b) + 500) / 1000) as u8
+    })
 }
 
 impl From<wit::Image> for Image {

@@ -66,7 +66,7 @@ pub mod session;
 
 pub use crate::algorithm::{Algorithm, StepInput};
 pub use crate::error::{Error, ErrorCode, Result};
-pub use crate::image::{Image, ImageMeta, PixelFormat};
+pub use crate::image::{Image, ImageMeta, PixelFormat, luma_of};
 pub use crate::info::{AlgorithmInfo, ParamKind, ParamSpec, Step};
 pub use crate::output::{ExecuteOutput, PreExecuteOutput, Rect, StepOutcome, Verdict};
 pub use crate::params::{ParamValue, Params};

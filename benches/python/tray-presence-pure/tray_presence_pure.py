@@ -8,6 +8,7 @@ benchmark only (``PY_TRAY_PRESENCE_PURE``).
 from typing import List, Tuple
 
 import pv_guest
+from pv_guest import otsu_threshold
 from tray_presence import TrayPresence
 
 #: Tile size of the segmentation, in pixels: parts of 30 px and more stay whole.
@@ -52,25 +53,11 @@ def background(tiles: List[int], bw: int, bh: int, radius: int) -> List[int]:
 
 
 def otsu(values: List[int]) -> int:
-    """Otsu's threshold of values in 0..255."""
+    """Otsu's threshold of values in 0..255 (the SDK's, on their histogram)."""
     hist = [0] * 256
     for v in values:
         hist[min(255, max(0, v))] += 1
-    total = len(values)
-    sum_all = sum(i * h for i, h in enumerate(hist))
-    best, level_best, w_back, s_back = -1.0, 0, 0, 0
-    for level in range(256):
-        w_back += hist[level]
-        if w_back == 0:
-            continue
-        w_fore = total - w_back
-        if w_fore == 0:
-            break
-        s_back += level * hist[level]
-        between = w_back * w_fore * (s_back / w_back - (sum_all - s_back) / w_fore) ** 2
-        if between > best:
-            best, level_best = between, level
-    return level_best
+    return otsu_threshold(hist)
 
 
 def components(mask: List[bool], bw: int, bh: int) -> List[List[int]]:

@@ -106,6 +106,18 @@ impl VisionImage {
     fn view(&self) -> ArrayView3<'_, u8> {
         self.pixels.view()
     }
+
+    /// A morphology operation `operation` (named `name`) with a `kh` x `kw` rectangle.
+    fn morphology(
+        &self,
+        name: &str,
+        kh: u32,
+        kw: u32,
+        operation: fn(ArrayView2<'_, u8>, usize, usize) -> pv_guest::Result<Array2<u8>>,
+    ) -> Result<Image, VisionError> {
+        let (kh, kw) = (kernel(kh, name)?, kernel(kw, name)?);
+        operation(self.plane(name)?, kh, kw).map(VisionImage::gray_from).map_err(from_guest)
+    }
 }
 
 fn kernel(k: u32, what: &str) -> Result<usize, VisionError> {
@@ -194,21 +206,7 @@ impl GuestImage for VisionImage {
     }
 
     fn gray(&self) -> Image {
-        let image = pv_guest::Image::new(
-            pv_guest::ImageMeta {
-                width: self.width(),
-                height: self.height(),
-                format: self.format(),
-                timestamp_ms: 0,
-                camera_id: String::new(),
-            },
-            self.pixels(),
-        );
-        match image.luma() {
-            Ok(luma) => VisionImage::gray_from(luma.into_owned()),
-            // The pixels always fit their own shape; keep the image as it is.
-            Err(_) => VisionImage::handle(self.pixels.clone(), self.order),
-        }
+        VisionImage::gray_from(pv_guest::luma_of(self.view(), self.format()))
     }
 
     fn resize(&self, width: u32, height: u32) -> Result<Image, VisionError> {
@@ -256,23 +254,19 @@ impl GuestImage for VisionImage {
     }
 
     fn erode(&self, kh: u32, kw: u32) -> Result<Image, VisionError> {
-        let (kh, kw) = (kernel(kh, "erosion")?, kernel(kw, "erosion")?);
-        ops::erode(self.plane("erode")?, kh, kw).map(VisionImage::gray_from).map_err(from_guest)
+        self.morphology("erode", kh, kw, ops::erode)
     }
 
     fn dilate(&self, kh: u32, kw: u32) -> Result<Image, VisionError> {
-        let (kh, kw) = (kernel(kh, "dilation")?, kernel(kw, "dilation")?);
-        ops::dilate(self.plane("dilate")?, kh, kw).map(VisionImage::gray_from).map_err(from_guest)
+        self.morphology("dilate", kh, kw, ops::dilate)
     }
 
     fn open(&self, kh: u32, kw: u32) -> Result<Image, VisionError> {
-        let (kh, kw) = (kernel(kh, "opening")?, kernel(kw, "opening")?);
-        ops::open(self.plane("open")?, kh, kw).map(VisionImage::gray_from).map_err(from_guest)
+        self.morphology("open", kh, kw, ops::open)
     }
 
     fn close(&self, kh: u32, kw: u32) -> Result<Image, VisionError> {
-        let (kh, kw) = (kernel(kh, "closing")?, kernel(kw, "closing")?);
-        ops::close(self.plane("close")?, kh, kw).map(VisionImage::gray_from).map_err(from_guest)
+        self.morphology("close", kh, kw, ops::close)
     }
 
     fn abs_diff(&self, other: ImageBorrow<'_>) -> Result<Image, VisionError> {

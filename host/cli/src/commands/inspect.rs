@@ -97,6 +97,16 @@ fn sha256(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
+/// `name (size bytes, sha256 digest)` of a part or an asset.
+fn file_entry(entry: &Value) -> String {
+    format!(
+        "{} ({} bytes, sha256 {})",
+        safe(entry["name"].as_str().unwrap_or("")),
+        entry["size"],
+        safe(entry["sha256"].as_str().unwrap_or(""))
+    )
+}
+
 fn print_text(report: &Value) {
     println!("package    {} ({} bytes)", safe(report["file"].as_str().unwrap_or("")), report["size"]);
     println!("sha256     {}", safe(report["sha256"].as_str().unwrap_or("")));
@@ -131,23 +141,13 @@ fn print_text(report: &Value) {
         println!("composed   from {} components", parts.len());
     }
     for part in parts {
-        println!(
-            "  {} ({} bytes, sha256 {}){}",
-            safe(part["name"].as_str().unwrap_or("")),
-            part["size"],
-            safe(part["sha256"].as_str().unwrap_or("")),
-            if part["inside"] == true { "" } else { ": NOT INSIDE the component" }
-        );
+        let missing = if part["inside"] == true { "" } else { ": NOT INSIDE the component" };
+        println!("  {}{missing}", file_entry(part));
     }
     let assets = report["assets"].as_array().map_or(&[][..], Vec::as_slice);
     println!("assets     {}", assets.len());
     for asset in assets {
-        println!(
-            "  {} ({} bytes, sha256 {})",
-            safe(asset["name"].as_str().unwrap_or("")),
-            asset["size"],
-            safe(asset["sha256"].as_str().unwrap_or(""))
-        );
+        println!("  {}", file_entry(asset));
     }
     let signatures = report["signatures"].as_array().map_or(&[][..], Vec::as_slice);
     println!("signatures {}", signatures.len());
