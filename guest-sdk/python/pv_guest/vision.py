@@ -65,13 +65,25 @@ class Component(NamedTuple):
 
 
 class RotatedRect(NamedTuple):
-    """``cv2.minAreaRect``: centre, size, angle in degrees."""
+    """``cv2.minAreaRect``: centre, size, and the angle in degrees of the
+    ``width`` side from the x axis (clockwise on screen)."""
 
     cx: float
     cy: float
     width: float
     height: float
     angle: float
+
+    def box_points(self) -> List[Tuple[float, float]]:
+        """The four corners (``cv2.boxPoints``); for an angle of 0: top-left,
+        top-right, bottom-right, bottom-left. Computed by the vision component,
+        so they are the same as its own to the last bit."""
+        corners = ops.box_points(ops.RotatedRect(self.cx, self.cy, self.width, self.height, self.angle))
+        return [(p.x, p.y) for p in corners]
+
+
+def _points(corners) -> list:
+    return [ops.Point(float(x), float(y)) for x, y in corners]
 
 
 class Match(NamedTuple):
@@ -219,6 +231,21 @@ class VisionImage:
         found = _call(self._handle.match_template, template._handle)
         return Match(found.x, found.y, found.score)
 
+    def warp_quad(self, corners, width: int, height: int, cubic: bool = True) -> Optional["VisionImage"]:
+        """The quadrilateral ``corners`` ((x, y) of top-left, top-right,
+        bottom-right, bottom-left) straightened into a ``width`` x ``height``
+        image: ``cv2.warpPerspective(img, cv2.getPerspectiveTransform(corners,
+        dst), (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)``
+        (``INTER_LINEAR`` with ``cubic=False``). None when three corners are
+        (nearly) on one line."""
+        interpolation = ops.Interpolation.CUBIC if cubic else ops.Interpolation.LINEAR
+        handle = _call(self._handle.warp_quad, _points(corners), width, height, interpolation)
+        return None if handle is None else VisionImage(handle)
+
+    def rot90(self, k: int = 1) -> "VisionImage":
+        """``np.rot90(img, k)``: ``k`` quarter turns counter-clockwise."""
+        return VisionImage(self._handle.rot90(k % 4))
+
 
 class Tensor:
     """A float tensor held by the vision component."""
@@ -243,6 +270,24 @@ class Tensor:
         return cls(_call(ops.Tensor.from_image, image._handle, width, height, order, list(mean), list(std)))
 
     @classmethod
+    def from_images(
+        cls,
+        images: Sequence[VisionImage],
+        widths: Sequence[int],
+        width: int,
+        height: int,
+        bgr: bool = False,
+        mean: Sequence[float] = (0.0, 0.0, 0.0),
+        std: Sequence[float] = (1.0, 1.0, 1.0),
+    ) -> "Tensor":
+        """A batch ``[n, 3, height, width]``: image ``i`` resized to ``widths[i]``
+        columns and padded with zeros on the right (how text recognisers take
+        lines of several lengths in one run); otherwise as :meth:`from_image`."""
+        order = ops.ChannelOrder.BGR if bgr else ops.ChannelOrder.RGB
+        handles = [image._handle for image in images]
+        return cls(_call(ops.Tensor.from_images, handles, list(widths), width, height, order, list(mean), list(std)))
+
+    @classmethod
     def from_list(cls, shape: Sequence[int], data: Sequence[float]) -> "Tensor":
         """A tensor of ``shape`` from row-major values."""
         return cls(_call(ops.Tensor.from_data, list(shape), list(data)))
@@ -254,6 +299,29 @@ class Tensor:
     def tolist(self) -> List[float]:
         """The values, row-major, copied out."""
         return list(self._handle.data())
+
+    # A map is a tensor whose dimensions but the last two are 1, such as a
+    # segmentation model's [1, 1, h, w] output.
+
+    def threshold(self, level: float) -> VisionImage:
+        """A map as a mask: ``((map > level) * 255).astype(np.uint8)``."""
+        return VisionImage(_call(self._handle.threshold, float(level)))
+
+    def mean_in_polygon(self, polygon) -> float:
+        """The map's mean inside ``polygon`` ((x, y) points): ``cv2.fillPoly`` on
+        the polygon's bounding box, then ``cv2.mean`` with that mask, as PP-OCR
+        scores a text box."""
+        return _call(self._handle.mean_in_polygon, _points(polygon))
+
+    def argmax(self) -> Tuple[List[int], List[float]]:
+        """``np.argmax(t, -1)`` and ``np.max(t, -1)``, flattened row-major: the
+        winning index and its value at every position of the last axis."""
+        found = _call(self._handle.argmax)
+        return [w.index for w in found], [w.value for w in found]
+
+    def take(self, index: int) -> List[float]:
+        """``t[..., index].ravel()``: one entry of the last axis everywhere."""
+        return list(_call(self._handle.take, index))
 
 
 class Model:

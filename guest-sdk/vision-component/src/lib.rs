@@ -1,7 +1,7 @@
 //! pv-vision as a component: exports `procvision:vision/ops` (wit/vision) for
 //! algorithms written in languages without fast image code.
 //!
-//! `pv-host pack --vision` composes this component into a Python algorithm, so
+//! `pv-host pack --compose` composes this component into a Python algorithm, so
 //! the algorithm's import of `procvision:vision/ops` is resolved inside the
 //! package. Every operation here is a thin adapter: the work is pv-vision's,
 //! tested there. What this layer adds is the boundary's checks: sizes and
@@ -26,8 +26,8 @@ mod bindings {
 }
 
 use bindings::exports::procvision::vision::ops::{
-    ChannelOrder, Component, Guest, GuestImage, GuestModel, GuestTensor, Image, ImageBorrow, Match, Model, Rect, RotatedRect,
-    Tensor as TensorHandle, TensorBorrow, VisionError,
+    ArgMax, ChannelOrder, Component, Guest, GuestImage, GuestModel, GuestTensor, Image, ImageBorrow, Interpolation, Match, Model,
+    Point as WitPoint, Rect, RotatedRect, Tensor as TensorHandle, TensorBorrow, VisionError,
 };
 
 /// The platform's codes this boundary reports.
@@ -303,14 +303,7 @@ impl GuestImage for VisionImage {
             .into_iter()
             .filter_map(|index| {
                 let outline: Vec<Point> = found.outline(found.components[index].label);
-                let rect = ops::min_area_rect(&outline)?;
-                Some(RotatedRect {
-                    center_x: rect.center.x,
-                    center_y: rect.center.y,
-                    width: rect.width,
-                    height: rect.height,
-                    angle: rect.angle,
-                })
+                ops::min_area_rect(&outline).map(to_wit_rect)
             })
             .collect())
     }
@@ -320,6 +313,57 @@ impl GuestImage for VisionImage {
         let scores = ops::match_template(self.plane("match_template")?, template.plane("match_template")?).map_err(from_guest)?;
         let (x, y, score) = ops::best_match(scores.view()).ok_or_else(|| invalid("the template fits nowhere"))?;
         Ok(Match { x: x as u32, y: y as u32, score })
+    }
+
+    fn warp_quad(
+        &self,
+        corners: Vec<WitPoint>,
+        width: u32,
+        height: u32,
+        interpolation: Interpolation,
+    ) -> Result<Option<Image>, VisionError> {
+        let corners = <[WitPoint; 4]>::try_from(corners)
+            .map_err(|given| invalid(format!("warp_quad takes four corners, not {}", given.len())))?
+            .map(|p| Point::new(p.x, p.y));
+        check_size(width, height, self.channels(), "a warp")?;
+        let interpolation = match interpolation {
+            Interpolation::Linear => ops::Interpolation::Bilinear,
+            Interpolation::Cubic => ops::Interpolation::Cubic,
+        };
+        let warped = ops::warp_quad_upright(self.view(), corners, width as usize, height as usize, interpolation);
+        Ok(warped.map(|pixels| VisionImage::handle(pixels, self.order)))
+    }
+
+    fn rot90(&self, k: u32) -> Image {
+        // `np.rot90`: one quarter turn counter-clockwise makes row r the old
+        // column w-1-r.
+        let mut turned = self.pixels.view();
+        for _ in 0..k % 4 {
+            turned = turned.permuted_axes([1, 0, 2]);
+            turned.invert_axis(Axis(0));
+        }
+        VisionImage::handle(turned.as_standard_layout().into_owned(), self.order)
+    }
+}
+
+/// A rectangle as the boundary carries it: degrees, in `f64`, so that it comes
+/// back to [`from_wit_rect`] as the same `f32` values.
+fn to_wit_rect(rect: ops::RotatedRect) -> RotatedRect {
+    RotatedRect {
+        center_x: f64::from(rect.center.x),
+        center_y: f64::from(rect.center.y),
+        width: f64::from(rect.width),
+        height: f64::from(rect.height),
+        angle: f64::from(rect.angle).to_degrees(),
+    }
+}
+
+fn from_wit_rect(rect: RotatedRect) -> ops::RotatedRect {
+    ops::RotatedRect {
+        center: Point::new(rect.center_x as f32, rect.center_y as f32),
+        width: rect.width as f32,
+        height: rect.height as f32,
+        angle: rect.angle.to_radians() as f32,
     }
 }
 
@@ -355,22 +399,44 @@ impl GuestTensor for VisionTensor {
         let img = img.get::<VisionImage>();
         // Three planes of f32: twelve bytes a pixel.
         check_size(width, height, 12, "a model input")?;
-        let three = |values: &[f32], what: &str| -> Result<[f32; 3], VisionError> {
-            <[f32; 3]>::try_from(values).map_err(|_| invalid(format!("{what} needs three values, one per channel")))
-        };
-        let normalize = Normalize { mean: three(&mean, "mean")?, std: three(&std, "std")? };
-        if normalize.std.iter().any(|s| !s.is_finite() || *s == 0.0) {
-            return Err(invalid("std must be finite and non-zero"));
+        let tensor = image_tensor(width, height, order, &mean, &std)?.from_view(img.view(), img.format()).map_err(from_guest)?;
+        Ok(VisionTensor::handle(tensor.into_dyn()))
+    }
+
+    fn from_images(
+        images: Vec<ImageBorrow<'_>>,
+        widths: Vec<u32>,
+        width: u32,
+        height: u32,
+        order: ChannelOrder,
+        mean: Vec<f32>,
+        std: Vec<f32>,
+    ) -> Result<TensorHandle, VisionError> {
+        if images.len() != widths.len() || images.is_empty() {
+            return Err(invalid(format!(
+                "{} images and {} widths: give one width per image, at least one",
+                images.len(),
+                widths.len()
+            )));
         }
-        let order = match order {
-            ChannelOrder::Rgb => PvChannelOrder::Rgb,
-            ChannelOrder::Bgr => PvChannelOrder::Bgr,
-        };
-        let tensor = ImageTensor::new(height as usize, width as usize)
-            .normalize(normalize)
-            .channel_order(order)
-            .from_view(img.view(), img.format())
-            .map_err(from_guest)?;
+        let images: Vec<&VisionImage> = images.iter().map(|img| img.get::<VisionImage>()).collect();
+        let format = images[0].format();
+        if images.iter().any(|img| img.format() != format) {
+            return Err(invalid("the images of a batch must share one channel count and order"));
+        }
+        // The batch is one allocation of twelve bytes a pixel per image.
+        let per_image = u64::from(width) * u64::from(height) * 12;
+        let batch_bytes = per_image.saturating_mul(images.len() as u64);
+        check_size(width, height, 12, "a model input")?;
+        if batch_bytes > MAX_IMAGE_BYTES {
+            return Err(VisionError {
+                code: OUT_OF_MEMORY,
+                message: format!("a batch of {} inputs of {width}x{height} would take {batch_bytes} bytes", images.len()),
+            });
+        }
+        let items: Vec<(ArrayView3<'_, u8>, usize)> =
+            images.iter().zip(&widths).map(|(img, &w)| (img.view(), w as usize)).collect();
+        let tensor = image_tensor(width, height, order, &mean, &std)?.batch(&items, format).map_err(from_guest)?;
         Ok(VisionTensor::handle(tensor.into_dyn()))
     }
 
@@ -381,6 +447,82 @@ impl GuestTensor for VisionTensor {
     fn data(&self) -> Vec<f32> {
         self.tensor.to_vec()
     }
+
+    fn threshold(&self, level: f32) -> Result<Image, VisionError> {
+        let map = self.map("threshold")?;
+        Ok(VisionImage::gray_from(map.mapv(|p| if p > level { 255 } else { 0 })))
+    }
+
+    fn mean_in_polygon(&self, polygon: Vec<WitPoint>) -> Result<f32, VisionError> {
+        let polygon: Vec<Point> = polygon.into_iter().map(|p| Point::new(p.x, p.y)).collect();
+        Ok(ops::mean_in_polygon(self.map("mean_in_polygon")?, &polygon))
+    }
+
+    fn argmax(&self) -> Result<Vec<ArgMax>, VisionError> {
+        let values = self.rows("argmax")?;
+        let classes = self.tensor.shape().last().copied().unwrap_or(1).max(1);
+        Ok(values
+            .chunks_exact(classes)
+            .map(|row| {
+                // The first of equal values wins, as np.argmax.
+                let (index, value) =
+                    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+                ArgMax { index: index as u32, value }
+            })
+            .collect())
+    }
+
+    fn take(&self, index: u32) -> Result<Vec<f32>, VisionError> {
+        let values = self.rows("take")?;
+        let classes = self.tensor.shape().last().copied().unwrap_or(1).max(1);
+        if index as usize >= classes {
+            return Err(invalid(format!("index {index} of a last axis of {classes}")));
+        }
+        Ok(values.chunks_exact(classes).map(|row| row[index as usize]).collect())
+    }
+}
+
+impl VisionTensor {
+    /// The values of a tensor of at least one dimension, row-major, or 1006.
+    fn rows(&self, operation: &str) -> Result<std::borrow::Cow<'_, [f32]>, VisionError> {
+        if self.tensor.shape().last().is_none_or(|&n| n == 0) {
+            return Err(invalid(format!("{operation} needs a tensor with a non-empty last axis, not {:?}", self.tensor.shape())));
+        }
+        Ok(match self.tensor.data() {
+            Some(flat) => std::borrow::Cow::Borrowed(flat),
+            None => std::borrow::Cow::Owned(self.tensor.to_vec()),
+        })
+    }
+
+    /// The tensor as a `[height, width]` map: every dimension before the last
+    /// two must be 1 (a segmentation model's `[1, 1, h, w]`), or 1006.
+    fn map(&self, operation: &str) -> Result<ArrayView2<'_, f32>, VisionError> {
+        let shape = self.tensor.shape();
+        let rank = shape.len();
+        if rank < 2 || shape[..rank - 2].iter().any(|&d| d != 1) {
+            return Err(invalid(format!("{operation} needs a map, [1, .., 1, height, width]; the tensor is {shape:?}")));
+        }
+        let (h, w) = (shape[rank - 2], shape[rank - 1]);
+        let data = self.tensor.data().ok_or_else(|| invalid(format!("{operation}: the tensor is not contiguous")))?;
+        ArrayView2::from_shape((h, w), data).map_err(|err| invalid(err.to_string()))
+    }
+}
+
+/// The tensor layout `from-image` and `from-images` share, or 1006 for
+/// statistics that are not three finite values with non-zero deviations.
+fn image_tensor(width: u32, height: u32, order: ChannelOrder, mean: &[f32], std: &[f32]) -> Result<ImageTensor, VisionError> {
+    let three = |values: &[f32], what: &str| -> Result<[f32; 3], VisionError> {
+        <[f32; 3]>::try_from(values).map_err(|_| invalid(format!("{what} needs three values, one per channel")))
+    };
+    let normalize = Normalize { mean: three(mean, "mean")?, std: three(std, "std")? };
+    if normalize.std.iter().any(|s| !s.is_finite() || *s == 0.0) {
+        return Err(invalid("std must be finite and non-zero"));
+    }
+    let order = match order {
+        ChannelOrder::Rgb => PvChannelOrder::Rgb,
+        ChannelOrder::Bgr => PvChannelOrder::Bgr,
+    };
+    Ok(ImageTensor::new(height as usize, width as usize).normalize(normalize).channel_order(order))
 }
 
 /// An ONNX model loaded from a package asset.
@@ -419,6 +561,10 @@ impl Guest for VisionComponent {
     type Image = VisionImage;
     type Tensor = VisionTensor;
     type Model = VisionModel;
+
+    fn box_points(rect: RotatedRect) -> Vec<WitPoint> {
+        from_wit_rect(rect).corners().into_iter().map(|p| WitPoint { x: p.x, y: p.y }).collect()
+    }
 }
 
 #[allow(unsafe_code, reason = "the export glue wit-bindgen generates")]
