@@ -10,7 +10,7 @@
 
 use ndarray::{ArrayView2, ArrayView3};
 use pv_guest::{Error, PixelFormat, Result};
-use pv_vision::ops::{self, Point};
+use pv_vision::ops::{self, Point, RotatedRect};
 use pv_vision::tensors::{AsView, Layout};
 use pv_vision::{ChannelOrder, ImageTensor, Model, Normalize};
 
@@ -121,24 +121,21 @@ pub fn boxes_from_map(map: ArrayView2<'_, f32>, frame_h: usize, frame_w: usize, 
         if score < params.box_thresh {
             continue;
         }
-        let distance = rect.area() * params.unclip_ratio / (2.0 * (rect.width + rect.height));
-        let grown = rect.grown(distance);
+        let grown = unclip(&rect, params.unclip_ratio);
         if grown.short_side() < MIN_SIDE + 2.0 {
             continue;
         }
-        // To frame pixels, rounded and clipped as PaddleOCR does...
-        let to_frame = |p: Point| {
-            Point::new(
-                (p.x / map_w as f32 * frame_w as f32).round().clamp(0.0, frame_w as f32),
-                (p.y / map_h as f32 * frame_h as f32).round().clamp(0.0, frame_h as f32),
-            )
-        };
+        // To frame pixels, rounded and clipped as PaddleOCR does (in f64, as
+        // NumPy computes it)...
+        let scale =
+            |v: f32, map: usize, frame: usize| (f64::from(v) / map as f64 * frame as f64).round().clamp(0.0, frame as f64) as f32;
+        let to_frame = |p: Point| Point::new(scale(p.x, map_w, frame_w), scale(p.y, map_h, frame_h));
         let corners = ordered(grown.corners()).map(to_frame);
         // ...then clipped to the last pixel, and boxes of 3 px or less dropped.
         let corners = corners.map(|p| {
             Point::new(p.x.clamp(0.0, frame_w.saturating_sub(1) as f32), p.y.clamp(0.0, frame_h.saturating_sub(1) as f32))
         });
-        let distance_between = |a: Point, b: Point| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt();
+        let distance_between = |a: Point, b: Point| f64::from(a.x - b.x).hypot(f64::from(a.y - b.y));
         if distance_between(corners[0], corners[1]).trunc() <= 3.0 || distance_between(corners[0], corners[3]).trunc() <= 3.0 {
             continue;
         }
@@ -146,6 +143,16 @@ pub fn boxes_from_map(map: ArrayView2<'_, f32>, frame_h: usize, frame_w: usize, 
     }
     sort_reading_order(&mut boxes);
     boxes
+}
+
+/// The region grown back by PP-OCR's unclip rule: every side moved out by
+/// `area * ratio / perimeter`. The arithmetic is `f64` (as PaddleOCR's Python
+/// does it), rounded to `f32` once at the end, so that a port to another
+/// language computes the same box.
+pub fn unclip(rect: &RotatedRect, ratio: f32) -> RotatedRect {
+    let (width, height) = (f64::from(rect.width), f64::from(rect.height));
+    let distance = width * height * f64::from(ratio) / (2.0 * (width + height));
+    RotatedRect { width: (width + 2.0 * distance).max(0.0) as f32, height: (height + 2.0 * distance).max(0.0) as f32, ..*rect }
 }
 
 /// Corners clockwise from the top-left: the two leftmost (top one first), then the

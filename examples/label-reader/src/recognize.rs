@@ -60,7 +60,7 @@ pub struct Reading {
 /// longer horizontal edge and as high as its longer vertical edge; a crop at least
 /// 1.5 times higher than wide is a vertical line and is turned a quarter left.
 pub fn crop_line(pixels: ArrayView3<'_, u8>, corners: [Point; 4]) -> Option<Array3<u8>> {
-    let distance = |a: Point, b: Point| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt();
+    let distance = |a: Point, b: Point| f64::from(a.x - b.x).hypot(f64::from(a.y - b.y));
     let [tl, tr, br, bl] = corners;
     // Truncated, as PaddleOCR's int() does.
     let width = distance(tl, tr).max(distance(br, bl)) as usize;
@@ -79,18 +79,19 @@ pub fn crop_line(pixels: ArrayView3<'_, u8>, corners: [Point; 4]) -> Option<Arra
 
 /// Read lines cropped by [`crop_line`], in the order given.
 pub fn recognize(model: &Model, charset: &Charset, lines: &[Array3<u8>], format: PixelFormat) -> Result<Vec<Reading>> {
-    let ratio = |line: &Array3<u8>| line.dim().1 as f32 / line.dim().0.max(1) as f32;
+    // Ratios and widths in f64, as PaddleOCR's Python computes them.
+    let ratio = |line: &Array3<u8>| line.dim().1 as f64 / line.dim().0.max(1) as f64;
     // Batches of lines of similar length waste little on padding.
     let mut order: Vec<usize> = (0..lines.len()).collect();
     order.sort_by(|&a, &b| ratio(&lines[a]).total_cmp(&ratio(&lines[b])));
     let mut readings = vec![Reading { text: String::new(), score: 0.0 }; lines.len()];
     for batch in order.chunks(BATCH) {
-        let widest = batch.iter().map(|&i| ratio(&lines[i])).fold(MIN_LINE_WIDTH as f32 / LINE_HEIGHT as f32, f32::max);
+        let widest = batch.iter().map(|&i| ratio(&lines[i])).fold(MIN_LINE_WIDTH as f64 / LINE_HEIGHT as f64, f64::max);
         // As PaddleOCR: the batch's width is int(48 * widest ratio).
-        let batch_width = ((LINE_HEIGHT as f32 * widest) as usize).min(MAX_LINE_WIDTH);
+        let batch_width = ((LINE_HEIGHT as f64 * widest) as usize).min(MAX_LINE_WIDTH);
         let items: Vec<(ArrayView3<'_, u8>, usize)> = batch
             .iter()
-            .map(|&i| (lines[i].view(), ((LINE_HEIGHT as f32 * ratio(&lines[i])).ceil() as usize).clamp(1, batch_width)))
+            .map(|&i| (lines[i].view(), ((LINE_HEIGHT as f64 * ratio(&lines[i])).ceil() as usize).clamp(1, batch_width)))
             .collect();
         let input = ImageTensor::new(LINE_HEIGHT, batch_width)
             .normalize(Normalize::SYMMETRIC)
