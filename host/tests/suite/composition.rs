@@ -66,9 +66,33 @@ fn the_vision_component_is_held_to_the_memory_cap_1004_and_the_fuel_1005() {
     let huge = frames::step_with_params(&probe, "HUGE", frame(), serde_json::json!({}));
     let err = probe.execute(&mut Session::new("s"), &huge).into_result().expect_err("3.4 GB");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Limit, ErrorCode::OutOfMemory), "{err}");
+    let huge_warp = frames::step_with_params(&probe, "HUGE_WARP", frame(), serde_json::json!({}));
+    let err = probe.execute(&mut Session::new("s"), &huge_warp).into_result().expect_err("a 400 MB warp");
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Limit, ErrorCode::OutOfMemory), "{err}");
     let endless = frames::step_with_params(&probe, "ENDLESS", frame(), serde_json::json!({}));
     let err = probe.execute(&mut Session::new("s"), &endless).into_result().expect_err("never ends");
     assert_eq!((err.kind(), err.code()), (ErrorKind::Limit, ErrorCode::Timeout), "{err}");
+}
+
+#[test]
+fn the_vision_component_refuses_bad_requests_with_their_codes_and_goes_on() {
+    let Some(mut probe) = composed_probe() else { return };
+    let frame = image::DynamicImage::ImageLuma8(fixtures::load_gray("coins.png"));
+    let step = frames::step_with_params(&probe, "REFUSED", frame, serde_json::json!({}));
+    let out = probe.execute(&mut Session::new("s"), &step).into_result().expect("each refusal is caught by the algorithm");
+    let debug: serde_json::Value = serde_json::from_str(out.debug.as_deref().expect("debug")).expect("JSON");
+    assert_eq!(
+        debug["codes"],
+        serde_json::json!({
+            "three_corners": 1006,
+            "batch_too_large": 1004,
+            "widths_missing": 1006,
+            "not_a_map": 1006,
+            "index_past_the_axis": 1006,
+        }),
+        "{debug}"
+    );
+    assert!(!probe.is_poisoned());
 }
 
 #[test]
