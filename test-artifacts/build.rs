@@ -90,6 +90,13 @@ const PY_GUESTS: &[PyGuest] = &[
         world: PyWorld::Vision,
         also: &[],
     },
+    PyGuest {
+        constant: "PY_LABEL_READER",
+        source: "examples/python-label-reader",
+        module: "label_reader",
+        world: PyWorld::Vision,
+        also: &[],
+    },
     // B10's pure-Python side: the tray check before the vision component.
     PyGuest {
         constant: "PY_TRAY_PRESENCE_PURE",

@@ -312,3 +312,94 @@ fn a_cpython_component_fits_the_default_limits_and_a_tight_cap_is_refused_with_2
     // have come after it, as a 2102 that names no limit.
     assert_eq!((limit, needed, allowed), ("core instances", needs.core_instances, 8));
 }
+
+/// What a label reader read on a frame: the verdict and, per line, the text and
+/// the corners (from the debug JSON both label readers write).
+fn reading(instance: &mut Instance, session: &mut Session, frame: image::DynamicImage) -> (Verdict, Vec<(String, Value)>) {
+    let step = frames::step_with_params(instance, "LBL-1", frame, serde_json::json!({}));
+    let out = instance.execute(session, &step).into_result().expect("execute");
+    let lines = out
+        .debug
+        .as_deref()
+        .map(|debug| serde_json::from_str::<Value>(debug).expect("debug JSON"))
+        .and_then(|debug| debug["lines"].as_array().cloned())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|line| (line["text"].as_str().unwrap_or_default().to_owned(), line["corners"].clone()))
+        .collect();
+    (out.verdict, lines)
+}
+
+#[test]
+fn the_python_label_reader_reads_what_the_rust_one_reads_and_passes_pv_host_test_with_its_golden_cases() {
+    let Some(path) = guest(pv_test_artifacts::PY_LABEL_READER) else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    expect_exit(pv_host_in(dir).args(["keygen", "--out"]).arg(dir.join("vendor")), 0);
+    expect_exit(pv_host_in(dir).args(["trust", "add"]).arg(dir.join("vendor.pub")), 0);
+    let models = Path::new(pv_test_artifacts::LABEL_READER_MODELS);
+    let package = dir.join("python-label-reader.pkg.wasm");
+    expect_exit(
+        pv_host_in(dir)
+            .args(["pack", path, "--compose", pv_test_artifacts::PV_VISION_COMPONENT, "--manifest"])
+            .arg(examples().join("python-label-reader/manifest.json"))
+            .arg("--asset")
+            .arg(format!("det.onnx={}", models.join("det.onnx").display()))
+            .arg("--asset")
+            .arg(format!("rec.onnx={}", models.join("rec.onnx").display()))
+            .arg("--key")
+            .arg(dir.join("vendor.key"))
+            .arg("-o")
+            .arg(&package),
+        0,
+    );
+
+    // The Rust label reader's golden cases, as they are.
+    let report = dir.join("report.json");
+    expect_exit(
+        pv_host_in(dir)
+            .arg("test")
+            .arg(&package)
+            .arg("--cases")
+            .arg(examples().join("label-reader/cases.toml"))
+            .arg("--report")
+            .arg(&report),
+        0,
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON report");
+    assert!(report.to_string().contains("label-001 LOT 461763"), "{report}");
+
+    // The same lines, text and corners, as the Rust reader on every rendered
+    // label and on every sample photograph (where neither finds a label).
+    let host = Host::builder()
+        .compile_cache(Some(pv_host::CompileCache::open(cache_dir()).expect("a compile cache")))
+        .build()
+        .expect("host");
+    let load = |file: &Path, trust: &Path| {
+        let trust = pv_host::TrustStore::open(trust).expect("trust store");
+        let mut instance = host
+            .load_package_file(file, &pv_host::Admission::new(&trust))
+            .expect("admitted")
+            .instantiate()
+            .expect("instantiates");
+        instance.setup().into_result().expect("setup loads both models");
+        instance
+    };
+    let station = pv_test_support::station::station();
+    let mut rust = load(&station.label_reader, &station.trust);
+    let mut python = load(&package, &dir.join("trust"));
+    let mut session = Session::new("s1");
+    let labels = std::fs::read_dir(examples().join("label-reader/labels")).expect("labels");
+    let mut frames_read: Vec<PathBuf> = labels.filter_map(|entry| Some(entry.ok()?.path())).collect();
+    frames_read.retain(|path| path.extension().is_some_and(|ext| ext == "png"));
+    frames_read.sort();
+    let rendered = frames_read.len();
+    frames_read.extend(["coins.png", "brick.png", "rocket.jpg"].map(fixtures::image_path));
+    for path in &frames_read {
+        let frame = image::open(path).expect("an image");
+        let expected = reading(&mut rust, &mut session, frame.clone());
+        let found = reading(&mut python, &mut session, frame);
+        assert_eq!(found, expected, "{}", path.display());
+    }
+    assert!(rendered >= 12, "the rendered labels: {frames_read:?}");
+}

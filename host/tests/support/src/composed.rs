@@ -13,6 +13,8 @@ pub fn imports_vision(component: &[u8]) -> bool {
 /// `component` (named `name`) composed with the vision component the test
 /// artifacts built.
 pub fn with_vision(name: &str, component: &[u8]) -> Composed {
+    // The part is named by its file name, as `pv-host pack` names it.
+    let name = std::path::Path::new(name).file_name().and_then(|file| file.to_str()).unwrap_or(name);
     let vision = std::fs::read(pv_test_artifacts::PV_VISION_COMPONENT).expect("the vision component is built");
     compose(name, component, &[("pv_vision_component.wasm".to_owned(), vision)]).expect("composes with the vision component")
 }

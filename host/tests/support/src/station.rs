@@ -22,6 +22,10 @@ pub struct Station {
     pub scratch_detector: PathBuf,
     /// The signed label reader, with its two models as assets.
     pub label_reader: PathBuf,
+    /// The signed Python label reader composed with the vision component, with
+    /// the same two models; `None` when componentize-py was not found at build
+    /// time.
+    pub python_label_reader: Option<PathBuf>,
 }
 
 /// The key the station's packages are signed with.
@@ -40,9 +44,9 @@ fn example_manifest(example: &str, version: Option<&str>) -> Manifest {
     Manifest::from_json(&serde_json::to_vec(&json).expect("JSON")).expect("a valid manifest")
 }
 
-/// The assets an example ships: the label reader's models, nothing for the others.
+/// The assets an example ships: the label readers' models, nothing for the others.
 fn example_assets(example: &str) -> Vec<(String, Vec<u8>)> {
-    if example != "label-reader" {
+    if !example.ends_with("label-reader") {
         return Vec::new();
     }
     let models = Path::new(pv_test_artifacts::LABEL_READER_MODELS);
@@ -53,9 +57,19 @@ fn example_assets(example: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn pack_example(dir: &Path, component: &str, example: &str, version: Option<&str>) -> PathBuf {
-    let component = std::fs::read(component).expect("the example is built");
+    let bytes = std::fs::read(component).expect("the example is built");
+    let mut manifest = example_manifest(example, version);
+    // A Python algorithm on the vision component is packed composed, as
+    // `pv-host pack --compose` packs it.
+    let component = if crate::composed::imports_vision(&bytes) {
+        let composed = crate::composed::with_vision(component, &bytes);
+        manifest.parts = composed.parts;
+        composed.component
+    } else {
+        bytes
+    };
     let assets = example_assets(example);
-    let bytes = pack(&component, &example_manifest(example, version), &assets, Some(&vendor_key())).expect("packs");
+    let bytes = pack(&component, &manifest, &assets, Some(&vendor_key())).expect("packs");
     let path = dir.join(format!("{example}-{}.pkg.wasm", version.unwrap_or("current")));
     std::fs::write(&path, bytes).expect("write package");
     path
@@ -78,6 +92,8 @@ pub fn station() -> &'static Station {
             ),
             scratch_detector: pack_example(dir.path(), pv_test_artifacts::SCRATCH_DETECTOR, "scratch-detector", None),
             label_reader: pack_example(dir.path(), pv_test_artifacts::LABEL_READER, "label-reader", None),
+            python_label_reader: pv_test_artifacts::PY_LABEL_READER
+                .map(|component| pack_example(dir.path(), component, "python-label-reader", None)),
             trust,
             _dir: dir,
         }
