@@ -41,7 +41,7 @@ use ndarray::ArrayView3;
 use pv_benches::compare::median;
 use pv_benches::{is_benchmark_run, step_input};
 use pv_host::types::{ExecuteOutput, PixelFormat};
-use pv_host::{Admission, Host, Instance, Limits, Session, TrustStore};
+use pv_host::{Host, Instance, Limits, Session};
 use pv_test_artifacts::fixtures;
 use pv_vision::Model;
 
@@ -247,18 +247,10 @@ fn rapidocr(labels: &[Label], repeats: usize) -> Result<Reference, String> {
     Ok(Reference { versions, readings })
 }
 
-/// The station's signed label reader (models as assets), admitted as a station
-/// admits it and set up: `ready_instance` for a package rather than a bare
-/// component.
+/// The station's signed label reader (models as assets), set up.
 fn ready_label_reader(host: &Host) -> Instance {
     let station = pv_test_support::station::station();
-    let trust = TrustStore::open(&station.trust).expect("the station's trust store");
-    // Not recorded: a benchmark never moves the rollback record.
-    let admission = Admission::new(&trust).record(false);
-    let package = host.load_package_file(&station.label_reader, &admission).expect("the signed label reader is admitted");
-    let mut instance = package.instantiate().expect("the label reader instantiates");
-    instance.setup().into_result().expect("the label reader sets up (loads both models)");
-    instance
+    pv_benches::ready_package(host, &station.label_reader, &station.trust)
 }
 
 /// The texts the label reader put in its debug output.

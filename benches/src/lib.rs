@@ -35,6 +35,23 @@ pub fn ready_instance(host: &Host, path: &str) -> Instance {
     instance
 }
 
+/// An instance of the signed package at `package`, admitted against the trust
+/// store at `trust` as a station admits it (without moving its rollback
+/// record), set up and ready to execute: [`ready_instance`] for a package,
+/// assets and all.
+///
+/// # Panics
+///
+/// When the package is not admitted or does not set up.
+pub fn ready_package(host: &Host, package: &std::path::Path, trust: &std::path::Path) -> Instance {
+    let trust = pv_host::TrustStore::open(trust).expect("the trust store opens");
+    let admission = pv_host::Admission::new(&trust).record(false);
+    let package = host.load_package_file(package, &admission).expect("the signed package is admitted");
+    let mut instance = package.instantiate().expect("the package instantiates");
+    instance.setup().into_result().expect("the package sets up");
+    instance
+}
+
 /// A step-1 input for `instance` with the given PID, image and JSON params.
 ///
 /// # Panics
