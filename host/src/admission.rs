@@ -118,7 +118,7 @@ impl Admission<'_> {
                     "RUNNING AN UNTRUSTED PACKAGE: its signatures were not checked against enough trusted keys (--allow-unsigned); never do this on a production line"
                 );
             } else {
-                verification.require(origin)?;
+                verification.require(origin, file.manifest_json().is_none())?;
             }
         }
         let manifest = file.manifest()?;

@@ -68,11 +68,18 @@ struct RawSection<'a> {
     range: Range<usize>,
 }
 
+/// 2102 for a file that is damaged or laid out wrong: the remedy is a good copy.
 fn malformed(message: impl std::fmt::Display) -> Error {
     Error::package(
         PackageCode::Malformed,
         format!("malformed package: {message} (obtain an intact copy, or make it again with `pv-host pack`)"),
     )
+}
+
+/// 2102 for an intact file that is the wrong kind of input for what was asked:
+/// the message names the remedy itself.
+fn wrong_input(message: impl std::fmt::Display) -> Error {
+    Error::package(PackageCode::Malformed, message.to_string())
 }
 
 impl<'a> PackageFile<'a> {
@@ -214,7 +221,9 @@ impl<'a> PackageFile<'a> {
 /// The top-level sections of `bytes`, which must be one whole component.
 fn top_level_sections(bytes: &[u8]) -> Result<Vec<RawSection<'_>>> {
     if !bytes.starts_with(b"\0asm") {
-        return Err(malformed("not a WebAssembly file (no `\\0asm` preamble)"));
+        return Err(wrong_input(
+            "not a WebAssembly file (no `\\0asm` preamble): give a component built for wasm32-wasip2, or a package made from one",
+        ));
     }
     let mut parser = Parser::new(0);
     let mut pos = 0;
@@ -231,7 +240,9 @@ fn top_level_sections(bytes: &[u8]) -> Result<Vec<RawSection<'_>>> {
         let kind = match payload {
             Payload::Version { encoding: Encoding::Component, .. } => continue,
             Payload::Version { encoding: Encoding::Module, .. } => {
-                return Err(malformed("a core WebAssembly module, not a component: build the algorithm for wasm32-wasip2"));
+                return Err(wrong_input(
+                    "a core WebAssembly module, not a component: build the algorithm with `cargo build --release --target wasm32-wasip2` (or componentize-py for Python)",
+                ));
             }
             Payload::ModuleSection { unchecked_range, .. } | Payload::ComponentSection { unchecked_range, .. } => {
                 // The parser leaves a nested module to its own parser: step over it,
@@ -285,7 +296,9 @@ fn append_custom(bytes: &mut Vec<u8>, name: &str, data: &[u8]) {
 pub fn pack(component: &[u8], manifest: &Manifest, assets: &[(String, Vec<u8>)], key: Option<&SecretKey>) -> Result<Vec<u8>> {
     let parsed = PackageFile::parse(component)?;
     if parsed.manifest.is_some() {
-        return Err(malformed("the component is a package already: pack the bare component"));
+        return Err(wrong_input(
+            "this is a package already, not a bare component: pack the component cargo or componentize-py built (`pv-host sign` adds a signature to a package)",
+        ));
     }
     let given: BTreeSet<&str> = assets.iter().map(|(name, _)| name.as_str()).collect();
     if given.len() != assets.len() {
@@ -319,11 +332,13 @@ pub fn pack(component: &[u8], manifest: &Manifest, assets: &[(String, Vec<u8>)],
 pub fn add_signature(package: &[u8], key: &SecretKey) -> Result<Vec<u8>> {
     let parsed = PackageFile::parse(package)?;
     if parsed.manifest.is_none() {
-        return Err(malformed("a bare component cannot be signed: make a package with `pv-host pack` first"));
+        return Err(wrong_input(
+            "a bare component cannot be signed: make a signed package of it with `pv-host pack COMPONENT.wasm --manifest manifest.json --key KEY.key -o PKG.wasm`",
+        ));
     }
     let key_id = key.public().id();
     if parsed.signatures.iter().any(|s| s.key_id == key_id) {
-        return Err(malformed(format!("key {key_id} has signed this package already")));
+        return Err(wrong_input(format!("key {key_id} has signed this package already: nothing to add")));
     }
     let mut content = Vec::with_capacity(SIGNATURE_CONTENT_LEN);
     content.push(SIGNATURE_FORMAT);

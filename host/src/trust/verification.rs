@@ -60,18 +60,23 @@ impl Verification {
     }
 
     /// An error unless enough trusted keys signed: 2106 unsigned, 2108 only
-    /// unknown signers, 2110 too few.
-    pub fn require(&self, origin: &str) -> Result<()> {
+    /// unknown signers, 2110 too few. `bare` says the file is a component with
+    /// no manifest: its remedy is `pv-host pack`, not `pv-host sign`.
+    pub fn require(&self, origin: &str, bare: bool) -> Result<()> {
         if self.is_sufficient() {
             return Ok(());
         }
         if self.trusted.is_empty() && self.unknown.is_empty() {
-            return Err(Error::untrusted(
-                TrustCode::Unsigned,
+            // Only `run`, `bench` and `serve` take --allow-unsigned.
+            let development = "for a development run only, `run` takes --allow-unsigned";
+            let message = if bare {
                 format!(
-                    "{origin} is not signed: sign it with `pv-host sign {origin} --key KEY.key` (or, for development only, run with --allow-unsigned)"
-                ),
-            ));
+                    "{origin} is a bare component, not a signed package: make one with `pv-host pack '{origin}' --manifest manifest.json --key KEY.key -o PKG.wasm` ({development})"
+                )
+            } else {
+                format!("{origin} is not signed: sign it with `pv-host sign '{origin}' --key KEY.key` ({development})")
+            };
+            return Err(Error::untrusted(TrustCode::Unsigned, message));
         }
         let unknown = self.unknown.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         if !self.trusted.is_empty() && !self.unknown_after_trusted.is_empty() {
