@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use pv_host::package_file::{Manifest, PackageFile, SecretKey, VISION_INTERFACE_PREFIX, compose, pack};
+use pv_host::package_file::{Manifest, PackageFile, PartEntry, SecretKey, VISION_INTERFACE_PREFIX, compose, pack};
 use pv_host::{Admission, TrustStore};
 use serde_json::json;
 
@@ -21,7 +21,10 @@ pub struct PackArgs {
     component: PathBuf,
 
     /// The manifest (JSON): name, version, description, pids, wit, publisher,
-    /// limits. The asset list is filled in from --asset.
+    /// limits. Name, version, description and pids may be left out: they are
+    /// then taken from the component's get-info, so the code is the one place
+    /// they are written (given, they must agree with it). The asset list is
+    /// filled in from --asset.
     #[arg(long, value_name = "MANIFEST.json")]
     manifest: PathBuf,
 
@@ -60,7 +63,7 @@ fn file_name(path: &std::path::Path) -> String {
 /// `--compose` parts (recorded in the manifest). An algorithm that imports the
 /// vision interface without a part to provide it is refused here, with the
 /// command that fixes it, rather than by the line's import policy later.
-fn composed(args: &PackArgs, component: Vec<u8>, manifest: &mut Manifest) -> Result<Vec<u8>> {
+fn composed(args: &PackArgs, component: Vec<u8>) -> Result<(Vec<u8>, Vec<PartEntry>)> {
     if args.compose.is_empty() {
         let file = PackageFile::parse(&component)?;
         let (imports, _) = file.interfaces()?;
@@ -72,7 +75,7 @@ fn composed(args: &PackArgs, component: Vec<u8>, manifest: &mut Manifest) -> Res
                 args.component.display()
             );
         }
-        return Ok(component);
+        return Ok((component, Vec::new()));
     }
     let mut parts = Vec::with_capacity(args.compose.len());
     for path in &args.compose {
@@ -80,16 +83,44 @@ fn composed(args: &PackArgs, component: Vec<u8>, manifest: &mut Manifest) -> Res
         parts.push((file_name(path), bytes));
     }
     let composition = compose(&file_name(&args.component), &component, &parts)?;
-    manifest.parts = composition.parts;
-    Ok(composition.component)
+    Ok((composition.component, composition.parts))
+}
+
+/// What the manifest may leave to the component's get-info.
+const FROM_GET_INFO: [&str; 4] = ["name", "version", "description", "pids"];
+
+/// The manifest file's JSON with what it leaves out of [`FROM_GET_INFO`] filled
+/// in from the component's get-info (which means compiling it: from the
+/// compile cache when the package check after packing compiles it again).
+fn completed_manifest(args: &PackArgs, component: &[u8]) -> Result<Manifest> {
+    let text = std::fs::read(&args.manifest).with_context(|| format!("cannot read {}", args.manifest.display()))?;
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", args.manifest.display()))?;
+    if let Some(fields) = json.as_object_mut().filter(|fields| FROM_GET_INFO.iter().any(|key| !fields.contains_key(*key))) {
+        let origin = args.component.display().to_string();
+        let info = super::host_builder().build()?.load_component(component, &origin)?.instantiate()?.info().clone();
+        let from_code = json!({
+            "name": info.name,
+            "version": info.version,
+            "description": info.description,
+            "pids": info.supported_pids,
+        });
+        for key in FROM_GET_INFO {
+            if !fields.contains_key(key) {
+                fields.insert(key.to_owned(), from_code[key].clone());
+            }
+        }
+    }
+    let bytes = serde_json::to_vec(&json)?;
+    Manifest::from_json(&bytes).with_context(|| format!("in {}", args.manifest.display()))
 }
 
 /// Run the command.
 pub fn run(args: PackArgs) -> Result<ExitCode> {
     let component = pv_host::package_file::read_package_file(&args.component)?;
-    let manifest_json = std::fs::read(&args.manifest).with_context(|| format!("cannot read {}", args.manifest.display()))?;
-    let mut manifest = Manifest::from_json(&manifest_json).with_context(|| format!("in {}", args.manifest.display()))?;
-    let component = composed(&args, component, &mut manifest)?;
+    let (component, parts) = composed(&args, component)?;
+    let mut manifest = completed_manifest(&args, &component)?;
+    manifest.parts = parts;
     let mut assets = Vec::new();
     for spec in &args.asset {
         let Some((name, path)) = spec.split_once('=') else {
@@ -104,7 +135,9 @@ pub fn run(args: PackArgs) -> Result<ExitCode> {
     // Check it the way a line will, trusting the key it was just signed with.
     let mut trust = TrustStore::in_memory();
     trust.add_key("signer", key.public())?;
-    let origin = args.out.display().to_string();
+    // Nothing is written yet: a refusal names what it was packed from, not
+    // the output file.
+    let origin = format!("the package made from {} and {}", args.component.display(), args.manifest.display());
     super::host_builder().build()?.check_package(&bytes, &origin, &Admission::new(&trust))?;
 
     write_atomically(&args.out, &bytes)?;
