@@ -61,6 +61,7 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    New(commands::new::NewArgs),
     Run(commands::run::RunArgs),
     Keygen(commands::keygen::KeygenArgs),
     Pack(commands::pack::PackArgs),
@@ -81,6 +82,7 @@ impl Command {
     /// on stdout too (`run` shapes its own).
     fn wants_json(&self) -> bool {
         match self {
+            Command::New(args) => args.json,
             Command::Keygen(args) => args.json,
             Command::Pack(args) => args.json,
             Command::Sign(args) => args.json,
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
     }
     let wants_json = cli.command.wants_json();
     let result = match cli.command {
+        Command::New(args) => commands::new::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Pack(args) => commands::pack::run(args),

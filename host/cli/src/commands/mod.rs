@@ -5,6 +5,7 @@ pub mod completions;
 pub mod inspect;
 pub mod keygen;
 pub mod man;
+pub mod new;
 pub mod options;
 pub mod pack;
 pub mod progress;

@@ -98,7 +98,11 @@ fn completed_manifest(args: &PackArgs, component: &[u8]) -> Result<Manifest> {
         serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", args.manifest.display()))?;
     if let Some(fields) = json.as_object_mut().filter(|fields| FROM_GET_INFO.iter().any(|key| !fields.contains_key(*key))) {
         let origin = args.component.display().to_string();
-        let info = super::host_builder().build()?.load_component(component, &origin)?.instantiate()?.info().clone();
+        let host = super::host_builder().build()?;
+        let loaded = super::progress::slow_step(format!("compiling {origin} to read its get-info"), || {
+            host.load_component(component, &origin)?.instantiate()
+        })?;
+        let info = loaded.info().clone();
         let from_code = json!({
             "name": info.name,
             "version": info.version,
@@ -138,7 +142,8 @@ pub fn run(args: PackArgs) -> Result<ExitCode> {
     // Nothing is written yet: a refusal names what it was packed from, not
     // the output file.
     let origin = format!("the package made from {} and {}", args.component.display(), args.manifest.display());
-    super::host_builder().build()?.check_package(&bytes, &origin, &Admission::new(&trust))?;
+    let host = super::host_builder().build()?;
+    super::progress::slow_step("checking the package", || host.check_package(&bytes, &origin, &Admission::new(&trust)))?;
 
     write_atomically(&args.out, &bytes)?;
     if args.json {
