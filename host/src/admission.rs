@@ -89,6 +89,9 @@ pub struct Verified {
     pub unknown_signers: Vec<KeyId>,
     /// Whether enough trusted keys signed.
     pub trusted: bool,
+    /// The digest of the signed content ([`PackageFile::content_sha256`]),
+    /// which the rollback record keeps with the version.
+    pub content_sha256: String,
 }
 
 impl Verified {
@@ -127,7 +130,7 @@ impl Admission<'_> {
             // The rollback record is per publisher; a package no trusted key
             // signed (a development run) has none to compare with.
             if let (Some(trust), Some(publisher)) = (self.trust, verification.publisher()) {
-                trust.check_rollback(&publisher.key_id, manifest, self.allow_downgrade)?;
+                trust.check_rollback(&publisher.key_id, manifest, &file.content_sha256(), self.allow_downgrade)?;
             }
         }
         Ok(Verified {
@@ -135,6 +138,7 @@ impl Admission<'_> {
             signers: if trusted { verification.trusted } else { Vec::new() },
             unknown_signers: verification.unknown,
             trusted,
+            content_sha256: file.content_sha256(),
         })
     }
 
@@ -142,7 +146,7 @@ impl Admission<'_> {
     /// this admission says not to or no trusted publisher signed it.
     pub(crate) fn record_admitted(&self, verified: &Verified, manifest: &Manifest) -> Result<()> {
         match verified.publisher() {
-            Some(publisher) => self.record_publisher(publisher, manifest),
+            Some(publisher) => self.record_publisher(publisher, manifest, &verified.content_sha256),
             None => Ok(()),
         }
     }
@@ -151,9 +155,9 @@ impl Admission<'_> {
     /// trusted signer), unless this admission says not to: for a caller that
     /// admitted with [`record(false)`](Admission::record) and records once the
     /// package is where it belongs (a station's install, once it is stored).
-    pub(crate) fn record_publisher(&self, publisher: &Signer, manifest: &Manifest) -> Result<()> {
+    pub(crate) fn record_publisher(&self, publisher: &Signer, manifest: &Manifest, content_sha256: &str) -> Result<()> {
         match (self.trust, self.record) {
-            (Some(trust), true) => trust.record_admitted(&publisher.key_id, manifest),
+            (Some(trust), true) => trust.record_admitted(&publisher.key_id, manifest, content_sha256),
             _ => Ok(()),
         }
     }

@@ -196,7 +196,21 @@ fn each_refusal_has_its_code() {
     let record = shop.trust().join("admitted-versions.json");
     let admitted: Value = serde_json::from_slice(&std::fs::read(&record).expect("a version record")).expect("JSON");
     let publisher = shop.signer("pc.pkg.wasm");
-    assert_eq!(admitted["admitted"][&publisher]["part-counter"], "1.0.0", "{admitted}");
+    let entry = &admitted["admitted"][&publisher]["part-counter"];
+    assert_eq!(entry["version"], "1.0.0", "{admitted}");
+    assert_eq!(entry["content_sha256"].as_str().map(str::len), Some(64), "{admitted}");
+
+    // The same name and version with other content (another description): a
+    // version names one build, so it is refused; a countersignature is no
+    // other content.
+    ok(&mut shop.pack(&key, &shop.manifest(|m| m["description"] = "rebuilt".into()), "same-version.pkg.wasm"));
+    let stderr = refused(&mut shop.run_coins("same-version.pkg.wasm"), 2112, EXIT_UNTRUSTED);
+    assert!(stderr.contains("a version names one build"), "{stderr}");
+    let qa = shop.keygen("qa");
+    ok(shop.cmd().args(["trust", "add"]).arg(shop.path("qa.pub")));
+    ok(shop.cmd().arg("sign").arg(shop.path("pc.pkg.wasm")).arg("--key").arg(&qa).arg("-o").arg(shop.path("countersigned.wasm")));
+    ok(&mut shop.run_coins("countersigned.wasm"));
+
     let newer = serde_json::json!({"format": 2, "admitted": {(publisher.as_str()): {"part-counter": "1.1.0"}}});
     std::fs::write(&record, newer.to_string()).expect("write record");
     refused(&mut shop.run_coins("pc.pkg.wasm"), 2112, EXIT_UNTRUSTED);

@@ -30,7 +30,7 @@ use std::fmt;
 /// | 2109 | the package is signed by a revoked key |
 /// | 2110 | fewer distinct trusted signers than the trust policy requires |
 /// | 2111 | the manifest and the component's `get-info` disagree (name, version, PIDs) |
-/// | 2112 | the package is older than a version already admitted (rollback) |
+/// | 2112 | the package is older than a version already admitted (rollback), or is that version with other content |
 /// | 2113 | an asset does not match the manifest (missing, extra, size or digest) |
 /// | 2114 | the trust store cannot be used (unreadable, a malformed or weak key) |
 /// | 2115 | a parameter pattern the algorithm declares is invalid or over the host's caps (length, compiled size, count) |

@@ -190,6 +190,14 @@ impl<'a> PackageFile<'a> {
         hex::encode(Sha256::digest(self.bytes))
     }
 
+    /// SHA-256 of what the signatures sign, in hex: the component, manifest
+    /// and assets, without any signature section (the whole file when it has
+    /// none). A countersignature leaves it unchanged; any other change does not.
+    pub fn content_sha256(&self) -> String {
+        let signed = self.signatures.iter().map(|s| s.signed_len).min().unwrap_or(self.bytes.len());
+        hex::encode(Sha256::digest(&self.bytes[..signed.min(self.bytes.len())]))
+    }
+
     /// Check the assets against the manifest's list: same names, sizes and
     /// digests (error 2113).
     pub fn check_assets(&self, manifest: &Manifest) -> Result<()> {

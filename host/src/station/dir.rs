@@ -128,6 +128,7 @@ impl StationDir {
         };
         drop(package);
         let sha256 = sha256_hex(bytes);
+        let content_sha256 = crate::package_file::PackageFile::parse(bytes)?.content_sha256();
         let path = store::package_path(&self.dir, &manifest.name, &manifest.version);
         let reference = PackageRef { name: manifest.name.clone(), version: manifest.version.clone(), sha256 };
         let (_lock, _) = self.begin_change()?;
@@ -140,7 +141,7 @@ impl StationDir {
         };
         match read_package_file_no_follow(&path) {
             Ok(existing) if sha256_hex(&existing) == reference.sha256 => {
-                admission.record_publisher(&publisher, &manifest)?;
+                admission.record_publisher(&publisher, &manifest, &content_sha256)?;
                 return Ok(installed(true));
             }
             Ok(_) => {
@@ -163,7 +164,7 @@ impl StationDir {
             store::remove(&path)?;
             return Err(err);
         }
-        admission.record_publisher(&publisher, &manifest)?;
+        admission.record_publisher(&publisher, &manifest, &content_sha256)?;
         Ok(installed(false))
     }
 

@@ -11,6 +11,7 @@ mod rollback;
 mod verification;
 
 use self::files::{REVOKED_FILE, StoreLock, check_permissions, read_revoked, write_new, write_replacing};
+pub use self::rollback::Admitted;
 use self::rollback::{
     ADMITTED_FILE, ADMITTED_FORMAT, ANY_PUBLISHER, AdmittedFile, AdmittedRecord, merge_admitted, read_admitted,
 };
@@ -277,41 +278,82 @@ impl TrustStore {
     /// The highest version of package `name` from `publisher` admitted so far
     /// (or recorded before records named their publisher).
     pub fn admitted_version(&self, publisher: &KeyId, name: &str) -> Option<semver::Version> {
+        self.admitted_entry(publisher, name).map(|entry| entry.version)
+    }
+
+    /// What the record holds for package `name` from `publisher`: the highest
+    /// version admitted and, when known, the digest of its signed content.
+    pub fn admitted_entry(&self, publisher: &KeyId, name: &str) -> Option<Admitted> {
         let admitted = self.admitted.lock().ok()?;
         let publisher = publisher.to_string();
         [publisher.as_str(), ANY_PUBLISHER]
             .iter()
-            .filter_map(|scope| admitted.get(*scope).and_then(|versions| versions.get(name)))
-            .max()
+            .filter_map(|scope| admitted.get(*scope).and_then(|entries| entries.get(name)))
+            .fold(None, |best: Option<&Admitted>, entry| match best {
+                Some(best) if !best.superseded_by(entry) => Some(best),
+                _ => Some(entry),
+            })
             .cloned()
     }
 
     /// Refuse a version older than one admitted before from the same publisher
-    /// (2112), unless `allow_downgrade`. The record is read again from disk
-    /// first, so an admission by another process counts.
-    pub fn check_rollback(&self, publisher: &KeyId, manifest: &Manifest, allow_downgrade: bool) -> Result<()> {
+    /// (2112), and the same version with other content than was admitted
+    /// under it (2112: a version names one build), unless `allow_downgrade`.
+    /// `content_sha256` is the package's [`PackageFile::content_sha256`]. The
+    /// record is read again from disk first, so an admission by another
+    /// process counts.
+    pub fn check_rollback(
+        &self,
+        publisher: &KeyId,
+        manifest: &Manifest,
+        content_sha256: &str,
+        allow_downgrade: bool,
+    ) -> Result<()> {
         if let Some(dir) = &self.dir {
             let current = read_admitted(dir)?;
             let mut admitted = self.admitted.lock().map_err(|_| Error::host("the version record lock is poisoned"))?;
             merge_admitted(&mut admitted, current);
         }
-        match self.admitted_version(publisher, &manifest.name) {
-            Some(highest) if manifest.version < highest && !allow_downgrade => Err(Error::untrusted(
+        let Some(entry) = self.admitted_entry(publisher, &manifest.name) else { return Ok(()) };
+        let (name, version) = (&manifest.name, &manifest.version);
+        if *version < entry.version && !allow_downgrade {
+            return Err(Error::untrusted(
                 TrustCode::Downgrade,
                 format!(
-                    "{} {} is older than version {highest} admitted before from the same publisher ({publisher}): refusing a rollback (pass --allow-downgrade if it is intended)",
-                    manifest.name, manifest.version
+                    "{name} {version} is older than version {} admitted before from the same publisher ({publisher}): refusing a rollback (pass --allow-downgrade if it is intended)",
+                    entry.version
                 ),
-            )),
-            _ => Ok(()),
+            ));
         }
+        if *version == entry.version {
+            match entry.content_sha256 {
+                Some(admitted) if admitted != content_sha256 && !allow_downgrade => {
+                    return Err(Error::untrusted(
+                        TrustCode::Downgrade,
+                        format!(
+                            "{name} {version} was admitted before from the same publisher ({publisher}) with other contents (sha256 {}..., this one {}...): a version names one build; give this build a new version (or pass --allow-downgrade if the swap is intended)",
+                            &admitted[..admitted.len().min(12)],
+                            &content_sha256[..content_sha256.len().min(12)]
+                        ),
+                    ));
+                }
+                None => tracing::warn!(
+                    package = %name,
+                    %version,
+                    "this version was admitted before, but the record holds no digest of it (written by an older pv-host): whether this is the same build cannot be told; the digest is recorded from now on"
+                ),
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
-    /// Record that `manifest`'s version from `publisher` was admitted (kept if
-    /// higher than the record). For a store on disk this is a locked
-    /// read-modify-write: concurrent admissions by other processes are merged,
-    /// never lost (see [`TrustStore`]).
-    pub fn record_admitted(&self, publisher: &KeyId, manifest: &Manifest) -> Result<()> {
+    /// Record that `manifest`'s version from `publisher`, with signed content
+    /// `content_sha256`, was admitted (kept if higher than the record, or if
+    /// the record has this version without a digest). For a store on disk this
+    /// is a locked read-modify-write: concurrent admissions by other processes
+    /// are merged, never lost (see [`TrustStore`]).
+    pub fn record_admitted(&self, publisher: &KeyId, manifest: &Manifest, content_sha256: &str) -> Result<()> {
         let mut admitted = self.admitted.lock().map_err(|_| Error::host("the version record lock is poisoned"))?;
         let _lock = match &self.dir {
             Some(dir) => {
@@ -321,11 +363,12 @@ impl TrustStore {
             }
             None => None,
         };
-        let versions = admitted.entry(publisher.to_string()).or_default();
-        if versions.get(&manifest.name).is_some_and(|highest| *highest >= manifest.version) {
+        let entries = admitted.entry(publisher.to_string()).or_default();
+        let entry = Admitted { version: manifest.version.clone(), content_sha256: Some(content_sha256.to_owned()) };
+        if entries.get(&manifest.name).is_some_and(|existing| !existing.superseded_by(&entry)) {
             return Ok(());
         }
-        versions.insert(manifest.name.clone(), manifest.version.clone());
+        entries.insert(manifest.name.clone(), entry);
         if let Some(dir) = &self.dir {
             let file = AdmittedFile { format: ADMITTED_FORMAT, admitted: admitted.clone() };
             let json = serde_json::to_vec_pretty(&file).map_err(|err| Error::host(err.to_string()))?;
@@ -364,7 +407,7 @@ mod tests {
         )
         .expect("manifest");
         let publisher = key.id();
-        store.record_admitted(&publisher, &manifest).expect("recorded");
+        store.record_admitted(&publisher, &manifest, "aa").expect("recorded");
         store.revoke(SecretKey::from_seed(&[5; 32]).public().id()).expect("revoked");
 
         let reopened = TrustStore::open(dir.path()).expect("reopened");
@@ -373,9 +416,34 @@ mod tests {
         assert_eq!(reopened.admitted_version(&publisher, "a"), Some(semver::Version::new(2, 0, 0)));
         let mut older = manifest.clone();
         older.version = semver::Version::new(1, 9, 0);
-        assert_eq!(reopened.check_rollback(&publisher, &older, false).expect_err("rollback").code(), ErrorCode::Downgrade);
-        reopened.check_rollback(&publisher, &older, true).expect("allowed when asked");
+        assert_eq!(reopened.check_rollback(&publisher, &older, "bb", false).expect_err("rollback").code(), ErrorCode::Downgrade);
+        reopened.check_rollback(&publisher, &older, "bb", true).expect("allowed when asked");
         let other_publisher = SecretKey::from_seed(&[6; 32]).public().id();
-        reopened.check_rollback(&other_publisher, &older, false).expect("another publisher's record does not apply");
+        reopened.check_rollback(&other_publisher, &older, "bb", false).expect("another publisher's record does not apply");
+        // The same version: the same content passes, other content is refused.
+        reopened.check_rollback(&publisher, &manifest, "aa", false).expect("the build admitted before");
+        let err = reopened.check_rollback(&publisher, &manifest, "bb", false).expect_err("other bytes, same version");
+        assert_eq!(err.code(), ErrorCode::Downgrade);
+        assert!(err.to_string().contains("a version names one build"), "{err}");
+        reopened.check_rollback(&publisher, &manifest, "bb", true).expect("allowed when asked");
+    }
+
+    #[test]
+    fn a_format_2_record_is_read_and_its_digest_filled_in_on_the_next_admission() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = SecretKey::from_seed(&[7; 32]).public();
+        let publisher = key.id().to_string();
+        let old = serde_json::json!({ "format": 2, "admitted": { (publisher.as_str()): { "a": "2.0.0" } } });
+        std::fs::write(dir.path().join("admitted-versions.json"), old.to_string()).expect("write");
+        let store = TrustStore::open(dir.path()).expect("opens a format 2 record");
+        let manifest = Manifest::from_json(
+            br#"{"name":"a","version":"2.0.0","pids":["P"],"wit":"procvision:algorithm@1.0.0","publisher":"x"}"#,
+        )
+        .expect("manifest");
+        store.check_rollback(&key.id(), &manifest, "cc", false).expect("no digest to compare: a warning only");
+        store.record_admitted(&key.id(), &manifest, "cc").expect("recorded");
+        let entry = TrustStore::open(dir.path()).expect("reopened").admitted_entry(&key.id(), "a").expect("an entry");
+        assert_eq!(entry.content_sha256.as_deref(), Some("cc"));
+        assert_eq!(entry.version, semver::Version::new(2, 0, 0));
     }
 }

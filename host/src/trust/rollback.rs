@@ -1,5 +1,6 @@
 //! The rollback record: the highest version admitted per publisher and
-//! package name, as kept in `admitted-versions.json`.
+//! package name, with the digest of what that version contained, as kept in
+//! `admitted-versions.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,9 +15,61 @@ pub(super) const ADMITTED_FILE: &str = "admitted-versions.json";
 /// it applies to every publisher.
 pub(super) const ANY_PUBLISHER: &str = "*";
 
-/// Highest admitted version per publisher key id (hex, or [`ANY_PUBLISHER`]) and
+/// What the record keeps for one package name: the highest version admitted,
+/// and the SHA-256 of that version's signed content (component, manifest and
+/// assets; signatures left out, so a countersignature changes nothing) when it
+/// is known. A version names one build: the same name and version with other
+/// content is refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "AdmittedOnDisk", into = "AdmittedOnDisk")]
+pub struct Admitted {
+    /// The highest version admitted.
+    pub version: semver::Version,
+    /// The digest of its signed content, hex; `None` in records written before
+    /// digests were kept.
+    pub content_sha256: Option<String>,
+}
+
+/// An entry as written: a bare version string (format 2), or the version with
+/// its digest (format 3).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum AdmittedOnDisk {
+    Version(semver::Version),
+    WithContent {
+        version: semver::Version,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_sha256: Option<String>,
+    },
+}
+
+impl From<AdmittedOnDisk> for Admitted {
+    fn from(entry: AdmittedOnDisk) -> Self {
+        match entry {
+            AdmittedOnDisk::Version(version) => Admitted { version, content_sha256: None },
+            AdmittedOnDisk::WithContent { version, content_sha256 } => Admitted { version, content_sha256 },
+        }
+    }
+}
+
+impl From<Admitted> for AdmittedOnDisk {
+    fn from(entry: Admitted) -> Self {
+        AdmittedOnDisk::WithContent { version: entry.version, content_sha256: entry.content_sha256 }
+    }
+}
+
+impl Admitted {
+    /// Whether `other` should replace this entry: a higher version, or the same
+    /// version with the digest this entry lacks.
+    pub(super) fn superseded_by(&self, other: &Admitted) -> bool {
+        other.version > self.version
+            || (other.version == self.version && self.content_sha256.is_none() && other.content_sha256.is_some())
+    }
+}
+
+/// The admitted entry per publisher key id (hex, or [`ANY_PUBLISHER`]) and
 /// package name.
-pub(super) type AdmittedRecord = BTreeMap<String, BTreeMap<String, semver::Version>>;
+pub(super) type AdmittedRecord = BTreeMap<String, BTreeMap<String, Admitted>>;
 
 /// The rollback record as it is written to disk.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -26,19 +79,18 @@ pub(super) struct AdmittedFile {
     pub(super) admitted: AdmittedRecord,
 }
 
-/// The current format of `admitted-versions.json`.
-pub(super) const ADMITTED_FORMAT: u32 = 2;
+/// The format of `admitted-versions.json` this pv-host writes (3: entries
+/// with digests); it reads format 2 (versions only) too.
+pub(super) const ADMITTED_FORMAT: u32 = 3;
 
-/// Keep the higher version of every entry of `other` in `record`.
+/// Keep the higher version of every entry of `other` in `record` (and a
+/// digest where only one side has it).
 pub(super) fn merge_admitted(record: &mut AdmittedRecord, other: AdmittedRecord) {
-    for (publisher, versions) in other {
+    for (publisher, entries) in other {
         let mine = record.entry(publisher).or_default();
-        for (name, version) in versions {
-            match mine.get(&name) {
-                Some(existing) if *existing >= version => {}
-                _ => {
-                    mine.insert(name, version);
-                }
+        for (name, entry) in entries {
+            if mine.get(&name).is_none_or(|existing| existing.superseded_by(&entry)) {
+                mine.insert(name, entry);
             }
         }
     }
@@ -58,7 +110,7 @@ pub(super) fn read_admitted(dir: &Path) -> Result<AdmittedRecord> {
     let value: serde_json::Value = serde_json::from_slice(&json).map_err(invalid)?;
     if value.get("format").is_some() {
         let file: AdmittedFile = serde_json::from_value(value).map_err(invalid)?;
-        if file.format != ADMITTED_FORMAT {
+        if !(2..=ADMITTED_FORMAT).contains(&file.format) {
             return Err(store_error(format!(
                 "{} has format {}, this pv-host reads format {ADMITTED_FORMAT}",
                 path.display(),
@@ -67,6 +119,6 @@ pub(super) fn read_admitted(dir: &Path) -> Result<AdmittedRecord> {
         }
         return Ok(file.admitted);
     }
-    let by_name: BTreeMap<String, semver::Version> = serde_json::from_value(value).map_err(invalid)?;
+    let by_name: BTreeMap<String, Admitted> = serde_json::from_value(value).map_err(invalid)?;
     Ok(BTreeMap::from([(ANY_PUBLISHER.to_owned(), by_name)]))
 }
