@@ -76,9 +76,15 @@ pub struct Check {
 pub struct Thumbnail {
     /// What it shows.
     pub title: String,
-    /// A PNG, at most 320 pixels wide.
+    /// A PNG, at most [`THUMBNAIL_WIDTH`] pixels wide, each rect drawn and
+    /// tagged with its number.
     pub png: Vec<u8>,
+    /// Per number (from 1), what the rect is and its label and place.
+    pub legend: Vec<(crate::annotate::Mark, String)>,
 }
+
+/// The widest thumbnail in the HTML report, in pixels.
+pub const THUMBNAIL_WIDTH: u32 = 480;
 
 /// Everything a harness run found.
 #[derive(Debug, Clone, PartialEq)]

@@ -69,15 +69,20 @@ impl TestReport {
     }
 
     /// The report as one HTML page with no outside references: the checks as a
-    /// table and one annotated thumbnail per image (expected rects yellow,
-    /// defects red, positions green).
+    /// table and one annotated thumbnail per image (expected rects dashed
+    /// yellow, drawn just outside their place so a defect found there shows
+    /// too; defects red, positions green), each rect tagged with its number and
+    /// listed with its label in a legend under the image, where labels never
+    /// collide however many rects there are.
     pub fn to_html(&self) -> String {
         let (pass, warn, fail) = self.counts();
         let mut html = String::from(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pv-host test report</title>\n\
              <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 8px;\
              border-bottom:1px solid #ddd;text-align:left}.PASS{color:#1a7f37}.WARN{color:#9a6700}.FAIL{color:#cf222e;\
-             font-weight:bold}figure{display:inline-block;margin:8px}figcaption{font-size:small}</style></head><body>\n",
+             font-weight:bold}figure{display:inline-block;vertical-align:top;margin:8px;max-width:480px}\
+             figcaption{font-size:small}ol.legend{font-size:small;margin:4px 0;padding-left:2.5em}\
+             .swatch{display:inline-block;width:0.8em;height:0.8em;margin-right:0.3em;vertical-align:middle}</style></head><body>\n",
         );
         html.push_str(&format!(
             "<h1>pv-host test: {}</h1>\n<p>{pass} passed, {warn} warned, {fail} failed</p>\n<table>\n\
@@ -97,9 +102,22 @@ impl TestReport {
         for thumbnail in &self.thumbnails {
             let data = base64::engine::general_purpose::STANDARD.encode(&thumbnail.png);
             html.push_str(&format!(
-                "<figure><img class=\"thumbnail\" alt=\"{title}\" src=\"data:image/png;base64,{data}\"><figcaption>{title}</figcaption></figure>\n",
+                "<figure><img class=\"thumbnail\" alt=\"{title}\" src=\"data:image/png;base64,{data}\"><figcaption>{title}</figcaption>",
                 title = escape(&thumbnail.title)
             ));
+            if !thumbnail.legend.is_empty() {
+                html.push_str("<ol class=\"legend\">");
+                for (mark, text) in &thumbnail.legend {
+                    let [r, g, b] = mark.color().0;
+                    html.push_str(&format!(
+                        "<li><span class=\"swatch\" style=\"background:rgb({r},{g},{b})\"></span>{}: {}</li>",
+                        mark.name(),
+                        escape(text)
+                    ));
+                }
+                html.push_str("</ol>");
+            }
+            html.push_str("</figure>\n");
         }
         html.push_str("</body></html>\n");
         html

@@ -46,7 +46,7 @@ pub(super) fn golden_check(package: &Package, info: &AlgorithmInfo, case: &Golde
     let expected_rects: Vec<Rect> = case
         .defects
         .iter()
-        .map(|e| Rect { x: e.x, y: e.y, width: e.width, height: e.height, label: Some("expected".into()), score: None })
+        .map(|e| Rect { x: e.x, y: e.y, width: e.width, height: e.height, label: None, score: None })
         .collect();
     thumbnail(run, &format!("golden case {}", case.name), &image, Some(&out), &expected_rects);
     let verdict = verdict_name(out.verdict);

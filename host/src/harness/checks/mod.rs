@@ -18,8 +18,8 @@ use self::contract::contract_check;
 use self::golden::golden_check;
 use self::package::package_checks;
 use self::resources::resource_check;
-use super::{Check, Harness, Status, TestReport, Thumbnail};
-use crate::annotate::{Mark, annotate};
+use super::{Check, Harness, Status, THUMBNAIL_WIDTH, TestReport, Thumbnail};
+use crate::annotate::{Mark, annotate_thumbnail};
 use crate::error::{Error, ErrorKind};
 use crate::instance::{CallReport, Instance};
 use crate::package::Package;
@@ -143,12 +143,16 @@ fn thumbnail(run: &mut Run<'_>, title: &str, image: &Image, out: Option<&Execute
         marks.extend(out.position_rects.iter().map(|r| (Mark::Position, r)));
         marks.extend(out.defect_rects.iter().map(|r| (Mark::Defect, r)));
     }
-    let Ok(canvas) = annotate(image, &marks) else { return };
-    let width = canvas.width().min(320);
-    let height = (u64::from(canvas.height()) * u64::from(width) / u64::from(canvas.width().max(1))).max(1) as u32;
-    let small = image::imageops::thumbnail(&canvas, width, height);
+    let Ok(small) = annotate_thumbnail(image, &marks, THUMBNAIL_WIDTH) else { return };
+    let legend = marks
+        .iter()
+        .map(|(mark, r)| {
+            let label = r.label.as_deref().map(|label| format!("{label} ")).unwrap_or_default();
+            (*mark, format!("{label}({}, {}, {}x{})", r.x, r.y, r.width, r.height))
+        })
+        .collect();
     let mut png = Vec::new();
     if small.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).is_ok() {
-        run.thumbnails.push(Thumbnail { title: title.to_owned(), png });
+        run.thumbnails.push(Thumbnail { title: title.to_owned(), png, legend });
     }
 }
