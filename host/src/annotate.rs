@@ -167,9 +167,8 @@ pub fn place_labels(anchors: &[PixelBox], sizes: &[(i64, i64)], canvas: (i64, i6
             (anchor.x0 - w - 1, anchor.y0),
             (anchor.x1 + 2, anchor.y0),
         ];
-        let farther = (1..=FARTHEST_ROWS).flat_map(|row| {
-            [(anchor.x0, anchor.y0 - h - 1 - row * (h + 1)), (anchor.x0, anchor.y1 + 2 + row * (h + 1))]
-        });
+        let farther = (1..=FARTHEST_ROWS)
+            .flat_map(|row| [(anchor.x0, anchor.y0 - h - 1 - row * (h + 1)), (anchor.x0, anchor.y1 + 2 + row * (h + 1))]);
         let found = near.into_iter().chain(farther).find_map(|(x, y)| {
             // Shifted into the canvas, then checked against the labels so far.
             let (x, y) = (x.clamp(0, canvas_w - w), y.clamp(0, canvas_h - h));

@@ -277,7 +277,7 @@ fn an_older_version_after_a_newer_one_is_refused_unless_allowed() {
     assert_eq!(trust.admitted_version(&publisher, "wat-hostile"), Some(semver::Version::new(1, 0, 0)));
 
     let newer = manifest("wat-hostile", "1.1.0", &wat_guest::PIDS);
-    trust.record_admitted(&publisher, &newer).expect("recorded");
+    trust.record_admitted(&publisher, &newer, "newer").expect("recorded");
     assert_eq!(refusal(host.load_package(&bytes, "pkg", &Admission::new(&trust))), (ErrorKind::Trust, 2112));
     host.load_package(&bytes, "pkg", &Admission::new(&trust).allow_downgrade(true)).expect("a downgrade when asked");
     assert_eq!(
@@ -295,7 +295,7 @@ fn another_publishers_newer_version_does_not_block_a_package() {
     let rival = key(7);
     let trust = trust_of(&[("vendor", &vendor()), ("rival", &rival)]);
     let host = Host::new().expect("host");
-    trust.record_admitted(&rival.public().id(), &manifest("wat-hostile", "99.0.0", &wat_guest::PIDS)).expect("recorded");
+    trust.record_admitted(&rival.public().id(), &manifest("wat-hostile", "99.0.0", &wat_guest::PIDS), "rival").expect("recorded");
     host.load_package(&bytes, "pkg", &Admission::new(&trust)).expect("the genuine publisher's package is admitted");
     assert_eq!(trust.admitted_version(&vendor().public().id(), "wat-hostile"), Some(semver::Version::new(1, 0, 0)));
 }

@@ -70,9 +70,9 @@ fn reports_are_well_formed_and_the_cli_exit_code_says_pass_or_fail() {
 /// console message (the page has no script: any message is a fault). `.ci/run`
 /// installs chromium; elsewhere the check is skipped with a note.
 fn renders_in_a_browser(html: &std::path::Path) {
-    let browser = ["chromium", "chromium-browser"].into_iter().find(|name| {
-        std::process::Command::new(name).arg("--version").output().is_ok_and(|out| out.status.success())
-    });
+    let browser = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|name| std::process::Command::new(name).arg("--version").output().is_ok_and(|out| out.status.success()));
     let Some(browser) = browser else {
         assert!(std::env::var_os("CI").is_none(), "chromium is missing: .ci/run installs it");
         eprintln!("chromium not found: the HTML report was not opened in a browser");

@@ -115,3 +115,29 @@ fn a_wrong_golden_case_is_reported_with_the_iou_found() {
     assert_eq!(shifted.status, Status::Fail);
     assert!(shifted.reason.contains("best IoU 0.2"), "the IoU found is reported: {}", shifted.reason);
 }
+
+/// An algorithm that cannot set up (the label reader packed without its
+/// models: 1003) fails `behaviour.setup`, and the checks that need a set-up
+/// instance are skipped rather than passed on "a proper error".
+#[test]
+fn a_package_that_cannot_set_up_fails_the_setup_check_and_passes_no_robustness_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = fixtures::examples_dir().join("label-reader/manifest.json");
+    let manifest = pv_host::package_file::Manifest::from_json(&std::fs::read(manifest).expect("manifest")).expect("valid");
+    let component = std::fs::read(pv_test_artifacts::LABEL_READER).expect("built");
+    let signed =
+        pv_host::package_file::pack(&component, &manifest, &[], Some(&station::vendor_key())).expect("packs without assets");
+    let path = dir.path().join("no-models.pkg.wasm");
+    std::fs::write(&path, signed).expect("write");
+    let trust = TrustStore::open(&station::station().trust).expect("station trust");
+    let report = harness_run(&path, &trust, None, |h| h);
+    let setup = report.check("behaviour.setup").expect("a setup check");
+    assert_eq!(setup.status, Status::Fail, "{setup:?}");
+    assert!(setup.reason.contains("1003") && setup.reason.contains("det.onnx"), "{}", setup.reason);
+    assert!(
+        report.checks.iter().all(|c| !c.name.starts_with("behaviour.robustness")),
+        "nothing ran without setup: {:?}",
+        report.checks.iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
+    assert!(!report.passed());
+}

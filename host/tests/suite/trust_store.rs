@@ -59,7 +59,8 @@ fn child_admits_versions() {
         // A fresh open each time, as a new process would, to interleave with
         // the other children as much as possible.
         let mut store = TrustStore::open(Path::new(&dir)).expect("the store opens");
-        store.record_admitted(&publisher, &manifest(&name, version)).expect("recorded");
+        let content = format!("{name}-{version}");
+        store.record_admitted(&publisher, &manifest(&name, version), &content).expect("recorded");
         if name == "shared" {
             continue;
         }
@@ -131,8 +132,8 @@ fn a_record_in_the_older_format_still_applies_to_every_publisher() {
     let store = TrustStore::open(dir.path()).expect("opens");
     let anyone = SecretKey::from_seed(&[8; 32]).public().id();
     let older = manifest("part-counter", semver::Version::new(1, 0, 0));
-    assert_eq!(store.check_rollback(&anyone, &older, false).expect_err("refused").code().number(), 2112);
-    store.record_admitted(&anyone, &manifest("other", semver::Version::new(1, 0, 0))).expect("recorded");
+    assert_eq!(store.check_rollback(&anyone, &older, "11", false).expect_err("refused").code().number(), 2112);
+    store.record_admitted(&anyone, &manifest("other", semver::Version::new(1, 0, 0)), "22").expect("recorded");
     let reopened = TrustStore::open(dir.path()).expect("rewritten in the new format, still readable");
     assert_eq!(reopened.admitted_version(&anyone, "part-counter"), Some(semver::Version::new(2, 0, 0)));
     assert_eq!(reopened.admitted_version(&anyone, "other"), Some(semver::Version::new(1, 0, 0)));

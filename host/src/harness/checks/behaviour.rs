@@ -47,6 +47,19 @@ fn judge(result: &crate::Result<ExecuteOutput>) -> (Status, String) {
 pub(super) fn behaviour_checks(harness: &Harness<'_>, package: &Package, info: &AlgorithmInfo, pid: &str, run: &mut Run<'_>) {
     let Some(first_step) = info.steps.first() else { return };
 
+    // Setup first: every check below starts from a set-up instance, and an
+    // algorithm that cannot set up (a missing model: 1003) must not pass them
+    // on "a proper error".
+    let started = Instant::now();
+    match ready(package) {
+        Ok(_) => run.record("behaviour", "setup", started, Status::Pass, "setup succeeded"),
+        Err(err) => {
+            let reason = format!("setup failed, so no step can run (the other behaviour checks are skipped): {}", describe(&err));
+            run.record("behaviour", "setup", started, Status::Fail, reason);
+            return;
+        }
+    }
+
     // An unsupported PID is the host's to refuse, before the guest is called.
     let started = Instant::now();
     let unsupported = ready(package).and_then(|mut instance| {
