@@ -32,6 +32,9 @@ pub const STATION: u8 = 9;
 /// or a station's `.lock`) past the lock timeout, or the runner was at
 /// capacity; try again later.
 pub const BUSY: u8 = 10;
+/// A registry could not be reached, refused the request, or served something
+/// other than what was asked for (a digest that does not match).
+pub const REGISTRY: u8 = 11;
 
 /// The table printed under `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -49,7 +52,9 @@ Exit codes:
   9  the station refused a change (install failed, activation conflict,
      unsafe uninstall)
  10  busy (3001): another process held the trust store's or the station's
-     lock past the timeout ($PV_HOST_LOCK_TIMEOUT_MS, default 30000)";
+     lock past the timeout ($PV_HOST_LOCK_TIMEOUT_MS, default 30000)
+ 11  a registry could not be reached, refused the request, or served
+     something that does not match its digest";
 
 /// The library error inside an error chain, if any.
 pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
@@ -58,6 +63,9 @@ pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    if library_error(err).is_none() && err.chain().any(|cause| cause.is::<crate::registry::RegistryError>()) {
+        return ExitCode::from(REGISTRY);
+    }
     let code = match library_error(err).map(pv_host::Error::kind) {
         Some(ErrorKind::InvalidInput) => INVALID_INPUT,
         Some(ErrorKind::Algorithm | ErrorKind::InvalidOutput) => ALGORITHM_ERROR,

@@ -6,6 +6,7 @@
 
 mod commands;
 mod exit;
+mod registry;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -68,6 +69,8 @@ enum Command {
     Sign(commands::sign::SignArgs),
     Verify(commands::verify::VerifyArgs),
     Inspect(commands::inspect::InspectArgs),
+    Push(commands::push::PushArgs),
+    Pull(commands::pull::PullArgs),
     Test(commands::test::TestArgs),
     Serve(commands::serve::ServeArgs),
     Bench(commands::bench::BenchArgs),
@@ -88,6 +91,8 @@ impl Command {
             Command::Sign(args) => args.json,
             Command::Verify(args) => args.json,
             Command::Inspect(args) => args.json,
+            Command::Push(args) => args.json,
+            Command::Pull(args) => args.json,
             Command::Test(args) => args.json,
             Command::Bench(args) => args.json,
             Command::Trust(command) => command.json,
@@ -122,6 +127,8 @@ fn main() -> ExitCode {
         Command::Sign(args) => commands::sign::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Push(args) => commands::push::run(args),
+        Command::Pull(args) => commands::pull::run(args),
         Command::Test(args) => commands::test::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Bench(args) => commands::bench::run(args),

@@ -66,6 +66,9 @@ struct ActiveRecord {
     version: semver::Version,
     sha256: String,
     activated_at_ms: u64,
+    /// Where it came from, when that was a registry: `REPO@sha256:...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
 }
 
 /// `history/<pid>.json`: the versions active before, oldest first.
@@ -78,15 +81,41 @@ struct HistoryRecord {
 }
 
 /// `journal.json`: the new contents of every file a change touches (`None`:
-/// remove the file), by path relative to the station, and the change's line
+/// remove the file), by path relative to the station, and the change's lines
 /// of the audit trail, appended once the files are written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Journal {
     format: u32,
     writes: Vec<(String, Option<String>)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    audit: Option<String>,
+    /// One line (a single change), or several (a sync of several packages).
+    #[serde(default, skip_serializing_if = "AuditLines::is_empty")]
+    audit: AuditLines,
+}
+
+/// The audit lines of a journal: a string as journals of one line were
+/// written, or a list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(untagged)]
+enum AuditLines {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl AuditLines {
+    fn is_empty(&self) -> bool {
+        self.lines().is_empty()
+    }
+
+    fn lines(&self) -> &[String] {
+        match self {
+            AuditLines::None => &[],
+            AuditLines::One(line) => std::slice::from_ref(line),
+            AuditLines::Many(lines) => lines,
+        }
+    }
 }
 
 /// The mapping as read at one moment.
@@ -95,6 +124,8 @@ pub(crate) struct Mapping {
     pub(crate) generation: u64,
     pub(crate) active: BTreeMap<String, PackageRef>,
     pub(crate) history: BTreeMap<String, Vec<PackageRef>>,
+    /// The registry reference each active version was synced from, where it was.
+    pub(crate) sources: BTreeMap<String, String>,
 }
 
 /// The file name for a PID. A PID is 1 to 64 printable characters (the
@@ -179,9 +210,7 @@ fn read_journal(station: &Path) -> Result<Option<Journal>> {
     for (file, _) in &journal.writes {
         check_relative(file).map_err(|err| corrupt(&path, err))?;
     }
-    if let Some(line) = &journal.audit
-        && (line.contains('\n') || serde_json::from_str::<AuditEntry>(line).is_err())
-    {
+    if journal.audit.lines().iter().any(|line| line.contains('\n') || serde_json::from_str::<AuditEntry>(line).is_err()) {
         return Err(corrupt(&path, "its audit line is not an entry of the audit trail"));
     }
     Ok(Some(journal))
@@ -247,6 +276,9 @@ pub(crate) fn read_mapping(station: &Path) -> Result<Mapping> {
                 return Err(corrupt(&path, format!("`{}` is not a package name", record.name)));
             }
             let reference = PackageRef { name: record.name, version: record.version, sha256: record.sha256 };
+            if let Some(source) = record.source {
+                mapping.sources.insert(record.pid.clone(), source);
+            }
             mapping.active.insert(record.pid, reference);
         } else {
             let record: HistoryRecord = serde_json::from_slice(&bytes).map_err(|err| corrupt(&path, err))?;
@@ -294,7 +326,7 @@ fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
     if steps < journal.writes.len() {
         return Ok(());
     }
-    if let Some(line) = &journal.audit {
+    for line in journal.audit.lines() {
         audit::append_line(station, line)?;
     }
     let path = station.join(JOURNAL_FILE);
@@ -304,15 +336,20 @@ fn apply_until(station: &Path, journal: &Journal, steps: usize) -> Result<()> {
 /// A change of the mapping: new active records and histories, by PID.
 #[derive(Debug, Default)]
 pub(crate) struct Change {
-    active: BTreeMap<String, Option<PackageRef>>,
+    active: BTreeMap<String, Option<(PackageRef, Option<String>)>>,
     history: BTreeMap<String, Vec<PackageRef>>,
-    audit: Option<AuditEntry>,
+    audit: Vec<AuditEntry>,
 }
 
 impl Change {
     /// `pid` is served by `to` (or by nothing).
     pub(crate) fn set_active(&mut self, pid: &str, to: Option<PackageRef>) {
-        self.active.insert(pid.to_owned(), to);
+        self.active.insert(pid.to_owned(), to.map(|to| (to, None)));
+    }
+
+    /// `pid` is served by `to`, pulled from the registry reference `source`.
+    pub(crate) fn set_active_from(&mut self, pid: &str, to: PackageRef, source: Option<String>) {
+        self.active.insert(pid.to_owned(), Some((to, source)));
     }
 
     /// `pid`'s history becomes `previous` (oldest first; trimmed to
@@ -323,10 +360,10 @@ impl Change {
         self.history.insert(pid.to_owned(), previous);
     }
 
-    /// The change's entry of the audit trail: journaled with it, so the
+    /// An entry of the audit trail for the change: journaled with it, so the
     /// change is made and audited, or neither.
     pub(crate) fn audit(&mut self, entry: AuditEntry) {
-        self.audit = Some(entry);
+        self.audit.push(entry);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -351,7 +388,7 @@ impl Change {
         let mut writes: Vec<(String, Option<String>)> = Vec::new();
         for (pid, to) in self.active {
             let file = format!("{ACTIVE_DIR}/{}", pid_file(&pid));
-            let contents = to.map(|to| {
+            let contents = to.map(|(to, source)| {
                 let record = ActiveRecord {
                     format: FORMAT,
                     pid: pid.clone(),
@@ -359,6 +396,7 @@ impl Change {
                     version: to.version,
                     sha256: to.sha256,
                     activated_at_ms: now_ms(),
+                    source,
                 };
                 json(serde_json::to_value(record).unwrap_or_default())
             });
@@ -372,10 +410,10 @@ impl Change {
             writes.push((file, contents));
         }
         writes.push((GENERATION_FILE.to_owned(), Some(format!("{generation}\n"))));
-        if self.audit.is_some() {
+        if !self.audit.is_empty() {
             audit::check_writable(station)?;
         }
-        let journal = Journal { format: FORMAT, writes, audit: self.audit.as_ref().map(audit::line) };
+        let journal = Journal { format: FORMAT, writes, audit: AuditLines::Many(self.audit.iter().map(audit::line).collect()) };
         let path = station.join(JOURNAL_FILE);
         let bytes = serde_json::to_vec(&journal).map_err(|err| Error::host(err.to_string()))?;
         durable::write_replacing(&path, &bytes).map_err(|err| io_error("write", &path, &err))?;

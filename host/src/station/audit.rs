@@ -20,7 +20,7 @@ pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
 pub struct AuditEntry {
     /// Milliseconds since the Unix epoch.
     pub time_ms: u64,
-    /// `install`, `activate`, `rollback`, `deactivate` or `uninstall`.
+    /// `install`, `activate`, `sync`, `rollback`, `deactivate` or `uninstall`.
     pub event: String,
     /// The user id of the process that made the change.
     pub uid: Option<u32>,
@@ -38,6 +38,10 @@ pub struct AuditEntry {
     /// order of `pids` (`None`: nothing was active).
     #[serde(default)]
     pub previous: Vec<Option<String>>,
+    /// Where the package came from when that was a registry: the immutable
+    /// reference `REPO@sha256:...` it was pulled by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl AuditEntry {
@@ -53,6 +57,7 @@ impl AuditEntry {
             sha256: sha256.to_owned(),
             pids: Vec::new(),
             previous: Vec::new(),
+            source: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::activation::{self, Change, Mapping, PackageRef};
 use super::audit::AuditEntry;
-use super::reports::{Activation, Installed, InstalledVersion, Listing, Switch};
+use super::reports::{Activation, DesiredPid, Installed, InstalledVersion, Listing, Switch};
 use super::{audit, store};
 use crate::admission::Admission;
 use crate::durable::{self, LockFile};
@@ -113,6 +113,20 @@ impl StationDir {
     /// an install that fails or is killed before then leaves the record where
     /// it was; installing again, stored already, records it.
     pub fn install(&self, host: &Host, bytes: &[u8], origin: &str, admission: &Admission<'_>) -> Result<Installed> {
+        self.install_from(host, bytes, origin, None, admission)
+    }
+
+    /// [`install`](Self::install) of a package pulled from a registry: the
+    /// immutable reference it came by (`REPO@sha256:...`) goes into the audit
+    /// trail with the install.
+    pub fn install_from(
+        &self,
+        host: &Host,
+        bytes: &[u8],
+        origin: &str,
+        source: Option<&str>,
+        admission: &Admission<'_>,
+    ) -> Result<Installed> {
         let package = host.load_package(bytes, origin, &admission.record(false))?;
         let Some(manifest) = package.manifest().cloned() else {
             return Err(Error::untrusted(
@@ -159,7 +173,8 @@ impl StationDir {
         // the package removed again when its line cannot be written.
         audit::check_writable(&self.dir)?;
         store::store_new(&path, bytes)?;
-        let entry = audit::AuditEntry::new("install", &reference.name, &reference.version, &reference.sha256);
+        let mut entry = audit::AuditEntry::new("install", &reference.name, &reference.version, &reference.sha256);
+        entry.source = source.map(str::to_owned);
         if let Err(err) = audit::append(&self.dir, &entry) {
             store::remove(&path)?;
             return Err(err);
@@ -218,7 +233,13 @@ impl StationDir {
                 mapping.active.iter().filter(|(_, active)| **active == package).map(|(pid, _)| pid.clone()).collect();
             installed.push(InstalledVersion { package, pids, publisher, active_for });
         }
-        Ok(Listing { installed, active: mapping.active, history: mapping.history, generation: mapping.generation })
+        Ok(Listing {
+            installed,
+            active: mapping.active,
+            sources: mapping.sources,
+            history: mapping.history,
+            generation: mapping.generation,
+        })
     }
 
     /// The mapping, read under a shared lock.
@@ -272,6 +293,66 @@ impl StationDir {
             previous.extend(from.cloned());
             previous
         })
+    }
+
+    /// Make the mapping what `desired` says, in one journaled change: every
+    /// product id named is served by its version afterwards, or, on any
+    /// refusal, nothing changed. Each version must be installed (a sync
+    /// installs first) and list its product id (1001), and its stored
+    /// signatures are checked again against `trust`, as
+    /// [`activate`](Self::activate) checks them. The file is the authority: a
+    /// product id may move to another package (no conflict, unlike activate);
+    /// product ids it does not name are left as they are. Nothing to change
+    /// changes nothing, the generation included. Each package's switch is an
+    /// audit line (`sync`) with the registry reference it came from.
+    pub fn apply_desired(&self, trust: &TrustStore, desired: &[DesiredPid]) -> Result<Activation> {
+        let (_lock, mapping) = self.begin_change()?;
+        let mut targets: Vec<(&DesiredPid, PackageRef)> = Vec::with_capacity(desired.len());
+        for wanted in desired {
+            let (bytes, target) = self.read_installed(&wanted.name, &wanted.version)?;
+            let manifest = self.verify_installed(trust, &bytes, &target)?;
+            if !manifest.pids.iter().any(|pid| *pid == wanted.pid) {
+                return Err(Error::input(
+                    InputCode::InvalidPid,
+                    format!("{target} does not support product id `{}` (it lists {:?})", wanted.pid, manifest.pids),
+                ));
+            }
+            targets.push((wanted, target));
+        }
+        let mut change = Change::default();
+        let mut switches = Vec::new();
+        let mut audited: Vec<AuditEntry> = Vec::new();
+        for (wanted, target) in targets {
+            let from = mapping.active.get(&wanted.pid);
+            switches.push(Switch { pid: wanted.pid.clone(), from: from.cloned(), to: target.clone() });
+            if from == Some(&target) && mapping.sources.get(&wanted.pid) == wanted.source.as_ref() {
+                continue;
+            }
+            change.set_active_from(&wanted.pid, target.clone(), wanted.source.clone());
+            let mut previous = mapping.history.get(&wanted.pid).cloned().unwrap_or_default();
+            previous.extend(from.cloned());
+            change.set_history(&wanted.pid, previous);
+            // One audit line per package, listing the product ids it takes.
+            let index = match audited.iter().position(|e| e.name == target.name && e.version == target.version.to_string()) {
+                Some(index) => index,
+                None => {
+                    let mut entry = AuditEntry::new("sync", &target.name, &target.version, &target.sha256);
+                    entry.source = wanted.source.clone();
+                    audited.push(entry);
+                    audited.len() - 1
+                }
+            };
+            audited[index].pids.push(wanted.pid.clone());
+            audited[index].previous.push(from.map(|f| f.version.to_string()));
+        }
+        if change.is_empty() {
+            return Ok(Activation { switches, generation: mapping.generation });
+        }
+        for entry in audited {
+            change.audit(entry);
+        }
+        let generation = change.commit(&self.dir, &mapping)?;
+        Ok(Activation { switches, generation })
     }
 
     /// Roll `pid` back to the version it had before (the most recent entry of
@@ -331,10 +412,11 @@ impl StationDir {
     ) -> Result<Activation> {
         let mut change = Change::default();
         let mut switches = Vec::new();
+        let source = self.registry_source(target);
         for pid in pids {
             let from = mapping.active.get(pid);
             if from != Some(target) {
-                change.set_active(pid, Some(target.clone()));
+                change.set_active_from(pid, target.clone(), source.clone());
                 change.set_history(pid, history(pid, from));
             }
             switches.push(Switch { pid: pid.clone(), from: from.cloned(), to: target.clone() });
@@ -343,6 +425,7 @@ impl StationDir {
             return Ok(Activation { switches, generation: mapping.generation });
         }
         let mut entry = audit::AuditEntry::new(event, &target.name, &target.version, &target.sha256);
+        entry.source = source;
         entry.pids = switches.iter().map(|s| s.pid.clone()).collect();
         entry.previous = switches.iter().map(|s| s.from.as_ref().map(|f| f.version.to_string())).collect();
         change.audit(entry);
@@ -393,5 +476,16 @@ impl StationDir {
     /// [`MAX_AUDIT_READ_BYTES`](super::MAX_AUDIT_READ_BYTES).
     pub fn audit_trail(&self) -> Result<Vec<AuditEntry>> {
         audit::read(&self.dir)
+    }
+
+    /// The registry reference `target` was installed from, as the audit trail
+    /// says (the latest install or sync of exactly these bytes that names one).
+    fn registry_source(&self, target: &PackageRef) -> Option<String> {
+        let trail = audit::read(&self.dir).ok()?;
+        trail
+            .into_iter()
+            .rev()
+            .filter(|entry| entry.name == target.name && entry.version == target.version.to_string() && entry.sha256 == target.sha256)
+            .find_map(|entry| entry.source)
     }
 }

@@ -70,5 +70,5 @@ pub use self::activation::{HISTORY_DEPTH, PackageRef};
 pub use self::audit::{AuditEntry, MAX_AUDIT_READ_BYTES};
 pub(crate) use self::dir::create_dirs;
 pub use self::dir::{STATION_DIR_ENV, StationDir};
-pub use self::reports::{Activation, Installed, InstalledVersion, Listing, Switch};
+pub use self::reports::{Activation, DesiredPid, Installed, InstalledVersion, Listing, Switch};
 pub use self::runtime::{ActiveVersion, DEFAULT_WATCH_INTERVAL, Routed, Station, Watcher};

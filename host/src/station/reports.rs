@@ -41,6 +41,9 @@ pub struct Listing {
     pub installed: Vec<InstalledVersion>,
     /// The version active per product id.
     pub active: BTreeMap<String, PackageRef>,
+    /// The registry reference (`REGISTRY/REPOSITORY@sha256:...`) each active
+    /// version was synced from, for the product ids `station sync` set.
+    pub sources: BTreeMap<String, String>,
     /// Earlier versions per product id, oldest first (what rollback goes back to).
     pub history: BTreeMap<String, Vec<PackageRef>>,
     /// The generation of the mapping: bumped by every change.
@@ -65,4 +68,19 @@ pub struct Activation {
     pub switches: Vec<Switch>,
     /// The generation of the mapping after the change.
     pub generation: u64,
+}
+
+/// One product id of a desired state ([`StationDir::apply_desired`](super::StationDir::apply_desired)):
+/// the installed version that must serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredPid {
+    /// The product id.
+    pub pid: String,
+    /// The package's name.
+    pub name: String,
+    /// Its version.
+    pub version: semver::Version,
+    /// The registry reference it was pulled by (`REPO@sha256:...`), recorded
+    /// in the active record and the audit trail.
+    pub source: Option<String>,
 }

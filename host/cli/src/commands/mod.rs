@@ -9,6 +9,8 @@ pub mod new;
 pub mod options;
 pub mod pack;
 pub mod progress;
+pub mod pull;
+pub mod push;
 pub mod run;
 pub mod serve;
 pub mod sign;

@@ -13,6 +13,23 @@ use serde_json::json;
 
 use super::TrustArgs;
 use crate::exit;
+use crate::registry::{Registry, RegistryArgs, parse_reference};
+
+mod sync;
+
+/// `package` as a registry reference, when it is not a file here and reads as
+/// one with a registry host (`HOST[:PORT]/...`).
+fn registry_reference(package: &str, args: &RegistryArgs) -> Result<Option<oci_client::Reference>> {
+    if std::path::Path::new(package).exists() {
+        return Ok(None);
+    }
+    let host = package.split('/').next().unwrap_or_default();
+    let names_a_registry = package.contains('/') && (host.contains('.') || host.contains(':') || host == "localhost");
+    if !names_a_registry {
+        return Ok(None);
+    }
+    parse_reference(package, args.allow_latest).map(Some)
+}
 use crate::terminal_safe as safe;
 
 /// Manage a station: the signed packages installed on it and the version active
@@ -41,13 +58,35 @@ enum StationAction {
     /// the same file again does nothing; another file with the same name and
     /// version is refused (2005).
     Install {
-        /// The package file.
-        package: PathBuf,
+        /// The package file, or a registry reference to pull it from
+        /// (REGISTRY/REPOSITORY:VERSION or REGISTRY/REPOSITORY@sha256:...; the
+        /// immutable reference goes into the audit trail).
+        package: String,
         #[command(flatten)]
         trust: TrustArgs,
         /// Admit a version older than one admitted before from the same publisher.
         #[arg(long)]
         allow_downgrade: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// Make the station what a desired-state file says: product ids mapped to
+    /// packages by registry reference with digest (TOML, `[pids]`, `A01 =
+    /// "REGISTRY/REPOSITORY@sha256:..."`). Pulls what is missing, checks
+    /// everything, installs, then switches every product id in one journaled
+    /// change: all or nothing. Running it again changes nothing; product ids
+    /// the file does not name are left alone. A running `serve --station`
+    /// follows the change.
+    Sync {
+        /// The desired-state file.
+        file: PathBuf,
+        /// Print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// List installed versions, the version active per product id, and what
     /// each product id can roll back to.
@@ -97,14 +136,23 @@ pub fn run(command: StationCommand) -> Result<ExitCode> {
     let json = command.json;
     let station_name = dir.display().to_string();
     match command.action {
-        StationAction::Install { package, trust, allow_downgrade } => {
+        StationAction::Install { package, trust, allow_downgrade, registry } => {
             let trust = trust.open()?;
             let host = super::host_builder().build()?;
             let admission = Admission::new(&trust).allow_downgrade(allow_downgrade);
             // Installing compiles the package into the compile cache, so the
             // line's first call does not: tens of seconds for a big component.
-            let message = format!("checking and compiling {}", package.display());
-            let installed = super::progress::slow_step(message, || station.install_file(&host, &package, &admission))?;
+            let message = format!("checking and compiling {package}");
+            let installed = match registry_reference(&package, &registry)? {
+                None => super::progress::slow_step(message, || station.install_file(&host, package.as_ref(), &admission))?,
+                Some(reference) => {
+                    let pulled = Registry::new(&registry, &[&reference])?.pull(&reference)?;
+                    let source = pulled.pinned.clone();
+                    super::progress::slow_step(message, || {
+                        station.install_from(&host, &pulled.bytes, &source, Some(&source), &admission)
+                    })?
+                }
+            };
             if json {
                 println!("{}", json!({ "status": "OK", "station": station_name, "installed": installed }));
             } else if installed.already_installed {
@@ -116,6 +164,28 @@ pub fn run(command: StationCommand) -> Result<ExitCode> {
                     safe(&installed.pids.join(", ")),
                     safe(&station_name)
                 );
+            }
+        }
+        StationAction::Sync { file, dry_run, trust, registry } => {
+            let trust = trust.open()?;
+            let host = super::host_builder().build()?;
+            let (plan, generation) = sync::sync(&station, &host, &trust, &registry, &file, dry_run)?;
+            if json {
+                println!("{}", json!({ "status": "OK", "station": station_name, "dry_run": dry_run, "plan": plan, "generation": generation }));
+            } else {
+                for step in &plan {
+                    let verb = match (step.changes, dry_run) {
+                        (false, _) => "unchanged",
+                        (true, true) => "would switch",
+                        (true, false) => "switched",
+                    };
+                    let from = step.from.as_deref().unwrap_or("nothing");
+                    println!("{}: {verb}: {} -> {} ({})", safe(&step.pid), safe(from), safe(&step.to), safe(&step.source));
+                }
+                match generation {
+                    Some(generation) => println!("{} synced (generation {generation})", safe(&station_name)),
+                    None => println!("dry run: nothing changed"),
+                }
             }
         }
         StationAction::List => {
