@@ -8,8 +8,8 @@ use pv_host::ErrorKind;
 pub const OK: u8 = 0;
 /// The run finished and the verdict is NG; for `test`, a check failed.
 pub const NG: u8 = 1;
-/// The command line is wrong (clap's own code).
-#[allow(dead_code, reason = "clap exits with it itself; named here for the table of codes")]
+/// The command line is wrong (clap's own code; also a registry reference the
+/// tag policy refuses).
 pub const USAGE: u8 = 2;
 /// The host refused the input: image, product id, step or params (1001, 1002, 1006).
 pub const INVALID_INPUT: u8 = 3;
@@ -41,7 +41,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success; for `run`, the verdict is OK
   1  `run`: the verdict is NG; `test`: a check failed
-  2  the command line is wrong
+  2  the command line is wrong (also a moving tag without --allow-latest)
   3  the input was refused (image 1002, product id 1001, step or params 1006)
   4  the algorithm returned an error, or an output the host refuses (1007)
   5  the algorithm crashed or hit a limit
@@ -63,8 +63,13 @@ pub fn library_error(err: &anyhow::Error) -> Option<&pv_host::Error> {
 
 /// The exit code for an error.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
-    if library_error(err).is_none() && err.chain().any(|cause| cause.is::<crate::registry::RegistryError>()) {
-        return ExitCode::from(REGISTRY);
+    if library_error(err).is_none() {
+        if err.chain().any(|cause| cause.is::<crate::registry::RegistryError>()) {
+            return ExitCode::from(REGISTRY);
+        }
+        if err.chain().any(|cause| cause.is::<crate::registry::ReferenceRefused>()) {
+            return ExitCode::from(USAGE);
+        }
     }
     let code = match library_error(err).map(pv_host::Error::kind) {
         Some(ErrorKind::InvalidInput) => INVALID_INPUT,

@@ -311,7 +311,7 @@ impl StationDir {
         for wanted in desired {
             let (bytes, target) = self.read_installed(&wanted.name, &wanted.version)?;
             let manifest = self.verify_installed(trust, &bytes, &target)?;
-            if !manifest.pids.iter().any(|pid| *pid == wanted.pid) {
+            if !manifest.pids.contains(&wanted.pid) {
                 return Err(Error::input(
                     InputCode::InvalidPid,
                     format!("{target} does not support product id `{}` (it lists {:?})", wanted.pid, manifest.pids),
@@ -485,7 +485,9 @@ impl StationDir {
         trail
             .into_iter()
             .rev()
-            .filter(|entry| entry.name == target.name && entry.version == target.version.to_string() && entry.sha256 == target.sha256)
+            .filter(|entry| {
+                entry.name == target.name && entry.version == target.version.to_string() && entry.sha256 == target.sha256
+            })
             .find_map(|entry| entry.source)
     }
 }

@@ -112,7 +112,11 @@ impl Artifact {
         let image = ImageManifest {
             schema_version: 2,
             media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
-            config: Descriptor { media_type: CONFIG_MEDIA_TYPE.to_owned(), digest: config_digest.clone(), size: config.len() as u64 },
+            config: Descriptor {
+                media_type: CONFIG_MEDIA_TYPE.to_owned(),
+                digest: config_digest.clone(),
+                size: config.len() as u64,
+            },
             layers: vec![Descriptor {
                 media_type: LAYER_MEDIA_TYPE.to_owned(),
                 digest: layer_digest.clone(),
@@ -155,7 +159,11 @@ mod tests {
 
     #[test]
     fn a_container_image_or_a_many_layer_artifact_is_refused_with_what_it_is() {
-        let descriptor = |media_type: &str| Descriptor { media_type: media_type.into(), digest: format!("sha256:{}", "a".repeat(64)), size: 10 };
+        let descriptor = |media_type: &str| Descriptor {
+            media_type: media_type.into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            size: 10,
+        };
         let manifest = |config: &str, layers: Vec<Descriptor>| {
             serde_json::to_vec(&ImageManifest {
                 schema_version: 2,

@@ -47,9 +47,13 @@ pub fn from_docker_config(registry: &str) -> Result<Option<(String, String)>> {
     };
     let config: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let wanted = registry_key(registry);
-    let entry = config["auths"].as_object().and_then(|auths| auths.iter().find(|(key, _)| registry_key(key) == wanted)).map(|(_, entry)| entry);
+    let entry = config["auths"]
+        .as_object()
+        .and_then(|auths| auths.iter().find(|(key, _)| registry_key(key) == wanted))
+        .map(|(_, entry)| entry);
     let Some(entry) = entry else {
-        let helper = config["credHelpers"].as_object().is_some_and(|helpers| helpers.keys().any(|key| registry_key(key) == wanted));
+        let helper =
+            config["credHelpers"].as_object().is_some_and(|helpers| helpers.keys().any(|key| registry_key(key) == wanted));
         if helper || config["credsStore"].is_string() {
             tracing::warn!(registry, config = %path.display(), "the Docker config sends this registry to a credential helper, which pv-host does not run: pass --username and --password-stdin");
         }
@@ -62,9 +66,11 @@ pub fn from_docker_config(registry: &str) -> Result<Option<(String, String)>> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .with_context(|| format!("{}: the `auth` of {registry} is not base64", path.display()))?;
-    let decoded = String::from_utf8(decoded).with_context(|| format!("{}: the `auth` of {registry} is not text", path.display()))?;
-    let (user, password) =
-        decoded.split_once(':').with_context(|| format!("{}: the `auth` of {registry} is not `user:password`", path.display()))?;
+    let decoded =
+        String::from_utf8(decoded).with_context(|| format!("{}: the `auth` of {registry} is not text", path.display()))?;
+    let (user, password) = decoded
+        .split_once(':')
+        .with_context(|| format!("{}: the `auth` of {registry} is not `user:password`", path.display()))?;
     Ok(Some((user.to_owned(), password.to_owned())))
 }
 

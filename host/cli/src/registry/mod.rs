@@ -27,6 +27,19 @@ use self::artifact::{Artifact, MANIFEST_MEDIA_TYPE, MAX_METADATA_BYTES, digest_o
 /// package file).
 pub const MAX_PACKAGE_BYTES: u64 = pv_host::package_file::MAX_PACKAGE_BYTES;
 
+/// A reference the command line gave that the policy refuses (a moving tag,
+/// not a reference at all). Exit code 2, as any wrong command line.
+#[derive(Debug)]
+pub struct ReferenceRefused(pub String);
+
+impl std::fmt::Display for ReferenceRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReferenceRefused {}
+
 /// A registry error: unreachable, refusing, or serving something other than
 /// what was asked for. Exit code 11.
 #[derive(Debug)]
@@ -77,15 +90,18 @@ pub struct RegistryArgs {
 
 /// A reference, checked: a digest, or a tag that names a version.
 pub fn parse_reference(text: &str, allow_latest: bool) -> Result<Reference> {
-    let reference: Reference = text.parse().with_context(|| format!("`{text}` is not an OCI reference (REGISTRY/REPOSITORY:TAG or @sha256:...)"))?;
+    let refused = |message: String| anyhow::Error::new(ReferenceRefused(message));
+    let reference: Reference = text
+        .parse()
+        .map_err(|err| refused(format!("`{text}` is not an OCI reference (REGISTRY/REPOSITORY:TAG or @sha256:...): {err}")))?;
     if reference.digest().is_some() {
         return Ok(reference);
     }
     let tag = reference.tag().unwrap_or("latest");
     if semver::Version::parse(tag).is_err() && !allow_latest {
-        bail!(
+        return Err(refused(format!(
             "`{text}`: tag `{tag}` is not a semver version: a moving tag can change under a line; use a version tag or `@sha256:...` (or pass --allow-latest)"
-        );
+        )));
     }
     Ok(reference)
 }
@@ -177,14 +193,26 @@ impl Registry {
             && semver::Version::parse(tag).is_ok()
             && tag != manifest.version.to_string()
         {
-            bail!("tag `{tag}` but the package is {} {}: tag it with its version", manifest.name, manifest.version);
+            return Err(anyhow::Error::new(ReferenceRefused(format!(
+                "tag `{tag}` but the package is {} {}: tag it with its version",
+                manifest.name, manifest.version
+            ))));
         }
         let auth = self.auth(reference)?;
         self.runtime.block_on(async {
-            self.client.auth(reference, &auth, RegistryOperation::Push).await.map_err(|err| self.failed("cannot log in to push", reference, err))?;
+            self.client
+                .auth(reference, &auth, RegistryOperation::Push)
+                .await
+                .map_err(|err| self.failed("cannot log in to push", reference, err))?;
             let Artifact { manifest: body, config, layer, layer_digest, config_digest } = artifact;
-            self.client.push_blob(reference, layer, &layer_digest).await.map_err(|err| self.failed("cannot upload the package to", reference, err))?;
-            self.client.push_blob(reference, config, &config_digest).await.map_err(|err| self.failed("cannot upload the config to", reference, err))?;
+            self.client
+                .push_blob(reference, layer, &layer_digest)
+                .await
+                .map_err(|err| self.failed("cannot upload the package to", reference, err))?;
+            self.client
+                .push_blob(reference, config, &config_digest)
+                .await
+                .map_err(|err| self.failed("cannot upload the config to", reference, err))?;
             let digest = digest_of(&body);
             let content_type = http::HeaderValue::from_static(MANIFEST_MEDIA_TYPE);
             self.client
@@ -237,6 +265,19 @@ impl Registry {
                     "{reference}: the package the registry served does not match its manifest's digest {}: refused",
                     layer.digest
                 )));
+            }
+            // A version tag must name the version inside: a tag moved to
+            // another build is refused, not followed.
+            if let Some(tag) = reference.tag().filter(|tag| semver::Version::parse(tag).is_ok()) {
+                let file = pv_host::package_file::PackageFile::parse(&bytes).map_err(|err| registry_error(format!("{reference}: {err}")))?;
+                if let Some(manifest) = file.manifest().map_err(|err| registry_error(format!("{reference}: {err}")))?
+                    && manifest.version.to_string() != tag
+                {
+                    return Err(registry_error(format!(
+                        "{reference}: tag `{tag}` holds {} {}: the tag was moved to another build; refused (pull by `@sha256:...` to take what it holds)",
+                        manifest.name, manifest.version
+                    )));
+                }
             }
             let pinned = format!("{}/{}@{digest}", reference.resolve_registry(), reference.repository());
             Ok(Pulled { bytes, pinned })

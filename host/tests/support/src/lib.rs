@@ -14,6 +14,7 @@ pub mod command;
 pub mod composed;
 pub mod frame;
 pub mod frames;
+pub mod registry;
 pub mod reply;
 pub mod server;
 pub mod setup;

@@ -83,6 +83,11 @@ enum StationAction {
         /// Print the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Admit a version older than one admitted before from the same
+        /// publisher (a build installed here already needs no flag: syncing
+        /// the previous file is how a fleet rolls back).
+        #[arg(long)]
+        allow_downgrade: bool,
         #[command(flatten)]
         trust: TrustArgs,
         #[command(flatten)]
@@ -166,12 +171,15 @@ pub fn run(command: StationCommand) -> Result<ExitCode> {
                 );
             }
         }
-        StationAction::Sync { file, dry_run, trust, registry } => {
+        StationAction::Sync { file, dry_run, allow_downgrade, trust, registry } => {
             let trust = trust.open()?;
             let host = super::host_builder().build()?;
-            let (plan, generation) = sync::sync(&station, &host, &trust, &registry, &file, dry_run)?;
+            let (plan, generation) = sync::sync(&station, &host, &trust, &registry, &file, dry_run, allow_downgrade)?;
             if json {
-                println!("{}", json!({ "status": "OK", "station": station_name, "dry_run": dry_run, "plan": plan, "generation": generation }));
+                println!(
+                    "{}",
+                    json!({ "status": "OK", "station": station_name, "dry_run": dry_run, "plan": plan, "generation": generation })
+                );
             } else {
                 for step in &plan {
                     let verb = match (step.changes, dry_run) {
@@ -268,6 +276,7 @@ fn print_listing(station: &str, listing: &Listing) {
         let previous: Vec<String> =
             listing.history.get(pid).map(|h| h.iter().rev().map(|p| p.version.to_string()).collect()).unwrap_or_default();
         let rollback = if previous.is_empty() { String::new() } else { format!("  (rollback to {})", previous.join(", then ")) };
-        println!("  {} -> {}{}", safe(pid), safe(&active.to_string()), safe(&rollback));
+        let source = listing.sources.get(pid).map(|source| format!("  from {source}")).unwrap_or_default();
+        println!("  {} -> {}{}{}", safe(pid), safe(&active.to_string()), safe(&source), safe(&rollback));
     }
 }

@@ -65,7 +65,8 @@ fn read_desired(path: &Path) -> Result<BTreeMap<String, oci_client::Reference>> 
     if text.len() as u64 > MAX_DESIRED_BYTES {
         bail!("{} is over {MAX_DESIRED_BYTES} bytes: not a desired-state file", path.display());
     }
-    let desired: DesiredFile = toml::from_str(&text).with_context(|| format!("{} is not a desired-state file", path.display()))?;
+    let desired: DesiredFile =
+        toml::from_str(&text).with_context(|| format!("{} is not a desired-state file", path.display()))?;
     if desired.pids.is_empty() {
         bail!("{} names no product id under [pids]", path.display());
     }
@@ -73,10 +74,10 @@ fn read_desired(path: &Path) -> Result<BTreeMap<String, oci_client::Reference>> 
     for (pid, text) in desired.pids {
         let reference = parse_reference(&text, false).with_context(|| format!("{}: product id `{pid}`", path.display()))?;
         if reference.digest().is_none() {
-            bail!(
+            return Err(anyhow::Error::new(crate::registry::ReferenceRefused(format!(
                 "{}: product id `{pid}` names `{text}` by tag only: a desired state names builds, so give its digest (`@sha256:...`, as `pv-host push` prints it)",
                 path.display()
-            );
+            ))));
         }
         references.insert(pid, reference);
     }
@@ -91,6 +92,7 @@ pub fn sync(
     registry_args: &RegistryArgs,
     file: &Path,
     dry_run: bool,
+    allow_downgrade: bool,
 ) -> Result<(Vec<Planned>, Option<u64>)> {
     let desired = read_desired(file)?;
     let listing = station.list()?;
@@ -102,8 +104,13 @@ pub fn sync(
     let references: Vec<&oci_client::Reference> = by_source.values().map(|(reference, _)| reference).collect();
     let registry = Registry::new(registry_args, &references)?;
 
-    // Fetch and check everything first; nothing is written in this loop.
-    let check = Admission::new(trust).record(false);
+    // Fetch and check everything first; nothing is written in this loop. A
+    // build installed here already is not admitted again (going back to it is
+    // what a station is for, as `rollback` does): its signatures are checked
+    // again when it is switched to.
+    let check = Admission::new(trust).record(false).allow_downgrade(allow_downgrade);
+    let installed: Vec<(String, semver::Version, String)> =
+        listing.installed.iter().map(|i| (i.package.name.clone(), i.package.version.clone(), i.package.sha256.clone())).collect();
     let mut pulled: Vec<(String, Vec<u8>)> = Vec::new();
     let mut wanted: Vec<DesiredPid> = Vec::new();
     for (source, (reference, pids)) in &by_source {
@@ -113,18 +120,36 @@ pub fn sync(
             (active.name.clone(), active.version.clone())
         } else {
             let package = registry.pull(reference)?;
-            let verified = check.verify(&package.bytes, source)?;
-            let manifest = verified.manifest.with_context(|| format!("{source} is a bare component, not a package"))?;
+            let file = pv_host::package_file::PackageFile::parse(&package.bytes)?;
+            let manifest = file.manifest()?.with_context(|| format!("{source} is a bare component, not a package"))?;
+            let here = installed.iter().any(|(name, version, sha256)| {
+                *name == manifest.name && *version == manifest.version && *sha256 == file.sha256()
+            });
+            if !here {
+                check.verify(&package.bytes, source)?;
+            }
             for pid in pids {
                 if !manifest.pids.contains(pid) {
-                    bail!("{source} is {} {}, which does not list product id `{pid}` (it lists {:?})", manifest.name, manifest.version, manifest.pids);
+                    bail!(
+                        "{source} is {} {}, which does not list product id `{pid}` (it lists {:?})",
+                        manifest.name,
+                        manifest.version,
+                        manifest.pids
+                    );
                 }
             }
-            pulled.push((source.clone(), package.bytes));
+            if !here {
+                pulled.push((source.clone(), package.bytes));
+            }
             (manifest.name, manifest.version)
         };
         for pid in pids {
-            wanted.push(DesiredPid { pid: pid.clone(), name: name.clone(), version: version.clone(), source: Some(source.clone()) });
+            wanted.push(DesiredPid {
+                pid: pid.clone(),
+                name: name.clone(),
+                version: version.clone(),
+                source: Some(source.clone()),
+            });
         }
     }
     let plan: Vec<Planned> = wanted
@@ -134,7 +159,13 @@ pub fn sync(
             let to = format!("{} {}", w.name, w.version);
             let changes = from.is_none_or(|f| f.name != w.name || f.version != w.version)
                 || listing.sources.get(&w.pid) != w.source.as_ref();
-            Planned { pid: w.pid.clone(), from: from.map(ToString::to_string), to, source: w.source.clone().unwrap_or_default(), changes }
+            Planned {
+                pid: w.pid.clone(),
+                from: from.map(ToString::to_string),
+                to,
+                source: w.source.clone().unwrap_or_default(),
+                changes,
+            }
         })
         .collect();
     if dry_run {
@@ -143,7 +174,7 @@ pub fn sync(
     // Install what was pulled (each a full admission), then switch every
     // product id at once.
     for (source, bytes) in &pulled {
-        let admission = Admission::new(trust);
+        let admission = Admission::new(trust).allow_downgrade(allow_downgrade);
         super::super::progress::slow_step(format!("checking and compiling {source}"), || {
             station.install_from(host, bytes, source, Some(source), &admission)
         })?;
