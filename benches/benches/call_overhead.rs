@@ -19,13 +19,17 @@
 //! memory straight into the guest's (`Instance::execute_in_place`), as an
 //! embedder with a camera buffer would call it.
 //!
+//! For B1 the sandbox is also timed through a [`Runner`] (its session, pool
+//! and queue, and the host's metrics, which count every runner call): what
+//! `serve` and a station do per call.
+//!
 //! Run with `cargo bench -p pv-benches --bench call_overhead`.
 
 use criterion::{Criterion, criterion_group};
 use pv_benches::compare::{Goal, Side, report};
 use pv_benches::subprocess::{Adapter, AdapterKind, ShmImage, shm_dir};
 use pv_benches::{execute_ok, ready_instance, rgb_frame, step_input};
-use pv_host::{Host, Session};
+use pv_host::{Host, Runner, RunnerConfig, Session};
 
 const RUST_ADAPTER: AdapterKind = AdapterKind::Rust(env!("CARGO_BIN_EXE_subprocess-adapter"));
 
@@ -57,6 +61,21 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
             }
         })
     });
+    let through_runner = Side::default();
+    if label == "B1" {
+        let component = std::fs::read(pv_test_artifacts::HOSTILE).expect("the hostile guest is built");
+        let package = host.load_component(&component, "hostile").expect("loads");
+        let runner = Runner::new(package, RunnerConfig::default());
+        runner.begin_session("bench", serde_json::json!({})).expect("a session");
+        group.bench_function("sandbox through a runner", |b| {
+            through_runner.iter(b, || {
+                let report = runner.execute_blocking("bench", input.clone());
+                if let Err(err) = report.result {
+                    panic!("the runner's execute failed during the benchmark: {err}");
+                }
+            })
+        });
+    }
     let mut time_adapter = |name: &str, kind: AdapterKind, side: &Side| {
         let mut adapter = Adapter::start(kind, dir.path());
         group.bench_function(name, |b| {
@@ -77,6 +96,7 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
     report(&label, ("sandbox", &sandbox), ("subprocess", &subprocess), goal);
     report(&format!("{label} (frame filled in place)"), ("in place", &in_place), ("subprocess", &subprocess), goal);
     report(&format!("{label} (context: Python adapter)"), ("sandbox", &sandbox), ("python", &python), goal);
+    report(&format!("{label} (through a runner)"), ("runner", &through_runner), ("subprocess", &subprocess), goal);
 }
 
 fn call_overhead(c: &mut Criterion) {

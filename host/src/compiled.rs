@@ -97,6 +97,11 @@ impl Compiled {
         &self.runtime.output_rules
     }
 
+    /// Where this package's calls are counted.
+    pub(crate) fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.runtime.telemetry
+    }
+
     pub(crate) fn epoch_tick(&self) -> Duration {
         self.runtime.epoch_tick
     }

@@ -39,6 +39,7 @@ pub struct HostBuilder {
     pooled_instances: Option<u32>,
     pooled_by_default: bool,
     compile_cache: Option<CompileCache>,
+    telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 impl Default for HostBuilder {
@@ -51,6 +52,7 @@ impl Default for HostBuilder {
             pooled_instances: Some(default_pooled_instances()),
             pooled_by_default: true,
             compile_cache: None,
+            telemetry: None,
         }
     }
 }
@@ -113,6 +115,13 @@ impl HostBuilder {
         self
     }
 
+    /// Count this host's calls and loads in `telemetry` (default: a registry
+    /// of its own, [`Host::telemetry`]): hosts that share one report together.
+    pub fn telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
     /// Create the engine, the linker with WASI and the host imports, and (when
     /// deadlines are on) the epoch ticker thread.
     pub fn build(self) -> Result<Host> {
@@ -122,7 +131,8 @@ impl HostBuilder {
             pooled_instances: self.pooled_instances,
             pooled_by_default: self.pooled_by_default,
         };
-        let runtime = Arc::new(Runtime::new(&engine, self.output_rules.clone())?);
+        let telemetry = self.telemetry.clone().unwrap_or_default();
+        let runtime = Arc::new(Runtime::new(&engine, self.output_rules.clone(), telemetry)?);
         Ok(Host { inner: Arc::new(HostInner { runtime, settings: self }) })
     }
 }
@@ -164,6 +174,12 @@ impl Host {
         &self.inner.settings.limits
     }
 
+    /// The host's metrics: calls, loads, station switches (see
+    /// [`telemetry`](crate::telemetry)).
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.inner.runtime.telemetry
+    }
+
     /// The output rules of this host.
     pub fn output_rules(&self) -> &OutputRules {
         &self.inner.settings.output_rules
@@ -198,6 +214,22 @@ impl Host {
     }
 
     pub(crate) fn compile(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        assets: Assets,
+        manifest: Option<Manifest>,
+        signers: Vec<Signer>,
+    ) -> Result<Package> {
+        let started = std::time::Instant::now();
+        let cached = self.inner.settings.compile_cache.is_some();
+        let loaded = self.compile_untimed(bytes, origin, assets, manifest, signers);
+        let from_cache = loaded.as_ref().ok().map(Package::compiled_from_cache);
+        self.telemetry().record_load(started.elapsed(), loaded.is_ok(), from_cache.filter(|_| cached));
+        loaded
+    }
+
+    fn compile_untimed(
         &self,
         bytes: &[u8],
         origin: &str,

@@ -98,6 +98,7 @@ pub mod serve;
 mod session;
 pub mod station;
 mod step;
+pub mod telemetry;
 pub mod trust;
 pub mod wire;
 
@@ -111,6 +112,7 @@ pub use crate::package::Package;
 pub use crate::phase::Phase;
 pub use crate::session::Session;
 pub use crate::step::{StepCalls, StepDriver, StepReport};
+pub use crate::telemetry::Telemetry;
 
 // Shortcuts to the items of the public modules an embedder uses most; each is
 // documented in its module.

@@ -60,6 +60,11 @@ impl Package {
         Ok(Package { compiled: Arc::new(compiled), provenance: Arc::new(provenance), limits })
     }
 
+    /// The metrics of the host that loaded it.
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        self.compiled.telemetry()
+    }
+
     /// Where the package came from (its path), for messages.
     pub fn origin(&self) -> &str {
         self.compiled.origin()

@@ -345,7 +345,13 @@ impl Runner {
                 Place::Queued(QueueTicket(Arc::clone(inner)))
             }
         };
-        Ok(Reservation { runner: self.clone(), session_id: session_id.to_owned(), slot, place })
+        Ok(Reservation {
+            runner: self.clone(),
+            session_id: session_id.to_owned(),
+            slot,
+            place,
+            reserved_at: std::time::Instant::now(),
+        })
     }
 }
 
@@ -365,8 +371,54 @@ impl Drop for Inner {
     }
 }
 
+/// What the metrics say of a call beside its report: its phase, product id
+/// and time in the queue.
+pub(crate) struct CallLabels {
+    pub(crate) phase: Phase,
+    pub(crate) pid: Option<String>,
+    pub(crate) queue_wait: std::time::Duration,
+}
+
 impl Inner {
-    fn run<T>(&self, slot: &Mutex<SessionSlot>, op: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>) -> CallReport<T> {
+    /// Count one call in the host's metrics (labels from closed sets: a
+    /// product id the package does not list is [`OTHER_PID`](crate::telemetry::OTHER_PID)).
+    fn record<T: 'static>(&self, call: &CallLabels, report: &CallReport<T>, duration: std::time::Duration) {
+        let telemetry = self.package.telemetry();
+        let (name, version) = self
+            .package
+            .manifest()
+            .map_or((self.package.origin().to_owned(), String::new()), |m| (m.name.clone(), m.version.to_string()));
+        let listed = |pid: &String| self.package.manifest().is_none_or(|m| m.pids.contains(pid));
+        let pid = match &call.pid {
+            Some(pid) if listed(pid) => pid.as_str(),
+            Some(_) => crate::telemetry::OTHER_PID,
+            None => "",
+        };
+        let outcome = crate::telemetry::outcome_of(&report.result, |value| {
+            (value as &dyn std::any::Any).downcast_ref::<ExecuteOutput>().map(|out| out.verdict == crate::types::Verdict::Ok)
+        });
+        telemetry.record_call(&crate::telemetry::CallRecord {
+            package: &name,
+            version: &version,
+            pid,
+            phase: call.phase,
+            outcome: &outcome,
+            duration,
+            queue_wait: Some(call.queue_wait),
+            fuel: report.usage.fuel_consumed.unwrap_or(0),
+            peak_memory_bytes: report.usage.peak_memory_bytes,
+            error: report.result.as_ref().err(),
+        });
+        let busy = self.config.instances - self.running.available_permits();
+        telemetry.set_instances(&name, lock(&self.idle).len(), busy);
+    }
+
+    fn run<T: 'static>(
+        &self,
+        slot: &Mutex<SessionSlot>,
+        call: &CallLabels,
+        op: impl FnOnce(&mut Instance, &mut Session) -> CallReport<T>,
+    ) -> CallReport<T> {
         let started = Instant::now();
         let mut slot = lock(slot);
         let slot = &mut *slot;
@@ -382,17 +434,20 @@ impl Inner {
             Err(err) => {
                 let report = CallReport::refused(err);
                 lock(&self.metrics).record_timed(&report, started.elapsed());
+                self.record(call, &report, started.elapsed());
                 return report;
             }
         };
         let report = op(&mut instance, &mut slot.session);
+        let elapsed = started.elapsed();
         let mut metrics = lock(&self.metrics);
-        metrics.record_timed(&report, started.elapsed());
+        metrics.record_timed(&report, elapsed);
         if instance.is_poisoned() {
             // Replaced, not repaired: the next call gets a fresh instance.
             metrics.instance_recycles += 1;
             drop(metrics);
             tracing::info!("dropped an instance after a trap; a fresh one takes its place");
+            self.record(call, &report, elapsed);
             return report;
         }
         drop(metrics);
@@ -400,6 +455,7 @@ impl Inner {
             Isolation::Reuse => lock(&self.idle).push(instance),
             Isolation::PerSession => slot.instance = Some(instance),
         }
+        self.record(call, &report, elapsed);
         report
     }
 

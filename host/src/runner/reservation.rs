@@ -53,6 +53,8 @@ pub struct Reservation {
     pub(super) session_id: String,
     pub(super) slot: Arc<Mutex<SessionSlot>>,
     pub(super) place: Place,
+    /// When the place was taken: the queue wait runs from here.
+    pub(super) reserved_at: std::time::Instant,
 }
 
 impl std::fmt::Debug for Reservation {
@@ -169,7 +171,8 @@ impl Reservation {
             step = step.as_ref().map(|step| step.index),
             pid = step.as_ref().map(|step| step.pid.as_str()),
         );
-        Ok(SlotHeld { slot: self.slot, permit, span })
+        let pid = step.map(|step| step.pid);
+        Ok(SlotHeld { slot: self.slot, permit, span, phase, pid, queue_wait: self.reserved_at.elapsed() })
     }
 }
 
@@ -184,13 +187,17 @@ pub(super) struct SlotHeld {
     slot: Arc<Mutex<SessionSlot>>,
     permit: OwnedSemaphorePermit,
     span: tracing::Span,
+    phase: Phase,
+    pid: Option<String>,
+    queue_wait: std::time::Duration,
 }
 
 impl SlotHeld {
-    pub(super) fn run<T>(self, inner: &Inner, op: impl CallOp<T>) -> CallReport<T> {
+    pub(super) fn run<T: 'static>(self, inner: &Inner, op: impl CallOp<T>) -> CallReport<T> {
         let _permit = self.permit;
         let _span = self.span.enter();
-        inner.run(&self.slot, op)
+        let call = super::CallLabels { phase: self.phase, pid: self.pid, queue_wait: self.queue_wait };
+        inner.run(&self.slot, &call, op)
     }
 
     /// Run `op` on a blocking thread. If the caller drops this future the call

@@ -62,13 +62,19 @@ pub(crate) struct Runtime {
     pub(crate) limits: Limits,
     pub(crate) output_rules: OutputRules,
     pub(crate) epoch_tick: Duration,
+    /// Where calls and loads are counted.
+    pub(crate) telemetry: crate::telemetry::Telemetry,
     _ticker: Option<EpochTicker>,
 }
 
 impl Runtime {
     /// Create the engine, the linker with WASI and the host imports, and (when
     /// deadlines are on) the epoch ticker thread.
-    pub(crate) fn new(settings: &EngineSettings<'_>, output_rules: OutputRules) -> Result<Runtime> {
+    pub(crate) fn new(
+        settings: &EngineSettings<'_>,
+        output_rules: OutputRules,
+        telemetry: crate::telemetry::Telemetry,
+    ) -> Result<Runtime> {
         let engine = settings.engine()?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|err| Error::host_caused("cannot link WASI", err))?;
@@ -84,6 +90,7 @@ impl Runtime {
             limits: settings.limits.clone(),
             output_rules,
             epoch_tick: settings.epoch_tick,
+            telemetry,
             _ticker: ticker,
         })
     }

@@ -229,6 +229,14 @@ impl Station {
         let changed = routes.len() != current.len()
             || routes.iter().any(|(pid, version)| current.get(pid).is_none_or(|old| !Arc::ptr_eq(old, version)));
         if changed {
+            // Product ids now served by another version than before.
+            let switched =
+                routes.iter().filter(|(pid, version)| current.get(*pid).is_none_or(|old| old.package != version.package)).count();
+            let active: Vec<(String, String, String)> = routes
+                .iter()
+                .map(|(pid, version)| (pid.clone(), version.package.name.clone(), version.package.version.to_string()))
+                .collect();
+            self.host.telemetry().record_station(&active, switched as u64);
             *locks::write(&self.routes) = Arc::new(routes);
         }
         seen.generation = Some(mapping.generation);

@@ -83,6 +83,55 @@ pub struct ServeArgs {
     /// [default: each call in a session of its own].
     #[arg(long, value_name = "ID")]
     execute_session: Option<String>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (OpenMetrics text) on a
+    /// thread of its own: calls, durations, queue wait, fuel, memory, traps,
+    /// instances, compile cache, package loads, station switches and the
+    /// active version per product id (see the README's list).
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// The metrics of this serve process, shared by its host and the endpoint.
+static TELEMETRY: std::sync::OnceLock<pv_host::Telemetry> = std::sync::OnceLock::new();
+
+/// This process's host builder: the CLI's, counting into [`TELEMETRY`].
+fn serve_host(args: &ServeArgs) -> pv_host::HostBuilder {
+    super::host_builder().limits(args.limits.limits()).telemetry(TELEMETRY.get_or_init(pv_host::Telemetry::new).clone())
+}
+
+/// Answer `GET /metrics` at `addr` on a thread of its own; anything else 404.
+/// Bound before the first call, so a taken address fails at start.
+fn serve_metrics(addr: std::net::SocketAddr) -> Result<()> {
+    let server = tiny_http::Server::http(addr).map_err(|err| anyhow::anyhow!("cannot serve metrics on {addr}: {err}"))?;
+    let telemetry = TELEMETRY.get_or_init(pv_host::Telemetry::new).clone();
+    std::thread::Builder::new().name("metrics".to_owned()).spawn(move || {
+        let header = |value: &str| tiny_http::Header::from_bytes("Content-Type", value).expect("a valid header");
+        let open_metrics = header("application/openmetrics-text; version=1.0.0; charset=utf-8");
+        let text_format = header("text/plain; version=0.0.4; charset=utf-8");
+        for request in server.incoming_requests() {
+            // OpenMetrics for a client that asks for it (Prometheus does);
+            // the classic text format otherwise.
+            let wants_open_metrics = request
+                .headers()
+                .iter()
+                .any(|h| h.field.equiv("Accept") && h.value.as_str().contains("application/openmetrics-text"));
+            let response = if request.method() == &tiny_http::Method::Get && request.url() == "/metrics" {
+                if wants_open_metrics {
+                    tiny_http::Response::from_string(telemetry.encode()).with_header(open_metrics.clone())
+                } else {
+                    tiny_http::Response::from_string(telemetry.encode_text()).with_header(text_format.clone())
+                }
+            } else {
+                tiny_http::Response::from_string("not found: the metrics are at /metrics\n").with_status_code(404)
+            };
+            if let Err(err) = request.respond(response) {
+                tracing::debug!(%err, "a metrics scrape ended early");
+            }
+        }
+    })?;
+    tracing::info!(%addr, "metrics at /metrics");
+    Ok(())
 }
 
 type Input = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
@@ -115,6 +164,9 @@ fn platform_pipes() -> (Input, Output) {
 
 /// Run the command.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    if let Some(addr) = args.metrics_addr {
+        serve_metrics(addr)?;
+    }
     match args.package.clone() {
         Some(package) => run_package(args, package),
         None => run_station(args),
@@ -132,7 +184,7 @@ fn run_package(args: ServeArgs, package: PathBuf) -> Result<ExitCode> {
     let config = serve_config(&args, params.clone());
     let load = move || {
         typed((|| {
-            let host = super::host_builder().limits(args.limits.limits()).build()?;
+            let host = serve_host(&args).build()?;
             let package = args.admission.load(&host, &package, Record::Admitted)?;
             let info = package.instantiate()?.info().clone();
             if let Some(pid) = &args.pid
@@ -186,7 +238,7 @@ fn run_station(args: ServeArgs) -> Result<ExitCode> {
 
 fn load_station(args: &ServeArgs, dir: &std::path::Path) -> Result<Served> {
     let trust = args.admission.trust.open()?;
-    let host = super::host_builder().limits(args.limits.limits()).build()?;
+    let host = serve_host(args).build()?;
     let loading = format!("loading the versions active on station {}", dir.display());
     let station = super::progress::slow_step(loading, || Station::open(dir, host, trust, runner_config(args)))?;
     let active = station.active();
