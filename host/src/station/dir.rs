@@ -127,6 +127,22 @@ impl StationDir {
         source: Option<&str>,
         admission: &Admission<'_>,
     ) -> Result<Installed> {
+        // Other bytes under an installed name and version are the station's
+        // refusal (2005), before admission would call them a swapped build
+        // (2112): the store says it first, from the name and version alone.
+        if let Ok(Some(claimed)) = PackageFile::parse(bytes).and_then(|file| file.manifest())
+            && store::plain_name(&claimed.name)
+            && let Ok(existing) = read_package_file_no_follow(&store::package_path(&self.dir, &claimed.name, &claimed.version))
+            && sha256_hex(&existing) != sha256_hex(bytes)
+        {
+            return Err(Error::station(
+                StationCode::InstallFailed,
+                format!(
+                    "{} {} is installed already with other bytes: an installed version is never replaced; publish a new version",
+                    claimed.name, claimed.version
+                ),
+            ));
+        }
         let package = host.load_package(bytes, origin, &admission.record(false))?;
         let Some(manifest) = package.manifest().cloned() else {
             return Err(Error::untrusted(
