@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::activation::{self, Change, Mapping, PackageRef};
 use super::audit::AuditEntry;
-use super::reports::{Activation, DesiredPid, Installed, InstalledVersion, Listing, Switch};
+use super::reports::{Activation, Installed, InstalledVersion, Listing, Switch};
 use super::{audit, store};
 use crate::admission::Admission;
 use crate::durable::{self, LockFile};
@@ -90,7 +90,7 @@ impl StationDir {
     }
 
     /// The exclusive lock, with any interrupted change finished, and the mapping.
-    fn begin_change(&self) -> Result<(LockFile, Mapping)> {
+    pub(super) fn begin_change(&self) -> Result<(LockFile, Mapping)> {
         let lock = self.lock()?;
         activation::recover(&self.dir)?;
         let mapping = activation::read_mapping(&self.dir)?;
@@ -200,7 +200,7 @@ impl StationDir {
     }
 
     /// The bytes and manifest of an installed version.
-    fn read_installed(&self, name: &str, version: &semver::Version) -> Result<(Vec<u8>, PackageRef)> {
+    pub(super) fn read_installed(&self, name: &str, version: &semver::Version) -> Result<(Vec<u8>, PackageRef)> {
         if !store::plain_name(name) {
             return Err(not_installed(name, version));
         }
@@ -217,7 +217,7 @@ impl StationDir {
 
     /// Check an installed package's signatures against `trust` again (no
     /// rollback check: see the module documentation) and return its manifest.
-    fn verify_installed(&self, trust: &TrustStore, bytes: &[u8], reference: &PackageRef) -> Result<Manifest> {
+    pub(super) fn verify_installed(&self, trust: &TrustStore, bytes: &[u8], reference: &PackageRef) -> Result<Manifest> {
         let origin = format!("installed {reference}");
         let verified = Admission::new(trust).allow_downgrade(true).record(false).verify(bytes, &origin)?;
         verified.manifest.ok_or_else(|| Error::package(PackageCode::InvalidManifest, format!("{origin} has no manifest")))
@@ -309,66 +309,6 @@ impl StationDir {
             previous.extend(from.cloned());
             previous
         })
-    }
-
-    /// Make the mapping what `desired` says, in one journaled change: every
-    /// product id named is served by its version afterwards, or, on any
-    /// refusal, nothing changed. Each version must be installed (a sync
-    /// installs first) and list its product id (1001), and its stored
-    /// signatures are checked again against `trust`, as
-    /// [`activate`](Self::activate) checks them. The file is the authority: a
-    /// product id may move to another package (no conflict, unlike activate);
-    /// product ids it does not name are left as they are. Nothing to change
-    /// changes nothing, the generation included. Each package's switch is an
-    /// audit line (`sync`) with the registry reference it came from.
-    pub fn apply_desired(&self, trust: &TrustStore, desired: &[DesiredPid]) -> Result<Activation> {
-        let (_lock, mapping) = self.begin_change()?;
-        let mut targets: Vec<(&DesiredPid, PackageRef)> = Vec::with_capacity(desired.len());
-        for wanted in desired {
-            let (bytes, target) = self.read_installed(&wanted.name, &wanted.version)?;
-            let manifest = self.verify_installed(trust, &bytes, &target)?;
-            if !manifest.pids.contains(&wanted.pid) {
-                return Err(Error::input(
-                    InputCode::InvalidPid,
-                    format!("{target} does not support product id `{}` (it lists {:?})", wanted.pid, manifest.pids),
-                ));
-            }
-            targets.push((wanted, target));
-        }
-        let mut change = Change::default();
-        let mut switches = Vec::new();
-        let mut audited: Vec<AuditEntry> = Vec::new();
-        for (wanted, target) in targets {
-            let from = mapping.active.get(&wanted.pid);
-            switches.push(Switch { pid: wanted.pid.clone(), from: from.cloned(), to: target.clone() });
-            if from == Some(&target) && mapping.sources.get(&wanted.pid) == wanted.source.as_ref() {
-                continue;
-            }
-            change.set_active_from(&wanted.pid, target.clone(), wanted.source.clone());
-            let mut previous = mapping.history.get(&wanted.pid).cloned().unwrap_or_default();
-            previous.extend(from.cloned());
-            change.set_history(&wanted.pid, previous);
-            // One audit line per package, listing the product ids it takes.
-            let index = match audited.iter().position(|e| e.name == target.name && e.version == target.version.to_string()) {
-                Some(index) => index,
-                None => {
-                    let mut entry = AuditEntry::new("sync", &target.name, &target.version, &target.sha256);
-                    entry.source = wanted.source.clone();
-                    audited.push(entry);
-                    audited.len() - 1
-                }
-            };
-            audited[index].pids.push(wanted.pid.clone());
-            audited[index].previous.push(from.map(|f| f.version.to_string()));
-        }
-        if change.is_empty() {
-            return Ok(Activation { switches, generation: mapping.generation });
-        }
-        for entry in audited {
-            change.audit(entry);
-        }
-        let generation = change.commit(&self.dir, &mapping)?;
-        Ok(Activation { switches, generation })
     }
 
     /// Roll `pid` back to the version it had before (the most recent entry of

@@ -61,6 +61,7 @@
 
 mod activation;
 mod audit;
+mod desired;
 mod dir;
 mod reports;
 mod runtime;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("the contract and leaves", &["bindings", "bounded_json", "locks", "phase", "session"]),
     ("errors and the platform's JSON", &["error", "wire"]),
-    ("files, frames, parameters", &["durable", "audit", "compile_cache", "params", "image", "annotate"]),
+    ("files, frames, parameters, metrics", &["durable", "audit", "compile_cache", "params", "image", "annotate", "telemetry"]),
     ("the sandbox: limits, import policy, host imports, output rules", &["sandbox"]),
     ("the package format", &["package_file"]),
     ("trust", &["trust"]),
