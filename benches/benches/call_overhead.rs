@@ -96,7 +96,15 @@ fn compare(c: &mut Criterion, label: &str, (width, height): (u32, u32)) {
     report(&label, ("sandbox", &sandbox), ("subprocess", &subprocess), goal);
     report(&format!("{label} (frame filled in place)"), ("in place", &in_place), ("subprocess", &subprocess), goal);
     report(&format!("{label} (context: Python adapter)"), ("sandbox", &sandbox), ("python", &python), goal);
-    report(&format!("{label} (through a runner)"), ("runner", &through_runner), ("subprocess", &subprocess), goal);
+    // Context, with no goal of its own: the runner's session, pool and
+    // metrics on top of the sandbox call.
+    if let (true, Some(runner), Some(direct)) = (pv_benches::is_benchmark_run(), through_runner.median(), sandbox.median()) {
+        println!(
+            "{label} context: through a runner {} (the sandbox call alone {})",
+            pv_benches::compare::format_duration(runner),
+            pv_benches::compare::format_duration(direct)
+        );
+    }
 }
 
 fn call_overhead(c: &mut Criterion) {
