@@ -379,3 +379,43 @@ fn write_dir_artifact(dir: &Path, package: &[u8]) {
     std::fs::write(dir.join(hex_sha256(config)), config).expect("config");
     std::fs::write(dir.join(hex_sha256(package)), package).expect("layer");
 }
+
+/// A registry that answers every request with an endless manifest: the pull
+/// stops reading at the manifest cap (1 MiB) and says so, exit 11; the host
+/// never holds what the registry sends beyond it.
+#[test]
+fn an_endless_manifest_is_refused_at_its_cap() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                // The request line and headers, then an answer that never ends
+                // (until the client hangs up).
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut stream = stream;
+                let head =
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n";
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let chunk = vec![b' '; 64 * 1024];
+                for _ in 0..4096 {
+                    if stream.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let bench = Bench::new();
+    let (_, stderr) =
+        bench.expect(&["pull", &format!("{address}/lines/part-counter:1.0.0"), "-o", "endless.wasm"], EXIT_REGISTRY);
+    assert!(stderr.contains("is not a package's"), "{stderr}");
+    assert!(!bench.path("endless.wasm").exists());
+}

@@ -118,6 +118,10 @@ fn is_loopback(registry: &str) -> bool {
 /// A client for the registries `references` name, with their credentials.
 pub struct Registry {
     client: Client,
+    /// For the manifest, read under [`MAX_METADATA_BYTES`].
+    http: reqwest::Client,
+    /// Registries spoken to over plain HTTP.
+    plain: Vec<String>,
     args: RegistryArgs,
     password: Option<String>,
     runtime: tokio::runtime::Runtime,
@@ -142,8 +146,14 @@ impl Registry {
         let mut plain: Vec<String> = args.insecure.clone();
         plain.extend(references.iter().map(|r| r.resolve_registry().to_owned()).filter(|registry| is_loopback(registry)));
         let timeout = Duration::from_secs(args.registry_timeout.max(1));
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .read_timeout(timeout)
+            .user_agent(concat!("pv-host/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot make an HTTP client")?;
         let config = ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain),
+            protocol: ClientProtocol::HttpsExcept(plain.clone()),
             connect_timeout: Some(timeout),
             read_timeout: Some(timeout),
             user_agent: concat!("pv-host/", env!("CARGO_PKG_VERSION")),
@@ -164,7 +174,7 @@ impl Registry {
             None
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        Ok(Registry { client: Client::new(config), args: args.clone(), password, runtime })
+        Ok(Registry { client: Client::new(config), http, plain, args: args.clone(), password, runtime })
     }
 
     /// The credentials for `reference`'s registry: --username for it, else
@@ -230,15 +240,12 @@ impl Registry {
     pub fn pull(&self, reference: &Reference) -> Result<Pulled> {
         let auth = self.auth(reference)?;
         self.runtime.block_on(async {
-            self.client.auth(reference, &auth, RegistryOperation::Pull).await.map_err(|err| self.failed("cannot log in to pull", reference, err))?;
-            let (body, _) = self
+            let token = self
                 .client
-                .pull_manifest_raw(reference, &auth, &[MANIFEST_MEDIA_TYPE])
+                .auth(reference, &auth, RegistryOperation::Pull)
                 .await
-                .map_err(|err| self.failed("cannot fetch the manifest of", reference, err))?;
-            if body.len() > MAX_METADATA_BYTES {
-                return Err(registry_error(format!("{reference}: a manifest of {} bytes is not a package's", body.len())));
-            }
+                .map_err(|err| self.failed("cannot log in to pull", reference, err))?;
+            let body = self.fetch_manifest(reference, &auth, token.as_deref()).await?;
             let digest = digest_of(&body);
             if let Some(expected) = reference.digest()
                 && expected != digest
@@ -282,6 +289,46 @@ impl Registry {
             let pinned = format!("{}/{}@{digest}", reference.resolve_registry(), reference.repository());
             Ok(Pulled { bytes, pinned })
         })
+    }
+}
+
+impl Registry {
+    /// The manifest `reference` names, read chunk by chunk and refused past
+    /// [`MAX_METADATA_BYTES`]: a registry cannot make the host hold more than
+    /// that for it, whatever it announces or sends.
+    async fn fetch_manifest(&self, reference: &Reference, auth: &RegistryAuth, token: Option<&str>) -> Result<Vec<u8>> {
+        let registry = reference.resolve_registry();
+        let scheme = if self.plain.iter().any(|plain| plain == registry) { "http" } else { "https" };
+        let target = reference.digest().or(reference.tag()).unwrap_or("latest");
+        let url = format!("{scheme}://{registry}/v2/{}/manifests/{target}", reference.repository());
+        let mut request = self.http.get(&url).header(http::header::ACCEPT, MANIFEST_MEDIA_TYPE);
+        request = match (token, auth) {
+            (Some(token), _) => request.bearer_auth(token),
+            (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+            _ => request,
+        };
+        let fetch_failed = |err: reqwest::Error| self.failed("cannot fetch the manifest of", reference, err);
+        let mut response = request.send().await.map_err(fetch_failed)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(registry_error(format!("cannot fetch the manifest of {reference}: the registry answered {status}")));
+        }
+        let too_large = |size: u64| {
+            registry_error(format!(
+                "{reference}: a manifest of {size} bytes or more is not a package's (at most {MAX_METADATA_BYTES})"
+            ))
+        };
+        if let Some(length) = response.content_length().filter(|&length| length > MAX_METADATA_BYTES as u64) {
+            return Err(too_large(length));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(fetch_failed)? {
+            if body.len() + chunk.len() > MAX_METADATA_BYTES {
+                return Err(too_large((body.len() + chunk.len()) as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 
